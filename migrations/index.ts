@@ -1,0 +1,4 @@
+import { CreateAuthTables1764400000000 } from './1764400000000-CreateAuthTables.js';
+
+/** Every migration, in order. Listed by class so the app, the CLI and the tests load the same set. */
+export const migrations = [CreateAuthTables1764400000000];

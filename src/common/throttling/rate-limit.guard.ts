@@ -1,0 +1,42 @@
+import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import type { Request, Response } from 'express';
+import type { AuthUser } from '../auth-user.js';
+import { RATE_LIMIT, RateLimitRule, SKIP_RATE_LIMIT } from './rate-limit.decorator.js';
+import { RateLimiterService } from './rate-limiter.service.js';
+
+/** Generous default: a dashboard polling five times a second stays far below it. */
+export const DEFAULT_RATE_LIMIT: RateLimitRule = { limit: 3000, windowSeconds: 60 };
+
+/**
+ * Global HTTP rate limit, per user once authenticated, else per client address. Runs after the
+ * authentication guard so it can count by user.
+ */
+@Injectable()
+export class RateLimitGuard implements CanActivate {
+  constructor(
+    private readonly reflector: Reflector,
+    private readonly limiter: RateLimiterService,
+  ) {}
+
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    if (context.getType() !== 'http') return true;
+    const targets = [context.getHandler(), context.getClass()];
+    if (this.reflector.getAllAndOverride<boolean>(SKIP_RATE_LIMIT, targets)) return true;
+    const rule = this.reflector.getAllAndOverride<RateLimitRule>(RATE_LIMIT, targets) ?? DEFAULT_RATE_LIMIT;
+    const request = context.switchToHttp().getRequest<Request & { user?: AuthUser }>();
+    const response = context.switchToHttp().getResponse<Response>();
+    const tracker = request.user ? `user:${request.user.id}` : `ip:${request.ip ?? 'unknown'}`;
+    const name = rule.name ?? `${context.getClass().name}.${context.getHandler().name}`;
+    const state = await this.limiter.hit(`${name}:${tracker}`, rule.limit, rule.windowSeconds);
+    response.setHeader('X-RateLimit-Limit', rule.limit);
+    response.setHeader('X-RateLimit-Remaining', state.remaining);
+    if (state.hits > rule.limit) {
+      throw RateLimiterService.tooMany(
+        `Rate limit of ${rule.limit} requests per ${rule.windowSeconds} s exceeded; retry in ${state.retryAfterSeconds} s`,
+        state.retryAfterSeconds,
+      );
+    }
+    return true;
+  }
+}

@@ -1,0 +1,177 @@
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+
+export type AppRole = 'api' | 'worker' | 'all';
+
+/** Typed, validated configuration. Built once at start-up from the environment. */
+export interface AppConfig {
+  nodeEnv: string;
+  port: number;
+  databaseUrl: string;
+  redisUrl: string;
+  /** Prefix for every Redis key this instance writes (queues, throttling); tests isolate on it. */
+  redisPrefix: string;
+  jwtSecret: string;
+  jwtSecretGenerated: boolean;
+  jwtAccessTtlSeconds: number;
+  jwtRefreshTtlSeconds: number;
+  storageLocalRoot: string;
+  s3: {
+    endpoint?: string;
+    region: string;
+    bucket?: string;
+    accessKeyId?: string;
+    secretAccessKey?: string;
+    forcePathStyle: boolean;
+    checksumWhenRequired: boolean;
+  };
+  appRole: AppRole;
+  workerConcurrency: number;
+  corsOrigins: string[] | true;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
+  quarantineRetentionDays: number;
+  maxActiveOperationsPerUser: number;
+}
+
+export class ConfigError extends Error {}
+
+type Env = Record<string, string | undefined>;
+
+function fail(name: string, problem: string): never {
+  throw new ConfigError(`Invalid configuration: ${name} ${problem}`);
+}
+
+function str(env: Env, name: string, fallback: string): string {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  return raw.trim();
+}
+
+function optional(env: Env, name: string): string | undefined {
+  const raw = env[name];
+  return raw === undefined || raw.trim() === '' ? undefined : raw.trim();
+}
+
+function int(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = optional(env, name);
+  if (raw === undefined) return fallback;
+  if (!/^\d+$/.test(raw)) fail(name, `must be a whole number, got "${raw}"`);
+  const value = Number(raw);
+  if (value < min || value > max) fail(name, `must be between ${min} and ${max}, got ${value}`);
+  return value;
+}
+
+function bool(env: Env, name: string, fallback: boolean): boolean {
+  const raw = optional(env, name);
+  if (raw === undefined) return fallback;
+  if (/^(true|1|yes)$/i.test(raw)) return true;
+  if (/^(false|0|no)$/i.test(raw)) return false;
+  return fail(name, `must be true or false, got "${raw}"`);
+}
+
+function url(env: Env, name: string, fallback: string, protocols: string[]): string {
+  const value = str(env, name, fallback);
+  let parsed: URL;
+  try {
+    parsed = new URL(value);
+  } catch {
+    return fail(name, 'is not a valid URL');
+  }
+  if (!protocols.includes(parsed.protocol)) {
+    fail(name, `must start with ${protocols.map((p) => `${p}//`).join(' or ')}`);
+  }
+  return value;
+}
+
+const DURATION_UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
+
+/** Parses "900", "900s", "15m", "12h", "30d" into seconds. */
+export function parseDuration(name: string, raw: string): number {
+  const match = /^(\d+)\s*([smhd]?)$/.exec(raw.trim());
+  if (!match) fail(name, `must be a duration like 900, 15m, 12h or 30d, got "${raw}"`);
+  const seconds = Number(match[1]) * DURATION_UNITS[match[2] || 's'];
+  if (seconds <= 0) fail(name, 'must be longer than 0 seconds');
+  return seconds;
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
+
+export function loadConfig(env: Env = process.env): AppConfig {
+  const nodeEnv = str(env, 'NODE_ENV', 'development');
+  const production = nodeEnv === 'production';
+
+  const port = int(env, 'PORT', 3000, 0, 65535);
+  const databaseUrl = url(env, 'DATABASE_URL', 'postgres://postgres@127.0.0.1:5432/fileorganizer', [
+    'postgres:',
+    'postgresql:',
+  ]);
+  const redisUrl = url(env, 'REDIS_URL', 'redis://127.0.0.1:6379', ['redis:', 'rediss:']);
+
+  let jwtSecret = optional(env, 'JWT_SECRET');
+  let jwtSecretGenerated = false;
+  if (jwtSecret === undefined) {
+    if (production) fail('JWT_SECRET', 'is required when NODE_ENV=production');
+    jwtSecret = randomBytes(32).toString('hex');
+    jwtSecretGenerated = true;
+  } else if (Buffer.byteLength(jwtSecret) < 32 && production) {
+    fail('JWT_SECRET', 'must be at least 32 bytes long in production');
+  }
+
+  const appRole = str(env, 'APP_ROLE', 'all');
+  if (appRole !== 'api' && appRole !== 'worker' && appRole !== 'all') {
+    fail('APP_ROLE', `must be api, worker or all, got "${appRole}"`);
+  }
+
+  const logLevel = str(env, 'LOG_LEVEL', 'info').toLowerCase();
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
+    fail('LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
+  }
+
+  const cors = optional(env, 'CORS_ORIGINS');
+  let corsOrigins: string[] | true = true;
+  if (cors !== undefined && cors !== '*') {
+    corsOrigins = cors.split(',').map((origin) => origin.trim());
+    for (const origin of corsOrigins) {
+      try {
+        new URL(origin);
+      } catch {
+        fail('CORS_ORIGINS', `must be * or a comma-separated list of origins, got "${origin}"`);
+      }
+    }
+  }
+
+  const s3Endpoint = optional(env, 'S3_ENDPOINT');
+  if (s3Endpoint !== undefined) url(env, 'S3_ENDPOINT', s3Endpoint, ['http:', 'https:']);
+  const redisPrefix = str(env, 'REDIS_PREFIX', 'fo');
+  if (!/^[A-Za-z0-9_.:-]{1,64}$/.test(redisPrefix)) {
+    fail('REDIS_PREFIX', 'may only contain letters, digits and _ . : -');
+  }
+
+  return {
+    nodeEnv,
+    port,
+    databaseUrl,
+    redisUrl,
+    redisPrefix,
+    jwtSecret,
+    jwtSecretGenerated,
+    jwtAccessTtlSeconds: parseDuration('JWT_ACCESS_TTL', str(env, 'JWT_ACCESS_TTL', '15m')),
+    jwtRefreshTtlSeconds: parseDuration('JWT_REFRESH_TTL', str(env, 'JWT_REFRESH_TTL', '30d')),
+    storageLocalRoot: path.resolve(str(env, 'STORAGE_LOCAL_ROOT', './data/files')),
+    s3: {
+      endpoint: s3Endpoint,
+      region: str(env, 'S3_REGION', 'us-east-1'),
+      bucket: optional(env, 'S3_BUCKET'),
+      accessKeyId: optional(env, 'S3_ACCESS_KEY_ID'),
+      secretAccessKey: optional(env, 'S3_SECRET_ACCESS_KEY'),
+      forcePathStyle: bool(env, 'S3_FORCE_PATH_STYLE', false),
+      checksumWhenRequired: bool(env, 'S3_CHECKSUM_WHEN_REQUIRED', true),
+    },
+    appRole,
+    workerConcurrency: int(env, 'WORKER_CONCURRENCY', 2, 1, 64),
+    corsOrigins,
+    logLevel: logLevel as AppConfig['logLevel'],
+    quarantineRetentionDays: int(env, 'QUARANTINE_RETENTION_DAYS', 30, 0, 36500),
+    maxActiveOperationsPerUser: int(env, 'MAX_ACTIVE_OPERATIONS_PER_USER', 4, 1, 1000),
+  };
+}

@@ -1,0 +1,108 @@
+import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, ParseUUIDPipe, Post } from '@nestjs/common';
+import {
+  ApiBearerAuth,
+  ApiCreatedResponse,
+  ApiOkResponse,
+  ApiNoContentResponse,
+  ApiSecurity,
+  ApiTags,
+} from '@nestjs/swagger';
+import type { AuthUser } from '../../common/auth-user.js';
+import { CurrentUser } from '../../common/decorators/current-user.decorator.js';
+import { Public } from '../../common/decorators/public.decorator.js';
+import { ApiErrors } from '../../common/openapi.js';
+import { ApiKeysService, ApiKeyView } from './api-keys.service.js';
+import { AuthService, AuthTokens } from './auth.service.js';
+import {
+  ApiKeyDto,
+  AuthTokensDto,
+  CreateApiKeyDto,
+  CreatedApiKeyDto,
+  LoginDto,
+  RefreshTokenDto,
+  SignupDto,
+  UserDto,
+} from './dto/auth.dto.js';
+import type { UserView } from '../users/users.service.js';
+
+@ApiTags('auth')
+@Controller('api/v1/auth')
+export class AuthController {
+  constructor(
+    private readonly auth: AuthService,
+    private readonly apiKeys: ApiKeysService,
+  ) {}
+
+  @Public()
+  @Post('signup')
+  @ApiCreatedResponse({ type: AuthTokensDto })
+  @ApiErrors(400, 409, 413)
+  signup(@Body() body: SignupDto): Promise<AuthTokens> {
+    return this.auth.signup(body);
+  }
+
+  @Public()
+  @Post('login')
+  @HttpCode(HttpStatus.OK)
+  @ApiOkResponse({ type: AuthTokensDto })
+  @ApiErrors(400, 401, 429)
+  login(@Body() body: LoginDto): Promise<AuthTokens> {
+    return this.auth.login(body);
+  }
+
+  @Public()
+  @Post('refresh')
+  @HttpCode(HttpStatus.OK)
+  @ApiOkResponse({ type: AuthTokensDto, description: 'A new pair; the presented refresh token is spent' })
+  @ApiErrors(400, 401)
+  refresh(@Body() body: RefreshTokenDto): Promise<AuthTokens> {
+    return this.auth.refresh(body.refreshToken);
+  }
+
+  @Post('logout')
+  @HttpCode(HttpStatus.NO_CONTENT)
+  @ApiBearerAuth()
+  @ApiSecurity('apiKey')
+  @ApiNoContentResponse({ description: "That login's refresh and access tokens are revoked" })
+  @ApiErrors(400, 401)
+  logout(@CurrentUser() user: AuthUser, @Body() body: RefreshTokenDto): Promise<void> {
+    return this.auth.logout(user, body.refreshToken);
+  }
+
+  @Get('me')
+  @ApiBearerAuth()
+  @ApiSecurity('apiKey')
+  @ApiOkResponse({ type: UserDto })
+  @ApiErrors(401)
+  me(@CurrentUser() user: AuthUser): Promise<UserView> {
+    return this.auth.me(user);
+  }
+
+  @Post('api-keys')
+  @ApiBearerAuth()
+  @ApiSecurity('apiKey')
+  @ApiCreatedResponse({ type: CreatedApiKeyDto })
+  @ApiErrors(400, 401)
+  createApiKey(@CurrentUser() user: AuthUser, @Body() body: CreateApiKeyDto): Promise<ApiKeyView & { key: string }> {
+    return this.apiKeys.create(user, body.name, body.expiresAt);
+  }
+
+  @Get('api-keys')
+  @ApiBearerAuth()
+  @ApiSecurity('apiKey')
+  @ApiOkResponse({ type: ApiKeyDto, isArray: true })
+  @ApiErrors(401)
+  listApiKeys(@CurrentUser() user: AuthUser): Promise<ApiKeyView[]> {
+    return this.apiKeys.list(user);
+  }
+
+  @Delete('api-keys/:id')
+  @HttpCode(HttpStatus.NO_CONTENT)
+  @ApiBearerAuth()
+  @ApiSecurity('apiKey')
+  @ApiNoContentResponse({ description: 'The key stops working at once' })
+  @ApiErrors(400, 401, 404)
+  revokeApiKey(@CurrentUser() user: AuthUser, @Param('id', ParseUUIDPipe) id: string): Promise<void> {
+    return this.apiKeys.revoke(user, id);
+  }
+}

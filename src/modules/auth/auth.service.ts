@@ -1,0 +1,183 @@
+import { Inject, Injectable, UnauthorizedException } from '@nestjs/common';
+import { JwtService } from '@nestjs/jwt';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, IsNull, Repository } from 'typeorm';
+import type { AppConfig } from '../../config/app-config.js';
+import { APP_CONFIG } from '../../config/config.module.js';
+import type { AuthUser } from '../../common/auth-user.js';
+import { User } from '../users/user.entity.js';
+import { normalizeEmail, toUserView, UsersService, UserView } from '../users/users.service.js';
+import { AuthSession } from './auth-session.entity.js';
+import { LoginAttemptsService } from './login-attempts.service.js';
+import { PasswordHasher } from './password-hasher.js';
+import { RefreshToken } from './refresh-token.entity.js';
+import { digestSecret, randomSecret } from './secret-token.js';
+
+export interface AuthTokens {
+  user: UserView;
+  accessToken: string;
+  refreshToken: string;
+  tokenType: 'Bearer';
+  expiresIn: number;
+}
+
+/** Claims of an access token. `sid` is the login (refresh-token family) it belongs to. */
+export interface AccessTokenClaims {
+  sub: string;
+  sid: string;
+  role: string;
+}
+
+const INVALID_CREDENTIALS = 'Invalid email or password';
+const INVALID_REFRESH = 'Invalid or expired refresh token';
+
+@Injectable()
+export class AuthService {
+  private readonly hasher = new PasswordHasher();
+
+  constructor(
+    private readonly users: UsersService,
+    private readonly jwt: JwtService,
+    private readonly loginAttempts: LoginAttemptsService,
+    @InjectDataSource() private readonly dataSource: DataSource,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  async signup(input: { email: string; password: string; name?: string }): Promise<AuthTokens> {
+    const passwordHash = await this.hasher.hash(input.password);
+    const user = await this.users.create({ email: input.email, name: input.name, passwordHash });
+    return this.startSession(user);
+  }
+
+  async login(input: { email: string; password: string }): Promise<AuthTokens> {
+    const email = normalizeEmail(input.email);
+    await this.loginAttempts.assertAllowed(email);
+    const user = await this.users.findByEmail(email);
+    const valid = user
+      ? await this.hasher.verify(user.passwordHash, input.password)
+      : await this.hasher.verifyNothing(input.password);
+    if (!user || !valid || user.disabledAt) {
+      await this.loginAttempts.recordFailure(email);
+      throw new UnauthorizedException(INVALID_CREDENTIALS);
+    }
+    await this.loginAttempts.reset(email);
+    return this.startSession(user);
+  }
+
+  /** Spends `refreshToken` and answers a new pair; a spent token revokes its whole login. */
+  async refresh(refreshToken: string): Promise<AuthTokens> {
+    const tokenHash = digestSecret(refreshToken);
+    const outcome = await this.dataSource.transaction(async (manager) => {
+      const spent: RefreshToken[] = await manager
+        .query(
+          `UPDATE refresh_tokens SET spent_at = now()
+          WHERE token_hash = $1 AND spent_at IS NULL
+          RETURNING id, session_id AS "sessionId", user_id AS "userId", expires_at AS "expiresAt"`,
+          [tokenHash],
+        )
+        .then((result: [RefreshToken[], number]) => result[0]);
+      if (spent.length === 0) {
+        const known = await manager.findOneBy(RefreshToken, { tokenHash });
+        if (known) {
+          await manager.update(
+            AuthSession,
+            { id: known.sessionId, revokedAt: IsNull() },
+            { revokedAt: new Date(), revokedReason: 'refresh_reuse' },
+          );
+        }
+        return null;
+      }
+      const token = spent[0];
+      const session = await manager.findOneBy(AuthSession, { id: token.sessionId });
+      const user = await manager.findOneBy(User, { id: token.userId });
+      if (!session || session.revokedAt || !user || user.disabledAt || new Date(token.expiresAt) <= new Date()) {
+        return null;
+      }
+      const next = await this.issueRefreshToken(manager.getRepository(RefreshToken), user.id, session.id);
+      return { user, sessionId: session.id, refreshToken: next };
+    });
+    if (!outcome) throw new UnauthorizedException(INVALID_REFRESH);
+    return this.tokensFor(outcome.user, outcome.sessionId, outcome.refreshToken);
+  }
+
+  /** Revokes the login that `refreshToken` belongs to, when it is the caller's. */
+  async logout(caller: AuthUser, refreshToken: string): Promise<void> {
+    const token = await this.dataSource
+      .getRepository(RefreshToken)
+      .findOneBy({ tokenHash: digestSecret(refreshToken), userId: caller.id });
+    if (!token) return;
+    await this.dataSource
+      .getRepository(AuthSession)
+      .update({ id: token.sessionId, revokedAt: IsNull() }, { revokedAt: new Date(), revokedReason: 'logout' });
+  }
+
+  async me(caller: AuthUser): Promise<UserView> {
+    const user = await this.users.findById(caller.id);
+    if (!user) throw new UnauthorizedException();
+    return toUserView(user);
+  }
+
+  /** Verifies an access token's signature and expiry, then its login and user (sockets use this). */
+  async verifyAccessToken(token: string): Promise<AuthUser | null> {
+    let claims: AccessTokenClaims;
+    try {
+      claims = await this.jwt.verifyAsync<AccessTokenClaims>(token, { algorithms: ['HS256'] });
+    } catch {
+      return null;
+    }
+    return this.principalFromClaims(claims);
+  }
+
+  /** An access token stays valid only while its user is enabled and its login not revoked. */
+  async principalFromClaims(claims: Partial<AccessTokenClaims>): Promise<AuthUser | null> {
+    if (typeof claims.sub !== 'string' || typeof claims.sid !== 'string') return null;
+    const rows: { id: string; email: string; role: 'user' | 'admin' }[] = await this.dataSource
+      .query(
+        `SELECT u.id, u.email, u.role FROM users u JOIN auth_sessions s ON s.user_id = u.id
+        WHERE u.id = $1 AND s.id = $2 AND u.disabled_at IS NULL AND s.revoked_at IS NULL`,
+        [claims.sub, claims.sid],
+      )
+      .catch(() => []);
+    const row = rows[0];
+    if (!row) return null;
+    return { id: row.id, email: row.email, role: row.role, via: 'jwt', sessionId: claims.sid };
+  }
+
+  private async startSession(user: User): Promise<AuthTokens> {
+    return this.dataSource.transaction(async (manager) => {
+      const session = await manager.save(manager.create(AuthSession, { userId: user.id }));
+      const refreshToken = await this.issueRefreshToken(manager.getRepository(RefreshToken), user.id, session.id);
+      return this.tokensFor(user, session.id, refreshToken);
+    });
+  }
+
+  private async issueRefreshToken(
+    repository: Repository<RefreshToken>,
+    userId: string,
+    sessionId: string,
+  ): Promise<string> {
+    const secret = randomSecret();
+    await repository.insert({
+      userId,
+      sessionId,
+      tokenHash: digestSecret(secret),
+      expiresAt: new Date(Date.now() + this.config.jwtRefreshTtlSeconds * 1000),
+    });
+    return secret;
+  }
+
+  private async tokensFor(user: User, sessionId: string, refreshToken: string): Promise<AuthTokens> {
+    const claims: AccessTokenClaims = { sub: user.id, sid: sessionId, role: user.role };
+    const accessToken = await this.jwt.signAsync(claims, {
+      algorithm: 'HS256',
+      expiresIn: this.config.jwtAccessTtlSeconds,
+    });
+    return {
+      user: toUserView(user),
+      accessToken,
+      refreshToken,
+      tokenType: 'Bearer',
+      expiresIn: this.config.jwtAccessTtlSeconds,
+    };
+  }
+}

@@ -1,0 +1,41 @@
+import { ExecutionContext, Injectable, UnauthorizedException } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import { AuthGuard } from '@nestjs/passport';
+import type { Request } from 'express';
+import type { AuthUser } from '../../common/auth-user.js';
+import { IS_PUBLIC } from '../../common/decorators/public.decorator.js';
+import { ApiKeysService } from './api-keys.service.js';
+
+/**
+ * The one global guard: `X-API-Key` when present, else the bearer access token (passport-jwt).
+ * Routes marked @Public() pass without either.
+ */
+@Injectable()
+export class AuthenticationGuard extends AuthGuard('jwt') {
+  constructor(
+    private readonly reflector: Reflector,
+    private readonly apiKeys: ApiKeysService,
+  ) {
+    super();
+  }
+
+  override async canActivate(context: ExecutionContext): Promise<boolean> {
+    if (context.getType() !== 'http') return true;
+    const isPublic = this.reflector.getAllAndOverride<boolean>(IS_PUBLIC, [context.getHandler(), context.getClass()]);
+    if (isPublic) return true;
+    const request = context.switchToHttp().getRequest<Request & { user?: AuthUser }>();
+    const apiKey = request.header('x-api-key');
+    if (apiKey !== undefined) {
+      const user = await this.apiKeys.authenticate(apiKey);
+      if (!user) throw new UnauthorizedException('Invalid, expired or revoked API key');
+      request.user = user;
+      return true;
+    }
+    return (await super.canActivate(context)) as boolean;
+  }
+
+  override handleRequest<TUser = AuthUser>(error: unknown, user: TUser | false): TUser {
+    if (error || !user) throw new UnauthorizedException('Missing, invalid or expired access token');
+    return user;
+  }
+}

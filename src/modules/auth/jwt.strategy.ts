@@ -1,0 +1,28 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { PassportStrategy } from '@nestjs/passport';
+import { ExtractJwt, Strategy } from 'passport-jwt';
+import type { AppConfig } from '../../config/app-config.js';
+import { APP_CONFIG } from '../../config/config.module.js';
+import type { AuthUser } from '../../common/auth-user.js';
+import { AccessTokenClaims, AuthService } from './auth.service.js';
+
+@Injectable()
+export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
+  constructor(
+    @Inject(APP_CONFIG) config: AppConfig,
+    private readonly auth: AuthService,
+  ) {
+    super({
+      jwtFromRequest: ExtractJwt.fromAuthHeaderAsBearerToken(),
+      secretOrKey: config.jwtSecret,
+      // Pinning the algorithm refuses `alg: none` and algorithm-confusion tokens.
+      algorithms: ['HS256'],
+      ignoreExpiration: false,
+    });
+  }
+
+  /** Returning null makes passport answer 401. */
+  async validate(claims: Partial<AccessTokenClaims>): Promise<AuthUser | null> {
+    return this.auth.principalFromClaims(claims);
+  }
+}

@@ -1,0 +1,4 @@
+/** Every Bull queue of the service. */
+export enum QueueName {
+  Operations = 'operations',
+}

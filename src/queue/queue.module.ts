@@ -1,0 +1,22 @@
+import { BullModule } from '@nestjs/bull';
+import { Module } from '@nestjs/common';
+import type { AppConfig } from '../config/app-config.js';
+import { APP_CONFIG } from '../config/config.module.js';
+import { QueueName } from './queue.constants.js';
+
+/** Bull on REDIS_URL; every queue is registered here so API and worker roles see the same ones. */
+@Module({
+  imports: [
+    BullModule.forRootAsync({
+      inject: [APP_CONFIG],
+      useFactory: (config: AppConfig) => ({
+        url: config.redisUrl,
+        prefix: `${config.redisPrefix}:bull`,
+        defaultJobOptions: { removeOnComplete: { age: 86_400, count: 1000 }, removeOnFail: { age: 7 * 86_400 } },
+      }),
+    }),
+    BullModule.registerQueue({ name: QueueName.Operations }),
+  ],
+  exports: [BullModule],
+})
+export class QueueModule {}
