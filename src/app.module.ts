@@ -9,6 +9,8 @@ import { DatabaseModule } from './database/database.module.js';
 import { AuthModule } from './modules/auth/auth.module.js';
 import { AuthenticationGuard } from './modules/auth/authentication.guard.js';
 import { HealthModule } from './modules/health/health.module.js';
+import { OperationsWorkerModule } from './modules/operations/operations-worker.module.js';
+import { OperationsModule } from './modules/operations/operations.module.js';
 import { UsersModule } from './modules/users/users.module.js';
 import { QueueModule } from './queue/queue.module.js';
 import { RedisModule } from './redis/redis.module.js';
@@ -17,6 +19,8 @@ import { RedisModule } from './redis/redis.module.js';
 export class AppModule {
   /** The composition root. `config.appRole` decides whether HTTP routes and processors are mounted. */
   static forRoot(config: AppConfig): DynamicModule {
+    const servesApi = config.appRole !== 'worker';
+    const runsJobs = config.appRole !== 'api';
     return {
       module: AppModule,
       imports: [
@@ -25,16 +29,18 @@ export class AppModule {
         RateLimitModule,
         DatabaseModule,
         QueueModule,
-        UsersModule,
-        AuthModule,
         HealthModule,
+        ...(servesApi ? [UsersModule, AuthModule, OperationsModule] : []),
+        ...(runsJobs ? [OperationsWorkerModule] : []),
       ],
-      providers: [
-        // Order matters: who is calling, then how often, then whether their role may.
-        { provide: APP_GUARD, useExisting: AuthenticationGuard },
-        { provide: APP_GUARD, useClass: RateLimitGuard },
-        { provide: APP_GUARD, useClass: RolesGuard },
-      ],
+      providers: servesApi
+        ? [
+            // Order matters: who is calling, then how often, then whether their role may.
+            { provide: APP_GUARD, useExisting: AuthenticationGuard },
+            { provide: APP_GUARD, useClass: RateLimitGuard },
+            { provide: APP_GUARD, useClass: RolesGuard },
+          ]
+        : [],
     };
   }
 }

@@ -2,6 +2,7 @@ import { BullModule } from '@nestjs/bull';
 import { Module } from '@nestjs/common';
 import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.module.js';
+import { OperationJobs } from './operation-jobs.js';
 import { QueueName } from './queue.constants.js';
 
 /** Bull on REDIS_URL; every queue is registered here so API and worker roles see the same ones. */
@@ -17,6 +18,7 @@ import { QueueName } from './queue.constants.js';
     }),
     BullModule.registerQueue({ name: QueueName.Operations }),
   ],
-  exports: [BullModule],
+  providers: [OperationJobs],
+  exports: [BullModule, OperationJobs],
 })
 export class QueueModule {}

@@ -1,0 +1,48 @@
+import { categoryForExtension, categoryForMime, extensionOf, OTHER_CATEGORY } from './built-in-categories.js';
+import { sniffMime } from './content-sniffer.js';
+
+export interface Categorization {
+  category: string;
+  /** `extension`, `content`, or `rule:<id>` (API.md's matchedBy). */
+  matchedBy: string;
+  /** Overrides the operation's template for this file (user rules). */
+  template?: string;
+}
+
+/** What a user rule sees of a file. */
+export interface CategorizableFile {
+  fileName: string;
+  size: number;
+  /** Reads the first bytes, only when content sniffing or a MIME rule needs them. */
+  readHead: () => Promise<Uint8Array>;
+}
+
+/** A user's own rule, evaluated before the built-ins (the Categories issue fills these in). */
+export interface CategoryRuleMatcher {
+  id: string;
+  name: string;
+  template?: string | null;
+  matches(file: CategorizableFile, mime: () => Promise<string | undefined>): Promise<boolean>;
+}
+
+/** Assigns categories: user rules in priority order, then the extension table, then magic bytes. */
+export class Categorizer {
+  constructor(private readonly rules: CategoryRuleMatcher[] = []) {}
+
+  async categorize(file: CategorizableFile): Promise<Categorization> {
+    let sniffed: Promise<string | undefined> | undefined;
+    const mime = () => (sniffed ??= file.readHead().then(sniffMime));
+    for (const rule of this.rules) {
+      if (await rule.matches(file, mime)) {
+        return { category: rule.name, matchedBy: `rule:${rule.id}`, template: rule.template ?? undefined };
+      }
+    }
+    const byExtension = categoryForExtension(extensionOf(file.fileName));
+    if (byExtension) return { category: byExtension, matchedBy: 'extension' };
+    if (file.size > 0) {
+      const byContent = await mime().then((found) => (found ? categoryForMime(found) : undefined));
+      if (byContent) return { category: byContent, matchedBy: 'content' };
+    }
+    return { category: OTHER_CATEGORY, matchedBy: 'extension' };
+  }
+}

@@ -1,0 +1,88 @@
+import { ApiProperty } from '@nestjs/swagger';
+import { FILE_STATUSES, OPERATION_STATUSES, OPERATION_TYPES, PHASES } from '../operation.types.js';
+
+export class ProgressDto {
+  @ApiProperty({ enum: PHASES }) phase!: string;
+  @ApiProperty({ example: 1000 }) filesTotal!: number;
+  @ApiProperty({ example: 1000 }) filesScanned!: number;
+  @ApiProperty({ example: 500 }) filesProcessed!: number;
+  @ApiProperty({ example: 0 }) bytesScanned!: number;
+  @ApiProperty({ example: 25, description: 'Redundant copies: files in duplicate groups minus one per group' })
+  duplicatesFound!: number;
+  @ApiProperty({ example: 1024000 }) reclaimableBytes!: number;
+  @ApiProperty({ example: 0 }) spaceSavedBytes!: number;
+  @ApiProperty({ example: 0 }) errors!: number;
+}
+
+export class OperationDto {
+  @ApiProperty({ format: 'uuid' }) id!: string;
+  @ApiProperty({ enum: OPERATION_TYPES }) type!: string;
+  @ApiProperty({ enum: OPERATION_STATUSES }) status!: string;
+  @ApiProperty({ enum: ['local', 's3'] }) storage!: string;
+  @ApiProperty({ example: 'inbox' }) rootPath!: string;
+  @ApiProperty() dryRun!: boolean;
+  @ApiProperty({ type: 'object', additionalProperties: true, example: { template: '{category}/{filename}' } })
+  options!: Record<string, unknown>;
+  @ApiProperty({ format: 'uuid', nullable: true, type: String }) parentOperationId!: string | null;
+  @ApiProperty({ format: 'uuid', nullable: true, type: String }) sourceOperationId!: string | null;
+  @ApiProperty({ type: ProgressDto }) progress!: ProgressDto;
+  @ApiProperty({ nullable: true, type: 'object', properties: { message: { type: 'string' } } })
+  error!: { message: string } | null;
+  @ApiProperty({ format: 'date-time' }) createdAt!: string;
+  @ApiProperty({ format: 'date-time', nullable: true, type: String }) startedAt!: string | null;
+  @ApiProperty({ format: 'date-time', nullable: true, type: String }) finishedAt!: string | null;
+}
+
+export class OperationPageDto {
+  @ApiProperty({ type: OperationDto, isArray: true }) items!: OperationDto[];
+  @ApiProperty() total!: number;
+  @ApiProperty() page!: number;
+  @ApiProperty() limit!: number;
+}
+
+export class FileRecordDto {
+  @ApiProperty({ format: 'uuid' }) id!: string;
+  @ApiProperty({ example: 'inbox/photo.JPG' }) sourcePath!: string;
+  @ApiProperty({ example: 'inbox/Images/photo.JPG', nullable: true, type: String }) destinationPath!: string | null;
+  @ApiProperty({ example: 'Images', nullable: true, type: String }) category!: string | null;
+  @ApiProperty({
+    example: 'extension',
+    description: '`extension`, `content` or `rule:<id>`',
+    nullable: true,
+    type: String,
+  })
+  matchedBy!: string | null;
+  @ApiProperty() size!: number;
+  @ApiProperty({ nullable: true, type: String }) hash!: string | null;
+  @ApiProperty({ enum: FILE_STATUSES }) status!: string;
+  @ApiProperty({ nullable: true, type: String, example: null }) error!: string | null;
+}
+
+export class FileRecordPageDto {
+  @ApiProperty({ type: FileRecordDto, isArray: true }) items!: FileRecordDto[];
+  @ApiProperty() total!: number;
+  @ApiProperty() page!: number;
+  @ApiProperty() limit!: number;
+}
+
+export class CategoryTotalsDto {
+  @ApiProperty() files!: number;
+  @ApiProperty() bytes!: number;
+}
+
+export class DuplicateTotalsDto {
+  @ApiProperty() groups!: number;
+  @ApiProperty() files!: number;
+  @ApiProperty() reclaimableBytes!: number;
+}
+
+export class OperationReportDto {
+  @ApiProperty({ type: 'object', additionalProperties: { $ref: '#/components/schemas/CategoryTotalsDto' } })
+  byCategory!: Record<string, CategoryTotalsDto>;
+  @ApiProperty() moved!: number;
+  @ApiProperty() skipped!: number;
+  @ApiProperty() failed!: number;
+  @ApiProperty({ type: DuplicateTotalsDto }) duplicates!: DuplicateTotalsDto;
+  @ApiProperty() spaceSavedBytes!: number;
+  @ApiProperty({ nullable: true, type: Number }) durationMs!: number | null;
+}

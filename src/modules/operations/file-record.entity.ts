@@ -1,0 +1,46 @@
+import { Column, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
+import type { FileStatus } from './operation.types.js';
+
+/** One file of one operation: the plan (intent) before the move, the outcome after. */
+@Entity({ name: 'file_records' })
+@Index('file_records_operation_seq_key', ['operationId', 'seq'], { unique: true })
+@Index('file_records_operation_status_idx', ['operationId', 'status'])
+@Index('file_records_operation_category_idx', ['operationId', 'category'])
+export class FileRecord {
+  @PrimaryGeneratedColumn('uuid')
+  id!: string;
+
+  @Column({ name: 'operation_id', type: 'uuid' })
+  operationId!: string;
+
+  /** Order of planning; moves run in this order and rollbacks in reverse. */
+  @Column({ type: 'integer' })
+  seq!: number;
+
+  @Column({ name: 'source_path', type: 'text' })
+  sourcePath!: string;
+
+  @Column({ name: 'destination_path', type: 'text', nullable: true })
+  destinationPath!: string | null;
+
+  @Column({ type: 'varchar', length: 100, nullable: true })
+  category!: string | null;
+
+  @Column({ name: 'matched_by', type: 'varchar', length: 64, nullable: true })
+  matchedBy!: string | null;
+
+  @Column({ type: 'bigint', transformer: { to: (v: number) => v, from: (v: string) => Number(v) } })
+  size!: number;
+
+  @Column({ name: 'mtime_ms', type: 'double precision' })
+  mtimeMs!: number;
+
+  @Column({ type: 'varchar', length: 64, nullable: true })
+  hash!: string | null;
+
+  @Column({ type: 'varchar', length: 16 })
+  status!: FileStatus;
+
+  @Column({ type: 'text', nullable: true })
+  error!: string | null;
+}

@@ -1,0 +1,183 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import type { DataSource } from 'typeorm';
+import { FencedError } from '../progress/progress.service.js';
+import type { FileStatus } from './operation.types.js';
+
+export interface PlannedFile {
+  seq: number;
+  sourcePath: string;
+  destinationPath: string | null;
+  category: string | null;
+  matchedBy: string | null;
+  size: number;
+  mtimeMs: number;
+  hash: string | null;
+  status: FileStatus;
+  error: string | null;
+}
+
+export interface FileOutcome {
+  seq: number;
+  status: FileStatus;
+  error: string | null;
+}
+
+/** Batched reads and writes of file records: hundreds of rows a statement, never one per file. */
+@Injectable()
+export class FileRecordsStore {
+  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+
+  async hasRecords(operationId: string): Promise<boolean> {
+    const rows: unknown[] = await this.dataSource.query('SELECT 1 FROM file_records WHERE operation_id = $1 LIMIT 1', [
+      operationId,
+    ]);
+    return rows.length > 0;
+  }
+
+  async maxSeq(operationId: string): Promise<number> {
+    const [row] = (await this.dataSource.query(
+      'SELECT coalesce(max(seq), -1) AS max FROM file_records WHERE operation_id = $1',
+      [operationId],
+    )) as { max: number }[];
+    return Number(row.max);
+  }
+
+  /** Inserts a batch; fenced: nothing is written unless the run still holds `epoch`. */
+  async insert(operationId: string, epoch: number, files: PlannedFile[]): Promise<void> {
+    if (files.length === 0) return;
+    // TypeORM answers an INSERT ... RETURNING with the returned rows only.
+    const inserted: unknown[] = await this.dataSource.query(
+      `INSERT INTO file_records
+         (operation_id, seq, source_path, destination_path, category, matched_by, size, mtime_ms, hash, status, error)
+       SELECT $1, u.seq, u.source_path, u.destination_path, u.category, u.matched_by, u.size, u.mtime_ms, u.hash,
+              u.status, u.error
+         FROM unnest($3::int[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[], $9::float8[],
+                     $10::text[], $11::text[], $12::text[])
+              AS u(seq, source_path, destination_path, category, matched_by, size, mtime_ms, hash, status, error)
+        WHERE EXISTS (SELECT 1 FROM operations WHERE id = $1 AND lease_epoch = $2)
+       RETURNING 1`,
+      [
+        operationId,
+        epoch,
+        files.map((f) => f.seq),
+        files.map((f) => f.sourcePath),
+        files.map((f) => f.destinationPath),
+        files.map((f) => f.category),
+        files.map((f) => f.matchedBy),
+        files.map((f) => f.size),
+        files.map((f) => f.mtimeMs),
+        files.map((f) => f.hash),
+        files.map((f) => f.status),
+        files.map((f) => f.error),
+      ],
+    );
+    if (inserted.length !== files.length) throw new FencedError(operationId);
+  }
+
+  /** Records the outcome of a batch of moves; fenced on `epoch`. */
+  async recordOutcomes(operationId: string, epoch: number, outcomes: FileOutcome[]): Promise<void> {
+    if (outcomes.length === 0) return;
+    const [, updated] = (await this.dataSource.query(
+      `UPDATE file_records f SET status = u.status, error = u.error
+         FROM unnest($3::int[], $4::text[], $5::text[]) AS u(seq, status, error)
+        WHERE f.operation_id = $1 AND f.seq = u.seq
+          AND EXISTS (SELECT 1 FROM operations WHERE id = $1 AND lease_epoch = $2)`,
+      [operationId, epoch, outcomes.map((o) => o.seq), outcomes.map((o) => o.status), outcomes.map((o) => o.error)],
+    )) as [unknown, number];
+    if (updated !== outcomes.length) throw new FencedError(operationId);
+  }
+
+  /** Journals a changed destination (a rename on conflict) before the file is moved there. */
+  async setDestination(operationId: string, epoch: number, seq: number, destinationPath: string): Promise<void> {
+    const [, updated] = (await this.dataSource.query(
+      `UPDATE file_records SET destination_path = $4 WHERE operation_id = $1 AND seq = $3
+          AND EXISTS (SELECT 1 FROM operations WHERE id = $1 AND lease_epoch = $2)`,
+      [operationId, epoch, seq, destinationPath],
+    )) as [unknown, number];
+    if (updated !== 1) throw new FencedError(operationId);
+  }
+
+  /** The next planned records after `afterSeq` (ascending) or before it (descending). */
+  async nextPlanned(operationId: string, afterSeq: number, limit: number, descending = false): Promise<PlannedFile[]> {
+    const rows: (Omit<PlannedFile, 'size'> & { size: string })[] = await this.dataSource.query(
+      `SELECT seq, source_path AS "sourcePath", destination_path AS "destinationPath", category,
+              matched_by AS "matchedBy", size, mtime_ms AS "mtimeMs", hash, status, error
+         FROM file_records
+        WHERE operation_id = $1 AND status = 'planned' AND seq ${descending ? '<' : '>'} $2
+        ORDER BY seq ${descending ? 'DESC' : 'ASC'} LIMIT $3`,
+      [operationId, afterSeq, limit],
+    );
+    return rows.map((row) => ({ ...row, size: Number(row.size), mtimeMs: Number(row.mtimeMs) }));
+  }
+
+  /** Marks every record still planned, e.g. after a cancel. */
+  async settleRemaining(operationId: string, epoch: number, status: FileStatus, error: string): Promise<void> {
+    await this.dataSource.query(
+      `UPDATE file_records SET status = $3, error = $4 WHERE operation_id = $1 AND status = 'planned'
+          AND EXISTS (SELECT 1 FROM operations WHERE id = $1 AND lease_epoch = $2)`,
+      [operationId, epoch, status, error],
+    );
+  }
+
+  async countByStatus(operationId: string): Promise<Record<string, number>> {
+    const rows: { status: string; count: string }[] = await this.dataSource.query(
+      'SELECT status, count(*) AS count FROM file_records WHERE operation_id = $1 GROUP BY status',
+      [operationId],
+    );
+    return Object.fromEntries(rows.map((row) => [row.status, Number(row.count)]));
+  }
+
+  /** Source paths of moved files, in batches (for removing emptied folders). */
+  async *movedSources(operationId: string): AsyncGenerator<string[]> {
+    let after = -1;
+    for (;;) {
+      const rows: { seq: number; source_path: string }[] = await this.dataSource.query(
+        `SELECT seq, source_path FROM file_records WHERE operation_id = $1 AND status = 'moved' AND seq > $2
+          ORDER BY seq LIMIT 5000`,
+        [operationId, after],
+      );
+      if (rows.length === 0) return;
+      yield rows.map((row) => row.source_path);
+      after = rows[rows.length - 1].seq;
+    }
+  }
+
+  async recordRemovedFolders(operationId: string, paths: string[]): Promise<void> {
+    if (paths.length === 0) return;
+    await this.dataSource.query(
+      `INSERT INTO removed_folders (operation_id, path) SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING`,
+      [operationId, paths],
+    );
+  }
+
+  async removedFolders(operationId: string): Promise<string[]> {
+    const rows: { path: string }[] = await this.dataSource.query(
+      'SELECT path FROM removed_folders WHERE operation_id = $1',
+      [operationId],
+    );
+    return rows.map((row) => row.path);
+  }
+
+  /** Copies a finished plan (a dry run's, or a rollback's inverse) into another operation's records. */
+  async copyPlan(
+    fromOperationId: string,
+    toOperationId: string,
+    epoch: number,
+    mode: 'apply' | 'invert',
+  ): Promise<void> {
+    const select =
+      mode === 'apply'
+        ? `SELECT $2::uuid, seq, source_path, destination_path, category, matched_by, size, mtime_ms, hash, status, error
+             FROM file_records WHERE operation_id = $1 AND status = 'planned'`
+        : `SELECT $2::uuid, seq, destination_path, source_path, category, matched_by, size, mtime_ms, hash,
+                  'planned', NULL
+             FROM file_records WHERE operation_id = $1 AND status IN ('moved', 'quarantined')`;
+    await this.dataSource.query(
+      `INSERT INTO file_records
+         (operation_id, seq, source_path, destination_path, category, matched_by, size, mtime_ms, hash, status, error)
+       ${select} AND EXISTS (SELECT 1 FROM operations WHERE id = $2 AND lease_epoch = $3)`,
+      [fromOperationId, toOperationId, epoch],
+    );
+  }
+}

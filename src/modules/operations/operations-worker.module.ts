@@ -1,0 +1,15 @@
+import { Module } from '@nestjs/common';
+import { QueueModule } from '../../queue/queue.module.js';
+import { ProgressModule } from '../progress/progress.module.js';
+import { StorageModule } from '../storage/storage.module.js';
+import { FileRecordsStore } from './file-records.store.js';
+import { OperationsProcessor } from './operations.processor.js';
+import { OrganizeRunner } from './runners/organize.runner.js';
+import { RollbackRunner } from './runners/rollback.runner.js';
+
+/** The worker side of operations: the processor and the runners it drives. */
+@Module({
+  imports: [QueueModule, StorageModule, ProgressModule],
+  providers: [OperationsProcessor, FileRecordsStore, OrganizeRunner, RollbackRunner],
+})
+export class OperationsWorkerModule {}

@@ -1,0 +1,170 @@
+import {
+  BadRequestException,
+  Body,
+  Controller,
+  Get,
+  Headers,
+  HttpCode,
+  HttpStatus,
+  Param,
+  ParseUUIDPipe,
+  Post,
+  Query,
+  Req,
+  Res,
+} from '@nestjs/common';
+import {
+  ApiAcceptedResponse,
+  ApiBearerAuth,
+  ApiHeader,
+  ApiOkResponse,
+  ApiProduces,
+  ApiSecurity,
+  ApiTags,
+} from '@nestjs/swagger';
+import type { Request, Response } from 'express';
+import type { AuthUser } from '../../common/auth-user.js';
+import { CurrentUser } from '../../common/decorators/current-user.decorator.js';
+import type { Page } from '../../common/dto/pagination.dto.js';
+import { ApiErrors } from '../../common/openapi.js';
+import { RateLimit } from '../../common/throttling/rate-limit.decorator.js';
+import { CreateOperationDto } from './dto/create-operation.dto.js';
+import { ListFilesQueryDto, ListOperationsQueryDto } from './dto/operation-query.dto.js';
+import { FileRecordPageDto, OperationDto, OperationPageDto, OperationReportDto } from './dto/operation-response.dto.js';
+import type { OperationView } from './operation.view.js';
+import { OperationsService } from './operations.service.js';
+import type { FileRecordView, OperationReport } from './operations.service.js';
+
+const CSV_COLUMNS: (keyof FileRecordView)[] = [
+  'id',
+  'sourcePath',
+  'destinationPath',
+  'category',
+  'matchedBy',
+  'size',
+  'hash',
+  'status',
+  'error',
+];
+
+function csvCell(value: unknown): string {
+  if (value === null || value === undefined) return '';
+  const text = String(value);
+  // Quote when needed; a leading = + - @ is neutralized so spreadsheets don't run it as a formula.
+  const safe = /^[=+\-@\t\r]/.test(text) ? `'${text}` : text;
+  return /[",\r\n]/.test(safe) || safe !== text ? `"${safe.replace(/"/g, '""')}"` : safe;
+}
+
+@ApiTags('operations')
+@ApiBearerAuth()
+@ApiSecurity('apiKey')
+@Controller('api/v1/operations')
+export class OperationsController {
+  constructor(private readonly operations: OperationsService) {}
+
+  @Post()
+  @HttpCode(HttpStatus.ACCEPTED)
+  @RateLimit({ name: 'operations.create', limit: 60, windowSeconds: 60 })
+  @ApiHeader({
+    name: 'Idempotency-Key',
+    required: false,
+    description: 'The same key with the same body within 24 hours answers the operation created the first time',
+  })
+  @ApiAcceptedResponse({ type: OperationDto, description: 'Created and queued; file work happens in the background' })
+  @ApiErrors(400, 401, 409, 429, 503)
+  create(
+    @CurrentUser() user: AuthUser,
+    @Body() body: CreateOperationDto,
+    @Headers('idempotency-key') idempotencyKey?: string,
+  ): Promise<OperationView> {
+    if (idempotencyKey !== undefined && (idempotencyKey.length === 0 || idempotencyKey.length > 255)) {
+      throw new BadRequestException('Idempotency-Key must be 1 to 255 characters long');
+    }
+    return this.operations.create(user, body, idempotencyKey);
+  }
+
+  @Get()
+  @ApiOkResponse({ type: OperationPageDto, description: "The caller's operations, newest first" })
+  @ApiErrors(400, 401)
+  list(@CurrentUser() user: AuthUser, @Query() query: ListOperationsQueryDto): Promise<Page<OperationView>> {
+    return this.operations.list(user, query);
+  }
+
+  @Get(':id')
+  @ApiOkResponse({ type: OperationDto })
+  @ApiErrors(400, 401, 404)
+  get(@CurrentUser() user: AuthUser, @Param('id', ParseUUIDPipe) id: string): Promise<OperationView> {
+    return this.operations.get(user, id);
+  }
+
+  @Post(':id/cancel')
+  @HttpCode(HttpStatus.ACCEPTED)
+  @ApiAcceptedResponse({
+    type: OperationDto,
+    description: 'Pending: cancelled at once; running: stops at the next file',
+  })
+  @ApiErrors(400, 401, 404, 409)
+  cancel(@CurrentUser() user: AuthUser, @Param('id', ParseUUIDPipe) id: string): Promise<OperationView> {
+    return this.operations.cancel(user, id);
+  }
+
+  @Post(':id/rollback')
+  @HttpCode(HttpStatus.ACCEPTED)
+  @RateLimit({ name: 'operations.create', limit: 60, windowSeconds: 60 })
+  @ApiAcceptedResponse({ type: OperationDto, description: 'The new rollback operation' })
+  @ApiErrors(400, 401, 404, 409, 429)
+  rollback(@CurrentUser() user: AuthUser, @Param('id', ParseUUIDPipe) id: string): Promise<OperationView> {
+    return this.operations.rollback(user, id);
+  }
+
+  @Post(':id/apply')
+  @HttpCode(HttpStatus.ACCEPTED)
+  @RateLimit({ name: 'operations.create', limit: 60, windowSeconds: 60 })
+  @ApiAcceptedResponse({
+    type: OperationDto,
+    description: 'A new organize operation that carries out the dry run plan',
+  })
+  @ApiErrors(400, 401, 404, 409, 429)
+  apply(@CurrentUser() user: AuthUser, @Param('id', ParseUUIDPipe) id: string): Promise<OperationView> {
+    return this.operations.apply(user, id);
+  }
+
+  @Get(':id/files')
+  @ApiOkResponse({ type: FileRecordPageDto })
+  @ApiErrors(400, 401, 404)
+  files(
+    @CurrentUser() user: AuthUser,
+    @Param('id', ParseUUIDPipe) id: string,
+    @Query() query: ListFilesQueryDto,
+  ): Promise<Page<FileRecordView>> {
+    return this.operations.files(user, id, query);
+  }
+
+  @Get(':id/report')
+  @ApiProduces('application/json', 'text/csv')
+  @ApiOkResponse({
+    type: OperationReportDto,
+    description: 'JSON totals; `Accept: text/csv` gives the file records as CSV',
+  })
+  @ApiErrors(400, 401, 404)
+  async report(
+    @CurrentUser() user: AuthUser,
+    @Param('id', ParseUUIDPipe) id: string,
+    @Req() request: Request,
+    @Res({ passthrough: true }) response: Response,
+  ): Promise<OperationReport | undefined> {
+    if (request.accepts(['application/json', 'text/csv']) !== 'text/csv') return this.operations.report(user, id);
+    const batches = this.operations.allFiles(user, id);
+    const first = await batches.next();
+    response.setHeader('Content-Type', 'text/csv; charset=utf-8');
+    response.setHeader('Content-Disposition', `attachment; filename="operation-${id}.csv"`);
+    response.write(`${CSV_COLUMNS.join(',')}\r\n`);
+    for (let batch = first; !batch.done; batch = await batches.next()) {
+      response.write(
+        batch.value.map((row) => `${CSV_COLUMNS.map((column) => csvCell(row[column])).join(',')}\r\n`).join(''),
+      );
+    }
+    response.end();
+    return undefined;
+  }
+}

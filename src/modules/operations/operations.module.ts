@@ -1,0 +1,14 @@
+import { Module } from '@nestjs/common';
+import { QueueModule } from '../../queue/queue.module.js';
+import { StorageModule } from '../storage/storage.module.js';
+import { OperationsController } from './operations.controller.js';
+import { OperationsService } from './operations.service.js';
+
+/** The API side of operations: routes and the service behind them. */
+@Module({
+  imports: [QueueModule, StorageModule],
+  controllers: [OperationsController],
+  providers: [OperationsService],
+  exports: [OperationsService],
+})
+export class OperationsModule {}

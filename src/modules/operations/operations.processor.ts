@@ -1,0 +1,91 @@
+import { InjectQueue } from '@nestjs/bull';
+import { HttpException, Inject, Injectable, Logger } from '@nestjs/common';
+import type { OnModuleInit } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import type { Job, Queue } from 'bull';
+import type { DataSource } from 'typeorm';
+import type { AppConfig } from '../../config/app-config.js';
+import { APP_CONFIG } from '../../config/config.module.js';
+import { OperationJob } from '../../queue/operation-jobs.js';
+import type { RunOperationJobData } from '../../queue/operation-jobs.js';
+import { QueueName } from '../../queue/queue.constants.js';
+import { FencedError, ProgressService } from '../progress/progress.service.js';
+import { StorageService } from '../storage/storage.service.js';
+import { FileRecordsStore } from './file-records.store.js';
+import { Operation } from './operation.entity.js';
+import { OrganizeRunner } from './runners/organize.runner.js';
+import { RollbackRunner } from './runners/rollback.runner.js';
+import type { RunContext } from './runners/run-context.js';
+
+/**
+ * The worker side of the operations queue: claims an operation (a new lease epoch on its row),
+ * runs it, and records how it ended. Registered only where APP_ROLE runs workers.
+ */
+@Injectable()
+export class OperationsProcessor implements OnModuleInit {
+  private readonly logger = new Logger('OperationsProcessor');
+
+  constructor(
+    @InjectQueue(QueueName.Operations) private readonly queue: Queue<RunOperationJobData>,
+    @InjectDataSource() private readonly dataSource: DataSource,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly storage: StorageService,
+    private readonly progress: ProgressService,
+    private readonly records: FileRecordsStore,
+    private readonly organize: OrganizeRunner,
+    private readonly rollback: RollbackRunner,
+  ) {}
+
+  onModuleInit(): void {
+    void this.queue.process(OperationJob.Run, this.config.workerConcurrency, (job: Job<RunOperationJobData>) =>
+      this.run(job.data.operationId),
+    );
+  }
+
+  /** Claims the operation: only pending or running ones, each claim fencing out the previous. */
+  private async claim(operationId: string): Promise<Operation | null> {
+    const [rows] = (await this.dataSource.query(
+      `UPDATE operations SET status = 'running', started_at = coalesce(started_at, now()),
+              lease_epoch = lease_epoch + 1
+        WHERE id = $1 AND status IN ('pending', 'running') RETURNING id`,
+      [operationId],
+    )) as [{ id: string }[], number];
+    if (rows.length === 0) return null;
+    return this.dataSource.getRepository(Operation).findOneBy({ id: operationId });
+  }
+
+  async run(operationId: string): Promise<void> {
+    const operation = await this.claim(operationId);
+    if (!operation) return;
+    const tracker = this.progress.track(operation.id, operation.leaseEpoch, operation.progress);
+    await tracker.statusChanged('running');
+    try {
+      const storage = await this.storage.forUser(operation.storage, operation.userId);
+      const context: RunContext = { operation, epoch: operation.leaseEpoch, storage, tracker };
+      if (operation.type === 'organize') await this.organize.run(context);
+      else if (operation.type === 'rollback') await this.rollback.run(context);
+      else throw new Error(`no runner for operation type ${operation.type}`);
+      if (tracker.isCancelRequested) {
+        await this.records.settleRemaining(operation.id, context.epoch, 'skipped', 'cancelled');
+        await tracker.finish('cancelled');
+        return;
+      }
+      await tracker.finish('completed');
+      if (operation.type === 'rollback') {
+        await this.rollback.markParentRolledBack(context);
+        await this.progress.statusChanged(operation.parentOperationId as string, 'rolled_back');
+      }
+    } catch (error) {
+      if (error instanceof FencedError) {
+        this.logger.warn(error.message);
+        return;
+      }
+      this.logger.error(`operation ${operation.id} failed`, error instanceof Error ? error.stack : String(error));
+      const message =
+        error instanceof HttpException
+          ? error.message
+          : 'The operation stopped on an unexpected error; it can be rolled back';
+      await tracker.finish('failed', { message }).catch(() => undefined);
+    }
+  }
+}

@@ -1,0 +1,98 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import type { DataSource } from 'typeorm';
+import { FileRecordsStore } from '../file-records.store.js';
+import type { FileOutcome, PlannedFile } from '../file-records.store.js';
+import { Operation } from '../operation.entity.js';
+import { removeEmptiedFolders } from './empty-folders.js';
+import { describeFileError, MOVE_BATCH, parentOf, sameContentStamp } from './run-context.js';
+import type { RunContext } from './run-context.js';
+
+/**
+ * Undoes an operation: every file it moved (or quarantined) goes back, newest move first, with the
+ * same no-overwrite rule. A file whose original place is taken, or that changed since it was moved,
+ * stays and is recorded `conflict`. Folders the operation removed are recreated.
+ */
+@Injectable()
+export class RollbackRunner {
+  constructor(
+    private readonly records: FileRecordsStore,
+    @InjectDataSource() private readonly dataSource: DataSource,
+  ) {}
+
+  async run(context: RunContext): Promise<void> {
+    const { operation, tracker, storage } = context;
+    const parentId = operation.parentOperationId as string;
+    if (!(await this.records.hasRecords(operation.id))) {
+      await this.records.copyPlan(parentId, operation.id, context.epoch, 'invert');
+    }
+    const counts = await this.records.countByStatus(operation.id);
+    const total = Object.values(counts).reduce((sum, n) => sum + n, 0);
+    tracker.set({ filesTotal: total, filesScanned: total, filesProcessed: total - (counts.planned ?? 0) });
+    await tracker.enterPhase('moving');
+    const removedByParent = await this.records.removedFolders(parentId);
+    for (const folder of removedByParent.sort((a, b) => a.split('/').length - b.split('/').length)) {
+      await storage.makeFolder(folder).catch(() => undefined);
+    }
+    const vacated = new Set<string>();
+    let before = 2 ** 31 - 1;
+    for (;;) {
+      const batch = await this.records.nextPlanned(operation.id, before, MOVE_BATCH, true);
+      if (batch.length === 0) break;
+      const outcomes: FileOutcome[] = [];
+      for (const record of batch) {
+        if (tracker.isCancelRequested) break;
+        const outcome = await this.restoreOne(context, record);
+        if (outcome.status === 'restored') vacated.add(parentOf(record.sourcePath));
+        outcomes.push(outcome);
+        tracker.add({ filesProcessed: 1, errors: outcome.status === 'failed' ? 1 : 0 });
+      }
+      await storage.flush();
+      await this.records.recordOutcomes(operation.id, context.epoch, outcomes);
+      await tracker.tick();
+      if (tracker.isCancelRequested) return;
+      before = batch[batch.length - 1].seq;
+    }
+    await tracker.enterPhase('finalizing');
+    // Folders the parent created for its destinations and that are empty again go too.
+    const parent = await this.dataSource.getRepository(Operation).findOneByOrFail({ id: parentId });
+    const destination = parent.options.destination ?? parent.rootPath;
+    const keep = new Set(removedByParent);
+    await removeEmptiedFolders(storage, vacated, destination, keep);
+    await storage.flush();
+  }
+
+  /** Called when the rollback completed: the parent is then `rolled_back`. */
+  async markParentRolledBack(context: RunContext): Promise<void> {
+    await this.dataSource.query(
+      `UPDATE operations SET status = 'rolled_back'
+        WHERE id = $1 AND status IN ('completed', 'failed', 'cancelled')`,
+      [context.operation.parentOperationId],
+    );
+  }
+
+  private async restoreOne(context: RunContext, record: PlannedFile): Promise<FileOutcome> {
+    const { storage } = context;
+    const original = record.destinationPath as string;
+    const done = (status: FileOutcome['status'], error: string | null = null): FileOutcome => ({
+      seq: record.seq,
+      status,
+      error,
+    });
+    try {
+      const current = await storage.stat(record.sourcePath);
+      if (!current) {
+        const atOriginal = await storage.stat(original);
+        if (atOriginal && sameContentStamp(atOriginal, record)) return done('restored');
+        return done('conflict', 'missing: the file is no longer where the operation put it');
+      }
+      if (!sameContentStamp(current, record)) return done('conflict', 'changed since it was moved');
+      const outcome = await storage.move(record.sourcePath, original);
+      if (outcome.kind === 'moved') return done('restored');
+      if (outcome.kind === 'destination-exists') return done('conflict', 'original place is taken');
+      return done('conflict', 'missing: the file is no longer where the operation put it');
+    } catch (error) {
+      return done('failed', describeFileError(error));
+    }
+  }
+}

@@ -1,0 +1,32 @@
+import type { UserStorage } from '../../storage/storage-provider.js';
+import { PathEscapeError } from '../../storage/storage-provider.js';
+import type { ProgressTracker } from '../../progress/progress.service.js';
+import type { Operation } from '../operation.entity.js';
+
+/** What one run of one operation works with. */
+export interface RunContext {
+  operation: Operation;
+  epoch: number;
+  storage: UserStorage;
+  tracker: ProgressTracker;
+}
+
+/** Files moved per batch: one status UPDATE, one folder fsync pass and one cancel check each. */
+export const MOVE_BATCH = 100;
+
+/** A reason safe to show the user: an errno code, never a message that may hold a server path. */
+export function describeFileError(error: unknown): string {
+  if (error instanceof PathEscapeError) return 'path leads through a symbolic link';
+  const code = (error as NodeJS.ErrnoException | null)?.code;
+  return code ?? 'unexpected error';
+}
+
+export function sameContentStamp(a: { size: number; mtimeMs: number }, b: { size: number; mtimeMs: number }): boolean {
+  return a.size === b.size && a.mtimeMs === b.mtimeMs;
+}
+
+/** Parent folder of a relative path ('' for the user's folder). */
+export function parentOf(relativePath: string): string {
+  const slash = relativePath.lastIndexOf('/');
+  return slash < 0 ? '' : relativePath.slice(0, slash);
+}

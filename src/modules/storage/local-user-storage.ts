@@ -1,0 +1,286 @@
+import { createHash, randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { FolderEntry, MoveOutcome, StoredFile, UserStorage, WalkOptions } from './storage-provider.js';
+import { PathEscapeError } from './storage-provider.js';
+import { MissingPathError, normalizeUserPath, PathRuleError } from './user-path.js';
+
+const WALK_BATCH = 500;
+/** Names the service writes for itself (quarantine, temp copies): never scanned, never moved. */
+export const RESERVED_PREFIX = '.fileorganizer';
+
+function errorCode(error: unknown): string | undefined {
+  return (error as NodeJS.ErrnoException | null)?.code;
+}
+
+function isHidden(name: string): boolean {
+  return name.startsWith('.');
+}
+
+function toStoredFile(relativePath: string, stat: fs.Stats): StoredFile {
+  return { path: relativePath, size: stat.size, mtimeMs: stat.mtimeMs, dev: stat.dev, ino: stat.ino };
+}
+
+function hashFileSync(absolutePath: string): string {
+  const hash = createHash('sha256');
+  const buffer = Buffer.allocUnsafe(1 << 20);
+  const fd = fs.openSync(absolutePath, 'r');
+  try {
+    let read: number;
+    while ((read = fs.readSync(fd, buffer, 0, buffer.length, null)) > 0) hash.update(buffer.subarray(0, read));
+  } finally {
+    fs.closeSync(fd);
+  }
+  return hash.digest('hex');
+}
+
+/**
+ * A user's folder on local disk, jailed: `base` is a canonical real path, every relative path is
+ * normalized (no `..`), and before anything is moved the real path of each folder involved must
+ * equal its literal path, which fails when any component is a symbolic link. So a link swapped in
+ * after the scan cannot lead outside.
+ */
+export class LocalUserStorage implements UserStorage {
+  readonly kind = 'local' as const;
+  private readonly touchedFolders = new Set<string>();
+
+  private constructor(private readonly base: string) {}
+
+  static async open(root: string): Promise<LocalUserStorage> {
+    await fs.promises.mkdir(root, { recursive: true });
+    return new LocalUserStorage(await fs.promises.realpath(root));
+  }
+
+  private absolute(relativePath: string): string {
+    const normalized = normalizeUserPath(relativePath, 'path');
+    return normalized === '' ? this.base : `${this.base}/${normalized}`;
+  }
+
+  /** Throws when a component of `absoluteFolder` is a symbolic link (its real path differs). */
+  private assertRealFolder(absoluteFolder: string): void {
+    let real: string;
+    try {
+      real = fs.realpathSync.native(absoluteFolder);
+    } catch (error) {
+      if (errorCode(error) === 'ENOENT') return;
+      throw error;
+    }
+    if (real !== absoluteFolder) throw new PathEscapeError(`${absoluteFolder} leads through a symbolic link`);
+  }
+
+  async assertFolder(relativePath: string, field: string): Promise<void> {
+    const absolutePath = this.absolute(relativePath);
+    let stat: fs.Stats;
+    try {
+      stat = await fs.promises.lstat(absolutePath);
+    } catch (error) {
+      if (errorCode(error) === 'ENOENT' || errorCode(error) === 'ENOTDIR') {
+        throw new MissingPathError(`${field} does not exist: ${relativePath}`);
+      }
+      throw error;
+    }
+    if (stat.isSymbolicLink()) throw new PathRuleError(`${field} is a symbolic link; links are never followed`);
+    if (!stat.isDirectory()) throw new PathRuleError(`${field} is not a folder: ${relativePath}`);
+    const real = await fs.promises.realpath(absolutePath);
+    if (real !== absolutePath) {
+      throw new PathRuleError(`${field} escapes your folder through a symbolic link`);
+    }
+  }
+
+  async *walk(relativePath: string, options: WalkOptions): AsyncIterable<StoredFile[]> {
+    const start = normalizeUserPath(relativePath);
+    const stack: string[] = [start];
+    let batch: StoredFile[] = [];
+    while (stack.length > 0) {
+      const folder = stack.pop() as string;
+      const absoluteFolder = folder === '' ? this.base : `${this.base}/${folder}`;
+      let entries: fs.Dirent[];
+      try {
+        entries = fs.readdirSync(absoluteFolder, { withFileTypes: true });
+      } catch (error) {
+        options.onError({ path: folder, reason: errorCode(error) ?? 'unreadable' });
+        continue;
+      }
+      entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+      const subfolders: string[] = [];
+      for (const entry of entries) {
+        if (entry.name.startsWith(RESERVED_PREFIX)) continue;
+        if (!options.includeHidden && isHidden(entry.name)) continue;
+        const child = folder === '' ? entry.name : `${folder}/${entry.name}`;
+        if (entry.isDirectory()) {
+          subfolders.push(child);
+        } else if (entry.isFile()) {
+          try {
+            const stat = fs.lstatSync(`${this.base}/${child}`);
+            if (stat.isFile()) batch.push(toStoredFile(child, stat));
+          } catch (error) {
+            options.onError({ path: child, reason: errorCode(error) ?? 'unreadable' });
+          }
+          if (batch.length >= WALK_BATCH) {
+            yield batch;
+            batch = [];
+          }
+        }
+        // Symbolic links, sockets, devices: never followed, never moved.
+      }
+      for (let i = subfolders.length - 1; i >= 0; i -= 1) stack.push(subfolders[i]);
+    }
+    if (batch.length > 0) yield batch;
+  }
+
+  async stat(relativePath: string): Promise<StoredFile | null> {
+    try {
+      const stat = fs.lstatSync(this.absolute(relativePath));
+      return stat.isFile() ? toStoredFile(normalizeUserPath(relativePath), stat) : null;
+    } catch (error) {
+      if (errorCode(error) === 'ENOENT' || errorCode(error) === 'ENOTDIR') return null;
+      throw error;
+    }
+  }
+
+  async readHead(relativePath: string, bytes: number): Promise<Uint8Array> {
+    const absolutePath = this.absolute(relativePath);
+    this.assertRealFolder(path.dirname(absolutePath));
+    const fd = fs.openSync(absolutePath, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+    try {
+      const buffer = Buffer.alloc(bytes);
+      const read = fs.readSync(fd, buffer, 0, bytes, 0);
+      return buffer.subarray(0, read);
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+
+  async move(from: string, to: string): Promise<MoveOutcome> {
+    const source = this.absolute(from);
+    const destination = this.absolute(to);
+    let sourceStat: fs.Stats;
+    try {
+      sourceStat = fs.lstatSync(source);
+    } catch (error) {
+      if (errorCode(error) === 'ENOENT' || errorCode(error) === 'ENOTDIR') return { kind: 'source-missing' };
+      throw error;
+    }
+    if (!sourceStat.isFile()) return { kind: 'source-missing' };
+    const destinationFolder = path.dirname(destination);
+    this.assertRealFolder(path.dirname(source));
+    fs.mkdirSync(destinationFolder, { recursive: true });
+    this.assertRealFolder(destinationFolder);
+    try {
+      // link() fails with EEXIST instead of replacing: the atomic no-overwrite claim.
+      fs.linkSync(source, destination);
+    } catch (error) {
+      const code = errorCode(error);
+      if (code === 'EEXIST') return this.resolveExisting(source, destination, sourceStat);
+      if (code === 'EXDEV' || code === 'EPERM' || code === 'ENOTSUP' || code === 'EOPNOTSUPP') {
+        return this.copyAcross(source, destination, sourceStat);
+      }
+      throw error;
+    }
+    fs.unlinkSync(source);
+    this.touchedFolders.add(destinationFolder).add(path.dirname(source));
+    return { kind: 'moved' };
+  }
+
+  /** A crash between link and unlink leaves both names on one inode: finish that move. */
+  private resolveExisting(source: string, destination: string, sourceStat: fs.Stats): MoveOutcome {
+    const existing = fs.lstatSync(destination);
+    if (existing.ino === sourceStat.ino && existing.dev === sourceStat.dev && sourceStat.nlink > 1) {
+      fs.unlinkSync(source);
+      return { kind: 'moved' };
+    }
+    return { kind: 'destination-exists' };
+  }
+
+  /** Across filesystems: copy to an exclusive temp name, fsync, verify, claim the name, then unlink. */
+  private copyAcross(source: string, destination: string, sourceStat: fs.Stats): MoveOutcome {
+    const folder = path.dirname(destination);
+    const temp = `${folder}/${RESERVED_PREFIX}-tmp-${randomBytes(6).toString('hex')}`;
+    fs.copyFileSync(source, temp, fs.constants.COPYFILE_EXCL);
+    try {
+      const fd = fs.openSync(temp, 'r+');
+      try {
+        fs.fsyncSync(fd);
+      } finally {
+        fs.closeSync(fd);
+      }
+      if (fs.statSync(temp).size !== sourceStat.size || hashFileSync(temp) !== hashFileSync(source)) {
+        throw new Error('copy verification failed');
+      }
+      fs.utimesSync(temp, sourceStat.atime, sourceStat.mtime);
+      try {
+        fs.linkSync(temp, destination);
+      } catch (error) {
+        if (errorCode(error) === 'EEXIST') return { kind: 'destination-exists' };
+        throw error;
+      }
+    } finally {
+      fs.rmSync(temp, { force: true });
+    }
+    this.fsyncFolder(folder);
+    fs.unlinkSync(source);
+    this.touchedFolders.add(path.dirname(source));
+    return { kind: 'moved' };
+  }
+
+  async removeEmptyFolder(relativePath: string): Promise<boolean> {
+    const absolutePath = this.absolute(relativePath);
+    if (absolutePath === this.base) return false;
+    try {
+      this.assertRealFolder(absolutePath);
+      fs.rmdirSync(absolutePath);
+      this.touchedFolders.add(path.dirname(absolutePath));
+      return true;
+    } catch (error) {
+      const code = errorCode(error);
+      if (code === 'ENOTEMPTY' || code === 'EEXIST' || code === 'ENOENT' || code === 'ENOTDIR') return false;
+      if (error instanceof PathEscapeError) return false;
+      throw error;
+    }
+  }
+
+  async makeFolder(relativePath: string): Promise<void> {
+    const absolutePath = this.absolute(relativePath);
+    fs.mkdirSync(absolutePath, { recursive: true });
+    this.assertRealFolder(absolutePath);
+  }
+
+  private fsyncFolder(folder: string): void {
+    try {
+      const fd = fs.openSync(folder, 'r');
+      try {
+        fs.fsyncSync(fd);
+      } finally {
+        fs.closeSync(fd);
+      }
+    } catch {
+      // A folder removed since it was touched has nothing left to make durable.
+    }
+  }
+
+  async flush(): Promise<void> {
+    for (const folder of this.touchedFolders) this.fsyncFolder(folder);
+    this.touchedFolders.clear();
+  }
+
+  async list(relativePath: string): Promise<FolderEntry[]> {
+    const folder = normalizeUserPath(relativePath, 'path');
+    const absoluteFolder = this.absolute(folder);
+    const entries = await fs.promises.readdir(absoluteFolder, { withFileTypes: true });
+    const result: FolderEntry[] = [];
+    for (const entry of entries) {
+      if (entry.name.startsWith(RESERVED_PREFIX)) continue;
+      if (!entry.isFile() && !entry.isDirectory()) continue;
+      const child = folder === '' ? entry.name : `${folder}/${entry.name}`;
+      const stat = await fs.promises.lstat(`${absoluteFolder}/${entry.name}`).catch(() => null);
+      if (!stat) continue;
+      result.push({
+        path: child,
+        type: entry.isDirectory() ? 'folder' : 'file',
+        size: entry.isDirectory() ? 0 : stat.size,
+        modifiedAt: stat.mtime.toISOString(),
+      });
+    }
+    return result;
+  }
+}

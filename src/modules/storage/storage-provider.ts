@@ -1,0 +1,63 @@
+/** One regular file met by a walk; `path` is relative to the user's folder, posix separators. */
+export interface StoredFile {
+  path: string;
+  size: number;
+  mtimeMs: number;
+  /** Device and inode where the backend has them (local disk); 0 elsewhere. */
+  dev: number;
+  ino: number;
+}
+
+/** An entry that could not be read during a walk. */
+export interface WalkError {
+  path: string;
+  reason: string;
+}
+
+export interface WalkOptions {
+  includeHidden: boolean;
+  /** Called for unreadable entries; the walk goes on. */
+  onError: (error: WalkError) => void;
+}
+
+export interface FolderEntry {
+  path: string;
+  type: 'file' | 'folder';
+  size: number;
+  modifiedAt: string;
+}
+
+export type MoveOutcome =
+  | { kind: 'moved' }
+  /** The destination is taken: nothing was changed. */
+  | { kind: 'destination-exists' }
+  /** The source is gone or is no longer a regular file: nothing was changed. */
+  | { kind: 'source-missing' };
+
+/** Thrown when a path leads outside the user's folder or through a symbolic link. */
+export class PathEscapeError extends Error {}
+
+export type StorageKind = 'local' | 's3';
+
+/**
+ * A user's folder on one backend. Every path is relative to it; an implementation refuses any
+ * path that would leave it. Nothing here knows about HTTP, Bull or the database.
+ */
+export interface UserStorage {
+  readonly kind: StorageKind;
+  /** Throws PathRuleError (bad input) when `relativePath` is missing or not a folder. */
+  assertFolder(relativePath: string, field: string): Promise<void>;
+  /** Regular files below `relativePath`, in batches; symbolic links are neither followed nor listed. */
+  walk(relativePath: string, options: WalkOptions): AsyncIterable<StoredFile[]>;
+  /** The regular file at `relativePath`, or null (missing, a folder or a symbolic link). */
+  stat(relativePath: string): Promise<StoredFile | null>;
+  readHead(relativePath: string, bytes: number): Promise<Uint8Array>;
+  /** Moves without ever overwriting; keeps the modification time. */
+  move(from: string, to: string): Promise<MoveOutcome>;
+  /** Removes the folder when empty; answers whether it did. */
+  removeEmptyFolder(relativePath: string): Promise<boolean>;
+  makeFolder(relativePath: string): Promise<void>;
+  /** Makes sure a completed batch of moves is durable (folder fsyncs on disk). */
+  flush(): Promise<void>;
+  list(relativePath: string): Promise<FolderEntry[]>;
+}

@@ -1,0 +1,31 @@
+import { InjectQueue } from '@nestjs/bull';
+import { Injectable } from '@nestjs/common';
+import type { Queue } from 'bull';
+import { QueueName } from './queue.constants.js';
+
+/** Job names of the operations queue. */
+export enum OperationJob {
+  Run = 'run',
+}
+
+/** Jobs carry ids only: the processor re-reads the operation row. */
+export interface RunOperationJobData {
+  operationId: string;
+}
+
+/** The operations queue behind a small interface, so services never import Bull. */
+@Injectable()
+export class OperationJobs {
+  constructor(@InjectQueue(QueueName.Operations) private readonly queue: Queue<RunOperationJobData>) {}
+
+  /** jobId = operationId, so enqueuing twice (a retry, the recovery pass) makes one job. */
+  async enqueue(operationId: string): Promise<void> {
+    await this.queue.add(OperationJob.Run, { operationId }, { jobId: operationId, attempts: 1 });
+  }
+
+  /** Removes a job that has not started; a started one notices the cancel itself. */
+  async removeWaiting(operationId: string): Promise<void> {
+    const job = await this.queue.getJob(operationId);
+    if (job && (await job.isWaiting().catch(() => false))) await job.remove().catch(() => undefined);
+  }
+}
