@@ -23,7 +23,11 @@ export interface FileOutcome {
   error: string | null;
 }
 
-/** Batched reads and writes of file records: hundreds of rows a statement, never one per file. */
+/**
+ * Batched reads and writes of file records: hundreds of rows a statement, never one per file.
+ * Every write is fenced on the run's lease epoch; `FOR SHARE` makes a write and a new claim of the
+ * operation (an UPDATE of its row) wait for each other, so no write of an older run lands after it.
+ */
 @Injectable()
 export class FileRecordsStore {
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
@@ -43,6 +47,15 @@ export class FileRecordsStore {
     return Number(row.max);
   }
 
+  /** Drops a plan that an earlier run left unfinished (no file moves before planning completes). */
+  async deleteAll(operationId: string, epoch: number): Promise<void> {
+    await this.dataSource.query(
+      `DELETE FROM file_records WHERE operation_id = $1
+          AND EXISTS (SELECT 1 FROM operations WHERE id = $1 AND lease_epoch = $2 FOR SHARE)`,
+      [operationId, epoch],
+    );
+  }
+
   /** Inserts a batch; fenced: nothing is written unless the run still holds `epoch`. */
   async insert(operationId: string, epoch: number, files: PlannedFile[]): Promise<void> {
     if (files.length === 0) return;
@@ -55,7 +68,7 @@ export class FileRecordsStore {
          FROM unnest($3::int[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[], $9::float8[],
                      $10::text[], $11::text[], $12::text[])
               AS u(seq, source_path, destination_path, category, matched_by, size, mtime_ms, hash, status, error)
-        WHERE EXISTS (SELECT 1 FROM operations WHERE id = $1 AND lease_epoch = $2)
+        WHERE EXISTS (SELECT 1 FROM operations WHERE id = $1 AND lease_epoch = $2 FOR SHARE)
        RETURNING 1`,
       [
         operationId,
@@ -82,7 +95,7 @@ export class FileRecordsStore {
       `UPDATE file_records f SET status = u.status, error = u.error
          FROM unnest($3::int[], $4::text[], $5::text[]) AS u(seq, status, error)
         WHERE f.operation_id = $1 AND f.seq = u.seq
-          AND EXISTS (SELECT 1 FROM operations WHERE id = $1 AND lease_epoch = $2)`,
+          AND EXISTS (SELECT 1 FROM operations WHERE id = $1 AND lease_epoch = $2 FOR SHARE)`,
       [operationId, epoch, outcomes.map((o) => o.seq), outcomes.map((o) => o.status), outcomes.map((o) => o.error)],
     )) as [unknown, number];
     if (updated !== outcomes.length) throw new FencedError(operationId);
@@ -92,7 +105,7 @@ export class FileRecordsStore {
   async setDestination(operationId: string, epoch: number, seq: number, destinationPath: string): Promise<void> {
     const [, updated] = (await this.dataSource.query(
       `UPDATE file_records SET destination_path = $4 WHERE operation_id = $1 AND seq = $3
-          AND EXISTS (SELECT 1 FROM operations WHERE id = $1 AND lease_epoch = $2)`,
+          AND EXISTS (SELECT 1 FROM operations WHERE id = $1 AND lease_epoch = $2 FOR SHARE)`,
       [operationId, epoch, seq, destinationPath],
     )) as [unknown, number];
     if (updated !== 1) throw new FencedError(operationId);
@@ -115,7 +128,7 @@ export class FileRecordsStore {
   async settleRemaining(operationId: string, epoch: number, status: FileStatus, error: string): Promise<void> {
     await this.dataSource.query(
       `UPDATE file_records SET status = $3, error = $4 WHERE operation_id = $1 AND status = 'planned'
-          AND EXISTS (SELECT 1 FROM operations WHERE id = $1 AND lease_epoch = $2)`,
+          AND EXISTS (SELECT 1 FROM operations WHERE id = $1 AND lease_epoch = $2 FOR SHARE)`,
       [operationId, epoch, status, error],
     );
   }
@@ -176,7 +189,7 @@ export class FileRecordsStore {
     await this.dataSource.query(
       `INSERT INTO file_records
          (operation_id, seq, source_path, destination_path, category, matched_by, size, mtime_ms, hash, status, error)
-       ${select} AND EXISTS (SELECT 1 FROM operations WHERE id = $2 AND lease_epoch = $3)`,
+       ${select} AND EXISTS (SELECT 1 FROM operations WHERE id = $2 AND lease_epoch = $3 FOR SHARE)`,
       [fromOperationId, toOperationId, epoch],
     );
   }

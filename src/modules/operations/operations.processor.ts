@@ -47,11 +47,14 @@ export class OperationsProcessor implements OnModuleInit {
     const [rows] = (await this.dataSource.query(
       `UPDATE operations SET status = 'running', started_at = coalesce(started_at, now()),
               lease_epoch = lease_epoch + 1
-        WHERE id = $1 AND status IN ('pending', 'running') RETURNING id`,
+        WHERE id = $1 AND status IN ('pending', 'running') RETURNING lease_epoch`,
       [operationId],
-    )) as [{ id: string }[], number];
+    )) as [{ lease_epoch: number }[], number];
     if (rows.length === 0) return null;
-    return this.dataSource.getRepository(Operation).findOneBy({ id: operationId });
+    const operation = await this.dataSource.getRepository(Operation).findOneBy({ id: operationId });
+    // The epoch this claim won, not whatever a later claim may have written since.
+    if (operation) operation.leaseEpoch = rows[0].lease_epoch;
+    return operation;
   }
 
   async run(operationId: string): Promise<void> {

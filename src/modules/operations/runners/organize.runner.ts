@@ -26,7 +26,11 @@ export class OrganizeRunner {
 
   async run(context: RunContext): Promise<void> {
     const { operation, tracker } = context;
-    if (!(await this.records.hasRecords(operation.id))) {
+    // Planning is complete once a run left the scanning phase; a partial plan is made again.
+    const planComplete = !['queued', 'scanning'].includes(tracker.progress.phase);
+    if (!planComplete || !(await this.records.hasRecords(operation.id))) {
+      await this.records.deleteAll(operation.id, context.epoch);
+      tracker.set({ filesScanned: 0, bytesScanned: 0, errors: 0 });
       await tracker.enterPhase('scanning');
       if (operation.sourceOperationId) {
         await this.records.copyPlan(operation.sourceOperationId, operation.id, context.epoch, 'apply');
@@ -38,7 +42,7 @@ export class OrganizeRunner {
     const total = Object.values(counts).reduce((sum, n) => sum + n, 0);
     tracker.set({ filesTotal: total, filesScanned: Math.max(tracker.progress.filesScanned, total) });
     if (operation.dryRun) return;
-    await tracker.enterPhase('moving');
+    if (tracker.progress.phase === 'scanning') await tracker.enterPhase('moving');
     tracker.set({ filesProcessed: total - (counts.planned ?? 0) });
     await this.moveAll(context);
     if (tracker.isCancelRequested) return;
