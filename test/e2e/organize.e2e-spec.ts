@@ -3,7 +3,6 @@ import path from 'node:path';
 import { createTestApp, signUp } from '../utils/test-app.js';
 import type { SignedUpUser, TestApp } from '../utils/test-app.js';
 import {
-  createOperation,
   fileRecords,
   folders,
   manifest,
