@@ -1,5 +1,10 @@
 import { CreateAuthTables1764400000000 } from './1764400000000-CreateAuthTables.js';
 import { CreateOperationTables1764410000000 } from './1764410000000-CreateOperationTables.js';
+import { CreateCategoryRules1764420000000 } from './1764420000000-CreateCategoryRules.js';
 
 /** Every migration, in order. Listed by class so the app, the CLI and the tests load the same set. */
-export const migrations = [CreateAuthTables1764400000000, CreateOperationTables1764410000000];
+export const migrations = [
+  CreateAuthTables1764400000000,
+  CreateOperationTables1764410000000,
+  CreateCategoryRules1764420000000,
+];

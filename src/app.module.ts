@@ -8,6 +8,7 @@ import { RateLimitModule } from './common/throttling/rate-limit.module.js';
 import { DatabaseModule } from './database/database.module.js';
 import { AuthModule } from './modules/auth/auth.module.js';
 import { AuthenticationGuard } from './modules/auth/authentication.guard.js';
+import { CategoriesApiModule } from './modules/categories/categories.module.js';
 import { HealthModule } from './modules/health/health.module.js';
 import { OperationsWorkerModule } from './modules/operations/operations-worker.module.js';
 import { OperationsModule } from './modules/operations/operations.module.js';
@@ -30,7 +31,7 @@ export class AppModule {
         DatabaseModule,
         QueueModule,
         HealthModule,
-        ...(servesApi ? [UsersModule, AuthModule, OperationsModule] : []),
+        ...(servesApi ? [UsersModule, AuthModule, OperationsModule, CategoriesApiModule] : []),
         ...(runsJobs ? [OperationsWorkerModule] : []),
       ],
       providers: servesApi

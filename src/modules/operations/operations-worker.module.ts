@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { QueueModule } from '../../queue/queue.module.js';
+import { CategoriesModule } from '../categories/categories.module.js';
 import { ProgressModule } from '../progress/progress.module.js';
 import { StorageModule } from '../storage/storage.module.js';
 import { FileRecordsStore } from './file-records.store.js';
@@ -9,7 +10,7 @@ import { RollbackRunner } from './runners/rollback.runner.js';
 
 /** The worker side of operations: the processor and the runners it drives. */
 @Module({
-  imports: [QueueModule, StorageModule, ProgressModule],
+  imports: [QueueModule, StorageModule, ProgressModule, CategoriesModule],
   providers: [OperationsProcessor, FileRecordsStore, OrganizeRunner, RollbackRunner],
 })
 export class OperationsWorkerModule {}

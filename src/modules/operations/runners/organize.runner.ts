@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import path from 'node:path';
-import { Categorizer } from '../../categories/categorizer.js';
+import { CategoriesService } from '../../categories/categories.service.js';
+import type { Categorizer } from '../../categories/categorizer.js';
 import { SNIFF_BYTES } from '../../categories/content-sniffer.js';
 import { DEFAULT_TEMPLATE, numberedAlternative, renderTemplate } from '../../categories/destination-template.js';
 import type { StoredFile } from '../../storage/storage-provider.js';
@@ -22,7 +23,10 @@ const MAX_RENAME_ATTEMPTS = 10_000;
  */
 @Injectable()
 export class OrganizeRunner {
-  constructor(private readonly records: FileRecordsStore) {}
+  constructor(
+    private readonly records: FileRecordsStore,
+    private readonly categories: CategoriesService,
+  ) {}
 
   async run(context: RunContext): Promise<void> {
     const { operation, tracker } = context;
@@ -64,7 +68,7 @@ export class OrganizeRunner {
   private async plan(context: RunContext): Promise<void> {
     const { operation, storage, tracker } = context;
     const options = this.options(context);
-    const categorizer = new Categorizer();
+    const categorizer = await this.categories.categorizerFor(operation.userId);
     const claimed = new Set<string>();
     const failures: PlannedFile[] = [];
     let seq = 0;

@@ -1,0 +1,57 @@
+import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, Patch, Post } from '@nestjs/common';
+import {
+  ApiBearerAuth,
+  ApiCreatedResponse,
+  ApiNoContentResponse,
+  ApiOkResponse,
+  ApiSecurity,
+  ApiTags,
+} from '@nestjs/swagger';
+import type { AuthUser } from '../../common/auth-user.js';
+import { CurrentUser } from '../../common/decorators/current-user.decorator.js';
+import type { Page } from '../../common/dto/pagination.dto.js';
+import { ApiErrors } from '../../common/openapi.js';
+import { CategoriesService } from './categories.service.js';
+import type { CategoryView } from './categories.service.js';
+import { CategoryDto, CategoryListDto, CreateCategoryRuleDto, UpdateCategoryRuleDto } from './dto/category-rule.dto.js';
+
+@ApiTags('categories')
+@ApiBearerAuth()
+@ApiSecurity('apiKey')
+@Controller('api/v1/categories')
+export class CategoriesController {
+  constructor(private readonly categories: CategoriesService) {}
+
+  @Get()
+  @ApiOkResponse({ type: CategoryListDto })
+  @ApiErrors(401)
+  list(@CurrentUser() user: AuthUser): Promise<Page<CategoryView>> {
+    return this.categories.list(user);
+  }
+
+  @Post()
+  @ApiCreatedResponse({ type: CategoryDto })
+  @ApiErrors(400, 401)
+  create(@CurrentUser() user: AuthUser, @Body() body: CreateCategoryRuleDto): Promise<CategoryView> {
+    return this.categories.create(user, body);
+  }
+
+  @Patch(':id')
+  @ApiOkResponse({ type: CategoryDto })
+  @ApiErrors(400, 401, 404)
+  update(
+    @CurrentUser() user: AuthUser,
+    @Param('id') id: string,
+    @Body() body: UpdateCategoryRuleDto,
+  ): Promise<CategoryView> {
+    return this.categories.update(user, id, body);
+  }
+
+  @Delete(':id')
+  @HttpCode(HttpStatus.NO_CONTENT)
+  @ApiNoContentResponse({ description: 'Deleted' })
+  @ApiErrors(400, 401, 404)
+  remove(@CurrentUser() user: AuthUser, @Param('id') id: string): Promise<void> {
+    return this.categories.remove(user, id);
+  }
+}

@@ -1,0 +1,138 @@
+import { BadRequestException, Injectable, NotFoundException } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import type { Repository } from 'typeorm';
+import type { AuthUser } from '../../common/auth-user.js';
+import type { Page } from '../../common/dto/pagination.dto.js';
+import { BUILT_IN_CATEGORIES, OTHER_CATEGORY } from './built-in-categories.js';
+import { Categorizer } from './categorizer.js';
+import { CategoryRule } from './category-rule.entity.js';
+import { templateProblem } from './destination-template.js';
+import type { CreateCategoryRuleDto, UpdateCategoryRuleDto } from './dto/category-rule.dto.js';
+import { globProblem, toRuleMatcher } from './rule-matcher.js';
+
+export interface CategoryView {
+  id: string;
+  name: string;
+  builtIn: boolean;
+  extensions: string[];
+  mimeTypes: string[];
+  namePattern: string | null;
+  minSize: number | null;
+  maxSize: number | null;
+  priority: number | null;
+  template: string | null;
+}
+
+const BUILT_IN_PREFIX = 'builtin:';
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+const BUILT_INS: CategoryView[] = [
+  ...Object.entries(BUILT_IN_CATEGORIES).map(([name, extensions]) => ({ name, extensions: [...extensions] })),
+  { name: OTHER_CATEGORY, extensions: [] },
+].map(({ name, extensions }) => ({
+  id: `${BUILT_IN_PREFIX}${name}`,
+  name,
+  builtIn: true,
+  extensions,
+  mimeTypes: [],
+  namePattern: null,
+  minSize: null,
+  maxSize: null,
+  priority: null,
+  template: null,
+}));
+
+function toView(rule: CategoryRule): CategoryView {
+  return {
+    id: rule.id,
+    name: rule.name,
+    builtIn: false,
+    extensions: rule.extensions,
+    mimeTypes: rule.mimeTypes,
+    namePattern: rule.namePattern,
+    minSize: rule.minSize,
+    maxSize: rule.maxSize,
+    priority: rule.priority,
+    template: rule.template,
+  };
+}
+
+/** Rejects a rule that matches nothing in particular, or whose glob, bounds or template are unusable. */
+function validate(rule: Partial<CategoryRule>): void {
+  const criteria =
+    (rule.extensions?.length ?? 0) +
+    (rule.mimeTypes?.length ?? 0) +
+    (rule.namePattern ? 1 : 0) +
+    (rule.minSize !== null && rule.minSize !== undefined ? 1 : 0) +
+    (rule.maxSize !== null && rule.maxSize !== undefined ? 1 : 0);
+  if (criteria === 0) {
+    throw new BadRequestException('A rule needs at least one of extensions, mimeTypes, namePattern, minSize, maxSize');
+  }
+  const problem =
+    (rule.namePattern ? globProblem(rule.namePattern) : null) ??
+    (rule.template ? templateProblem(rule.template) : null);
+  if (problem) throw new BadRequestException(problem);
+  if (rule.minSize != null && rule.maxSize != null && rule.minSize > rule.maxSize) {
+    throw new BadRequestException('minSize must not be larger than maxSize');
+  }
+}
+
+@Injectable()
+export class CategoriesService {
+  constructor(@InjectRepository(CategoryRule) private readonly rules: Repository<CategoryRule>) {}
+
+  private rulesOf(userId: string): Promise<CategoryRule[]> {
+    return this.rules.find({ where: { userId }, order: { priority: 'ASC', createdAt: 'ASC', id: 'ASC' } });
+  }
+
+  async list(user: AuthUser): Promise<Page<CategoryView>> {
+    const items = [...(await this.rulesOf(user.id)).map(toView), ...BUILT_INS];
+    return { items, total: items.length, page: 1, limit: items.length };
+  }
+
+  async create(user: AuthUser, dto: CreateCategoryRuleDto): Promise<CategoryView> {
+    const rule = this.rules.create({
+      userId: user.id,
+      name: dto.name,
+      extensions: (dto.extensions ?? []).map((extension) => extension.toLowerCase()),
+      mimeTypes: (dto.mimeTypes ?? []).map((mime) => mime.toLowerCase()),
+      namePattern: dto.namePattern ?? null,
+      minSize: dto.minSize ?? null,
+      maxSize: dto.maxSize ?? null,
+      priority: dto.priority ?? 100,
+      template: dto.template ?? null,
+    });
+    validate(rule);
+    return toView(await this.rules.save(rule));
+  }
+
+  private async findOwned(user: AuthUser, id: string): Promise<CategoryRule> {
+    if (id.startsWith(BUILT_IN_PREFIX))
+      throw new BadRequestException('Built-in categories cannot be changed or deleted');
+    const rule = UUID.test(id) ? await this.rules.findOneBy({ id, userId: user.id }) : null;
+    if (!rule) throw new NotFoundException('Category rule not found');
+    return rule;
+  }
+
+  async update(user: AuthUser, id: string, dto: UpdateCategoryRuleDto): Promise<CategoryView> {
+    const rule = await this.findOwned(user, id);
+    const next: CategoryRule = {
+      ...rule,
+      ...Object.fromEntries(Object.entries(dto).filter(([, value]) => value !== undefined)),
+    } as CategoryRule;
+    if (dto.extensions) next.extensions = dto.extensions.map((extension) => extension.toLowerCase());
+    if (dto.mimeTypes) next.mimeTypes = dto.mimeTypes.map((mime) => mime.toLowerCase());
+    validate(next);
+    return toView(await this.rules.save(next));
+  }
+
+  async remove(user: AuthUser, id: string): Promise<void> {
+    const rule = await this.findOwned(user, id);
+    await this.rules.delete({ id: rule.id, userId: user.id });
+  }
+
+  /** The categorizer an operation of this user runs with: own rules first, then the built-ins. */
+  async categorizerFor(userId: string): Promise<Categorizer> {
+    return new Categorizer((await this.rulesOf(userId)).map(toRuleMatcher));
+  }
+}

@@ -1,0 +1,42 @@
+import picomatch from 'picomatch';
+import { extensionOf } from './built-in-categories.js';
+import type { CategorizableFile, CategoryRuleMatcher } from './categorizer.js';
+import type { CategoryRule } from './category-rule.entity.js';
+
+/** Why a glob is unusable, or null. */
+export function globProblem(pattern: string): string | null {
+  try {
+    picomatch.makeRe(pattern, { strictBrackets: true });
+    return null;
+  } catch (error) {
+    return `namePattern is not a valid glob: ${(error as Error).message}`;
+  }
+}
+
+function mimeMatches(patterns: string[], mime: string): boolean {
+  return patterns.some((pattern) =>
+    pattern.endsWith('/*') ? mime.startsWith(pattern.slice(0, -1)) : pattern === mime,
+  );
+}
+
+/** A stored rule as the categorizer evaluates it: every criterion the rule sets must hold. */
+export function toRuleMatcher(rule: CategoryRule): CategoryRuleMatcher {
+  const nameMatches = rule.namePattern ? picomatch(rule.namePattern, { nocase: true, dot: true }) : null;
+  const extensions = new Set(rule.extensions.map((extension) => extension.toLowerCase()));
+  return {
+    id: rule.id,
+    name: rule.name,
+    template: rule.template,
+    async matches(file: CategorizableFile, mime: () => Promise<string | undefined>): Promise<boolean> {
+      if (extensions.size > 0 && !extensions.has(extensionOf(file.fileName))) return false;
+      if (rule.minSize !== null && file.size < rule.minSize) return false;
+      if (rule.maxSize !== null && file.size > rule.maxSize) return false;
+      if (nameMatches && !nameMatches(file.fileName)) return false;
+      if (rule.mimeTypes.length > 0) {
+        const sniffed = await mime();
+        if (!sniffed || !mimeMatches(rule.mimeTypes, sniffed)) return false;
+      }
+      return true;
+    },
+  };
+}
