@@ -1,10 +1,12 @@
 import { CreateAuthTables1764400000000 } from './1764400000000-CreateAuthTables.js';
 import { CreateOperationTables1764410000000 } from './1764410000000-CreateOperationTables.js';
 import { CreateCategoryRules1764420000000 } from './1764420000000-CreateCategoryRules.js';
+import { AddDuplicateGroups1764430000000 } from './1764430000000-AddDuplicateGroups.js';
 
 /** Every migration, in order. Listed by class so the app, the CLI and the tests load the same set. */
 export const migrations = [
   CreateAuthTables1764400000000,
   CreateOperationTables1764410000000,
   CreateCategoryRules1764420000000,
+  AddDuplicateGroups1764430000000,
 ];

@@ -41,6 +41,20 @@ export class FileRecord {
   @Column({ type: 'varchar', length: 16 })
   status!: FileStatus;
 
+  @Column({
+    type: 'bigint',
+    nullable: true,
+    transformer: { to: (v: number | null) => v, from: (v: string | null) => (v === null ? null : Number(v)) },
+  })
+  dev!: number | null;
+
+  @Column({
+    type: 'bigint',
+    nullable: true,
+    transformer: { to: (v: number | null) => v, from: (v: string | null) => (v === null ? null : Number(v)) },
+  })
+  ino!: number | null;
+
   @Column({ type: 'text', nullable: true })
   error!: string | null;
 }

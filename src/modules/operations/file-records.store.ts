@@ -15,6 +15,9 @@ export interface PlannedFile {
   hash: string | null;
   status: FileStatus;
   error: string | null;
+  /** Device and inode where the backend has them: hard links are one file to the hashing phase. */
+  dev?: number | null;
+  ino?: number | null;
 }
 
 export interface FileOutcome {
@@ -62,12 +65,14 @@ export class FileRecordsStore {
     // TypeORM answers an INSERT ... RETURNING with the returned rows only.
     const inserted: unknown[] = await this.dataSource.query(
       `INSERT INTO file_records
-         (operation_id, seq, source_path, destination_path, category, matched_by, size, mtime_ms, hash, status, error)
+         (operation_id, seq, source_path, destination_path, category, matched_by, size, mtime_ms, hash, status, error,
+          dev, ino)
        SELECT $1, u.seq, u.source_path, u.destination_path, u.category, u.matched_by, u.size, u.mtime_ms, u.hash,
-              u.status, u.error
+              u.status, u.error, u.dev, u.ino
          FROM unnest($3::int[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[], $9::float8[],
-                     $10::text[], $11::text[], $12::text[])
-              AS u(seq, source_path, destination_path, category, matched_by, size, mtime_ms, hash, status, error)
+                     $10::text[], $11::text[], $12::text[], $13::bigint[], $14::bigint[])
+              AS u(seq, source_path, destination_path, category, matched_by, size, mtime_ms, hash, status, error,
+                   dev, ino)
         WHERE EXISTS (SELECT 1 FROM operations WHERE id = $1 AND lease_epoch = $2 FOR SHARE)
        RETURNING 1`,
       [
@@ -83,6 +88,8 @@ export class FileRecordsStore {
         files.map((f) => f.hash),
         files.map((f) => f.status),
         files.map((f) => f.error),
+        files.map((f) => f.dev ?? null),
+        files.map((f) => f.ino ?? null),
       ],
     );
     if (inserted.length !== files.length) throw new FencedError(operationId);

@@ -150,6 +150,8 @@ export class OrganizeRunner {
       hash: null,
       status: 'planned',
       error: null,
+      dev: file.dev || null,
+      ino: file.ino || null,
     };
     if (wanted === file.path) {
       claimed.add(wanted);
