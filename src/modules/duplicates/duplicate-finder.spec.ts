@@ -20,6 +20,7 @@ import { walkFiles } from '../../../bench/walk.js';
 import { findDuplicates } from './duplicate-finder.js';
 import type { CandidateFile, DuplicateProgress } from './duplicates.types.js';
 import { InMemoryHashCache } from './hash-cache.js';
+import { closeHashWorkers } from './hash-pool.js';
 
 const groupPaths = (groups: { paths: string[] }[]): string[][] =>
   groups.map((g) => g.paths).sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
@@ -45,7 +46,10 @@ describe('findDuplicates on a generated tree', () => {
     files = walkFiles(dir);
   });
 
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  afterAll(async () => {
+    await closeHashWorkers();
+    rmSync(dir, { recursive: true, force: true });
+  });
 
   it('builds the tree the tests rely on', () => {
     const sizes = tree.expectedGroups.map((g) => g.length);
@@ -161,6 +165,10 @@ describe('findDuplicates on a generated tree', () => {
       expect(threaded.stats.threads).toBe(2);
       expect(threaded.groups).toEqual(inThread.groups);
       expect(threaded.stats.bytesRead).toBe(inThread.stats.bytesRead);
+      // The threads stay for the next search.
+      const again = await findDuplicates(files, { threads: 2, workerUrl, batchFiles: 8 });
+      expect(again.stats.threads).toBe(2);
+      expect(again.groups).toEqual(inThread.groups);
 
       const controller = new AbortController();
       const aborted = findDuplicates(files, {
@@ -171,6 +179,20 @@ describe('findDuplicates on a generated tree', () => {
         onProgress: () => controller.abort(),
       });
       await expect(aborted).rejects.toMatchObject({ name: 'AbortError' });
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+  });
+
+  it('falls back to the calling thread when the worker keeps dying', async () => {
+    const out = path.join(process.cwd(), 'test-artifacts', `bad-worker-${process.pid}`);
+    mkdirSync(out, { recursive: true });
+    try {
+      writeFileSync(path.join(out, 'bad.worker.mjs'), "throw new Error('boom');\n");
+      const workerUrl = pathToFileURL(path.join(out, 'bad.worker.mjs'));
+      const result = await findDuplicates(files, { threads: 2, workerUrl, batchFiles: 8 });
+      expect(result.stats.threads).toBe(0);
+      expect(groupPaths(result.groups)).toEqual(tree.expectedGroups);
     } finally {
       rmSync(out, { recursive: true, force: true });
     }
