@@ -176,6 +176,19 @@ describe('auth (e2e)', () => {
       await login(other.email, other.password).expect(200);
     });
 
+    it('counts failed logins sent all at once: no more than 10 are tried', async () => {
+      const user = await signUp(t, 'burst');
+      const answers = await Promise.all(
+        Array.from({ length: 20 }, (_, i) =>
+          login(user.email, `burst wrong ${i}`).set('X-Forwarded-For', `203.0.113.${i + 1}`),
+        ),
+      );
+      const statuses = answers.map((answer) => answer.status);
+      expect(statuses.filter((status) => status === 401).length).toBeLessThanOrEqual(10);
+      expect(statuses.filter((status) => status === 429).length).toBeGreaterThanOrEqual(10);
+      expect(statuses.every((status) => status === 401 || status === 429)).toBe(true);
+    });
+
     it('a successful login clears the failure count', async () => {
       const user = await signUp(t, 'reset');
       for (let i = 0; i < 9; i += 1) expectError(await login(user.email, 'wrong password'), 401);

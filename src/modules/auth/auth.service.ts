@@ -51,16 +51,14 @@ export class AuthService {
 
   async login(input: { email: string; password: string }): Promise<AuthTokens> {
     const email = normalizeEmail(input.email);
-    await this.loginAttempts.assertAllowed(email);
+    await this.loginAttempts.begin(email);
     const user = await this.users.findByEmail(email);
     const valid = user
       ? await this.hasher.verify(user.passwordHash, input.password)
       : await this.hasher.verifyNothing(input.password);
-    if (!user || !valid || user.disabledAt) {
-      await this.loginAttempts.recordFailure(email);
-      throw new UnauthorizedException(INVALID_CREDENTIALS);
-    }
-    await this.loginAttempts.reset(email);
+    // The attempt was counted by begin(); only a success clears the count.
+    if (!user || !valid || user.disabledAt) throw new UnauthorizedException(INVALID_CREDENTIALS);
+    await this.loginAttempts.succeeded(email);
     return this.startSession(user);
   }
 
