@@ -204,6 +204,7 @@ describe('auth (e2e)', () => {
       const first = await refresh(user.refreshToken).expect(200);
       expectTokenPair(first.body, user.email);
       expect(first.body.refreshToken).not.toBe(user.refreshToken);
+      expect(first.body.accessToken).not.toBe(user.accessToken);
       await me(first.body.accessToken).expect(200);
       const second = await refresh(first.body.refreshToken).expect(200);
       await me(second.body.accessToken).expect(200);

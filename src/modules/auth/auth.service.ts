@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, UnauthorizedException } from '@nestjs/common';
 import { JwtService } from '@nestjs/jwt';
 import { InjectDataSource } from '@nestjs/typeorm';
@@ -169,6 +170,8 @@ export class AuthService {
     const accessToken = await this.jwt.signAsync(claims, {
       algorithm: 'HS256',
       expiresIn: this.config.jwtAccessTtlSeconds,
+      // Without an id, two tokens of one login issued within the same second would be identical.
+      jwtid: randomUUID(),
     });
     return {
       user: toUserView(user),
