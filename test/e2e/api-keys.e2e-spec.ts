@@ -57,6 +57,29 @@ describe('API keys (e2e)', () => {
     expectError(await t.http().get('/api/v1/auth/me').set(bearer(user)).set('X-API-Key', 'nonsense'), 401);
   });
 
+  it('lists the caller’s keys without the keys themselves', async () => {
+    const user = await signUp(t, 'listkeys');
+    const other = await signUp(t, 'listkeys-other');
+    const a = await createKey(user, { name: 'a' }).expect(201);
+    const b = await createKey(user, { name: 'b' }).expect(201);
+    await createKey(other, { name: 'not mine' }).expect(201);
+    const response = await t.http().get('/api/v1/auth/api-keys').set(bearer(user)).expect(200);
+    expect(response.body).toMatchObject({ total: 2, page: 1, limit: 50 });
+    const items = response.body.items as Record<string, unknown>[];
+    expect(items.map((item) => item.id).sort()).toEqual([a.body.id, b.body.id].sort());
+    for (const item of items) {
+      expect(Object.keys(item).sort()).toEqual(['createdAt', 'expiresAt', 'id', 'lastUsedAt', 'name', 'prefix']);
+    }
+    const text = JSON.stringify(response.body);
+    expect(text).not.toContain(a.body.key);
+    expect(text).not.toContain(b.body.key);
+    const paged = await t.http().get('/api/v1/auth/api-keys?page=2&limit=1').set(bearer(user)).expect(200);
+    expect(paged.body).toMatchObject({ total: 2, page: 2, limit: 1 });
+    expect(paged.body.items).toHaveLength(1);
+    expectError(await t.http().get('/api/v1/auth/api-keys?limit=201').set(bearer(user)), 400);
+    expectError(await t.http().get('/api/v1/auth/api-keys?page=0').set(bearer(user)), 400);
+  });
+
   it('revokes a key: 204, and it answers 401 at once; a second revoke answers 404', async () => {
     const user = await signUp(t, 'revoke');
     const { body } = await createKey(user, { name: 'to revoke' }).expect(201);
@@ -127,6 +150,8 @@ describe('API keys (e2e)', () => {
       const response = await createKey(user, { name: 'extra', ...extra });
       expect(messageText(expectError(response, 400))).toContain(Object.keys(extra)[0].toLowerCase());
     }
+    const list = await t.http().get('/api/v1/auth/api-keys').set(bearer(other)).expect(200);
+    expect(list.body.total).toBe(0);
   });
 
   it('needs credentials on every API key route', async () => {

@@ -1,4 +1,4 @@
-import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, ParseUUIDPipe, Post } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, ParseUUIDPipe, Post, Query } from '@nestjs/common';
 import {
   ApiBearerAuth,
   ApiCreatedResponse,
@@ -10,11 +10,12 @@ import {
 import type { AuthUser } from '../../common/auth-user.js';
 import { CurrentUser } from '../../common/decorators/current-user.decorator.js';
 import { Public } from '../../common/decorators/public.decorator.js';
+import { PaginationQueryDto, type Page } from '../../common/dto/pagination.dto.js';
 import { ApiErrors } from '../../common/openapi.js';
 import { ApiKeysService, ApiKeyView } from './api-keys.service.js';
 import { AuthService, AuthTokens } from './auth.service.js';
 import {
-  ApiKeyDto,
+  ApiKeyPageDto,
   AuthTokensDto,
   CreateApiKeyDto,
   CreatedApiKeyDto,
@@ -90,10 +91,10 @@ export class AuthController {
   @Get('api-keys')
   @ApiBearerAuth()
   @ApiSecurity('apiKey')
-  @ApiOkResponse({ type: ApiKeyDto, isArray: true })
-  @ApiErrors(401)
-  listApiKeys(@CurrentUser() user: AuthUser): Promise<ApiKeyView[]> {
-    return this.apiKeys.list(user);
+  @ApiOkResponse({ type: ApiKeyPageDto, description: "The caller's keys that are not revoked, newest first" })
+  @ApiErrors(400, 401)
+  listApiKeys(@CurrentUser() user: AuthUser, @Query() query: PaginationQueryDto): Promise<Page<ApiKeyView>> {
+    return this.apiKeys.list(user, query.page, query.limit);
   }
 
   @Delete('api-keys/:id')

@@ -78,6 +78,13 @@ export class ApiKeyDto {
   @ApiProperty({ format: 'date-time', nullable: true, type: String }) lastUsedAt!: string | null;
 }
 
+export class ApiKeyPageDto {
+  @ApiProperty({ type: ApiKeyDto, isArray: true }) items!: ApiKeyDto[];
+  @ApiProperty({ example: 1 }) total!: number;
+  @ApiProperty({ example: 1 }) page!: number;
+  @ApiProperty({ example: 50 }) limit!: number;
+}
+
 export class CreatedApiKeyDto extends ApiKeyDto {
   @ApiProperty({ description: 'The key itself: shown this once, stored only as a hash' })
   key!: string;
