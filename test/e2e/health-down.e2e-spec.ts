@@ -1,0 +1,54 @@
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { expectError } from '../utils/assertions.js';
+import { dropDatabase } from '../utils/test-database.js';
+import { createTestApp, TestApp } from '../utils/test-app.js';
+
+/** A port on 127.0.0.1 that nothing listens on. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+describe('health when Redis is unreachable (e2e)', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await createTestApp({ REDIS_URL: `redis://127.0.0.1:${await closedPort()}` });
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('starts anyway, and GET /health answers 503 naming redis, while /health/live answers 200', async () => {
+    const response = await t.http().get('/health');
+    const body = expectError(response, 503);
+    expect(body.message).toMatch(/redis/);
+    expect(body.message).not.toMatch(/database/);
+    expect(body.details).toMatchObject({ database: { status: 'up' }, redis: { status: 'down' } });
+    await t.http().get('/health/live').expect(200);
+  });
+});
+
+describe('health when PostgreSQL is gone (e2e)', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await createTestApp();
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('GET /health answers 503 naming the database once the database is dropped', async () => {
+    await t.http().get('/health').expect(200);
+    await dropDatabase(t.databaseName);
+    const response = await t.http().get('/health');
+    const body = expectError(response, 503);
+    expect(body.message).toMatch(/database/);
+    expect(body.message).not.toMatch(/redis/);
+    expect(body.details).toMatchObject({ database: { status: 'down' }, redis: { status: 'up' } });
+    await t.http().get('/health/live').expect(200);
+  });
+});
