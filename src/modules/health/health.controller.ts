@@ -1,4 +1,4 @@
-import { Controller, Get, HttpStatus, Inject, ServiceUnavailableException } from '@nestjs/common';
+import { Controller, Get, HttpStatus, Inject, Logger, ServiceUnavailableException } from '@nestjs/common';
 import { ApiOkResponse, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
 import {
   HealthCheckResult,
@@ -18,6 +18,8 @@ const CHECK_TIMEOUT_MS = 1500;
 @SkipRateLimit()
 @Controller('health')
 export class HealthController {
+  private readonly logger = new Logger('Health');
+
   constructor(
     private readonly health: HealthCheckService,
     private readonly database: TypeOrmHealthIndicator,
@@ -45,12 +47,16 @@ export class HealthController {
       if (error instanceof ServiceUnavailableException) {
         const result = error.getResponse() as HealthCheckResult;
         const down = Object.keys(result.error ?? {});
+        // The indicators' messages are driver errors (host names, database names): log them only.
+        this.logger.warn(`unavailable: ${JSON.stringify(result.error ?? {})}`);
+        const details: Record<string, { status: string }> = {};
+        for (const [name, detail] of Object.entries(result.details)) details[name] = { status: detail.status };
         throw new ServiceUnavailableException({
           statusCode: HttpStatus.SERVICE_UNAVAILABLE,
           error: 'Service Unavailable',
           message: `Unavailable: ${down.join(', ')}`,
           status: 'error',
-          details: result.details,
+          details,
         });
       }
       throw error;
