@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Inject, Injectable, UnauthorizedException } from '@nestjs/common';
+import { Inject, Injectable, OnModuleInit, UnauthorizedException } from '@nestjs/common';
 import { JwtService } from '@nestjs/jwt';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, IsNull, Repository } from 'typeorm';
@@ -33,7 +33,7 @@ const INVALID_CREDENTIALS = 'Invalid email or password';
 const INVALID_REFRESH = 'Invalid or expired refresh token';
 
 @Injectable()
-export class AuthService {
+export class AuthService implements OnModuleInit {
   private readonly hasher = new PasswordHasher();
 
   constructor(
@@ -43,6 +43,11 @@ export class AuthService {
     @InjectDataSource() private readonly dataSource: DataSource,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
+
+  /** Prepares the dummy hash that unknown emails are verified against (see login). */
+  async onModuleInit(): Promise<void> {
+    await this.hasher.prepare();
+  }
 
   async signup(input: { email: string; password: string; name?: string }): Promise<AuthTokens> {
     const passwordHash = await this.hasher.hash(input.password);
