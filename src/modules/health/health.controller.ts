@@ -1,5 +1,5 @@
 import { Controller, Get, HttpStatus, Inject, Logger, ServiceUnavailableException } from '@nestjs/common';
-import { ApiOkResponse, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiOperation, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
 import {
   HealthCheckResult,
   HealthCheckService,
@@ -10,6 +10,7 @@ import type { Redis } from 'ioredis';
 import { Public } from '../../common/decorators/public.decorator.js';
 import { SkipRateLimit } from '../../common/throttling/rate-limit.decorator.js';
 import { REDIS_CLIENT } from '../../redis/redis.module.js';
+import { HealthDto, HealthUnavailableDto, LiveDto } from './health.dto.js';
 
 const CHECK_TIMEOUT_MS = 1500;
 
@@ -28,8 +29,12 @@ export class HealthController {
   ) {}
 
   @Get()
-  @ApiOkResponse({ description: 'PostgreSQL and Redis answer' })
-  @ApiServiceUnavailableResponse({ description: 'PostgreSQL or Redis does not answer; `details` says which' })
+  @ApiOperation({ summary: 'Readiness: PostgreSQL and Redis answer' })
+  @ApiOkResponse({ type: HealthDto, description: 'PostgreSQL and Redis answer' })
+  @ApiServiceUnavailableResponse({
+    type: HealthUnavailableDto,
+    description: 'PostgreSQL or Redis does not answer; `message` and `details` say which',
+  })
   async check(): Promise<HealthCheckResult> {
     try {
       return await this.health.check([
@@ -64,7 +69,8 @@ export class HealthController {
   }
 
   @Get('live')
-  @ApiOkResponse({ description: 'The process runs' })
+  @ApiOperation({ summary: 'Liveness: the process runs' })
+  @ApiOkResponse({ type: LiveDto, description: 'The process runs' })
   live(): { status: 'ok' } {
     return { status: 'ok' };
   }
