@@ -131,6 +131,26 @@ describe('auth (e2e)', () => {
         expect(rows).toHaveLength(0);
       }
     });
+
+    it('refuses __proto__, constructor and prototype keys like any unknown field (400)', async () => {
+      const raws = [
+        (email: string) => `{"email":"${email}","password":"${PASSWORD}","__proto__":{"role":"admin"}}`,
+        (email: string) => `{"email":"${email}","password":"${PASSWORD}","constructor":{"role":"admin"}}`,
+        (email: string) => `{"email":"${email}","password":"${PASSWORD}","name":"x","prototype":{}}`,
+      ];
+      for (const raw of raws) {
+        const email = uniqueEmail('proto');
+        const response = await t
+          .http()
+          .post('/api/v1/auth/signup')
+          .set('Content-Type', 'application/json')
+          .send(raw(email));
+        expect(messageText(expectError(response, 400))).toMatch(/__proto__|constructor|prototype/);
+        const rows = (await db.query('SELECT 1 FROM users WHERE email = $1', [email])) as unknown[];
+        expect(rows).toHaveLength(0);
+      }
+      expect(({} as Record<string, unknown>).role).toBeUndefined();
+    });
   });
 
   describe('POST /auth/login', () => {
