@@ -1,6 +1,6 @@
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { expectError } from '../utils/assertions.js';
+import { expectError, messageText } from '../utils/assertions.js';
 import { dropDatabase } from '../utils/test-database.js';
 import { createTestApp, TestApp } from '../utils/test-app.js';
 
@@ -31,6 +31,13 @@ describe('health when Redis is unreachable (e2e)', () => {
     expect(JSON.stringify(body)).not.toMatch(/retries|maxRetriesPerRequest|127\.0\.0\.1/);
     await t.http().get('/health/live').expect(200);
   });
+
+  it('answers 503 with the error shape, not a 500, on routes that need Redis', async () => {
+    const login = await t.http().post('/api/v1/auth/login').send({ email: 'a@example.com', password: 'whatever1' });
+    expect(messageText(expectError(login, 503))).toMatch(/unavailable/);
+    const signup = await t.http().post('/api/v1/auth/signup').send({ email: 'b@example.com', password: 'whatever1' });
+    expectError(signup, 503);
+  });
 });
 
 describe('health when PostgreSQL is gone (e2e)', () => {
@@ -53,5 +60,8 @@ describe('health when PostgreSQL is gone (e2e)', () => {
     // The driver's error text (here it names the database) goes to the log, not to anonymous callers.
     expect(JSON.stringify(body)).not.toContain(t.databaseName);
     await t.http().get('/health/live').expect(200);
+    // Routes that need the database answer 503 too, not a 500 that reads like a bug.
+    const login = await t.http().post('/api/v1/auth/login').send({ email: 'a@example.com', password: 'whatever1' });
+    expectError(login, 503);
   });
 });

@@ -10,7 +10,7 @@ import {
 import { IsEmail } from 'class-validator';
 import { QueryFailedError } from 'typeorm';
 import { RateLimiterService } from '../throttling/rate-limiter.service.js';
-import { HttpExceptionFilter } from './http-exception.filter.js';
+import { HttpExceptionFilter, isDependencyUnavailable } from './http-exception.filter.js';
 
 const { jest: mocks } = import.meta as unknown as { jest: typeof jest };
 
@@ -129,6 +129,32 @@ describe('HttpExceptionFilter', () => {
       });
     }
     expect(Logger.prototype.error).toHaveBeenCalled();
+  });
+
+  it('answers 503 when PostgreSQL or Redis cannot be reached, without their error text', () => {
+    const refused = Object.assign(new Error('connect ECONNREFUSED 10.0.0.5:5432'), { code: 'ECONNREFUSED' });
+    const dropped = new QueryFailedError(
+      'SELECT 1',
+      [],
+      Object.assign(new Error('database "x" does not exist'), {
+        code: '3D000',
+      }),
+    );
+    const terminated = new QueryFailedError('SELECT 1', [], Object.assign(new Error('terminating'), { code: '57P01' }));
+    const redis = Object.assign(new Error('Reached the max retries per request limit'), {
+      name: 'MaxRetriesPerRequestError',
+    });
+    mocks.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    for (const exception of [refused, dropped, terminated, redis, new Error('Connection is closed.')]) {
+      expect(isDependencyUnavailable(exception)).toBe(true);
+      const response = render(exception);
+      expect(response.statusCode).toBe(503);
+      expect(response.body).toMatchObject({ statusCode: 503, error: 'Service Unavailable' });
+      expect(JSON.stringify(response.body)).not.toMatch(/10\.0\.0\.5|does not exist|SELECT|max retries/);
+    }
+    const syntax = new QueryFailedError('SELEC 1', [], Object.assign(new Error('syntax error'), { code: '42601' }));
+    expect(isDependencyUnavailable(syntax)).toBe(false);
+    expect(isDependencyUnavailable(Object.assign(new Error('nope'), { code: 'ENOENT' }))).toBe(false);
   });
 
   it('writes nothing when the headers were already sent, and ignores non-HTTP contexts', () => {
