@@ -1,4 +1,4 @@
-import { INestApplication, ValidationPipe } from '@nestjs/common';
+import { INestApplication } from '@nestjs/common';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import compression from 'compression';
@@ -6,6 +6,7 @@ import helmet from 'helmet';
 import type { AppConfig } from './config/app-config.js';
 import { HttpExceptionFilter } from './common/filters/http-exception.filter.js';
 import { requestIdMiddleware } from './common/middleware/request-id.middleware.js';
+import { StrictValidationPipe } from './common/pipes/strict-validation.pipe.js';
 
 export const JSON_BODY_LIMIT = '1mb';
 
@@ -44,7 +45,7 @@ export function configureApp(app: NestExpressApplication, config: AppConfig): vo
   app.useBodyParser('json', { limit: JSON_BODY_LIMIT });
   app.useBodyParser('urlencoded', { limit: JSON_BODY_LIMIT, extended: false });
   app.useGlobalPipes(
-    new ValidationPipe({
+    new StrictValidationPipe({
       whitelist: true,
       forbidNonWhitelisted: true,
       transform: true,

@@ -38,7 +38,13 @@ export class ConfigError extends Error {}
 type Env = Record<string, string | undefined>;
 
 function fail(name: string, problem: string): never {
-  throw new ConfigError(`Invalid configuration: ${name} ${problem}`);
+  // One line, always: a value with a line break must not split the message (or forge a log line).
+  throw new ConfigError(`Invalid configuration: ${name} ${problem.replace(/[\r\n]+/g, ' ')}`);
+}
+
+/** A value as it appears in an error: quoted, escaped, and cut when long. */
+function shown(raw: string): string {
+  return JSON.stringify(raw.length > 80 ? `${raw.slice(0, 80)}...` : raw);
 }
 
 function str(env: Env, name: string, fallback: string): string {
@@ -55,7 +61,7 @@ function optional(env: Env, name: string): string | undefined {
 function int(env: Env, name: string, fallback: number, min: number, max: number): number {
   const raw = optional(env, name);
   if (raw === undefined) return fallback;
-  if (!/^\d+$/.test(raw)) fail(name, `must be a whole number, got "${raw}"`);
+  if (!/^\d+$/.test(raw)) fail(name, `must be a whole number, got ${shown(raw)}`);
   const value = Number(raw);
   if (value < min || value > max) fail(name, `must be between ${min} and ${max}, got ${value}`);
   return value;
@@ -66,7 +72,7 @@ function bool(env: Env, name: string, fallback: boolean): boolean {
   if (raw === undefined) return fallback;
   if (/^(true|1|yes)$/i.test(raw)) return true;
   if (/^(false|0|no)$/i.test(raw)) return false;
-  return fail(name, `must be true or false, got "${raw}"`);
+  return fail(name, `must be true or false, got ${shown(raw)}`);
 }
 
 function url(env: Env, name: string, fallback: string, protocols: string[]): string {
@@ -84,13 +90,16 @@ function url(env: Env, name: string, fallback: string, protocols: string[]): str
 }
 
 const DURATION_UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
+/** Ten years: longer lifetimes are mistakes, and far larger ones make token expiry dates invalid. */
+const MAX_DURATION_SECONDS = 3650 * 86400;
 
 /** Parses "900", "900s", "15m", "12h", "30d" into seconds. */
 export function parseDuration(name: string, raw: string): number {
   const match = /^(\d+)\s*([smhd]?)$/.exec(raw.trim());
-  if (!match) fail(name, `must be a duration like 900, 15m, 12h or 30d, got "${raw}"`);
+  if (!match) fail(name, `must be a duration like 900, 15m, 12h or 30d, got ${shown(raw)}`);
   const seconds = Number(match[1]) * DURATION_UNITS[match[2] || 's'];
   if (seconds <= 0) fail(name, 'must be longer than 0 seconds');
+  if (seconds > MAX_DURATION_SECONDS) fail(name, `must be at most 3650d, got ${shown(raw)}`);
   return seconds;
 }
 
@@ -119,12 +128,12 @@ export function loadConfig(env: Env = process.env): AppConfig {
 
   const appRole = str(env, 'APP_ROLE', 'all');
   if (appRole !== 'api' && appRole !== 'worker' && appRole !== 'all') {
-    fail('APP_ROLE', `must be api, worker or all, got "${appRole}"`);
+    fail('APP_ROLE', `must be api, worker or all, got ${shown(appRole)}`);
   }
 
   const logLevel = str(env, 'LOG_LEVEL', 'info').toLowerCase();
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
-    fail('LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
+    fail('LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}, got ${shown(logLevel)}`);
   }
 
   const cors = optional(env, 'CORS_ORIGINS');
@@ -132,10 +141,19 @@ export function loadConfig(env: Env = process.env): AppConfig {
   if (cors !== undefined && cors !== '*') {
     corsOrigins = cors.split(',').map((origin) => origin.trim());
     for (const origin of corsOrigins) {
+      let parsed: string | undefined;
       try {
-        new URL(origin);
+        parsed = new URL(origin).origin;
       } catch {
-        fail('CORS_ORIGINS', `must be * or a comma-separated list of origins, got "${origin}"`);
+        parsed = undefined;
+      }
+      // A browser sends the bare origin ("https://app.example.com"): one with a path or a
+      // trailing slash would never match, and CORS would fail without saying why.
+      if (parsed !== origin) {
+        fail(
+          'CORS_ORIGINS',
+          `must be * or a comma-separated list of origins like https://app.example.com, got ${shown(origin)}`,
+        );
       }
     }
   }

@@ -27,6 +27,45 @@ const BODY_PARSER_MESSAGES: Record<string, [number, string]> = {
   'parameters.too.many': [413, 'Too many parameters'],
 };
 
+/** Socket errors: the peer (PostgreSQL, Redis, S3) is not reachable. */
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EPIPE',
+]);
+/** PostgreSQL SQLSTATEs that mean "not now" rather than "wrong query" (class 08 is added below). */
+const POSTGRES_UNAVAILABLE = new Set(['57P01', '57P02', '57P03', '53300', '3D000']);
+const UNAVAILABLE_MESSAGES = new Set([
+  'Connection is closed.',
+  'Connection terminated unexpectedly',
+  'Connection terminated due to connection timeout',
+]);
+
+/**
+ * True when `exception` says PostgreSQL or Redis cannot be reached right now: the client may
+ * retry later, so it answers 503 instead of a 500 that reads like a bug.
+ */
+export function isDependencyUnavailable(exception: unknown): boolean {
+  const seen = new Set<unknown>();
+  let current: unknown = exception;
+  for (let depth = 0; depth < 4 && current && typeof current === 'object' && !seen.has(current); depth += 1) {
+    seen.add(current);
+    const { name, code, message } = current as { name?: unknown; code?: unknown; message?: unknown };
+    if (name === 'MaxRetriesPerRequestError') return true;
+    if (typeof code === 'string' && (NETWORK_CODES.has(code) || POSTGRES_UNAVAILABLE.has(code) || /^08/.test(code))) {
+      return true;
+    }
+    if (typeof message === 'string' && UNAVAILABLE_MESSAGES.has(message)) return true;
+    const next = current as { driverError?: unknown; cause?: unknown };
+    current = next.driverError ?? next.cause;
+  }
+  return false;
+}
+
 function reasonPhrase(status: number): string {
   return STATUS_CODES[status] ?? 'Error';
 }
@@ -68,11 +107,18 @@ export class HttpExceptionFilter implements ExceptionFilter {
       const [status, message] = BODY_PARSER_MESSAGES[parserType];
       return { statusCode: status, error: reasonPhrase(status), message };
     }
+    const where = `${request?.method ?? ''} ${request?.originalUrl ?? ''}`;
+    if (isDependencyUnavailable(exception)) {
+      const status = HttpStatus.SERVICE_UNAVAILABLE;
+      this.logger.warn(`${where} failed: a dependency is unavailable: ${String(exception)}`);
+      return {
+        statusCode: status,
+        error: reasonPhrase(status),
+        message: 'A service this request needs is unavailable; try again later',
+      };
+    }
     const status = HttpStatus.INTERNAL_SERVER_ERROR;
-    this.logger.error(
-      `${request?.method ?? ''} ${request?.originalUrl ?? ''} failed`,
-      exception instanceof Error ? exception.stack : String(exception),
-    );
+    this.logger.error(`${where} failed`, exception instanceof Error ? exception.stack : String(exception));
     return { statusCode: status, error: reasonPhrase(status), message: 'Internal server error' };
   }
 }

@@ -2,6 +2,7 @@ import { BadRequestException, Injectable, NotFoundException } from '@nestjs/comm
 import { InjectRepository } from '@nestjs/typeorm';
 import { IsNull, Repository } from 'typeorm';
 import type { AuthUser } from '../../common/auth-user.js';
+import type { Page } from '../../common/dto/pagination.dto.js';
 import { ApiKey } from './api-key.entity.js';
 import { digestSecret, randomSecret } from './secret-token.js';
 
@@ -55,12 +56,15 @@ export class ApiKeysService {
     return { ...toView(saved), key };
   }
 
-  async list(owner: AuthUser): Promise<ApiKeyView[]> {
-    const keys = await this.keys.find({
+  /** The caller's keys that are not revoked, newest first, as one page. */
+  async list(owner: AuthUser, page: number, limit: number): Promise<Page<ApiKeyView>> {
+    const [keys, total] = await this.keys.findAndCount({
       where: { userId: owner.id, revokedAt: IsNull() },
-      order: { createdAt: 'DESC' },
+      order: { createdAt: 'DESC', id: 'ASC' },
+      skip: (page - 1) * limit,
+      take: limit,
     });
-    return keys.map(toView);
+    return { items: keys.map(toView), total, page, limit };
   }
 
   async revoke(owner: AuthUser, id: string): Promise<void> {

@@ -1,4 +1,5 @@
-import { Inject, Injectable, UnauthorizedException } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { Inject, Injectable, OnModuleInit, UnauthorizedException } from '@nestjs/common';
 import { JwtService } from '@nestjs/jwt';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, IsNull, Repository } from 'typeorm';
@@ -32,7 +33,7 @@ const INVALID_CREDENTIALS = 'Invalid email or password';
 const INVALID_REFRESH = 'Invalid or expired refresh token';
 
 @Injectable()
-export class AuthService {
+export class AuthService implements OnModuleInit {
   private readonly hasher = new PasswordHasher();
 
   constructor(
@@ -43,6 +44,11 @@ export class AuthService {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
+  /** Prepares the dummy hash that unknown emails are verified against (see login). */
+  async onModuleInit(): Promise<void> {
+    await this.hasher.prepare();
+  }
+
   async signup(input: { email: string; password: string; name?: string }): Promise<AuthTokens> {
     const passwordHash = await this.hasher.hash(input.password);
     const user = await this.users.create({ email: input.email, name: input.name, passwordHash });
@@ -51,16 +57,14 @@ export class AuthService {
 
   async login(input: { email: string; password: string }): Promise<AuthTokens> {
     const email = normalizeEmail(input.email);
-    await this.loginAttempts.assertAllowed(email);
+    await this.loginAttempts.begin(email);
     const user = await this.users.findByEmail(email);
     const valid = user
       ? await this.hasher.verify(user.passwordHash, input.password)
       : await this.hasher.verifyNothing(input.password);
-    if (!user || !valid || user.disabledAt) {
-      await this.loginAttempts.recordFailure(email);
-      throw new UnauthorizedException(INVALID_CREDENTIALS);
-    }
-    await this.loginAttempts.reset(email);
+    // The attempt was counted by begin(); only a success clears the count.
+    if (!user || !valid || user.disabledAt) throw new UnauthorizedException(INVALID_CREDENTIALS);
+    await this.loginAttempts.succeeded(email);
     return this.startSession(user);
   }
 
@@ -171,6 +175,8 @@ export class AuthService {
     const accessToken = await this.jwt.signAsync(claims, {
       algorithm: 'HS256',
       expiresIn: this.config.jwtAccessTtlSeconds,
+      // Without an id, two tokens of one login issued within the same second would be identical.
+      jwtid: randomUUID(),
     });
     return {
       user: toUserView(user),

@@ -19,6 +19,12 @@ export class PasswordHasher {
     }
   }
 
+  /** Makes the dummy hash now, so that the first unknown email does not cost an extra hash. */
+  async prepare(): Promise<void> {
+    this.dummyHash ??= this.hash('fileorganizer-dummy-password');
+    await this.dummyHash;
+  }
+
   /** Spends the same work as a real verification and always fails. */
   async verifyNothing(password: string): Promise<false> {
     this.dummyHash ??= this.hash('fileorganizer-dummy-password');

@@ -1,5 +1,5 @@
-import { Controller, Get, HttpStatus, Inject, ServiceUnavailableException } from '@nestjs/common';
-import { ApiOkResponse, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
+import { Controller, Get, HttpStatus, Inject, Logger, ServiceUnavailableException } from '@nestjs/common';
+import { ApiOkResponse, ApiOperation, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
 import {
   HealthCheckResult,
   HealthCheckService,
@@ -10,6 +10,7 @@ import type { Redis } from 'ioredis';
 import { Public } from '../../common/decorators/public.decorator.js';
 import { SkipRateLimit } from '../../common/throttling/rate-limit.decorator.js';
 import { REDIS_CLIENT } from '../../redis/redis.module.js';
+import { HealthDto, HealthUnavailableDto, LiveDto } from './health.dto.js';
 
 const CHECK_TIMEOUT_MS = 1500;
 
@@ -18,6 +19,8 @@ const CHECK_TIMEOUT_MS = 1500;
 @SkipRateLimit()
 @Controller('health')
 export class HealthController {
+  private readonly logger = new Logger('Health');
+
   constructor(
     private readonly health: HealthCheckService,
     private readonly database: TypeOrmHealthIndicator,
@@ -26,8 +29,12 @@ export class HealthController {
   ) {}
 
   @Get()
-  @ApiOkResponse({ description: 'PostgreSQL and Redis answer' })
-  @ApiServiceUnavailableResponse({ description: 'PostgreSQL or Redis does not answer; `details` says which' })
+  @ApiOperation({ summary: 'Readiness: PostgreSQL and Redis answer' })
+  @ApiOkResponse({ type: HealthDto, description: 'PostgreSQL and Redis answer' })
+  @ApiServiceUnavailableResponse({
+    type: HealthUnavailableDto,
+    description: 'PostgreSQL or Redis does not answer; `message` and `details` say which',
+  })
   async check(): Promise<HealthCheckResult> {
     try {
       return await this.health.check([
@@ -45,12 +52,16 @@ export class HealthController {
       if (error instanceof ServiceUnavailableException) {
         const result = error.getResponse() as HealthCheckResult;
         const down = Object.keys(result.error ?? {});
+        // The indicators' messages are driver errors (host names, database names): log them only.
+        this.logger.warn(`unavailable: ${JSON.stringify(result.error ?? {})}`);
+        const details: Record<string, { status: string }> = {};
+        for (const [name, detail] of Object.entries(result.details)) details[name] = { status: detail.status };
         throw new ServiceUnavailableException({
           statusCode: HttpStatus.SERVICE_UNAVAILABLE,
           error: 'Service Unavailable',
           message: `Unavailable: ${down.join(', ')}`,
           status: 'error',
-          details: result.details,
+          details,
         });
       }
       throw error;
@@ -58,7 +69,8 @@ export class HealthController {
   }
 
   @Get('live')
-  @ApiOkResponse({ description: 'The process runs' })
+  @ApiOperation({ summary: 'Liveness: the process runs' })
+  @ApiOkResponse({ type: LiveDto, description: 'The process runs' })
   live(): { status: 'ok' } {
     return { status: 'ok' };
   }

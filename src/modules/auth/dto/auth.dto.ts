@@ -2,7 +2,7 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsEmail, IsISO8601, IsOptional, IsString, Length, MaxLength, MinLength } from 'class-validator';
 
 export class SignupDto {
-  @ApiProperty({ example: 'ada@example.com', maxLength: 320 })
+  @ApiProperty({ example: 'ada@example.com', format: 'email', maxLength: 320, description: 'Case-insensitive' })
   @IsEmail({}, { message: 'email must be a valid email address' })
   @MaxLength(320)
   email!: string;
@@ -20,12 +20,12 @@ export class SignupDto {
 }
 
 export class LoginDto {
-  @ApiProperty({ example: 'ada@example.com' })
+  @ApiProperty({ example: 'ada@example.com', format: 'email', maxLength: 320 })
   @IsEmail({}, { message: 'email must be a valid email address' })
   @MaxLength(320)
   email!: string;
 
-  @ApiProperty({ example: 'correct horse battery staple' })
+  @ApiProperty({ example: 'correct horse battery staple', minLength: 1, maxLength: 128 })
   @IsString()
   @MinLength(1)
   @MaxLength(128)
@@ -33,7 +33,7 @@ export class LoginDto {
 }
 
 export class RefreshTokenDto {
-  @ApiProperty({ example: 'kq3l8xW0m3mA2yDq2Qp9xPqkM0x6V1fZ7h8bJ0cW9dE' })
+  @ApiProperty({ example: 'kq3l8xW0m3mA2yDq2Qp9xPqkM0x6V1fZ7h8bJ0cW9dE', minLength: 1, maxLength: 200 })
   @IsString()
   @MinLength(1)
   @MaxLength(200)
@@ -57,7 +57,7 @@ export class AuthTokensDto {
 }
 
 export class CreateApiKeyDto {
-  @ApiProperty({ example: 'backup script', maxLength: 100 })
+  @ApiProperty({ example: 'backup script', minLength: 1, maxLength: 100 })
   @IsString()
   @Length(1, 100)
   name!: string;
@@ -76,6 +76,13 @@ export class ApiKeyDto {
   @ApiProperty({ format: 'date-time' }) createdAt!: string;
   @ApiProperty({ format: 'date-time', nullable: true, type: String }) expiresAt!: string | null;
   @ApiProperty({ format: 'date-time', nullable: true, type: String }) lastUsedAt!: string | null;
+}
+
+export class ApiKeyPageDto {
+  @ApiProperty({ type: ApiKeyDto, isArray: true }) items!: ApiKeyDto[];
+  @ApiProperty({ example: 1 }) total!: number;
+  @ApiProperty({ example: 1 }) page!: number;
+  @ApiProperty({ example: 50 }) limit!: number;
 }
 
 export class CreatedApiKeyDto extends ApiKeyDto {
