@@ -163,6 +163,51 @@ export class FileRecordsStore {
     }
   }
 
+  /**
+   * Files that may have a duplicate: on disk (planned, or skipped but still in place), not empty,
+   * and of a size another such file shares.
+   */
+  async duplicateCandidates(operationId: string): Promise<(PlannedFile & { dev: number; ino: number })[]> {
+    const rows: Record<string, string | number | null>[] = await this.dataSource.query(
+      `WITH present AS (
+         SELECT seq, source_path, size, mtime_ms, dev, ino FROM file_records
+          WHERE operation_id = $1 AND status IN ('planned', 'skipped') AND size > 0)
+       SELECT p.* FROM present p
+        WHERE p.size IN (SELECT size FROM present GROUP BY size HAVING count(*) > 1)
+        ORDER BY p.seq`,
+      [operationId],
+    );
+    return rows.map((row) => ({
+      seq: Number(row.seq),
+      sourcePath: String(row.source_path),
+      destinationPath: null,
+      category: null,
+      matchedBy: null,
+      size: Number(row.size),
+      mtimeMs: Number(row.mtime_ms),
+      hash: null,
+      status: 'planned',
+      error: null,
+      dev: Number(row.dev ?? 0),
+      ino: Number(row.ino ?? 0),
+    }));
+  }
+
+  /** Where each of these records' files is now: the destination once moved, else the source. */
+  async currentPaths(
+    operationId: string,
+    seqs: number[],
+  ): Promise<Map<number, { path: string; mtimeMs: number; size: number }>> {
+    const rows: { seq: number; path: string; mtime_ms: number; size: string }[] = await this.dataSource.query(
+      `SELECT seq, CASE WHEN status = 'moved' THEN destination_path ELSE source_path END AS path, mtime_ms, size
+         FROM file_records WHERE operation_id = $1 AND seq = ANY($2::int[])`,
+      [operationId, seqs],
+    );
+    return new Map(
+      rows.map((row) => [row.seq, { path: row.path, mtimeMs: Number(row.mtime_ms), size: Number(row.size) }]),
+    );
+  }
+
   async recordRemovedFolders(operationId: string, paths: string[]): Promise<void> {
     if (paths.length === 0) return;
     await this.dataSource.query(

@@ -25,15 +25,22 @@ import {
 import type { Request, Response } from 'express';
 import type { AuthUser } from '../../common/auth-user.js';
 import { CurrentUser } from '../../common/decorators/current-user.decorator.js';
+import { PaginationQueryDto } from '../../common/dto/pagination.dto.js';
 import type { Page } from '../../common/dto/pagination.dto.js';
 import { ApiErrors } from '../../common/openapi.js';
 import { RateLimit } from '../../common/throttling/rate-limit.decorator.js';
 import { CreateOperationDto } from './dto/create-operation.dto.js';
 import { ListFilesQueryDto, ListOperationsQueryDto } from './dto/operation-query.dto.js';
-import { FileRecordPageDto, OperationDto, OperationPageDto, OperationReportDto } from './dto/operation-response.dto.js';
+import {
+  DuplicateGroupPageDto,
+  FileRecordPageDto,
+  OperationDto,
+  OperationPageDto,
+  OperationReportDto,
+} from './dto/operation-response.dto.js';
 import type { OperationView } from './operation.view.js';
 import { OperationsService } from './operations.service.js';
-import type { FileRecordView, OperationReport } from './operations.service.js';
+import type { DuplicateGroupView, FileRecordView, OperationReport } from './operations.service.js';
 
 const CSV_COLUMNS: (keyof FileRecordView)[] = [
   'id',
@@ -138,6 +145,17 @@ export class OperationsController {
     @Query() query: ListFilesQueryDto,
   ): Promise<Page<FileRecordView>> {
     return this.operations.files(user, id, query);
+  }
+
+  @Get(':id/duplicates')
+  @ApiOkResponse({ type: DuplicateGroupPageDto })
+  @ApiErrors(400, 401, 404)
+  duplicates(
+    @CurrentUser() user: AuthUser,
+    @Param('id', ParseUUIDPipe) id: string,
+    @Query() query: PaginationQueryDto,
+  ): Promise<Page<DuplicateGroupView>> {
+    return this.operations.duplicates(user, id, query.page, query.limit);
   }
 
   @Get(':id/report')

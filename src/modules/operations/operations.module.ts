@@ -1,14 +1,16 @@
 import { Module } from '@nestjs/common';
 import { QueueModule } from '../../queue/queue.module.js';
+import { DuplicatesModule } from '../duplicates/duplicates.module.js';
 import { StorageModule } from '../storage/storage.module.js';
+import { FileRecordsStore } from './file-records.store.js';
 import { OperationsController } from './operations.controller.js';
 import { OperationsService } from './operations.service.js';
 
 /** The API side of operations: routes and the service behind them. */
 @Module({
-  imports: [QueueModule, StorageModule],
+  imports: [QueueModule, StorageModule, DuplicatesModule],
   controllers: [OperationsController],
-  providers: [OperationsService],
+  providers: [OperationsService, FileRecordsStore],
   exports: [OperationsService],
 })
 export class OperationsModule {}

@@ -16,6 +16,9 @@ import type { Page } from '../../common/dto/pagination.dto.js';
 import { RateLimiterService } from '../../common/throttling/rate-limiter.service.js';
 import { OperationJobs } from '../../queue/operation-jobs.js';
 import { DEFAULT_TEMPLATE, templateProblem } from '../categories/destination-template.js';
+import { DuplicateGroupsStore } from '../duplicates/duplicate-groups.store.js';
+import { DEFAULT_KEEP_POLICY, selectKeeper } from '../duplicates/keep-policy.js';
+import { FileRecordsStore } from './file-records.store.js';
 import { StorageService } from '../storage/storage.service.js';
 import { MissingPathError, normalizeUserPath, PathRuleError, pathsOverlap } from '../storage/user-path.js';
 import type { CreateOperationDto } from './dto/create-operation.dto.js';
@@ -37,6 +40,15 @@ export interface FileRecordView {
   hash: string | null;
   status: string;
   error: string | null;
+}
+
+export interface DuplicateGroupView {
+  hash: string;
+  size: number;
+  count: number;
+  /** The file the default keep policy (oldest) keeps. */
+  keep: string;
+  files: string[];
 }
 
 export interface OperationReport {
@@ -89,6 +101,8 @@ export class OperationsService {
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly storage: StorageService,
     private readonly jobs: OperationJobs,
+    private readonly groups: DuplicateGroupsStore,
+    private readonly records: FileRecordsStore,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
@@ -345,6 +359,32 @@ export class OperationsService {
     }
   }
 
+  async duplicates(user: AuthUser, id: string, page: number, limit: number): Promise<Page<DuplicateGroupView>> {
+    await this.findOwned(user, id);
+    const [groups, totals] = await Promise.all([
+      this.groups.page(id, (page - 1) * limit, limit),
+      this.groups.totals(id),
+    ]);
+    const where = await this.records.currentPaths(
+      id,
+      groups.flatMap((group) => group.seqs),
+    );
+    const items = groups.map((group) => {
+      const files = group.seqs
+        .map((seq) => where.get(seq))
+        .filter((file): file is { path: string; mtimeMs: number; size: number } => file !== undefined);
+      const sorted = files.map((file) => file.path).sort();
+      return {
+        hash: group.hash,
+        size: group.size,
+        count: files.length,
+        keep: files.length ? selectKeeper(files, DEFAULT_KEEP_POLICY).path : '',
+        files: sorted,
+      };
+    });
+    return { items, total: totals.groups, page, limit };
+  }
+
   async report(user: AuthUser, id: string): Promise<OperationReport> {
     const operation = await this.findOwned(user, id);
     const rows: { category: string | null; status: string; files: string; bytes: string }[] =
@@ -366,14 +406,11 @@ export class OperationsService {
       else if (row.status === 'failed') counts.failed += Number(row.files);
     }
     const progress = operation.progress;
+    const totals = await this.groups.totals(id);
     return {
       byCategory,
       ...counts,
-      duplicates: {
-        groups: 0,
-        files: progress.duplicatesFound,
-        reclaimableBytes: progress.reclaimableBytes,
-      },
+      duplicates: { groups: totals.groups, files: totals.files, reclaimableBytes: totals.reclaimableBytes },
       spaceSavedBytes: progress.spaceSavedBytes,
       durationMs:
         operation.startedAt && operation.finishedAt

@@ -24,7 +24,7 @@ function toStoredFile(relativePath: string, stat: fs.Stats): StoredFile {
 function hashFileSync(absolutePath: string): string {
   const hash = createHash('sha256');
   const buffer = Buffer.allocUnsafe(1 << 20);
-  const fd = fs.openSync(absolutePath, 'r');
+  const fd = fs.openSync(absolutePath, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
   try {
     let read: number;
     while ((read = fs.readSync(fd, buffer, 0, buffer.length, null)) > 0) hash.update(buffer.subarray(0, read));
@@ -261,6 +261,24 @@ export class LocalUserStorage implements UserStorage {
   async flush(): Promise<void> {
     for (const folder of this.touchedFolders) this.fsyncFolder(folder);
     this.touchedFolders.clear();
+  }
+
+  async contentHash(relativePath: string): Promise<string> {
+    const absolutePath = this.absolute(relativePath);
+    this.assertRealFolder(path.dirname(absolutePath));
+    return hashFileSync(absolutePath);
+  }
+
+  async removeTree(relativePath: string): Promise<void> {
+    const absolutePath = this.absolute(relativePath);
+    if (absolutePath === this.base) throw new PathEscapeError('refusing to remove the whole user folder');
+    this.assertRealFolder(path.dirname(absolutePath));
+    // rm does not follow symbolic links: a link inside is removed, never its target.
+    await fs.promises.rm(absolutePath, { recursive: true, force: true });
+  }
+
+  localPath(relativePath: string): string {
+    return this.absolute(relativePath);
   }
 
   async list(relativePath: string): Promise<FolderEntry[]> {

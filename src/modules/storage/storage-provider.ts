@@ -60,4 +60,10 @@ export interface UserStorage {
   /** Makes sure a completed batch of moves is durable (folder fsyncs on disk). */
   flush(): Promise<void>;
   list(relativePath: string): Promise<FolderEntry[]>;
+  /** SHA-256 (hex) of the file's whole content: re-verification before a destructive step. */
+  contentHash(relativePath: string): Promise<string>;
+  /** Deletes a folder and everything below it, for good (quarantine purge). */
+  removeTree(relativePath: string): Promise<void>;
+  /** The absolute path on this machine's disk, for engines that read files directly; null off local disk. */
+  localPath(relativePath: string): string | null;
 }

@@ -72,7 +72,7 @@ export class CategoryTotalsDto {
 
 export class DuplicateTotalsDto {
   @ApiProperty() groups!: number;
-  @ApiProperty() files!: number;
+  @ApiProperty({ description: 'Files in duplicate groups, kept copies included' }) files!: number;
   @ApiProperty() reclaimableBytes!: number;
 }
 
@@ -85,4 +85,19 @@ export class OperationReportDto {
   @ApiProperty({ type: DuplicateTotalsDto }) duplicates!: DuplicateTotalsDto;
   @ApiProperty() spaceSavedBytes!: number;
   @ApiProperty({ nullable: true, type: Number }) durationMs!: number | null;
+}
+
+export class DuplicateGroupDto {
+  @ApiProperty({ description: 'SHA-256 of the content' }) hash!: string;
+  @ApiProperty({ description: 'Bytes of each copy' }) size!: number;
+  @ApiProperty() count!: number;
+  @ApiProperty({ description: 'The copy the default policy (oldest) keeps' }) keep!: string;
+  @ApiProperty({ type: [String], description: 'Where the copies are now, relative to your folder' }) files!: string[];
+}
+
+export class DuplicateGroupPageDto {
+  @ApiProperty({ type: DuplicateGroupDto, isArray: true }) items!: DuplicateGroupDto[];
+  @ApiProperty() total!: number;
+  @ApiProperty() page!: number;
+  @ApiProperty() limit!: number;
 }

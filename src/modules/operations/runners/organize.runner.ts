@@ -4,17 +4,20 @@ import { CategoriesService } from '../../categories/categories.service.js';
 import type { Categorizer } from '../../categories/categorizer.js';
 import { SNIFF_BYTES } from '../../categories/content-sniffer.js';
 import { DEFAULT_TEMPLATE, numberedAlternative, renderTemplate } from '../../categories/destination-template.js';
+import { DuplicateGroupsStore } from '../../duplicates/duplicate-groups.store.js';
+import { findDuplicates } from '../../duplicates/index.js';
+import type { CandidateFile } from '../../duplicates/index.js';
+import { PROGRESS_INTERVAL_MS } from '../../progress/progress.service.js';
 import type { StoredFile } from '../../storage/storage-provider.js';
 import { joinUserPath } from '../../storage/user-path.js';
 import { FileRecordsStore } from '../file-records.store.js';
-import type { FileOutcome, PlannedFile } from '../file-records.store.js';
+import type { PlannedFile } from '../file-records.store.js';
 import type { OrganizeOptions } from '../operation.types.js';
 import { removeEmptiedFolders } from './empty-folders.js';
-import { describeFileError, MOVE_BATCH, parentOf, sameContentStamp } from './run-context.js';
+import { JournalMover, MAX_RENAME_ATTEMPTS } from './journal-mover.js';
+import type { MovePolicy } from './journal-mover.js';
+import { parentOf, sameContentStamp } from './run-context.js';
 import type { RunContext } from './run-context.js';
-
-/** How many numbered names ("a (1).jpg" ...) a conflict may try before the file is skipped. */
-const MAX_RENAME_ATTEMPTS = 10_000;
 
 /**
  * Runs an organize operation: plan every file (scan, categorize, destination) into the journal,
@@ -26,6 +29,8 @@ export class OrganizeRunner {
   constructor(
     private readonly records: FileRecordsStore,
     private readonly categories: CategoriesService,
+    private readonly groups: DuplicateGroupsStore,
+    private readonly mover: JournalMover,
   ) {}
 
   async run(context: RunContext): Promise<void> {
@@ -45,8 +50,13 @@ export class OrganizeRunner {
     const counts = await this.records.countByStatus(operation.id);
     const total = Object.values(counts).reduce((sum, n) => sum + n, 0);
     tracker.set({ filesTotal: total, filesScanned: Math.max(tracker.progress.filesScanned, total) });
+    if (tracker.progress.phase === 'scanning' || tracker.progress.phase === 'hashing') {
+      if (tracker.progress.phase === 'scanning') await tracker.enterPhase('hashing');
+      await this.findDuplicates(context);
+      if (tracker.isCancelRequested || operation.dryRun) return;
+      await tracker.enterPhase('moving');
+    }
     if (operation.dryRun) return;
-    if (tracker.progress.phase === 'scanning') await tracker.enterPhase('moving');
     tracker.set({ filesProcessed: total - (counts.planned ?? 0) });
     await this.moveAll(context);
     if (tracker.isCancelRequested) return;
@@ -167,61 +177,71 @@ export class OrganizeRunner {
     return { ...record, destinationPath: candidate };
   }
 
-  private async moveAll(context: RunContext): Promise<void> {
-    const { operation, tracker, storage } = context;
-    let after = -1;
-    for (;;) {
-      const batch = await this.records.nextPlanned(operation.id, after, MOVE_BATCH);
-      if (batch.length === 0) return;
-      const outcomes: FileOutcome[] = [];
-      for (const record of batch) {
-        if (tracker.isCancelRequested) break;
-        const outcome = await this.moveOne(context, record);
-        outcomes.push(outcome);
-        tracker.add({ filesProcessed: 1, errors: outcome.status === 'failed' ? 1 : 0 });
+  /**
+   * The hashing phase: exact duplicate groups among the planned files (size, then partial hash,
+   * then full hash), stored with the operation before anything moves. Runs again only when an
+   * earlier run stopped before storing its groups.
+   */
+  private async findDuplicates(context: RunContext): Promise<void> {
+    const { operation, storage, tracker } = context;
+    if (!(await this.groups.hasGroups(operation.id))) {
+      const root = storage.localPath('');
+      if (root === null) return;
+      const candidates = await this.records.duplicateCandidates(operation.id);
+      const seqByPath = new Map<string, number>();
+      const files: CandidateFile[] = candidates.map((record) => {
+        const absolute = storage.localPath(record.sourcePath) as string;
+        seqByPath.set(absolute, record.seq);
+        return { path: absolute, size: record.size, mtimeMs: record.mtimeMs, dev: record.dev, ino: record.ino };
+      });
+      const abort = new AbortController();
+      let tickError: unknown;
+      const ticker = setInterval(() => {
+        if (tracker.isCancelRequested) abort.abort(new Error('cancelled'));
+        tracker.tick().catch((error: unknown) => {
+          tickError = error;
+          abort.abort(error);
+        });
+      }, PROGRESS_INTERVAL_MS);
+      try {
+        const result = await findDuplicates(files, { signal: abort.signal });
+        const groups = result.groups.map((group, position) => ({
+          position,
+          hash: group.hash,
+          size: group.size,
+          seqs: group.paths.map((absolute) => seqByPath.get(absolute) as number),
+        }));
+        await this.groups.save(operation.id, context.epoch, groups);
+      } catch (error) {
+        if (tickError) throw tickError;
+        if (abort.signal.aborted && tracker.isCancelRequested) return;
+        throw error;
+      } finally {
+        clearInterval(ticker);
       }
-      await storage.flush();
-      await this.records.recordOutcomes(operation.id, context.epoch, outcomes);
-      await tracker.tick();
-      if (tracker.isCancelRequested) return;
-      after = batch[batch.length - 1].seq;
     }
+    const totals = await this.groups.totals(operation.id);
+    tracker.set({ duplicatesFound: totals.redundant, reclaimableBytes: totals.reclaimableBytes });
+    await tracker.flush();
   }
 
-  /**
-   * One journaled move. The record says what may have happened; the disk says what did: a source
-   * already gone with its destination in place (same size and mtime) was moved by an earlier run.
-   */
-  private async moveOne(context: RunContext, record: PlannedFile): Promise<FileOutcome> {
-    const { storage, operation } = context;
-    const done = (status: FileOutcome['status'], error: string | null = null): FileOutcome => ({
-      seq: record.seq,
-      status,
-      error,
-    });
-    const destination = record.destinationPath as string;
-    try {
-      const current = await storage.stat(record.sourcePath);
-      if (!current) {
-        const atDestination = await storage.stat(destination);
-        if (atDestination && sameContentStamp(atDestination, record)) return done('moved');
-        return operation.sourceOperationId ? done('skipped', 'stale') : done('failed', 'source vanished');
-      }
-      if (operation.sourceOperationId && !sameContentStamp(current, record)) return done('skipped', 'stale');
-      let target = destination;
-      for (let n = 1; n <= MAX_RENAME_ATTEMPTS; n += 1) {
-        const outcome = await storage.move(record.sourcePath, target);
-        if (outcome.kind === 'moved') return done('moved');
-        if (outcome.kind === 'source-missing') return done('failed', 'source vanished');
-        if ((operation.options.onConflict ?? 'rename') === 'skip') return done('skipped', 'destination exists');
-        target = numberedAlternative(destination, n);
-        // Journal the new name before the file can land there.
-        await this.records.setDestination(operation.id, context.epoch, record.seq, target);
-      }
-      return done('skipped', 'no free name');
-    } catch (error) {
-      return done('failed', describeFileError(error));
-    }
+  private async moveAll(context: RunContext): Promise<void> {
+    const { operation, storage } = context;
+    const applying = operation.sourceOperationId !== null;
+    const policy: MovePolicy = {
+      movedStatus: 'moved',
+      onConflict: this.options(context).onConflict,
+      missingSource: applying ? 'stale' : 'failed',
+      // Apply: the file must still be the one the plan saw (and, where the plan hashed it, the same bytes).
+      verify: applying
+        ? async (record, current) => {
+            if (!sameContentStamp(current, record)) return 'stale';
+            if (record.hash && (await storage.contentHash(record.sourcePath)) !== record.hash) return 'stale';
+            return null;
+          }
+        : undefined,
+    };
+    await this.mover.processPlanned(context, (record) => this.mover.moveOne(context, record, policy));
   }
 
   private async removeEmptiedSourceFolders(context: RunContext): Promise<void> {

@@ -5,7 +5,8 @@ import { FileRecordsStore } from '../file-records.store.js';
 import type { FileOutcome, PlannedFile } from '../file-records.store.js';
 import { Operation } from '../operation.entity.js';
 import { removeEmptiedFolders } from './empty-folders.js';
-import { describeFileError, MOVE_BATCH, parentOf, sameContentStamp } from './run-context.js';
+import { JournalMover } from './journal-mover.js';
+import { describeFileError, parentOf, sameContentStamp } from './run-context.js';
 import type { RunContext } from './run-context.js';
 
 /**
@@ -17,6 +18,7 @@ import type { RunContext } from './run-context.js';
 export class RollbackRunner {
   constructor(
     private readonly records: FileRecordsStore,
+    private readonly mover: JournalMover,
     @InjectDataSource() private readonly dataSource: DataSource,
   ) {}
 
@@ -35,24 +37,16 @@ export class RollbackRunner {
       await storage.makeFolder(folder).catch(() => undefined);
     }
     const vacated = new Set<string>();
-    let before = 2 ** 31 - 1;
-    for (;;) {
-      const batch = await this.records.nextPlanned(operation.id, before, MOVE_BATCH, true);
-      if (batch.length === 0) break;
-      const outcomes: FileOutcome[] = [];
-      for (const record of batch) {
-        if (tracker.isCancelRequested) break;
-        const outcome = await this.restoreOne(context, record);
-        if (outcome.status === 'restored') vacated.add(parentOf(record.sourcePath));
-        outcomes.push(outcome);
-        tracker.add({ filesProcessed: 1, errors: outcome.status === 'failed' ? 1 : 0 });
-      }
-      await storage.flush();
-      await this.records.recordOutcomes(operation.id, context.epoch, outcomes);
-      await tracker.tick();
-      if (tracker.isCancelRequested) return;
-      before = batch[batch.length - 1].seq;
-    }
+    await this.mover.processPlanned(
+      context,
+      async (record) => {
+        const result = await this.restoreOne(context, record);
+        if (result.status === 'restored') vacated.add(parentOf(record.sourcePath));
+        return result;
+      },
+      { descending: true },
+    );
+    if (tracker.isCancelRequested) return;
     await tracker.enterPhase('finalizing');
     // Folders the parent created for its destinations and that are empty again go too.
     const parent = await this.dataSource.getRepository(Operation).findOneByOrFail({ id: parentId });

@@ -1,0 +1,87 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import type { DataSource } from 'typeorm';
+
+export interface StoredGroup {
+  position: number;
+  hash: string;
+  size: number;
+  /** The file records (by seq) of the operation that found the group. */
+  seqs: number[];
+}
+
+export interface GroupTotals {
+  groups: number;
+  /** Files in groups, kept copies included. */
+  files: number;
+  /** Redundant copies: files in groups minus one per group. */
+  redundant: number;
+  reclaimableBytes: number;
+}
+
+/** The duplicate groups an operation found, stored with it. */
+@Injectable()
+export class DuplicateGroupsStore {
+  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+
+  async hasGroups(operationId: string): Promise<boolean> {
+    const rows: unknown[] = await this.dataSource.query(
+      'SELECT 1 FROM duplicate_groups WHERE operation_id = $1 LIMIT 1',
+      [operationId],
+    );
+    return rows.length > 0;
+  }
+
+  /** Stores every group and the content hash of each member record, in one transaction, fenced on `epoch`. */
+  async save(operationId: string, epoch: number, groups: StoredGroup[]): Promise<void> {
+    await this.dataSource.transaction(async (manager) => {
+      const [fence] = (await manager.query(
+        'SELECT 1 AS ok FROM operations WHERE id = $1 AND lease_epoch = $2 FOR SHARE',
+        [operationId, epoch],
+      )) as { ok: number }[];
+      if (!fence) throw new Error(`operation ${operationId} was claimed by another processor`);
+      for (let start = 0; start < groups.length; start += 500) {
+        const chunk = groups.slice(start, start + 500);
+        await manager.query(
+          `INSERT INTO duplicate_groups (operation_id, position, hash, size, file_seqs)
+           SELECT $1, u.position, u.hash, u.size, string_to_array(u.seqs, ',')::int[]
+             FROM unnest($2::int[], $3::text[], $4::bigint[], $5::text[]) AS u(position, hash, size, seqs)`,
+          [
+            operationId,
+            chunk.map((g) => g.position),
+            chunk.map((g) => g.hash),
+            chunk.map((g) => g.size),
+            chunk.map((g) => g.seqs.join(',')),
+          ],
+        );
+        const members = chunk.flatMap((g) => g.seqs.map((seq) => [seq, g.hash] as const));
+        await manager.query(
+          `UPDATE file_records f SET hash = u.hash FROM unnest($2::int[], $3::text[]) AS u(seq, hash)
+            WHERE f.operation_id = $1 AND f.seq = u.seq`,
+          [operationId, members.map(([seq]) => seq), members.map(([, hash]) => hash)],
+        );
+      }
+    });
+  }
+
+  async page(operationId: string, offset: number, limit: number): Promise<StoredGroup[]> {
+    const rows: { position: number; hash: string; size: string; file_seqs: number[] }[] = await this.dataSource.query(
+      `SELECT position, hash, size, file_seqs FROM duplicate_groups WHERE operation_id = $1
+        ORDER BY position OFFSET $2 LIMIT $3`,
+      [operationId, offset, limit],
+    );
+    return rows.map((row) => ({ position: row.position, hash: row.hash, size: Number(row.size), seqs: row.file_seqs }));
+  }
+
+  async totals(operationId: string): Promise<GroupTotals> {
+    const [row] = (await this.dataSource.query(
+      `SELECT count(*) AS groups, coalesce(sum(cardinality(file_seqs)), 0) AS files,
+              coalesce(sum((cardinality(file_seqs) - 1) * size), 0) AS reclaimable
+         FROM duplicate_groups WHERE operation_id = $1`,
+      [operationId],
+    )) as { groups: string; files: string; reclaimable: string }[];
+    const groups = Number(row.groups);
+    const files = Number(row.files);
+    return { groups, files, redundant: files - groups, reclaimableBytes: Number(row.reclaimable) };
+  }
+}
