@@ -140,6 +140,16 @@ export class FileRecordsStore {
     );
   }
 
+  /** Files and bytes still planned (a cleanup dry run's reclaimable space). */
+  async plannedTotals(operationId: string): Promise<{ files: number; bytes: number }> {
+    const [row] = (await this.dataSource.query(
+      `SELECT count(*) AS files, coalesce(sum(size), 0) AS bytes FROM file_records
+        WHERE operation_id = $1 AND status = 'planned'`,
+      [operationId],
+    )) as { files: string; bytes: string }[];
+    return { files: Number(row.files), bytes: Number(row.bytes) };
+  }
+
   async countByStatus(operationId: string): Promise<Record<string, number>> {
     const rows: { status: string; count: string }[] = await this.dataSource.query(
       'SELECT status, count(*) AS count FROM file_records WHERE operation_id = $1 GROUP BY status',

@@ -12,8 +12,9 @@ export type Phase = (typeof PHASES)[number];
 export const FILE_STATUSES = ['planned', 'moved', 'skipped', 'failed', 'quarantined', 'restored', 'conflict'] as const;
 export type FileStatus = (typeof FILE_STATUSES)[number];
 
-export const KEEP_POLICIES = ['oldest', 'newest', 'shortest_path'] as const;
-export type KeepPolicy = (typeof KEEP_POLICIES)[number];
+export { KEEP_POLICIES } from '../duplicates/keep-policy.js';
+import type { KeepPolicy } from '../duplicates/keep-policy.js';
+export type { KeepPolicy };
 
 export interface OperationProgress {
   phase: Phase;

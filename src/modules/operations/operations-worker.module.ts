@@ -6,6 +6,8 @@ import { ProgressModule } from '../progress/progress.module.js';
 import { StorageModule } from '../storage/storage.module.js';
 import { FileRecordsStore } from './file-records.store.js';
 import { OperationsProcessor } from './operations.processor.js';
+import { QuarantinePurgeScheduler, QuarantineService } from './quarantine.service.js';
+import { CleanupRunner } from './runners/cleanup.runner.js';
 import { JournalMover } from './runners/journal-mover.js';
 import { OrganizeRunner } from './runners/organize.runner.js';
 import { RollbackRunner } from './runners/rollback.runner.js';
@@ -13,6 +15,15 @@ import { RollbackRunner } from './runners/rollback.runner.js';
 /** The worker side of operations: the processor and the runners it drives. */
 @Module({
   imports: [QueueModule, StorageModule, ProgressModule, CategoriesModule, DuplicatesModule],
-  providers: [OperationsProcessor, FileRecordsStore, OrganizeRunner, RollbackRunner, JournalMover],
+  providers: [
+    OperationsProcessor,
+    FileRecordsStore,
+    OrganizeRunner,
+    RollbackRunner,
+    JournalMover,
+    CleanupRunner,
+    QuarantineService,
+    QuarantinePurgeScheduler,
+  ],
 })
 export class OperationsWorkerModule {}

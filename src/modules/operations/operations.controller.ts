@@ -2,6 +2,7 @@ import {
   BadRequestException,
   Body,
   Controller,
+  Delete,
   Get,
   Headers,
   HttpCode,
@@ -17,6 +18,7 @@ import {
   ApiAcceptedResponse,
   ApiBearerAuth,
   ApiHeader,
+  ApiNoContentResponse,
   ApiOkResponse,
   ApiProduces,
   ApiSecurity,
@@ -134,6 +136,14 @@ export class OperationsController {
   @ApiErrors(400, 401, 404, 409, 429)
   apply(@CurrentUser() user: AuthUser, @Param('id', ParseUUIDPipe) id: string): Promise<OperationView> {
     return this.operations.apply(user, id);
+  }
+
+  @Delete(':id/quarantine')
+  @HttpCode(HttpStatus.NO_CONTENT)
+  @ApiNoContentResponse({ description: 'The quarantined copies are deleted for good; rollback then answers 409' })
+  @ApiErrors(400, 401, 404, 409)
+  purgeQuarantine(@CurrentUser() user: AuthUser, @Param('id', ParseUUIDPipe) id: string): Promise<void> {
+    return this.operations.purgeQuarantine(user, id);
   }
 
   @Get(':id/files')

@@ -3,6 +3,7 @@ import { QueueModule } from '../../queue/queue.module.js';
 import { DuplicatesModule } from '../duplicates/duplicates.module.js';
 import { StorageModule } from '../storage/storage.module.js';
 import { FileRecordsStore } from './file-records.store.js';
+import { QuarantineService } from './quarantine.service.js';
 import { OperationsController } from './operations.controller.js';
 import { OperationsService } from './operations.service.js';
 
@@ -10,7 +11,7 @@ import { OperationsService } from './operations.service.js';
 @Module({
   imports: [QueueModule, StorageModule, DuplicatesModule],
   controllers: [OperationsController],
-  providers: [OperationsService, FileRecordsStore],
+  providers: [OperationsService, FileRecordsStore, QuarantineService],
   exports: [OperationsService],
 })
 export class OperationsModule {}

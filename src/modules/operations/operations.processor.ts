@@ -13,6 +13,7 @@ import { FencedError, ProgressService } from '../progress/progress.service.js';
 import { StorageService } from '../storage/storage.service.js';
 import { FileRecordsStore } from './file-records.store.js';
 import { Operation } from './operation.entity.js';
+import { CleanupRunner } from './runners/cleanup.runner.js';
 import { OrganizeRunner } from './runners/organize.runner.js';
 import { RollbackRunner } from './runners/rollback.runner.js';
 import type { RunContext } from './runners/run-context.js';
@@ -34,6 +35,7 @@ export class OperationsProcessor implements OnModuleInit {
     private readonly records: FileRecordsStore,
     private readonly organize: OrganizeRunner,
     private readonly rollback: RollbackRunner,
+    private readonly cleanup: CleanupRunner,
   ) {}
 
   onModuleInit(): void {
@@ -67,6 +69,7 @@ export class OperationsProcessor implements OnModuleInit {
       const context: RunContext = { operation, epoch: operation.leaseEpoch, storage, tracker };
       if (operation.type === 'organize') await this.organize.run(context);
       else if (operation.type === 'rollback') await this.rollback.run(context);
+      else if (operation.type === 'cleanup_duplicates') await this.cleanup.run(context);
       else throw new Error(`no runner for operation type ${operation.type}`);
       if (tracker.isCancelRequested) {
         await this.records.settleRemaining(operation.id, context.epoch, 'skipped', 'cancelled');

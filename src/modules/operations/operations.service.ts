@@ -19,6 +19,7 @@ import { DEFAULT_TEMPLATE, templateProblem } from '../categories/destination-tem
 import { DuplicateGroupsStore } from '../duplicates/duplicate-groups.store.js';
 import { DEFAULT_KEEP_POLICY, selectKeeper } from '../duplicates/keep-policy.js';
 import { FileRecordsStore } from './file-records.store.js';
+import { QuarantineService } from './quarantine.service.js';
 import { StorageService } from '../storage/storage.service.js';
 import { MissingPathError, normalizeUserPath, PathRuleError, pathsOverlap } from '../storage/user-path.js';
 import type { CreateOperationDto } from './dto/create-operation.dto.js';
@@ -103,6 +104,7 @@ export class OperationsService {
     private readonly jobs: OperationJobs,
     private readonly groups: DuplicateGroupsStore,
     private readonly records: FileRecordsStore,
+    private readonly quarantine: QuarantineService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
@@ -119,7 +121,25 @@ export class OperationsService {
   private async draftFromRequest(user: AuthUser, dto: CreateOperationDto): Promise<Partial<Operation>> {
     const storageKind = dto.storage ?? 'local';
     if (dto.type === 'cleanup_duplicates') {
-      throw new BadRequestException('cleanup_duplicates is not available yet on this server');
+      if (dto.options !== undefined || dto.rootPath !== undefined) {
+        throw new BadRequestException('rootPath and options belong to organize; a cleanup works on its source');
+      }
+      const source = await this.findOwned(user, dto.sourceOperationId as string);
+      if (source.type !== 'organize' || source.status !== 'completed') {
+        throw new ConflictException('sourceOperationId must name a completed organize operation');
+      }
+      return {
+        type: 'cleanup_duplicates',
+        storage: source.storage,
+        rootPath: source.rootPath,
+        dryRun: dto.dryRun ?? false,
+        options: { destination: source.options.destination, keep: dto.keep ?? DEFAULT_KEEP_POLICY },
+        sourceOperationId: source.id,
+      };
+    }
+
+    if (dto.keep !== undefined || dto.sourceOperationId !== undefined) {
+      throw new BadRequestException('keep and sourceOperationId belong to cleanup_duplicates');
     }
     const rootPath = this.checkedPath(dto.rootPath ?? '', 'rootPath');
     const destination = this.checkedPath(dto.options?.destination ?? rootPath, 'options.destination');
@@ -325,6 +345,10 @@ export class OperationsService {
       options: plan.options,
       sourceOperationId: plan.id,
     });
+  }
+
+  async purgeQuarantine(user: AuthUser, id: string): Promise<void> {
+    await this.quarantine.purge(await this.findOwned(user, id));
   }
 
   async files(user: AuthUser, id: string, query: ListFilesQueryDto): Promise<Page<FileRecordView>> {

@@ -5,6 +5,7 @@ import { FileRecordsStore } from '../file-records.store.js';
 import type { FileOutcome, PlannedFile } from '../file-records.store.js';
 import { Operation } from '../operation.entity.js';
 import { removeEmptiedFolders } from './empty-folders.js';
+import { quarantineFolder } from './cleanup.runner.js';
 import { JournalMover } from './journal-mover.js';
 import { describeFileError, parentOf, sameContentStamp } from './run-context.js';
 import type { RunContext } from './run-context.js';
@@ -50,9 +51,14 @@ export class RollbackRunner {
     await tracker.enterPhase('finalizing');
     // Folders the parent created for its destinations and that are empty again go too.
     const parent = await this.dataSource.getRepository(Operation).findOneByOrFail({ id: parentId });
-    const destination = parent.options.destination ?? parent.rootPath;
-    const keep = new Set(removedByParent);
-    await removeEmptiedFolders(storage, vacated, destination, keep);
+    if (parent.type === 'cleanup_duplicates') {
+      const quarantine = quarantineFolder(parent.id);
+      await removeEmptiedFolders(storage, vacated, quarantine);
+      await storage.removeEmptyFolder(quarantine);
+    } else {
+      const destination = parent.options.destination ?? parent.rootPath;
+      await removeEmptiedFolders(storage, vacated, destination, new Set(removedByParent));
+    }
     await storage.flush();
   }
 

@@ -1,0 +1,138 @@
+import { Injectable } from '@nestjs/common';
+import { DuplicateGroupsStore } from '../../duplicates/duplicate-groups.store.js';
+import { DEFAULT_KEEP_POLICY, selectKeeper } from '../../duplicates/keep-policy.js';
+import { FileRecordsStore } from '../file-records.store.js';
+import type { PlannedFile } from '../file-records.store.js';
+import { JournalMover } from './journal-mover.js';
+import type { MovePolicy } from './journal-mover.js';
+import { sameContentStamp } from './run-context.js';
+import type { RunContext } from './run-context.js';
+
+const GROUP_PAGE = 200;
+
+/** Where a cleanup puts the copies it takes away: nothing is deleted until a purge. */
+export function quarantineFolder(operationId: string): string {
+  return `.fileorganizer/quarantine/${operationId}`;
+}
+
+/**
+ * Runs cleanup_duplicates: for each group its source operation found, re-verifies every copy by
+ * content (size, then the full SHA-256), keeps one by the `keep` policy, and moves the others into
+ * the quarantine, journaled like any move.
+ */
+@Injectable()
+export class CleanupRunner {
+  constructor(
+    private readonly records: FileRecordsStore,
+    private readonly groups: DuplicateGroupsStore,
+    private readonly mover: JournalMover,
+  ) {}
+
+  async run(context: RunContext): Promise<void> {
+    const { operation, tracker, storage } = context;
+    const planComplete = !['queued', 'scanning', 'hashing'].includes(tracker.progress.phase);
+    if (!planComplete || !(await this.records.hasRecords(operation.id))) {
+      await this.records.deleteAll(operation.id, context.epoch);
+      await tracker.enterPhase('hashing');
+      await this.plan(context);
+    }
+    const counts = await this.records.countByStatus(operation.id);
+    const planned = await this.records.plannedTotals(operation.id);
+    tracker.set({
+      filesTotal: Object.values(counts).reduce((sum, n) => sum + n, 0),
+      duplicatesFound: planned.files + (counts.quarantined ?? 0),
+      reclaimableBytes: planned.bytes + tracker.progress.spaceSavedBytes,
+    });
+    if (operation.dryRun) return;
+    if (tracker.progress.phase === 'hashing') await tracker.enterPhase('moving');
+    const policy: MovePolicy = {
+      movedStatus: 'quarantined',
+      onConflict: 'skip',
+      missingSource: 'stale',
+      // The last look before a copy goes: still the bytes that were verified.
+      verify: async (record, current) => {
+        if (!sameContentStamp(current, record)) return 'changed since it was verified';
+        if ((await storage.contentHash(record.sourcePath)) !== record.hash) return 'changed since it was verified';
+        return null;
+      },
+    };
+    await this.mover.processPlanned(context, async (record) => {
+      const result = await this.mover.moveOne(context, record, policy);
+      if (result.status === 'quarantined') tracker.add({ spaceSavedBytes: record.size });
+      return result;
+    });
+  }
+
+  private async plan(context: RunContext): Promise<void> {
+    const { operation, storage, tracker } = context;
+    const sourceId = operation.sourceOperationId as string;
+    const keep = operation.options.keep ?? DEFAULT_KEEP_POLICY;
+    const quarantine = quarantineFolder(operation.id);
+    let seq = 0;
+    for (let offset = 0; ; offset += GROUP_PAGE) {
+      const groups = await this.groups.page(sourceId, offset, GROUP_PAGE);
+      if (groups.length === 0) return;
+      const where = await this.records.currentPaths(
+        sourceId,
+        groups.flatMap((group) => group.seqs),
+      );
+      const records: PlannedFile[] = [];
+      for (const group of groups) {
+        const verified: PlannedFile[] = [];
+        const rejected: PlannedFile[] = [];
+        for (const member of group.seqs) {
+          const known = where.get(member);
+          if (!known) continue;
+          const record: PlannedFile = {
+            seq: 0,
+            sourcePath: known.path,
+            destinationPath: `${quarantine}/${known.path}`,
+            category: null,
+            matchedBy: null,
+            size: group.size,
+            mtimeMs: known.mtimeMs,
+            hash: group.hash,
+            status: 'planned',
+            error: null,
+          };
+          const current = await storage.stat(known.path).catch(() => null);
+          if (!current || current.size !== group.size) {
+            rejected.push({ ...record, status: 'skipped', error: current ? 'changed since the scan' : 'missing' });
+            continue;
+          }
+          record.mtimeMs = current.mtimeMs;
+          const hash = await storage.contentHash(known.path).catch(() => null);
+          if (hash !== group.hash) {
+            rejected.push({ ...record, status: 'skipped', error: 'changed since the scan' });
+            continue;
+          }
+          verified.push(record);
+        }
+        if (verified.length < 2) {
+          for (const record of verified)
+            rejected.push({ ...record, status: 'skipped', error: 'no longer a duplicate' });
+        } else {
+          const keeper = selectKeeper(
+            verified.map((record) => ({ ...record, path: record.sourcePath })),
+            keep,
+          );
+          for (const record of verified) {
+            if (record.sourcePath === keeper.sourcePath) {
+              rejected.push({ ...record, destinationPath: null, status: 'skipped', error: 'kept' });
+            } else {
+              records.push(record);
+            }
+          }
+        }
+        records.push(...rejected);
+        tracker.add({ filesScanned: group.seqs.length, bytesScanned: group.seqs.length * group.size });
+      }
+      for (const record of records) {
+        record.seq = seq;
+        seq += 1;
+      }
+      await this.records.insert(operation.id, context.epoch, records);
+      await tracker.tick();
+    }
+  }
+}
