@@ -2,6 +2,7 @@ import { CreateAuthTables1764400000000 } from './1764400000000-CreateAuthTables.
 import { CreateOperationTables1764410000000 } from './1764410000000-CreateOperationTables.js';
 import { CreateCategoryRules1764420000000 } from './1764420000000-CreateCategoryRules.js';
 import { AddDuplicateGroups1764430000000 } from './1764430000000-AddDuplicateGroups.js';
+import { AddResumeCount1764440000000 } from './1764440000000-AddResumeCount.js';
 
 /** Every migration, in order. Listed by class so the app, the CLI and the tests load the same set. */
 export const migrations = [
@@ -9,4 +10,5 @@ export const migrations = [
   CreateOperationTables1764410000000,
   CreateCategoryRules1764420000000,
   AddDuplicateGroups1764430000000,
+  AddResumeCount1764440000000,
 ];

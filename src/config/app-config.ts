@@ -31,6 +31,10 @@ export interface AppConfig {
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
   quarantineRetentionDays: number;
   maxActiveOperationsPerUser: number;
+  /** Bull's job lock (and stalled-check interval): how long a dead worker's job stays claimed. */
+  jobLockMs: number;
+  /** How often workers look for operations whose job was lost (Redis restart, crashes). */
+  recoveryIntervalMs: number;
 }
 
 export class ConfigError extends Error {}
@@ -191,5 +195,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     logLevel: logLevel as AppConfig['logLevel'],
     quarantineRetentionDays: int(env, 'QUARANTINE_RETENTION_DAYS', 30, 0, 36500),
     maxActiveOperationsPerUser: int(env, 'MAX_ACTIVE_OPERATIONS_PER_USER', 4, 1, 1000),
+    jobLockMs: int(env, 'JOB_LOCK_MS', 30_000, 1000, 600_000),
+    recoveryIntervalMs: int(env, 'RECOVERY_INTERVAL_MS', 60_000, 500, 3_600_000),
   };
 }

@@ -13,6 +13,12 @@ import { QueueName } from './queue.constants.js';
       useFactory: (config: AppConfig) => ({
         url: config.redisUrl,
         prefix: `${config.redisPrefix}:bull`,
+        settings: {
+          lockDuration: config.jobLockMs,
+          stalledInterval: config.jobLockMs,
+          // A job whose worker died is handed to another worker; more crashes are the recovery pass's to count.
+          maxStalledCount: 1,
+        },
         defaultJobOptions: { removeOnComplete: { age: 86_400, count: 1000 }, removeOnFail: { age: 7 * 86_400 } },
       }),
     }),

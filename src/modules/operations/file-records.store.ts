@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
+import { crashPoint } from '../../common/faults/crash-point.js';
 import { FencedError } from '../progress/progress.service.js';
 import type { FileStatus } from './operation.types.js';
 
@@ -93,6 +94,7 @@ export class FileRecordsStore {
       ],
     );
     if (inserted.length !== files.length) throw new FencedError(operationId);
+    crashPoint('journal');
   }
 
   /** Records the outcome of a batch of moves; fenced on `epoch`. */
@@ -106,6 +108,7 @@ export class FileRecordsStore {
       [operationId, epoch, outcomes.map((o) => o.seq), outcomes.map((o) => o.status), outcomes.map((o) => o.error)],
     )) as [unknown, number];
     if (updated !== outcomes.length) throw new FencedError(operationId);
+    crashPoint('commit');
   }
 
   /** Journals a changed destination (a rename on conflict) before the file is moved there. */

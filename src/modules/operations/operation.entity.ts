@@ -51,6 +51,10 @@ export class Operation {
   @Column({ name: 'lease_epoch', type: 'integer', default: 0 })
   leaseEpoch!: number;
 
+  /** Times the recovery pass re-enqueued the operation after its job was lost. */
+  @Column({ name: 'resume_count', type: 'integer', default: 0 })
+  resumeCount!: number;
+
   @Column({ name: 'cancel_requested_at', type: 'timestamptz', nullable: true })
   cancelRequestedAt!: Date | null;
 

@@ -5,6 +5,7 @@ import { DuplicatesModule } from '../duplicates/duplicates.module.js';
 import { ProgressModule } from '../progress/progress.module.js';
 import { StorageModule } from '../storage/storage.module.js';
 import { FileRecordsStore } from './file-records.store.js';
+import { OperationRecoveryService } from './operation-recovery.service.js';
 import { OperationsProcessor } from './operations.processor.js';
 import { QuarantinePurgeScheduler, QuarantineService } from './quarantine.service.js';
 import { CleanupRunner } from './runners/cleanup.runner.js';
@@ -24,6 +25,7 @@ import { RollbackRunner } from './runners/rollback.runner.js';
     CleanupRunner,
     QuarantineService,
     QuarantinePurgeScheduler,
+    OperationRecoveryService,
   ],
 })
 export class OperationsWorkerModule {}

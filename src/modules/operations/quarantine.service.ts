@@ -70,6 +70,7 @@ const PURGE_INTERVAL_MS = 60 * 60 * 1000;
 @Injectable()
 export class QuarantinePurgeScheduler implements OnModuleInit, OnApplicationShutdown {
   private timer?: NodeJS.Timeout;
+  private firstRun?: NodeJS.Timeout;
   private readonly logger = new Logger('QuarantinePurge');
 
   constructor(private readonly quarantine: QuarantineService) {}
@@ -82,10 +83,11 @@ export class QuarantinePurgeScheduler implements OnModuleInit, OnApplicationShut
         .catch((error: unknown) => this.logger.error(`retention purge failed: ${String(error)}`));
     this.timer = setInterval(run, PURGE_INTERVAL_MS);
     this.timer.unref();
-    setTimeout(run, 10_000).unref();
+    this.firstRun = setTimeout(run, 10_000).unref();
   }
 
   onApplicationShutdown(): void {
     if (this.timer) clearInterval(this.timer);
+    if (this.firstRun) clearTimeout(this.firstRun);
   }
 }

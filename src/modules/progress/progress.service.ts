@@ -7,6 +7,8 @@ import type { ProgressEventSink } from './progress-events.js';
 
 /** Counters are written to the row (and an event sent) at most this often, plus at each phase end. */
 export const PROGRESS_INTERVAL_MS = 200;
+/** Before touching a file, a run re-checks its lease when the last check is older than this. */
+export const LEASE_CHECK_MS = 1000;
 
 /** Another processor claimed the operation (a higher lease epoch): this one must stop touching files. */
 export class FencedError extends Error {
@@ -43,6 +45,15 @@ export class ProgressTracker {
 
   set(counters: Partial<Omit<OperationProgress, 'phase'>>): void {
     Object.assign(this.progress, counters);
+  }
+
+  /**
+   * Throws FencedError when another processor claimed the operation. Cheap: it goes to the
+   * database only when the last confirmation is older than LEASE_CHECK_MS, so a process that was
+   * frozen (SIGSTOP, a blocked event loop) re-checks before it touches the next file.
+   */
+  async assertLease(): Promise<void> {
+    if (Date.now() - this.lastFlush >= LEASE_CHECK_MS) await this.flush();
   }
 
   /** Persists and publishes when the interval has passed; answers quickly otherwise. */

@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { FolderEntry, MoveOutcome, StoredFile, UserStorage, WalkOptions } from './storage-provider.js';
+import { crashPoint } from '../../common/faults/crash-point.js';
 import { PathEscapeError } from './storage-provider.js';
 import { MissingPathError, normalizeUserPath, PathRuleError } from './user-path.js';
 
@@ -177,7 +178,9 @@ export class LocalUserStorage implements UserStorage {
       }
       throw error;
     }
+    crashPoint('link');
     fs.unlinkSync(source);
+    crashPoint('unlink');
     this.touchedFolders.add(destinationFolder).add(path.dirname(source));
     return { kind: 'moved' };
   }
@@ -197,6 +200,7 @@ export class LocalUserStorage implements UserStorage {
     const folder = path.dirname(destination);
     const temp = `${folder}/${RESERVED_PREFIX}-tmp-${randomBytes(6).toString('hex')}`;
     fs.copyFileSync(source, temp, fs.constants.COPYFILE_EXCL);
+    crashPoint('copy');
     try {
       const fd = fs.openSync(temp, 'r+');
       try {
@@ -204,6 +208,7 @@ export class LocalUserStorage implements UserStorage {
       } finally {
         fs.closeSync(fd);
       }
+      crashPoint('fsync');
       if (fs.statSync(temp).size !== sourceStat.size || hashFileSync(temp) !== hashFileSync(source)) {
         throw new Error('copy verification failed');
       }
@@ -218,7 +223,9 @@ export class LocalUserStorage implements UserStorage {
       fs.rmSync(temp, { force: true });
     }
     this.fsyncFolder(folder);
+    crashPoint('link');
     fs.unlinkSync(source);
+    crashPoint('unlink');
     this.touchedFolders.add(path.dirname(source));
     return { kind: 'moved' };
   }

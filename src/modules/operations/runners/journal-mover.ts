@@ -46,6 +46,7 @@ export class JournalMover {
       if (batch.length === 0) return;
       const outcomes: FileOutcome[] = [];
       for (const record of batch) {
+        await tracker.assertLease();
         if (tracker.isCancelRequested) break;
         const result = await handle(record);
         outcomes.push(result);

@@ -1,0 +1,103 @@
+import { InjectQueue } from '@nestjs/bull';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import type { OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import type { Queue } from 'bull';
+import type { DataSource } from 'typeorm';
+import type { AppConfig } from '../../config/app-config.js';
+import { APP_CONFIG } from '../../config/config.module.js';
+import { OperationJob } from '../../queue/operation-jobs.js';
+import type { RunOperationJobData } from '../../queue/operation-jobs.js';
+import { QueueName } from '../../queue/queue.constants.js';
+import { ProgressService } from '../progress/progress.service.js';
+
+/** Automatic resumes of one operation before it is failed for good (it can still be rolled back). */
+export const MAX_AUTO_RESUMES = 3;
+/** A pending operation younger than this may still be on its way into the queue. */
+const GRACE_MS = 5_000;
+const QUEUED_STATES = new Set(['waiting', 'delayed', 'paused', 'active']);
+
+/**
+ * PostgreSQL is the source of truth: an operation that is pending or running but has no live
+ * job (Redis lost it, or Bull failed it after repeated crashes) is enqueued again, a bounded
+ * number of times. Runs on workers at start-up and every RECOVERY_INTERVAL_MS.
+ */
+@Injectable()
+export class OperationRecoveryService implements OnModuleInit, OnApplicationShutdown {
+  private readonly logger = new Logger('OperationRecovery');
+  private timer?: NodeJS.Timeout;
+  private firstRun?: NodeJS.Timeout;
+  private running = false;
+
+  constructor(
+    @InjectQueue(QueueName.Operations) private readonly queue: Queue<RunOperationJobData>,
+    @InjectDataSource() private readonly dataSource: DataSource,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly progress: ProgressService,
+  ) {}
+
+  onModuleInit(): void {
+    const run = () => {
+      void this.recover().catch((error: unknown) => this.logger.warn(`recovery pass failed: ${String(error)}`));
+    };
+    this.timer = setInterval(run, this.config.recoveryIntervalMs);
+    this.timer.unref();
+    this.firstRun = setTimeout(run, Math.min(2_000, this.config.recoveryIntervalMs)).unref();
+  }
+
+  onApplicationShutdown(): void {
+    if (this.timer) clearInterval(this.timer);
+    if (this.firstRun) clearTimeout(this.firstRun);
+  }
+
+  /** One pass; answers the ids it re-enqueued. */
+  async recover(): Promise<string[]> {
+    if (this.running) return [];
+    this.running = true;
+    try {
+      const orphans: { id: string; resume_count: number }[] = await this.dataSource.query(
+        `SELECT id, resume_count FROM operations
+          WHERE status IN ('pending', 'running') AND created_at < now() - make_interval(secs => $1)
+          ORDER BY created_at`,
+        [GRACE_MS / 1000],
+      );
+      const resumed: string[] = [];
+      for (const orphan of orphans) {
+        const job = await this.queue.getJob(orphan.id);
+        const state = job ? await job.getState() : 'missing';
+        if (QUEUED_STATES.has(state)) continue;
+        if (orphan.resume_count >= MAX_AUTO_RESUMES) {
+          await this.giveUp(orphan.id);
+          continue;
+        }
+        const [, updated] = (await this.dataSource.query(
+          `UPDATE operations SET resume_count = resume_count + 1
+            WHERE id = $1 AND status IN ('pending', 'running') AND resume_count = $2`,
+          [orphan.id, orphan.resume_count],
+        )) as [unknown, number];
+        if (!updated) continue;
+        await job?.remove().catch(() => undefined);
+        await this.queue.add(OperationJob.Run, { operationId: orphan.id }, { jobId: orphan.id, attempts: 1 });
+        this.logger.warn(`operation ${orphan.id} had no live job (${state}); enqueued again`);
+        resumed.push(orphan.id);
+      }
+      return resumed;
+    } finally {
+      this.running = false;
+    }
+  }
+
+  private async giveUp(operationId: string): Promise<void> {
+    const message = `Stopped after ${MAX_AUTO_RESUMES} automatic resumes; what it moved can be rolled back`;
+    const [, updated] = (await this.dataSource.query(
+      `UPDATE operations SET status = 'failed', finished_at = now(), error = $2,
+              progress = jsonb_set(progress, '{phase}', '"done"'), lease_epoch = lease_epoch + 1
+        WHERE id = $1 AND status IN ('pending', 'running')`,
+      [operationId, JSON.stringify({ message })],
+    )) as [unknown, number];
+    if (updated) {
+      this.logger.error(`operation ${operationId}: ${message}`);
+      await this.progress.statusChanged(operationId, 'failed');
+    }
+  }
+}
