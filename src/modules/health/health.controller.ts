@@ -10,6 +10,7 @@ import type { Redis } from 'ioredis';
 import { Public } from '../../common/decorators/public.decorator.js';
 import { SkipRateLimit } from '../../common/throttling/rate-limit.decorator.js';
 import { REDIS_CLIENT } from '../../redis/redis.module.js';
+import { StorageService } from '../storage/storage.service.js';
 
 const CHECK_TIMEOUT_MS = 1500;
 
@@ -23,11 +24,14 @@ export class HealthController {
     private readonly database: TypeOrmHealthIndicator,
     private readonly indicators: HealthIndicatorService,
     @Inject(REDIS_CLIENT) private readonly redis: Redis,
+    private readonly storage: StorageService,
   ) {}
 
   @Get()
-  @ApiOkResponse({ description: 'PostgreSQL and Redis answer' })
-  @ApiServiceUnavailableResponse({ description: 'PostgreSQL or Redis does not answer; `details` says which' })
+  @ApiOkResponse({ description: 'PostgreSQL and Redis answer (and the S3 bucket, when S3 is configured)' })
+  @ApiServiceUnavailableResponse({
+    description: 'PostgreSQL, Redis or the configured S3 bucket does not answer; `details` says which',
+  })
   async check(): Promise<HealthCheckResult> {
     try {
       return await this.health.check([
@@ -40,6 +44,18 @@ export class HealthController {
               return {};
             })
             .withTimeout(CHECK_TIMEOUT_MS),
+        ...(this.storage.s3Configured
+          ? [
+              () =>
+                this.indicators
+                  .check('s3')
+                  .attempt(async ({ signal }) => {
+                    await this.storage.checkS3(signal);
+                    return {};
+                  })
+                  .withTimeout(CHECK_TIMEOUT_MS),
+            ]
+          : []),
       ]);
     } catch (error) {
       if (error instanceof ServiceUnavailableException) {
