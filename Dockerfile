@@ -1,6 +1,8 @@
 # syntax=docker/dockerfile:1
 # Build stage: full dependencies, compile TypeScript to dist/.
 FROM node:20-bookworm-slim AS build
+# argon2 is compiled from source on install (allowScripts in package.json): it needs a toolchain.
+RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
@@ -11,6 +13,7 @@ RUN npm run build
 
 # Production dependencies only.
 FROM node:20-bookworm-slim AS deps
+RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund

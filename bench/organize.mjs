@@ -27,7 +27,9 @@ const base = `http://127.0.0.1:${PORT}`;
 const EXTENSIONS = ['jpg', 'png', 'pdf', 'txt', 'mp3', 'mp4', 'zip', 'ts', 'csv', 'bin', 'docx', 'heic'];
 
 function start(role, port) {
-  const child = spawn(process.execPath, ['dist/src/main.js'], {
+  // PROFILE=dir writes a CPU profile of each worker there (node --cpu-prof).
+  const profile = role === 'worker' && process.env.PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.PROFILE}`] : [];
+  const child = spawn(process.execPath, [...profile, 'dist/src/main.js'], {
     env: { ...env, APP_ROLE: role, PORT: String(port) },
     stdio: ['ignore', 'inherit', 'inherit'],
   });

@@ -164,6 +164,14 @@ export function loadConfig(env: Env = process.env): AppConfig {
 
   const s3Endpoint = optional(env, 'S3_ENDPOINT');
   if (s3Endpoint !== undefined) url(env, 'S3_ENDPOINT', s3Endpoint, ['http:', 'https:']);
+  const s3AccessKeyId = optional(env, 'S3_ACCESS_KEY_ID');
+  const s3SecretAccessKey = optional(env, 'S3_SECRET_ACCESS_KEY');
+  if ((s3AccessKeyId === undefined) !== (s3SecretAccessKey === undefined)) {
+    fail(
+      s3AccessKeyId === undefined ? 'S3_ACCESS_KEY_ID' : 'S3_SECRET_ACCESS_KEY',
+      'is required with the other S3 key',
+    );
+  }
   const redisPrefix = str(env, 'REDIS_PREFIX', 'fo');
   if (!/^[A-Za-z0-9_.:-]{1,64}$/.test(redisPrefix)) {
     fail('REDIS_PREFIX', 'may only contain letters, digits and _ . : -');
@@ -184,8 +192,8 @@ export function loadConfig(env: Env = process.env): AppConfig {
       endpoint: s3Endpoint,
       region: str(env, 'S3_REGION', 'us-east-1'),
       bucket: optional(env, 'S3_BUCKET'),
-      accessKeyId: optional(env, 'S3_ACCESS_KEY_ID'),
-      secretAccessKey: optional(env, 'S3_SECRET_ACCESS_KEY'),
+      accessKeyId: s3AccessKeyId,
+      secretAccessKey: s3SecretAccessKey,
       forcePathStyle: bool(env, 'S3_FORCE_PATH_STYLE', false),
       checksumWhenRequired: bool(env, 'S3_CHECKSUM_WHEN_REQUIRED', true),
     },

@@ -10,6 +10,7 @@ import type { Redis } from 'ioredis';
 import { Public } from '../../common/decorators/public.decorator.js';
 import { SkipRateLimit } from '../../common/throttling/rate-limit.decorator.js';
 import { REDIS_CLIENT } from '../../redis/redis.module.js';
+import { StorageService } from '../storage/storage.service.js';
 import { HealthDto, HealthUnavailableDto, LiveDto } from './health.dto.js';
 
 const CHECK_TIMEOUT_MS = 1500;
@@ -26,14 +27,15 @@ export class HealthController {
     private readonly database: TypeOrmHealthIndicator,
     private readonly indicators: HealthIndicatorService,
     @Inject(REDIS_CLIENT) private readonly redis: Redis,
+    private readonly storage: StorageService,
   ) {}
 
   @Get()
-  @ApiOperation({ summary: 'Readiness: PostgreSQL and Redis answer' })
-  @ApiOkResponse({ type: HealthDto, description: 'PostgreSQL and Redis answer' })
+  @ApiOperation({ summary: 'Readiness: PostgreSQL and Redis answer (and the S3 bucket, when configured)' })
+  @ApiOkResponse({ type: HealthDto, description: 'PostgreSQL and Redis answer (and the S3 bucket, when configured)' })
   @ApiServiceUnavailableResponse({
     type: HealthUnavailableDto,
-    description: 'PostgreSQL or Redis does not answer; `message` and `details` say which',
+    description: 'PostgreSQL, Redis or the configured S3 bucket does not answer; `message` and `details` say which',
   })
   async check(): Promise<HealthCheckResult> {
     try {
@@ -47,6 +49,18 @@ export class HealthController {
               return {};
             })
             .withTimeout(CHECK_TIMEOUT_MS),
+        ...(this.storage.s3Configured
+          ? [
+              () =>
+                this.indicators
+                  .check('s3')
+                  .attempt(async ({ signal }) => {
+                    await this.storage.checkS3(signal);
+                    return {};
+                  })
+                  .withTimeout(CHECK_TIMEOUT_MS),
+            ]
+          : []),
       ]);
     } catch (error) {
       if (error instanceof ServiceUnavailableException) {

@@ -1,8 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { FolderEntry, MoveOutcome, StoredFile, UserStorage, WalkOptions } from './storage-provider.js';
+import type { Readable } from 'node:stream';
 import { crashPoint } from '../../common/faults/crash-point.js';
+import type { FolderEntry, MoveOutcome, ReadRange, StoredFile, UserStorage, WalkOptions } from './storage-provider.js';
 import { PathEscapeError } from './storage-provider.js';
 import { MissingPathError, normalizeUserPath, PathRuleError } from './user-path.js';
 
@@ -150,6 +151,22 @@ export class LocalUserStorage implements UserStorage {
     } finally {
       fs.closeSync(fd);
     }
+  }
+
+  async openRead(relativePath: string, range?: ReadRange): Promise<Readable> {
+    const absolutePath = this.absolute(relativePath);
+    this.assertRealFolder(path.dirname(absolutePath));
+    const handle = await fs.promises.open(absolutePath, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+    try {
+      if (!(await handle.stat()).isFile()) {
+        throw Object.assign(new Error('not a regular file'), { code: 'EISDIR' });
+      }
+    } catch (error) {
+      await handle.close();
+      throw error;
+    }
+    // The stream closes the handle when it ends or is destroyed.
+    return handle.createReadStream(range ? { start: range.start, end: range.end } : {});
   }
 
   async move(from: string, to: string): Promise<MoveOutcome> {

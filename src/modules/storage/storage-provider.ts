@@ -1,3 +1,5 @@
+import type { Readable } from 'node:stream';
+
 /** One regular file met by a walk; `path` is relative to the user's folder, posix separators. */
 export interface StoredFile {
   path: string;
@@ -27,6 +29,12 @@ export interface FolderEntry {
   modifiedAt: string;
 }
 
+/** Bytes `start` to `end`, both included (as fs.createReadStream takes them). */
+export interface ReadRange {
+  start: number;
+  end: number;
+}
+
 export type MoveOutcome =
   | { kind: 'moved' }
   /** The destination is taken: nothing was changed. */
@@ -52,12 +60,20 @@ export interface UserStorage {
   /** The regular file at `relativePath`, or null (missing, a folder or a symbolic link). */
   stat(relativePath: string): Promise<StoredFile | null>;
   readHead(relativePath: string, bytes: number): Promise<Uint8Array>;
+  /**
+   * A read stream of the regular file at `relativePath` (all of it, or `range`), for hashing.
+   * Rejects when it is missing or not a regular file. The caller consumes or destroys the stream.
+   */
+  openRead(relativePath: string, range?: ReadRange): Promise<Readable>;
   /** Moves without ever overwriting; keeps the modification time. */
   move(from: string, to: string): Promise<MoveOutcome>;
   /** Removes the folder when empty; answers whether it did. */
   removeEmptyFolder(relativePath: string): Promise<boolean>;
   makeFolder(relativePath: string): Promise<void>;
-  /** Makes sure a completed batch of moves is durable (folder fsyncs on disk). */
+  /**
+   * Makes sure a completed batch of moves is durable (folder fsyncs on disk); on S3, where writes
+   * are durable once answered, drops folder markers that makeFolder wrote and no longer needs.
+   */
   flush(): Promise<void>;
   list(relativePath: string): Promise<FolderEntry[]>;
   /** SHA-256 (hex) of the file's whole content: re-verification before a destructive step. */

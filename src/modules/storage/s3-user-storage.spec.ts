@@ -1,0 +1,271 @@
+import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CopyObjectCommand,
+  CreateMultipartUploadCommand,
+  DeleteObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  UploadPartCopyCommand,
+} from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { createHash } from 'node:crypto';
+import type { S3Target } from './s3-backend.js';
+import { formatMtime, MOVED_FROM_METADATA, objectMtimeMs, parseMtime, S3UserStorage } from './s3-user-storage.js';
+import { PathRuleError } from './user-path.js';
+
+interface FakeObject {
+  body: Buffer;
+  metadata: Record<string, string>;
+  etag: string;
+  lastModified: Date;
+}
+
+function s3Error(name: string, status: number): Error {
+  return Object.assign(new Error(name), { name, $metadata: { httpStatusCode: status } });
+}
+
+const md5 = (body: Buffer) => `"${createHash('md5').update(body).digest('hex')}"`;
+
+/** Just enough of S3 for the move protocol; every request is logged by command name. */
+class FakeS3 {
+  readonly objects = new Map<string, FakeObject>();
+  readonly log: string[] = [];
+  supportsIfNoneMatch = true;
+  /** Runs before a copy is carried out (to race it). */
+  beforeCopy?: () => void;
+  /** Alters the bytes a copy writes (to fail verification). */
+  corruptCopy = false;
+  /** Answers 412 after carrying out the copy, as a retried request whose first answer was lost. */
+  loseCopyAnswer = false;
+  private uploads = new Map<string, { key: string; parts: Map<number, Buffer>; metadata: Record<string, string> }>();
+
+  put(key: string, body: string, metadata: Record<string, string> = {}): void {
+    const buffer = Buffer.from(body);
+    this.objects.set(key, {
+      body: buffer,
+      metadata,
+      etag: md5(buffer),
+      lastModified: new Date('2024-01-02T03:04:05Z'),
+    });
+  }
+
+  private sourceOf(copySource: string | undefined): { key: string; object: FakeObject } {
+    const key = decodeURIComponent(String(copySource).split('/').slice(1).join('/'));
+    const object = this.objects.get(key);
+    if (!object) throw s3Error('NoSuchKey', 404);
+    return { key, object };
+  }
+
+  async send(command: unknown): Promise<unknown> {
+    const name = (command as object).constructor.name;
+    this.log.push(name);
+    if (command instanceof HeadObjectCommand) {
+      const object = this.objects.get(command.input.Key!);
+      if (!object) throw s3Error('NotFound', 404);
+      return {
+        ContentLength: object.body.length,
+        ETag: object.etag,
+        Metadata: { ...object.metadata },
+        LastModified: object.lastModified,
+      };
+    }
+    if (command instanceof CopyObjectCommand) {
+      const input = command.input;
+      if (input.IfNoneMatch && !this.supportsIfNoneMatch) throw s3Error('NotImplemented', 501);
+      this.beforeCopy?.();
+      const { object } = this.sourceOf(input.CopySource);
+      if (input.CopySourceIfMatch && input.CopySourceIfMatch !== object.etag) throw s3Error('PreconditionFailed', 412);
+      if (input.IfNoneMatch === '*' && this.objects.has(input.Key!)) throw s3Error('PreconditionFailed', 412);
+      const body = this.corruptCopy ? Buffer.from(`${object.body.toString()}!`) : object.body;
+      this.objects.set(input.Key!, {
+        body,
+        metadata: input.MetadataDirective === 'REPLACE' ? { ...input.Metadata } : { ...object.metadata },
+        etag: md5(body),
+        lastModified: new Date(),
+      });
+      if (this.loseCopyAnswer) throw s3Error('PreconditionFailed', 412);
+      return { CopyObjectResult: { ETag: md5(body) } };
+    }
+    if (command instanceof CreateMultipartUploadCommand) {
+      const id = `upload-${this.uploads.size + 1}`;
+      this.uploads.set(id, { key: command.input.Key!, parts: new Map(), metadata: { ...command.input.Metadata } });
+      return { UploadId: id };
+    }
+    if (command instanceof UploadPartCopyCommand) {
+      const input = command.input;
+      const { object } = this.sourceOf(input.CopySource);
+      if (input.CopySourceIfMatch !== object.etag) throw s3Error('PreconditionFailed', 412);
+      const [start, end] = /^bytes=(\d+)-(\d+)$/.exec(input.CopySourceRange!)!.slice(1).map(Number);
+      this.uploads.get(input.UploadId!)!.parts.set(input.PartNumber!, object.body.subarray(start, end + 1));
+      return { CopyPartResult: { ETag: `"part-${input.PartNumber}"` } };
+    }
+    if (command instanceof CompleteMultipartUploadCommand) {
+      const input = command.input;
+      if (input.IfNoneMatch && !this.supportsIfNoneMatch) throw s3Error('NotImplemented', 501);
+      if (input.IfNoneMatch === '*' && this.objects.has(input.Key!)) throw s3Error('PreconditionFailed', 412);
+      const upload = this.uploads.get(input.UploadId!)!;
+      const numbers = input.MultipartUpload!.Parts!.map((part) => part.PartNumber!);
+      const body = Buffer.concat(numbers.map((n) => upload.parts.get(n)!));
+      this.objects.set(upload.key, {
+        body,
+        metadata: upload.metadata,
+        etag: `"${createHash('md5').update(body).digest('hex')}-${numbers.length}"`,
+        lastModified: new Date(),
+      });
+      this.uploads.delete(input.UploadId!);
+      return {};
+    }
+    if (command instanceof AbortMultipartUploadCommand) {
+      this.uploads.delete(command.input.UploadId!);
+      return {};
+    }
+    if (command instanceof DeleteObjectCommand) {
+      this.objects.delete(command.input.Key!);
+      return {};
+    }
+    if (command instanceof PutObjectCommand) {
+      this.put(command.input.Key!, '');
+      return {};
+    }
+    if (command instanceof ListObjectsV2Command) {
+      const keys = [...this.objects.keys()].filter((key) => key.startsWith(command.input.Prefix ?? '')).sort();
+      return { Contents: keys.slice(0, command.input.MaxKeys ?? 1000).map((Key) => ({ Key })), IsTruncated: false };
+    }
+    throw new Error(`FakeS3 does not implement ${name}`);
+  }
+}
+
+const USER = '0b6f4a3e-1c2d-4e5f-8a9b-0c1d2e3f4a5b';
+const base = `users/${USER}/`;
+
+function setup(options: { maxSingleCopyBytes?: number; minCopyPartBytes?: number } = {}) {
+  const fake = new FakeS3();
+  const target: S3Target = { client: fake as unknown as S3Client, bucket: 'b', conditionalWrites: true };
+  return { fake, target, storage: new S3UserStorage(target, USER, options) };
+}
+
+describe('S3 mtime metadata', () => {
+  it('round-trips whole milliseconds exactly and reads what rclone and s3fs write', () => {
+    for (const ms of [0, 1, 999, 1_683_460_800_250, 1_700_000_000_000, -1500]) {
+      expect(parseMtime(formatMtime(ms))).toBe(ms);
+    }
+    expect(formatMtime(1_683_460_800_250)).toBe('1683460800.250');
+    expect(parseMtime('1683460800.123456789')).toBe(1_683_460_800_123);
+    expect(parseMtime('1683460800')).toBe(1_683_460_800_000);
+    expect(parseMtime('yesterday')).toBeUndefined();
+    expect(parseMtime(undefined)).toBeUndefined();
+  });
+
+  it('falls back to LastModified, whole seconds', () => {
+    expect(objectMtimeMs({ LastModified: new Date(1_700_000_000_999) })).toBe(1_700_000_000_000);
+    expect(objectMtimeMs({ LastModified: new Date(5), Metadata: { mtime: '12.5' } })).toBe(12_500);
+  });
+});
+
+describe('S3UserStorage.move', () => {
+  it('copies, keeps metadata and mtime, then deletes the source', async () => {
+    const { fake, storage } = setup();
+    fake.put(`${base}a.txt`, 'hello', { colour: 'blue' });
+    const before = await storage.stat('a.txt');
+    expect(await storage.move('a.txt', 'docs/a.txt')).toEqual({ kind: 'moved' });
+    expect(fake.objects.has(`${base}a.txt`)).toBe(false);
+    const moved = fake.objects.get(`${base}docs/a.txt`)!;
+    expect(moved.body.toString()).toBe('hello');
+    expect(moved.metadata).toMatchObject({ colour: 'blue', mtime: formatMtime(before!.mtimeMs) });
+    expect(await storage.stat('docs/a.txt')).toEqual({ ...before, path: 'docs/a.txt' });
+  });
+
+  it('uses multipart UploadPartCopy above the single-copy limit, every part pinned to the source ETag', async () => {
+    const { fake, storage } = setup({ maxSingleCopyBytes: 10, minCopyPartBytes: 4 });
+    fake.put(`${base}big.bin`, 'abcdefghijklmnopq');
+    expect(await storage.move('big.bin', 'x/big.bin')).toEqual({ kind: 'moved' });
+    expect(fake.objects.get(`${base}x/big.bin`)!.body.toString()).toBe('abcdefghijklmnopq');
+    expect(fake.log.filter((name) => name === 'UploadPartCopyCommand')).toHaveLength(5);
+    expect(fake.log).not.toContain('CopyObjectCommand');
+    expect(fake.objects.has(`${base}big.bin`)).toBe(false);
+  });
+
+  it('never overwrites: an existing destination, or one that appears just before the copy', async () => {
+    const { fake, storage } = setup();
+    fake.put(`${base}a.txt`, 'mine');
+    fake.put(`${base}b.txt`, 'theirs');
+    expect(await storage.move('a.txt', 'b.txt')).toEqual({ kind: 'destination-exists' });
+    fake.beforeCopy = () => fake.put(`${base}c.txt`, 'raced');
+    expect(await storage.move('a.txt', 'c.txt')).toEqual({ kind: 'destination-exists' });
+    expect(fake.objects.get(`${base}c.txt`)!.body.toString()).toBe('raced');
+    expect(fake.objects.get(`${base}a.txt`)!.body.toString()).toBe('mine');
+  });
+
+  it('learns once that a server does not take If-None-Match on copies, and still checks first', async () => {
+    const { fake, storage, target } = setup();
+    fake.supportsIfNoneMatch = false;
+    fake.put(`${base}a.txt`, 'a');
+    fake.put(`${base}b.txt`, 'b');
+    expect(await storage.move('a.txt', 'moved/a.txt')).toEqual({ kind: 'moved' });
+    expect(target.conditionalWrites).toBe(false);
+    expect(await storage.move('b.txt', 'moved/a.txt')).toEqual({ kind: 'destination-exists' });
+  });
+
+  it('a copy whose answer was lost (412 on the retry) is recognised as its own and finished', async () => {
+    const { fake, storage } = setup();
+    fake.put(`${base}a.txt`, 'a');
+    fake.loseCopyAnswer = true;
+    expect(await storage.move('a.txt', 'd/a.txt')).toEqual({ kind: 'moved' });
+    expect([...fake.objects.keys()]).toEqual([`${base}d/a.txt`]);
+  });
+
+  it('finishes a move interrupted between copy and delete, but not for a look-alike it did not copy', async () => {
+    const { fake, storage } = setup();
+    fake.put(`${base}a.txt`, 'same');
+    expect(await storage.move('a.txt', 'd/a.txt')).toEqual({ kind: 'moved' });
+    // The crash: the source is still there next to its copy.
+    const copy = fake.objects.get(`${base}d/a.txt`)!;
+    fake.objects.set(`${base}a.txt`, { ...copy, metadata: { ...copy.metadata } });
+    expect(await storage.move('a.txt', 'd/a.txt')).toEqual({ kind: 'moved' });
+    expect([...fake.objects.keys()]).toEqual([`${base}d/a.txt`]);
+    // Same bytes, size and mtime, but another source path: a real conflict, nothing deleted.
+    fake.objects.set(`${base}b.txt`, { ...copy, metadata: { ...copy.metadata } });
+    expect(await storage.move('b.txt', 'd/a.txt')).toEqual({ kind: 'destination-exists' });
+    expect(fake.objects.has(`${base}b.txt`)).toBe(true);
+    expect(copy.metadata[MOVED_FROM_METADATA]).toMatch(/^[0-9a-f]{32}$/);
+  });
+
+  it('removes a copy that fails verification and keeps the source', async () => {
+    const { fake, storage } = setup();
+    fake.put(`${base}a.txt`, 'abc');
+    fake.corruptCopy = true;
+    await expect(storage.move('a.txt', 'd/a.txt')).rejects.toMatchObject({ code: 'CopyVerificationFailed' });
+    expect([...fake.objects.keys()]).toEqual([`${base}a.txt`]);
+  });
+
+  it('answers source-missing for a missing source and refuses paths outside the prefix', async () => {
+    const { storage } = setup();
+    expect(await storage.move('nothing.txt', 'd/nothing.txt')).toEqual({ kind: 'source-missing' });
+    await expect(storage.move('../x/a.txt', 'a.txt')).rejects.toThrow(PathRuleError);
+    await expect(storage.move('a.txt', '/users/x/a.txt')).rejects.toThrow(PathRuleError);
+    expect(() => new S3UserStorage(setup().target, '../other')).toThrow();
+  });
+});
+
+describe('S3UserStorage folders', () => {
+  it('removes a marker of an emptied folder; makeFolder markers last only while the folder is empty', async () => {
+    const { fake, storage } = setup();
+    fake.put(`${base}f/`, '');
+    expect(await storage.removeEmptyFolder('f')).toBe(true);
+    expect(fake.objects.size).toBe(0);
+    fake.put(`${base}g/x.txt`, 'x');
+    expect(await storage.removeEmptyFolder('g')).toBe(false);
+
+    await storage.makeFolder('h');
+    await storage.makeFolder('h/i');
+    expect([...fake.objects.keys()].sort()).toEqual([`${base}g/x.txt`, `${base}h/`, `${base}h/i/`]);
+    await storage.flush();
+    // h/ holds h/i/ now: its own marker is redundant; h/i/ is still empty and keeps its marker.
+    expect([...fake.objects.keys()].sort()).toEqual([`${base}g/x.txt`, `${base}h/i/`]);
+    fake.put(`${base}h/i/back.txt`, 'b');
+    await storage.flush();
+    expect([...fake.objects.keys()].sort()).toEqual([`${base}g/x.txt`, `${base}h/i/back.txt`]);
+  });
+});

@@ -1,0 +1,709 @@
+import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CopyObjectCommand,
+  CreateMultipartUploadCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  UploadPartCopyCommand,
+} from '@aws-sdk/client-s3';
+import type { CompletedPart, HeadObjectCommandOutput, ListObjectsV2CommandOutput } from '@aws-sdk/client-s3';
+import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
+import type { S3Target } from './s3-backend.js';
+import type { FolderEntry, MoveOutcome, ReadRange, StoredFile, UserStorage, WalkOptions } from './storage-provider.js';
+import { MissingPathError, normalizeUserPath, PathRuleError } from './user-path.js';
+
+/** Names the service writes for itself (quarantine): never scanned, never moved. Same as on disk. */
+const RESERVED_PREFIX = '.fileorganizer';
+const WALK_BATCH = 500;
+/** HeadObject requests in flight at once while walking or listing. */
+const HEAD_CONCURRENCY = 16;
+const MAX_KEY_BYTES = 1024;
+/** CopyObject copies at most 5 GiB in one request; above that, multipart UploadPartCopy. */
+export const MAX_SINGLE_COPY_BYTES = 5 * 1024 ** 3;
+const MIN_COPY_PART_BYTES = 512 * 1024 ** 2;
+const MAX_PARTS = 10_000;
+const EPOCH = new Date(0).toISOString();
+const PART_COPY_CONCURRENCY = 4;
+
+/**
+ * User metadata (`x-amz-meta-mtime`): the file's modification time in seconds since the epoch,
+ * fractional, as rclone and s3fs write it. Objects without it use LastModified.
+ */
+export const MTIME_METADATA = 'mtime';
+/**
+ * User metadata written on every copy: a digest of the source path. It tells a copy this service
+ * made from that very source (a crash between copy and delete) from an unrelated object that
+ * happens to have the same size and modification time.
+ */
+export const MOVED_FROM_METADATA = 'fileorganizer-moved-from';
+
+/** An S3 failure with a code safe to show the user (the SDK's error name), never a key or bucket. */
+export class S3StorageError extends Error {
+  readonly code: string;
+  constructor(
+    code: string,
+    readonly status?: number,
+    options?: { cause?: unknown },
+  ) {
+    super(`S3 ${code}${status ? ` (HTTP ${status})` : ''}`, options);
+    this.code = code;
+  }
+}
+
+function wrap(error: unknown): S3StorageError {
+  if (error instanceof S3StorageError) return error;
+  const details = error as { name?: string; $metadata?: { httpStatusCode?: number } } | null;
+  return new S3StorageError(details?.name ?? 'Error', details?.$metadata?.httpStatusCode, { cause: error });
+}
+
+function isNotFound(error: S3StorageError): boolean {
+  return error.status === 404 || error.code === 'NotFound' || error.code === 'NoSuchKey';
+}
+
+function isPreconditionFailed(error: S3StorageError): boolean {
+  return error.status === 412 || error.code === 'PreconditionFailed';
+}
+
+/** A concurrent conditional write on the same key (AWS answers 409): someone else is claiming it. */
+function isConditionalConflict(error: S3StorageError): boolean {
+  return error.code === 'ConditionalRequestConflict';
+}
+
+function isNotImplemented(error: S3StorageError): boolean {
+  return error.status === 501 || error.code === 'NotImplemented';
+}
+
+function isInvalidRange(error: S3StorageError): boolean {
+  return error.status === 416 || error.code === 'InvalidRange';
+}
+
+/** Parses `x-amz-meta-mtime` (seconds, fractional) into whole milliseconds; undefined when malformed. */
+export function parseMtime(value: string | undefined): number | undefined {
+  if (value === undefined || !/^-?\d{1,15}(\.\d+)?$/.test(value.trim())) return undefined;
+  return Math.round(Number(value.trim()) * 1000);
+}
+
+/** Whole milliseconds as seconds with three decimals, exactly: parseMtime(formatMtime(ms)) === ms. */
+export function formatMtime(ms: number): string {
+  const whole = Math.round(Math.abs(ms));
+  const seconds = Math.floor(whole / 1000);
+  const millis = whole - seconds * 1000;
+  return `${ms < 0 ? '-' : ''}${seconds}.${String(millis).padStart(3, '0')}`;
+}
+
+/** The modification time of an object: its mtime metadata, else LastModified (whole seconds, as HEAD gives it). */
+export function objectMtimeMs(head: Pick<HeadObjectCommandOutput, 'Metadata' | 'LastModified'>): number {
+  const fromMetadata = parseMtime(head.Metadata?.[MTIME_METADATA]);
+  if (fromMetadata !== undefined) return fromMetadata;
+  return Math.floor((head.LastModified?.getTime() ?? 0) / 1000) * 1000;
+}
+
+function movedFromToken(relativePath: string): string {
+  return createHash('sha256').update(relativePath).digest('hex').slice(0, 32);
+}
+
+/** `x-amz-copy-source`: bucket and key, URL-encoded segment by segment. */
+function copySource(bucket: string, key: string): string {
+  return `${bucket}/${key.split('/').map(encodeURIComponent).join('/')}`;
+}
+
+/** A plain MD5 ETag (single-part upload, no KMS): equal ETags then mean equal bytes. */
+function isMd5Etag(head: HeadObjectCommandOutput): boolean {
+  const sse = head.ServerSideEncryption;
+  if (sse !== undefined && sse !== 'AES256') return false;
+  if (head.SSECustomerAlgorithm) return false;
+  return /^"?[0-9a-f]{32}"?$/i.test(head.ETag ?? '');
+}
+
+const CHECKSUM_FIELDS = [
+  'ChecksumCRC64NVME',
+  'ChecksumCRC32',
+  'ChecksumCRC32C',
+  'ChecksumSHA1',
+  'ChecksumSHA256',
+] as const;
+
+/**
+ * Whether two objects' bytes are known to differ (false when nothing comparable is known):
+ * full-object checksums of one algorithm, else plain MD5 ETags.
+ */
+function contentDiffers(source: HeadObjectCommandOutput, copy: HeadObjectCommandOutput): boolean {
+  for (const field of CHECKSUM_FIELDS) {
+    const a = source[field];
+    const b = copy[field];
+    // Composite (per-part) checksums end in "-<parts>" and change with the part layout.
+    if (a && b && !a.includes('-') && !b.includes('-')) return a !== b;
+  }
+  if (isMd5Etag(source) && isMd5Etag(copy)) return source.ETag !== copy.ETag;
+  return false;
+}
+
+/** Runs `fn` over `items` with at most `limit` in flight; results in input order. */
+async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const index = next;
+      next += 1;
+      results[index] = await fn(items[index]);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
+
+async function readAtMost(stream: Readable, bytes: number): Promise<Uint8Array> {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  try {
+    for await (const chunk of stream) {
+      const buffer = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array);
+      chunks.push(buffer);
+      total += buffer.length;
+      if (total >= bytes) break;
+    }
+  } finally {
+    stream.destroy();
+  }
+  return new Uint8Array(Buffer.concat(chunks).subarray(0, bytes));
+}
+
+export interface S3UserStorageOptions {
+  /** Objects larger than this are copied with multipart UploadPartCopy (tests lower it). */
+  maxSingleCopyBytes?: number;
+  minCopyPartBytes?: number;
+}
+
+type CopyResult = 'copied' | 'destination-exists' | 'source-changed';
+
+/**
+ * A user's folder in a bucket: the prefix `users/<userId>/`. Every path goes through
+ * normalizeUserPath (no `..`, not absolute, no NUL) and is then appended to the prefix, so no
+ * key outside it can be named. S3 has no folders: a folder is a key prefix, and a zero-byte key
+ * ending in "/" is a folder marker (never a file). See the README ("S3 storage") for the rules.
+ */
+export class S3UserStorage implements UserStorage {
+  readonly kind = 's3' as const;
+  /** `users/<userId>/` */
+  readonly prefix: string;
+  /** Folder markers makeFolder wrote that flush drops once the folder holds something else. */
+  private readonly createdMarkers = new Set<string>();
+  private readonly maxSingleCopyBytes: number;
+  private readonly minCopyPartBytes: number;
+
+  constructor(
+    private readonly target: S3Target,
+    userId: string,
+    options: S3UserStorageOptions = {},
+  ) {
+    if (!/^[A-Za-z0-9_-]{1,64}$/.test(userId)) throw new Error('invalid user id for S3 storage');
+    this.prefix = `users/${userId}/`;
+    this.maxSingleCopyBytes = options.maxSingleCopyBytes ?? MAX_SINGLE_COPY_BYTES;
+    this.minCopyPartBytes = options.minCopyPartBytes ?? MIN_COPY_PART_BYTES;
+  }
+
+  private get bucket(): string {
+    return this.target.bucket;
+  }
+
+  private async call<T>(request: () => Promise<T>): Promise<T> {
+    try {
+      return await request();
+    } catch (error) {
+      throw wrap(error);
+    }
+  }
+
+  /** The key of a file; throws PathRuleError for a path that breaks the rules or is too long for S3. */
+  private fileKey(normalized: string, field = 'path'): string {
+    const key = `${this.prefix}${normalized}`;
+    if (Buffer.byteLength(key) > MAX_KEY_BYTES) {
+      throw new PathRuleError(`${field} is too long for S3 (keys are limited to ${MAX_KEY_BYTES} bytes)`);
+    }
+    return key;
+  }
+
+  /** The key prefix of a folder ('' is the user's folder itself). */
+  private folderKey(normalized: string): string {
+    return normalized === '' ? this.prefix : `${this.fileKey(normalized)}/`;
+  }
+
+  private relative(key: string): string {
+    return key.slice(this.prefix.length);
+  }
+
+  private async head(key: string, withChecksums = false): Promise<HeadObjectCommandOutput | null> {
+    try {
+      return await this.call(() =>
+        this.target.client.send(
+          new HeadObjectCommand({
+            Bucket: this.bucket,
+            Key: key,
+            ...(withChecksums ? { ChecksumMode: 'ENABLED' as const } : {}),
+          }),
+        ),
+      );
+    } catch (error) {
+      if (isNotFound(error as S3StorageError)) return null;
+      throw error;
+    }
+  }
+
+  private async *listPages(prefix: string, delimiter?: string): AsyncGenerator<ListObjectsV2CommandOutput> {
+    let token: string | undefined;
+    do {
+      const page = await this.call(() =>
+        this.target.client.send(
+          new ListObjectsV2Command({
+            Bucket: this.bucket,
+            Prefix: prefix,
+            Delimiter: delimiter,
+            ContinuationToken: token,
+          }),
+        ),
+      );
+      yield page;
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+  }
+
+  /** Keys below `prefix` (up to `max`). */
+  private async firstKeys(prefix: string, max: number): Promise<string[]> {
+    const page = await this.call(() =>
+      this.target.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, MaxKeys: max })),
+    );
+    return (page.Contents ?? []).map((object) => object.Key ?? '');
+  }
+
+  private async deleteKey(key: string): Promise<void> {
+    await this.call(() => this.target.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key })));
+  }
+
+  private toStoredFile(relativePath: string, head: HeadObjectCommandOutput): StoredFile {
+    return { path: relativePath, size: head.ContentLength ?? 0, mtimeMs: objectMtimeMs(head), dev: 0, ino: 0 };
+  }
+
+  /**
+   * A folder exists when at least one key starts with `<folder>/`: a file below it or a zero-byte
+   * marker `<folder>/`. A key `<folder>` itself is a file, hence "not a folder".
+   */
+  async assertFolder(relativePath: string, field: string): Promise<void> {
+    const normalized = normalizeUserPath(relativePath, field);
+    if (normalized === '') return;
+    const folderKey = `${this.fileKey(normalized, field)}/`;
+    if ((await this.firstKeys(folderKey, 1)).length > 0) return;
+    if (await this.head(this.fileKey(normalized, field))) {
+      throw new PathRuleError(`${field} is not a folder: ${relativePath}`);
+    }
+    throw new MissingPathError(`${field} does not exist: ${relativePath}`);
+  }
+
+  /**
+   * Every object below the folder, one ListObjectsV2 page at a time (1,000 keys), in key order.
+   * Markers, `.fileorganizer*` and (unless asked) hidden names below the folder are left out; a
+   * key that is not a canonical path ("a//b", "../x") is reported and never touched. Each file is
+   * HEADed for its mtime metadata, so the walk answers what stat answers.
+   */
+  async *walk(relativePath: string, options: WalkOptions): AsyncIterable<StoredFile[]> {
+    const start = normalizeUserPath(relativePath);
+    const listPrefix = this.folderKey(start);
+    let batch: StoredFile[] = [];
+    for await (const page of this.listPages(listPrefix)) {
+      const candidates: string[] = [];
+      for (const object of page.Contents ?? []) {
+        const key = object.Key;
+        if (!key || key.endsWith('/')) continue;
+        const segments = key.slice(listPrefix.length).split('/');
+        if (segments.some((segment) => segment.startsWith(RESERVED_PREFIX))) continue;
+        if (!options.includeHidden && segments.some((segment) => segment.startsWith('.'))) continue;
+        const relative = this.relative(key);
+        if (!this.isCanonical(relative)) {
+          options.onError({ path: relative, reason: 'unsupported key name' });
+          continue;
+        }
+        candidates.push(relative);
+      }
+      const files = await mapLimit(candidates, HEAD_CONCURRENCY, async (relative) => {
+        try {
+          const head = await this.head(`${this.prefix}${relative}`);
+          // Gone since the listing: nothing to organize.
+          return head ? this.toStoredFile(relative, head) : null;
+        } catch (error) {
+          options.onError({ path: relative, reason: wrap(error).code });
+          return null;
+        }
+      });
+      for (const file of files) {
+        if (!file) continue;
+        batch.push(file);
+        if (batch.length >= WALK_BATCH) {
+          yield batch;
+          batch = [];
+        }
+      }
+    }
+    if (batch.length > 0) yield batch;
+  }
+
+  private isCanonical(relative: string): boolean {
+    try {
+      return normalizeUserPath(relative) === relative && relative !== '';
+    } catch {
+      return false;
+    }
+  }
+
+  async stat(relativePath: string): Promise<StoredFile | null> {
+    const normalized = normalizeUserPath(relativePath, 'path');
+    if (normalized === '') return null;
+    const head = await this.head(this.fileKey(normalized));
+    return head ? this.toStoredFile(normalized, head) : null;
+  }
+
+  /** The first `bytes` bytes, by a ranged GET. */
+  async readHead(relativePath: string, bytes: number): Promise<Uint8Array> {
+    if (bytes <= 0) return new Uint8Array();
+    const stream = await this.openRead(relativePath, { start: 0, end: bytes - 1 });
+    return readAtMost(stream, bytes);
+  }
+
+  async openRead(relativePath: string, range?: ReadRange): Promise<Readable> {
+    const normalized = normalizeUserPath(relativePath, 'path');
+    const key = this.fileKey(normalized);
+    try {
+      const response = await this.call(() =>
+        this.target.client.send(
+          new GetObjectCommand({
+            Bucket: this.bucket,
+            Key: key,
+            Range: range ? `bytes=${range.start}-${range.end}` : undefined,
+          }),
+        ),
+      );
+      if (!(response.Body instanceof Readable)) throw new S3StorageError('UnexpectedBody');
+      if (range && /\/0$/.test(response.ContentRange ?? '')) {
+        // An empty object has no bytes, whatever length a server announces for the range (s3rver: 1).
+        response.Body.destroy();
+        return Readable.from([]);
+      }
+      return response.Body;
+    } catch (error) {
+      // A range of an empty object cannot be satisfied: it has no bytes to give.
+      if (range && isInvalidRange(error as S3StorageError)) return Readable.from([]);
+      throw error;
+    }
+  }
+
+  /**
+   * Copy, verify, delete: HeadObject on both keys, CopyObject (multipart UploadPartCopy above
+   * 5 GiB) with `If-None-Match: *` and `x-copy-source-if-match` on the source's ETag, HeadObject on
+   * the copy (size, mtime, checksum or MD5 ETag), then DeleteObject on the source. The copy keeps
+   * the source's metadata and adds its modification time and a digest of the source path, so
+   * stat after the move answers what stat answered before, and a copy left by a crash before the
+   * delete is recognised and finished on the next attempt.
+   */
+  async move(from: string, to: string): Promise<MoveOutcome> {
+    const fromPath = normalizeUserPath(from, 'path');
+    const toPath = normalizeUserPath(to, 'path');
+    if (fromPath === '' || toPath === '') throw new PathRuleError('a move needs a file path on both sides');
+    const fromKey = this.fileKey(fromPath);
+    const toKey = this.fileKey(toPath);
+    if (fromKey === toKey) return { kind: 'destination-exists' };
+    for (let attempt = 0; attempt < 3; attempt += 1) {
+      const source = await this.head(fromKey, true);
+      if (!source) return { kind: 'source-missing' };
+      const existing = await this.head(toKey, true);
+      if (existing) {
+        if (!this.isInterruptedCopy(fromPath, source, existing)) return { kind: 'destination-exists' };
+        await this.deleteKey(fromKey);
+        return { kind: 'moved' };
+      }
+      const result = await this.copy(fromKey, toKey, fromPath, source);
+      if (result === 'destination-exists') return { kind: 'destination-exists' };
+      if (result === 'source-changed') continue;
+      await this.verifyCopy(toKey, fromPath, source);
+      await this.deleteKey(fromKey);
+      return { kind: 'moved' };
+    }
+    throw new S3StorageError('SourceKeepsChanging');
+  }
+
+  /** The destination is the copy of this source that a crash kept us from finishing. */
+  private isInterruptedCopy(
+    fromPath: string,
+    source: HeadObjectCommandOutput,
+    existing: HeadObjectCommandOutput,
+  ): boolean {
+    return (
+      existing.Metadata?.[MOVED_FROM_METADATA] === movedFromToken(fromPath) &&
+      existing.ContentLength === source.ContentLength &&
+      objectMtimeMs(existing) === objectMtimeMs(source) &&
+      !contentDiffers(source, existing)
+    );
+  }
+
+  /** Headers and metadata of the copy: the source's, plus mtime and where it came from. */
+  private copyAttributes(fromPath: string, source: HeadObjectCommandOutput) {
+    return {
+      ContentType: source.ContentType,
+      ContentEncoding: source.ContentEncoding,
+      ContentDisposition: source.ContentDisposition,
+      ContentLanguage: source.ContentLanguage,
+      CacheControl: source.CacheControl,
+      Expires: source.Expires,
+      WebsiteRedirectLocation: source.WebsiteRedirectLocation,
+      StorageClass: source.StorageClass,
+      ...(source.ServerSideEncryption === 'aws:kms' || source.ServerSideEncryption === 'aws:kms:dsse'
+        ? { ServerSideEncryption: source.ServerSideEncryption, SSEKMSKeyId: source.SSEKMSKeyId }
+        : {}),
+      Metadata: {
+        ...source.Metadata,
+        [MTIME_METADATA]: formatMtime(objectMtimeMs(source)),
+        [MOVED_FROM_METADATA]: movedFromToken(fromPath),
+      },
+    };
+  }
+
+  private async copy(
+    fromKey: string,
+    toKey: string,
+    fromPath: string,
+    source: HeadObjectCommandOutput,
+  ): Promise<CopyResult> {
+    try {
+      if ((source.ContentLength ?? 0) > this.maxSingleCopyBytes) {
+        await this.copyMultipart(fromKey, toKey, fromPath, source);
+      } else {
+        await this.withConditionalWrite((ifNoneMatch) =>
+          this.target.client.send(
+            new CopyObjectCommand({
+              Bucket: this.bucket,
+              Key: toKey,
+              CopySource: copySource(this.bucket, fromKey),
+              CopySourceIfMatch: source.ETag,
+              MetadataDirective: 'REPLACE',
+              IfNoneMatch: ifNoneMatch,
+              ...this.copyAttributes(fromPath, source),
+            }),
+          ),
+        );
+      }
+      return 'copied';
+    } catch (error) {
+      const failure = wrap(error);
+      if (isConditionalConflict(failure)) return 'destination-exists';
+      if (isNotFound(failure)) return 'source-changed';
+      if (!isPreconditionFailed(failure)) throw failure;
+      // Either the destination appeared (If-None-Match) or the source changed (copy-source-if-match).
+      // A destination that is this very copy (the SDK retried a copy whose answer was lost) counts as copied.
+      const existing = await this.head(toKey, true);
+      if (!existing) return 'source-changed';
+      return this.isInterruptedCopy(fromPath, source, existing) ? 'copied' : 'destination-exists';
+    }
+  }
+
+  /** Sends with `If-None-Match: *` unless the server is known not to support it; learns that once. */
+  private async withConditionalWrite<T>(send: (ifNoneMatch: '*' | undefined) => Promise<T>): Promise<T> {
+    if (this.target.conditionalWrites) {
+      try {
+        return await send('*');
+      } catch (error) {
+        if (!isNotImplemented(wrap(error))) throw error;
+        this.target.conditionalWrites = false;
+      }
+    }
+    return send(undefined);
+  }
+
+  /** Above 5 GiB: UploadPartCopy part by part (every part pinned to the source's ETag), then complete. */
+  private async copyMultipart(
+    fromKey: string,
+    toKey: string,
+    fromPath: string,
+    source: HeadObjectCommandOutput,
+  ): Promise<void> {
+    const size = source.ContentLength ?? 0;
+    const partSize = Math.max(this.minCopyPartBytes, Math.ceil(size / MAX_PARTS));
+    const created = await this.call(() =>
+      this.target.client.send(
+        new CreateMultipartUploadCommand({ Bucket: this.bucket, Key: toKey, ...this.copyAttributes(fromPath, source) }),
+      ),
+    );
+    const uploadId = created.UploadId;
+    if (!uploadId) throw new S3StorageError('NoUploadId');
+    try {
+      const ranges: { part: number; start: number; end: number }[] = [];
+      for (let start = 0, part = 1; start < size; start += partSize, part += 1) {
+        ranges.push({ part, start, end: Math.min(size, start + partSize) - 1 });
+      }
+      const parts = await mapLimit(ranges, PART_COPY_CONCURRENCY, async ({ part, start, end }) => {
+        const copied = await this.call(() =>
+          this.target.client.send(
+            new UploadPartCopyCommand({
+              Bucket: this.bucket,
+              Key: toKey,
+              UploadId: uploadId,
+              PartNumber: part,
+              CopySource: copySource(this.bucket, fromKey),
+              CopySourceRange: `bytes=${start}-${end}`,
+              CopySourceIfMatch: source.ETag,
+            }),
+          ),
+        );
+        return { PartNumber: part, ETag: copied.CopyPartResult?.ETag } satisfies CompletedPart;
+      });
+      await this.withConditionalWrite((ifNoneMatch) =>
+        this.target.client.send(
+          new CompleteMultipartUploadCommand({
+            Bucket: this.bucket,
+            Key: toKey,
+            UploadId: uploadId,
+            MultipartUpload: { Parts: parts },
+            IfNoneMatch: ifNoneMatch,
+          }),
+        ),
+      );
+    } catch (error) {
+      await this.target.client
+        .send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: toKey, UploadId: uploadId }))
+        .catch(() => undefined);
+      throw error;
+    }
+  }
+
+  /** The copy must have the source's size, mtime and (where comparable) content; else it is removed. */
+  private async verifyCopy(toKey: string, fromPath: string, source: HeadObjectCommandOutput): Promise<void> {
+    const copy = await this.head(toKey, true);
+    const ours = copy?.Metadata?.[MOVED_FROM_METADATA] === movedFromToken(fromPath);
+    if (
+      copy &&
+      ours &&
+      copy.ContentLength === source.ContentLength &&
+      objectMtimeMs(copy) === objectMtimeMs(source) &&
+      !contentDiffers(source, copy)
+    ) {
+      return;
+    }
+    if (copy && ours) await this.deleteKey(toKey);
+    throw new S3StorageError('CopyVerificationFailed');
+  }
+
+  /**
+   * A folder with nothing below it but its own marker: the marker is deleted. Answers true when
+   * nothing is left below the folder (also when it had no marker and simply vanished with its
+   * last file), false when something is still there.
+   */
+  async removeEmptyFolder(relativePath: string): Promise<boolean> {
+    const normalized = normalizeUserPath(relativePath, 'path');
+    if (normalized === '') return false;
+    const folderKey = this.folderKey(normalized);
+    const keys = await this.firstKeys(folderKey, 2);
+    if (keys.some((key) => key !== folderKey)) return false;
+    if (keys.includes(folderKey)) await this.deleteKey(folderKey);
+    this.createdMarkers.delete(normalized);
+    return true;
+  }
+
+  /**
+   * Makes an absent folder exist: a zero-byte marker `<folder>/`. A folder that already has keys
+   * below it is left as it is. The marker is only kept while the folder has nothing else in it
+   * (see flush), so a rollback that recreates folders and then moves files back into them leaves
+   * exactly the file keys it started from.
+   */
+  async makeFolder(relativePath: string): Promise<void> {
+    const normalized = normalizeUserPath(relativePath, 'path');
+    if (normalized === '') return;
+    const folderKey = this.folderKey(normalized);
+    if ((await this.firstKeys(folderKey, 1)).length > 0) return;
+    await this.call(() =>
+      this.target.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: folderKey, Body: new Uint8Array() })),
+    );
+    this.createdMarkers.add(normalized);
+  }
+
+  /** S3 writes are durable once answered; drops the markers makeFolder wrote that are no longer needed. */
+  async flush(): Promise<void> {
+    for (const folder of [...this.createdMarkers]) {
+      const folderKey = this.folderKey(folder);
+      const keys = await this.firstKeys(folderKey, 2);
+      if (!keys.includes(folderKey)) {
+        this.createdMarkers.delete(folder);
+      } else if (keys.some((key) => key !== folderKey)) {
+        await this.deleteKey(folderKey);
+        this.createdMarkers.delete(folder);
+      }
+    }
+  }
+
+  /**
+   * One level: common prefixes are folders (modifiedAt: the epoch, a prefix has no time), objects
+   * are files (HEADed for their mtime). Markers and `.fileorganizer*` are left out.
+   */
+  async contentHash(relativePath: string): Promise<string> {
+    const hash = createHash('sha256');
+    for await (const chunk of await this.openRead(relativePath)) hash.update(chunk as Buffer);
+    return hash.digest('hex');
+  }
+
+  /** Deletes every key below the folder (one key at a time: s3rver and some servers lack DeleteObjects). */
+  async removeTree(relativePath: string): Promise<void> {
+    const normalized = normalizeUserPath(relativePath, 'path');
+    if (normalized === '') throw new PathRuleError('refusing to remove the whole user folder');
+    const prefix = `${this.fileKey(normalized)}/`;
+    for await (const page of this.listPages(prefix)) {
+      await mapLimit(
+        (page.Contents ?? []).map((object) => object.Key ?? '').filter((key) => key.startsWith(prefix)),
+        HEAD_CONCURRENCY,
+        (key) => this.deleteKey(key),
+      );
+    }
+  }
+
+  localPath(): null {
+    return null;
+  }
+
+  async list(relativePath: string): Promise<FolderEntry[]> {
+    const folder = normalizeUserPath(relativePath, 'path');
+    const folderKey = this.folderKey(folder);
+    const folders: FolderEntry[] = [];
+    const files: string[] = [];
+    let exists = folder === '';
+    for await (const page of this.listPages(folderKey, '/')) {
+      for (const common of page.CommonPrefixes ?? []) {
+        exists = true;
+        const name = (common.Prefix ?? '').slice(folderKey.length, -1);
+        if (name === '' || name.startsWith(RESERVED_PREFIX)) continue;
+        const child = folder === '' ? name : `${folder}/${name}`;
+        // A prefix has no time of its own.
+        if (this.isCanonical(child)) folders.push({ path: child, type: 'folder', size: 0, modifiedAt: EPOCH });
+      }
+      for (const object of page.Contents ?? []) {
+        exists = true;
+        const name = (object.Key ?? '').slice(folderKey.length);
+        if (name === '' || name.startsWith(RESERVED_PREFIX)) continue;
+        const child = folder === '' ? name : `${folder}/${name}`;
+        if (this.isCanonical(child)) files.push(child);
+      }
+    }
+    if (!exists) throw new MissingPathError(`path does not exist: ${relativePath}`);
+    const heads = await mapLimit(files, HEAD_CONCURRENCY, (child) => this.head(`${this.prefix}${child}`));
+    const entries = folders;
+    heads.forEach((head, index) => {
+      if (!head) return;
+      entries.push({
+        path: files[index],
+        type: 'file',
+        size: head.ContentLength ?? 0,
+        modifiedAt: new Date(objectMtimeMs(head)).toISOString(),
+      });
+    });
+    return entries;
+  }
+}
