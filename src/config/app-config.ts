@@ -27,6 +27,11 @@ export interface AppConfig {
   };
   appRole: AppRole;
   workerConcurrency: number;
+  /**
+   * How long a worker's lock on a running job lasts without renewal, and how often workers look
+   * for jobs whose lock lapsed (their worker died) to run them again. Bull's default is 30 s.
+   */
+  jobLockMs: number;
   corsOrigins: string[] | true;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
   quarantineRetentionDays: number;
@@ -169,6 +174,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     },
     appRole,
     workerConcurrency: int(env, 'WORKER_CONCURRENCY', 2, 1, 64),
+    jobLockMs: int(env, 'JOB_LOCK_MS', 30_000, 1000, 3_600_000),
     corsOrigins,
     logLevel: logLevel as AppConfig['logLevel'],
     quarantineRetentionDays: int(env, 'QUARANTINE_RETENTION_DAYS', 30, 0, 36500),

@@ -13,6 +13,8 @@ import { QueueName } from './queue.constants.js';
       useFactory: (config: AppConfig) => ({
         url: config.redisUrl,
         prefix: `${config.redisPrefix}:bull`,
+        // A job whose worker died (lock not renewed) is run again by the next stalled-job check.
+        settings: { lockDuration: config.jobLockMs, stalledInterval: config.jobLockMs },
         defaultJobOptions: { removeOnComplete: { age: 86_400, count: 1000 }, removeOnFail: { age: 7 * 86_400 } },
       }),
     }),
