@@ -1,12 +1,13 @@
 import { Module } from '@nestjs/common';
 import { QueueModule } from '../../queue/queue.module.js';
+import { ProgressModule } from '../progress/progress.module.js';
 import { StorageModule } from '../storage/storage.module.js';
 import { OperationsController } from './operations.controller.js';
 import { OperationsService } from './operations.service.js';
 
 /** The API side of operations: routes and the service behind them. */
 @Module({
-  imports: [QueueModule, StorageModule],
+  imports: [QueueModule, StorageModule, ProgressModule],
   controllers: [OperationsController],
   providers: [OperationsService],
   exports: [OperationsService],
