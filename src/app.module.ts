@@ -12,13 +12,17 @@ import { CategoriesApiModule } from './modules/categories/categories.module.js';
 import { HealthModule } from './modules/health/health.module.js';
 import { OperationsWorkerModule } from './modules/operations/operations-worker.module.js';
 import { OperationsModule } from './modules/operations/operations.module.js';
+import { ProgressGatewayModule } from './modules/progress/progress-gateway.module.js';
 import { UsersModule } from './modules/users/users.module.js';
 import { QueueModule } from './queue/queue.module.js';
 import { RedisModule } from './redis/redis.module.js';
 
 @Module({})
 export class AppModule {
-  /** The composition root. `config.appRole` decides whether HTTP routes and processors are mounted. */
+  /**
+   * The composition root. `config.appRole` decides what is mounted: `api` serves HTTP and the
+   * progress sockets and runs no jobs; `worker` runs the processors and serves /health only.
+   */
   static forRoot(config: AppConfig): DynamicModule {
     const servesApi = config.appRole !== 'worker';
     const runsJobs = config.appRole !== 'api';
@@ -31,7 +35,7 @@ export class AppModule {
         DatabaseModule,
         QueueModule,
         HealthModule,
-        ...(servesApi ? [UsersModule, AuthModule, OperationsModule, CategoriesApiModule] : []),
+        ...(servesApi ? [UsersModule, AuthModule, OperationsModule, CategoriesApiModule, ProgressGatewayModule] : []),
         ...(runsJobs ? [OperationsWorkerModule] : []),
       ],
       providers: servesApi

@@ -7,6 +7,7 @@ import type { AppConfig } from './config/app-config.js';
 import { HttpExceptionFilter } from './common/filters/http-exception.filter.js';
 import { requestIdMiddleware } from './common/middleware/request-id.middleware.js';
 import { StrictValidationPipe } from './common/pipes/strict-validation.pipe.js';
+import { RedisIoAdapter } from './modules/progress/redis-io.adapter.js';
 
 export const JSON_BODY_LIMIT = '1mb';
 
@@ -54,6 +55,9 @@ export function configureApp(app: NestExpressApplication, config: AppConfig): vo
   );
   app.useGlobalFilters(new HttpExceptionFilter());
   app.enableShutdownHooks();
+  // A worker serves /health only: no sockets, no docs.
+  if (config.appRole === 'worker') return;
+  app.useWebSocketAdapter(new RedisIoAdapter(app, config));
 
   const document = buildOpenApiDocument(app);
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json' });

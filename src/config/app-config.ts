@@ -27,12 +27,15 @@ export interface AppConfig {
   };
   appRole: AppRole;
   workerConcurrency: number;
+  /**
+   * How long a worker's lock on a running job lasts without renewal, and how often workers look
+   * for jobs whose lock lapsed (their worker died) to run them again. Bull's default is 30 s.
+   */
+  jobLockMs: number;
   corsOrigins: string[] | true;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
   quarantineRetentionDays: number;
   maxActiveOperationsPerUser: number;
-  /** Bull's job lock (and stalled-check interval): how long a dead worker's job stays claimed. */
-  jobLockMs: number;
   /** How often workers look for operations whose job was lost (Redis restart, crashes). */
   recoveryIntervalMs: number;
 }
@@ -199,11 +202,11 @@ export function loadConfig(env: Env = process.env): AppConfig {
     },
     appRole,
     workerConcurrency: int(env, 'WORKER_CONCURRENCY', 2, 1, 64),
+    jobLockMs: int(env, 'JOB_LOCK_MS', 30_000, 1000, 3_600_000),
     corsOrigins,
     logLevel: logLevel as AppConfig['logLevel'],
     quarantineRetentionDays: int(env, 'QUARANTINE_RETENTION_DAYS', 30, 0, 36500),
     maxActiveOperationsPerUser: int(env, 'MAX_ACTIVE_OPERATIONS_PER_USER', 4, 1, 1000),
-    jobLockMs: int(env, 'JOB_LOCK_MS', 30_000, 1000, 600_000),
     recoveryIntervalMs: int(env, 'RECOVERY_INTERVAL_MS', 60_000, 500, 3_600_000),
   };
 }

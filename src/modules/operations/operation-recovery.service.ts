@@ -97,7 +97,7 @@ export class OperationRecoveryService implements OnModuleInit, OnApplicationShut
     )) as [unknown, number];
     if (updated) {
       this.logger.error(`operation ${operationId}: ${message}`);
-      await this.progress.statusChanged(operationId, 'failed');
+      await this.progress.ensureTerminalPublished(operationId);
     }
   }
 }

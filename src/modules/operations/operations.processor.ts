@@ -1,6 +1,6 @@
 import { InjectQueue } from '@nestjs/bull';
 import { HttpException, Inject, Injectable, Logger } from '@nestjs/common';
-import type { OnModuleInit } from '@nestjs/common';
+import type { BeforeApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { Job, Queue } from 'bull';
 import type { DataSource } from 'typeorm';
@@ -23,7 +23,7 @@ import type { RunContext } from './runners/run-context.js';
  * runs it, and records how it ended. Registered only where APP_ROLE runs workers.
  */
 @Injectable()
-export class OperationsProcessor implements OnModuleInit {
+export class OperationsProcessor implements OnModuleInit, BeforeApplicationShutdown {
   private readonly logger = new Logger('OperationsProcessor');
 
   constructor(
@@ -44,6 +44,16 @@ export class OperationsProcessor implements OnModuleInit {
     );
   }
 
+  /**
+   * Graceful stop (SIGTERM), before the database and Redis close: take no more jobs and wait for
+   * the running ones. Killed while waiting, a job is safe anyway: moves are journaled, and another
+   * worker runs it again once its lock lapses (JOB_LOCK_MS), resuming from the journal.
+   */
+  async beforeApplicationShutdown(): Promise<void> {
+    this.logger.log('Stopping: taking no more jobs, waiting for the running ones');
+    await this.queue.pause(true).catch(() => undefined);
+  }
+
   /** Claims the operation: only pending or running ones, each claim fencing out the previous. */
   private async claim(operationId: string): Promise<Operation | null> {
     const [rows] = (await this.dataSource.query(
@@ -61,7 +71,11 @@ export class OperationsProcessor implements OnModuleInit {
 
   async run(operationId: string): Promise<void> {
     const operation = await this.claim(operationId);
-    if (!operation) return;
+    if (!operation) {
+      // Already ended: a job delivered again after a crash. Its end may not have been announced.
+      await this.progress.ensureTerminalPublished(operationId);
+      return;
+    }
     const tracker = this.progress.track(operation.id, operation.leaseEpoch, operation.progress);
     await tracker.statusChanged('running');
     try {
@@ -78,8 +92,10 @@ export class OperationsProcessor implements OnModuleInit {
       }
       await tracker.finish('completed');
       if (operation.type === 'rollback') {
-        await this.rollback.markParentRolledBack(context);
-        await this.progress.statusChanged(operation.parentOperationId as string, 'rolled_back');
+        const parentProgress = await this.rollback.markParentRolledBack(context);
+        if (parentProgress) {
+          await this.progress.ended(operation.parentOperationId as string, 'rolled_back', parentProgress);
+        }
       }
     } catch (error) {
       if (error instanceof FencedError) {

@@ -20,6 +20,7 @@ import { DuplicateGroupsStore } from '../duplicates/duplicate-groups.store.js';
 import { DEFAULT_KEEP_POLICY, selectKeeper } from '../duplicates/keep-policy.js';
 import { FileRecordsStore } from './file-records.store.js';
 import { QuarantineService } from './quarantine.service.js';
+import { ProgressService } from '../progress/progress.service.js';
 import { StorageService } from '../storage/storage.service.js';
 import { MissingPathError, normalizeUserPath, PathRuleError, pathsOverlap } from '../storage/user-path.js';
 import type { CreateOperationDto } from './dto/create-operation.dto.js';
@@ -27,7 +28,7 @@ import type { ListFilesQueryDto, ListOperationsQueryDto } from './dto/operation-
 import { FileRecord } from './file-record.entity.js';
 import { Operation } from './operation.entity.js';
 import { ACTIVE_STATUSES, emptyProgress } from './operation.types.js';
-import type { OperationStatus, StoredOptions } from './operation.types.js';
+import type { OperationProgress, OperationStatus, StoredOptions } from './operation.types.js';
 import { toOperationView } from './operation.view.js';
 import type { OperationView } from './operation.view.js';
 
@@ -105,6 +106,7 @@ export class OperationsService {
     private readonly groups: DuplicateGroupsStore,
     private readonly records: FileRecordsStore,
     private readonly quarantine: QuarantineService,
+    private readonly progress: ProgressService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
@@ -284,12 +286,15 @@ export class OperationsService {
   async cancel(user: AuthUser, id: string): Promise<OperationView> {
     const operation = await this.findOwned(user, id);
     const repository = this.dataSource.getRepository(Operation);
+    const progress: OperationProgress = { ...operation.progress, phase: 'done' };
     const cancelledNow = await repository.update(
       { id, status: 'pending' },
-      { status: 'cancelled', finishedAt: new Date(), progress: { ...operation.progress, phase: 'done' } },
+      { status: 'cancelled', finishedAt: new Date(), progress },
     );
     if (cancelledNow.affected) {
       await this.jobs.removeWaiting(id).catch(() => undefined);
+      // No worker will run it, so its end is announced here (a running one announces its own).
+      await this.progress.ended(id, 'cancelled', progress);
       return this.get(user, id);
     }
     const requested = await repository.update({ id, status: 'running' }, { cancelRequestedAt: new Date() });

@@ -1,14 +1,43 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { DataSource } from 'typeorm';
 import type { OperationProgress, OperationStatus, Phase } from '../operations/operation.types.js';
 import { PROGRESS_EVENT_SINK, ProgressEventName } from './progress-events.js';
-import type { ProgressEventSink } from './progress-events.js';
+import type { ProgressEventPayloads, ProgressEventSink } from './progress-events.js';
 
 /** Counters are written to the row (and an event sent) at most this often, plus at each phase end. */
 export const PROGRESS_INTERVAL_MS = 200;
 /** Before touching a file, a run re-checks its lease when the last check is older than this. */
 export const LEASE_CHECK_MS = 1000;
+
+/** Pauses between attempts to publish a terminal event while Redis does not answer (about 6 s in all). */
+const TERMINAL_RETRY_DELAYS_MS = [100, 400, 1500, 4000];
+const logger = new Logger('Progress');
+
+/**
+ * Progress and status events are hints (a client that misses one re-reads the row): one attempt.
+ * A terminal event is what a waiting client acts on: retried while Redis is briefly away.
+ */
+async function publishEvent<E extends ProgressEventName>(
+  sink: ProgressEventSink,
+  event: E,
+  payload: ProgressEventPayloads[E],
+): Promise<void> {
+  const terminal = event === ProgressEventName.Completed || event === ProgressEventName.Failed;
+  for (let attempt = 0; ; attempt += 1) {
+    try {
+      await sink.publish(event, payload);
+      return;
+    } catch (error) {
+      if (!terminal || attempt >= TERMINAL_RETRY_DELAYS_MS.length) {
+        logger.warn(`${event} of operation ${payload.operationId} not published: ${(error as Error).message}`);
+        return;
+      }
+      await sleep(TERMINAL_RETRY_DELAYS_MS[attempt]);
+    }
+  }
+}
 
 /** Another processor claimed the operation (a higher lease epoch): this one must stop touching files. */
 export class FencedError extends Error {
@@ -76,13 +105,11 @@ export class ProgressTracker {
     )) as [{ cancel_requested_at: Date | null }[], number];
     if (rows.length === 0) throw new FencedError(this.operationId);
     this.cancelRequested = rows[0].cancel_requested_at !== null;
-    await this.sink
-      .publish(ProgressEventName.Progress, {
-        operationId: this.operationId,
-        progress: { ...this.progress },
-        at: new Date().toISOString(),
-      })
-      .catch(() => undefined);
+    await publishEvent(this.sink, ProgressEventName.Progress, {
+      operationId: this.operationId,
+      progress: { ...this.progress },
+      at: new Date().toISOString(),
+    });
   }
 
   /** Writes a final status with the final counters; fenced like every other write. */
@@ -94,28 +121,36 @@ export class ProgressTracker {
       [this.operationId, this.epoch, status, JSON.stringify(this.progress), error ? JSON.stringify(error) : null],
     )) as [unknown[], number];
     if (rows.length === 0) throw new FencedError(this.operationId);
-    const at = new Date().toISOString();
-    const progress = { ...this.progress };
-    if (status === 'failed') {
-      await this.sink
-        .publish(ProgressEventName.Failed, {
-          operationId: this.operationId,
-          error: error ?? { message: 'failed' },
-          progress,
-          at,
-        })
-        .catch(() => undefined);
-    } else {
-      await this.sink
-        .publish(ProgressEventName.Completed, { operationId: this.operationId, status, progress, at })
-        .catch(() => undefined);
-    }
+    await publishTerminal(this.sink, this.operationId, status, { ...this.progress }, error);
   }
 
   async statusChanged(status: OperationStatus): Promise<void> {
-    await this.sink
-      .publish(ProgressEventName.Status, { operationId: this.operationId, status, at: new Date().toISOString() })
-      .catch(() => undefined);
+    await publishEvent(this.sink, ProgressEventName.Status, {
+      operationId: this.operationId,
+      status,
+      at: new Date().toISOString(),
+    });
+  }
+}
+
+/** `operation.failed` for a failed operation, `operation.completed` for every other end. */
+async function publishTerminal(
+  sink: ProgressEventSink,
+  operationId: string,
+  status: OperationStatus,
+  progress: OperationProgress,
+  error: { message: string } | null,
+): Promise<void> {
+  const at = new Date().toISOString();
+  if (status === 'failed') {
+    await publishEvent(sink, ProgressEventName.Failed, {
+      operationId,
+      error: error ?? { message: 'failed' },
+      progress,
+      at,
+    });
+  } else {
+    await publishEvent(sink, ProgressEventName.Completed, { operationId, status, progress, at });
   }
 }
 
@@ -130,10 +165,34 @@ export class ProgressService {
     return new ProgressTracker(operationId, epoch, progress, this.dataSource, this.sink);
   }
 
-  /** Publishes a status change made outside a run (a pending operation cancelled from the API). */
-  async statusChanged(operationId: string, status: OperationStatus): Promise<void> {
-    await this.sink
-      .publish(ProgressEventName.Status, { operationId, status, at: new Date().toISOString() })
-      .catch(() => undefined);
+  /**
+   * Publishes the end of an operation that ended outside a run: a pending operation cancelled from
+   * the API, or the parent of a completed rollback (`rolled_back`).
+   */
+  async ended(
+    operationId: string,
+    status: OperationStatus,
+    progress: OperationProgress,
+    error: { message: string } | null = null,
+  ): Promise<void> {
+    await publishTerminal(this.sink, operationId, status, progress, error);
+  }
+
+  /**
+   * For a job delivered again after its operation ended: when the process that ended it died
+   * before its terminal event went out, publishes it now from the row, so no client waits forever.
+   */
+  async ensureTerminalPublished(operationId: string): Promise<void> {
+    const [row] = (await this.dataSource.query(`SELECT status, progress, error FROM operations WHERE id = $1`, [
+      operationId,
+    ])) as { status: OperationStatus; progress: OperationProgress; error: { message: string } | null }[];
+    if (!row || ['pending', 'running'].includes(row.status)) return;
+    if (await this.sink.terminalPublished(operationId).catch(() => true)) return;
+    await this.ended(operationId, row.status, row.progress, row.error);
+  }
+
+  /** The `seq` of the operation's latest event, for a subscriber's snapshot. */
+  currentSeq(operationId: string): Promise<number> {
+    return this.sink.currentSeq(operationId);
   }
 }

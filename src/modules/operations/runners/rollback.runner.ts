@@ -4,6 +4,7 @@ import type { DataSource } from 'typeorm';
 import { FileRecordsStore } from '../file-records.store.js';
 import type { FileOutcome, PlannedFile } from '../file-records.store.js';
 import { Operation } from '../operation.entity.js';
+import type { OperationProgress } from '../operation.types.js';
 import { removeEmptiedFolders } from './empty-folders.js';
 import { quarantineFolder } from './cleanup.runner.js';
 import { JournalMover } from './journal-mover.js';
@@ -62,13 +63,14 @@ export class RollbackRunner {
     await storage.flush();
   }
 
-  /** Called when the rollback completed: the parent is then `rolled_back`. */
-  async markParentRolledBack(context: RunContext): Promise<void> {
-    await this.dataSource.query(
+  /** Called when the rollback completed: the parent is then `rolled_back`. Answers its progress when it changed. */
+  async markParentRolledBack(context: RunContext): Promise<OperationProgress | null> {
+    const [rows] = (await this.dataSource.query(
       `UPDATE operations SET status = 'rolled_back'
-        WHERE id = $1 AND status IN ('completed', 'failed', 'cancelled')`,
+        WHERE id = $1 AND status IN ('completed', 'failed', 'cancelled') RETURNING progress`,
       [context.operation.parentOperationId],
-    );
+    )) as [{ progress: OperationProgress }[], number];
+    return rows[0]?.progress ?? null;
   }
 
   private async restoreOne(context: RunContext, record: PlannedFile): Promise<FileOutcome> {

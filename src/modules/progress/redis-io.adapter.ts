@@ -1,0 +1,53 @@
+import type { INestApplicationContext } from '@nestjs/common';
+import { Logger } from '@nestjs/common';
+import { IoAdapter } from '@nestjs/platform-socket.io';
+import { createAdapter } from '@socket.io/redis-adapter';
+import type { Redis } from 'ioredis';
+import type { Server, ServerOptions } from 'socket.io';
+import type { AppConfig } from '../../config/app-config.js';
+import { createRedisClient } from '../../redis/redis.module.js';
+import { socketIoChannelKey } from './progress-channels.js';
+
+/** Largest message a socket client may send (a subscribe is under 100 bytes); larger ones close the connection. */
+export const MAX_SOCKET_MESSAGE_BYTES = 16 * 1024;
+
+/**
+ * Socket.IO on the HTTP server, with the Redis adapter: every API instance hears the events that
+ * workers publish (and the other instances broadcast) and hands each to its own sockets in the
+ * room, so a client gets an event once, wherever it is connected.
+ */
+export class RedisIoAdapter extends IoAdapter {
+  private readonly redisLogger = new Logger('RedisIoAdapter');
+  private readonly clients: Redis[] = [];
+
+  constructor(
+    app: INestApplicationContext,
+    private readonly config: AppConfig,
+  ) {
+    super(app);
+  }
+
+  override createIOServer(port: number, options?: ServerOptions): Server {
+    const server = super.createIOServer(port, {
+      ...options,
+      path: '/socket.io',
+      serveClient: false,
+      maxHttpBufferSize: MAX_SOCKET_MESSAGE_BYTES,
+      cors: { origin: this.config.corsOrigins },
+    } as ServerOptions);
+    const pub = createRedisClient(this.config, 'socket-pub');
+    const sub = createRedisClient(this.config, 'socket-sub');
+    for (const client of [pub, sub]) {
+      client.on('error', (error: Error) => this.redisLogger.warn(`Redis: ${error.message}`));
+      this.clients.push(client);
+    }
+    server.adapter(createAdapter(pub, sub, { key: socketIoChannelKey(this.config) }));
+    return server;
+  }
+
+  /** After the servers closed (sockets disconnected, HTTP drained): the adapter's Redis connections go. */
+  override async dispose(): Promise<void> {
+    await super.dispose();
+    await Promise.all(this.clients.splice(0).map((client) => client.quit().catch(() => client.disconnect())));
+  }
+}
