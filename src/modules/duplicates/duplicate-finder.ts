@@ -24,6 +24,22 @@ interface SizeGroup {
 const byPath = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
 /**
+ * Whether the cache leaves anything to read in a size group: a file without a partial hash, or a
+ * file without a full hash whose partial hash another file shares.
+ */
+function needsReading(group: SizeGroup): boolean {
+  const seen = new Map<string, boolean>();
+  for (const o of group.outcomes) {
+    if (o.partial === undefined) return true;
+    const lacksFull = o.full === undefined;
+    const other = seen.get(o.partial);
+    if (other === undefined) seen.set(o.partial, lacksFull);
+    else if (other || lacksFull) return true;
+  }
+  return false;
+}
+
+/**
  * Finds the groups of files with identical content among `files` (regular files from a walk).
  *
  * 1. Empty files are left out (never duplicates). Paths that share a device and inode are one
@@ -103,21 +119,26 @@ export async function findDuplicates(
   for (const [size, same] of bySize) {
     if (same.length < 2) continue;
     candidates += same.length;
-    const outcomes = same.map((file): HashOutcome => {
-      if (!cache || file.ino === 0) return {};
+    const outcomes = new Array<HashOutcome>(same.length);
+    for (let i = 0; i < same.length; i++) {
+      const file = same[i];
+      if (!cache || file.ino === 0) {
+        outcomes[i] = {};
+        continue;
+      }
       const partial = cache.get(file, 'partial');
       const full = cache.get(file, 'full');
       if (partial !== undefined) cacheHits++;
       if (full !== undefined) cacheHits++;
-      return { partial, full };
-    });
+      outcomes[i] = { partial, full };
+    }
     groups.push({ size, files: same, outcomes });
   }
 
   // 3. Hash what the cache does not settle, largest files first (better balance between threads).
   const progress = { filesHashed: 0, filesTotal: candidates, bytesHashed: 0 };
   const stats = { partialHashed: 0, fullHashed: 0 };
-  const work = groups.filter((g) => !g.outcomes.every((o) => o.full !== undefined));
+  const work = cache ? groups.filter(needsReading) : [...groups];
   progress.filesHashed = candidates - work.reduce((n, g) => n + g.files.length, 0);
   work.sort((a, b) => b.size - a.size);
 
@@ -126,17 +147,7 @@ export async function findDuplicates(
   const batchGroups = new Map<number, SizeGroup[]>();
   let current: { batch: HashBatch; members: SizeGroup[]; files: number; bytes: number } | undefined;
   for (const group of work) {
-    const task: HashTaskGroup = {
-      size: group.size,
-      files: group.files.map((f, i) => ({
-        path: f.path,
-        dev: f.dev,
-        ino: f.ino,
-        mtimeMs: f.mtimeMs,
-        partial: group.outcomes[i].partial,
-        full: group.outcomes[i].full,
-      })),
-    };
+    const task: HashTaskGroup = { size: group.size, files: group.files, known: group.outcomes };
     const bytes = group.size * group.files.length;
     if (!current || current.files >= batchFiles || current.bytes + bytes > BATCH_MAX_BYTES) {
       current = { batch: { id: batches.length, groups: [] }, members: [], files: 0, bytes: 0 };
@@ -152,9 +163,11 @@ export async function findDuplicates(
 
   const onResult = (result: HashBatchResult): void => {
     const members = batchGroups.get(result.id) ?? [];
-    result.outcomes.forEach((outcomes, g) => {
+    for (let g = 0; g < result.outcomes.length; g++) {
       const group = members[g];
-      outcomes.forEach((outcome, i) => {
+      const outcomes = result.outcomes[g];
+      for (let i = 0; i < outcomes.length; i++) {
+        const outcome = outcomes[i];
         const file = group.files[i];
         const before = group.outcomes[i];
         if (cache && !outcome.error && file.ino !== 0) {
@@ -163,9 +176,9 @@ export async function findDuplicates(
           if (outcome.full !== undefined && before.full === undefined) cache.set(file, 'full', outcome.full);
         }
         group.outcomes[i] = outcome;
-      });
+      }
       progress.filesHashed += group.files.length;
-    });
+    }
     progress.bytesHashed += result.bytesRead;
     stats.partialHashed += result.partialHashed;
     stats.fullHashed += result.fullHashed;
@@ -185,18 +198,21 @@ export async function findDuplicates(
   const result: DuplicateGroup[] = [];
   const errors: HashFailure[] = [];
   for (const group of groups) {
+    let fulls = 0;
+    for (let i = 0; i < group.outcomes.length; i++) {
+      const outcome = group.outcomes[i];
+      if (outcome.error) errors.push({ path: group.files[i].path, ...outcome.error });
+      else if (outcome.full !== undefined) fulls++;
+    }
+    if (fulls < 2) continue;
     const byFull = new Map<string, string[]>();
-    group.outcomes.forEach((outcome, i) => {
-      const path = group.files[i].path;
-      if (outcome.error) {
-        errors.push({ path, ...outcome.error });
-        return;
-      }
-      if (outcome.full === undefined) return;
+    for (let i = 0; i < group.outcomes.length; i++) {
+      const outcome = group.outcomes[i];
+      if (outcome.error || outcome.full === undefined) continue;
       const same = byFull.get(outcome.full);
-      if (same) same.push(path);
-      else byFull.set(outcome.full, [path]);
-    });
+      if (same) same.push(group.files[i].path);
+      else byFull.set(outcome.full, [group.files[i].path]);
+    }
     for (const [hash, paths] of byFull) {
       if (paths.length > 1) result.push({ hash, size: group.size, paths: paths.sort(byPath) });
     }

@@ -40,15 +40,14 @@ export interface HashTaskFile {
   dev: number;
   ino: number;
   mtimeMs: number;
-  /** Known from the cache. */
-  partial?: string;
-  full?: string;
 }
 
 /** All the files of one size that need comparing; a group is never split between threads. */
 export interface HashTaskGroup {
   size: number;
   files: HashTaskFile[];
+  /** Hashes already known (from the cache), by file index. */
+  known: HashOutcome[];
 }
 
 export interface HashBatch {
@@ -137,8 +136,8 @@ export class FileHasher {
    * hash another file of the group shares. A file that fails gets an error and drops out.
    */
   hashGroup(group: HashTaskGroup, shouldStop?: () => boolean): { outcomes: HashOutcome[]; stopped: boolean } {
-    const { size, files } = group;
-    const outcomes: HashOutcome[] = files.map((f) => ({ partial: f.partial, full: f.full }));
+    const { size, files, known } = group;
+    const outcomes: HashOutcome[] = known.map((k) => ({ partial: k.partial, full: k.full }));
     if (outcomes.every((o) => o.full !== undefined)) return { outcomes, stopped: false };
 
     const retained: (Buffer | undefined)[] = new Array<Buffer | undefined>(files.length);
