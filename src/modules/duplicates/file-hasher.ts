@@ -30,7 +30,7 @@ export const TAIL_MIN_SIZE = 64 * 1024;
 export const READ_CHUNK = 1024 * 1024;
 /** Identifies how hashes are computed; a persistent HashCache must drop its entries when this changes. */
 export const HASH_SCHEME = 'partial:xxh64(head4k+tail4k@64k);full:sha256';
-/** Small files' content kept in memory within one size group, so that their full hash needs no second read. */
+/** At most this much of small files' content is kept per size group, so that their full hash needs no second read. */
 const RETAIN_LIMIT = 16 * 1024 * 1024;
 
 const OPEN_FLAGS = constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0);
@@ -140,16 +140,21 @@ export class FileHasher {
     const outcomes: HashOutcome[] = known.map((k) => ({ partial: k.partial, full: k.full }));
     if (outcomes.every((o) => o.full !== undefined)) return { outcomes, stopped: false };
 
-    const retained: (Buffer | undefined)[] = new Array<Buffer | undefined>(files.length);
-    let retainedBytes = 0;
+    // Files of up to one block are read whole by the partial hash: keep their bytes (one slab per
+    // group, bounded) so that their full hash needs no second read.
+    const slab =
+      size <= PARTIAL_BLOCK && size * files.length <= RETAIN_LIMIT
+        ? Buffer.allocUnsafe(size * files.length)
+        : undefined;
+    const retained: boolean[] = new Array<boolean>(files.length).fill(false);
     for (let i = 0; i < files.length; i++) {
       if (outcomes[i].partial !== undefined) continue;
       if (shouldStop?.()) return { outcomes, stopped: true };
       try {
         outcomes[i].partial = this.partialHash(files[i], size);
-        if (size <= PARTIAL_BLOCK && retainedBytes + size <= RETAIN_LIMIT) {
-          retained[i] = Buffer.from(this.buffer.subarray(0, size));
-          retainedBytes += size;
+        if (slab) {
+          this.buffer.copy(slab, i * size, 0, size);
+          retained[i] = true;
         }
       } catch (err) {
         outcomes[i] = { error: toFailure(err) };
@@ -168,7 +173,7 @@ export class FileHasher {
       for (const i of members) {
         if (outcomes[i].full !== undefined) continue;
         if (shouldStop?.()) return { outcomes, stopped: true };
-        const kept = retained[i];
+        const kept = slab && retained[i] ? slab.subarray(i * size, (i + 1) * size) : undefined;
         try {
           if (kept) {
             outcomes[i].full = createHash('sha256').update(kept).digest('hex');
