@@ -7,13 +7,20 @@ import type {
   HardLinkAlias,
   HashFailure,
 } from './duplicates.types.js';
-import type { HashBatch, HashBatchResult, HashOutcome, HashTaskGroup } from './file-hasher.js';
+import { describeFailure, type HashBatch, type HashBatchResult } from './file-hasher.js';
 import { defaultWorkerUrl, runHashBatches } from './hash-pool.js';
 
 /** A batch closes at this many files or this many bytes (worst case: every file read in full). */
 const BATCH_MAX_FILES = 512;
 const BATCH_MAX_BYTES = 64 * 1024 * 1024;
 const DEFAULT_THREADS = 2;
+
+/** What is known of one file: from the cache, then from hashing. */
+interface HashOutcome {
+  partial?: string;
+  full?: string;
+  error?: string;
+}
 
 interface SizeGroup {
   size: number;
@@ -144,41 +151,71 @@ export async function findDuplicates(
 
   const batchFiles = Math.max(1, options.batchFiles ?? BATCH_MAX_FILES);
   const batches: HashBatch[] = [];
-  const batchGroups = new Map<number, SizeGroup[]>();
-  let current: { batch: HashBatch; members: SizeGroup[]; files: number; bytes: number } | undefined;
-  for (const group of work) {
-    const task: HashTaskGroup = { size: group.size, files: group.files, known: group.outcomes };
-    const bytes = group.size * group.files.length;
-    if (!current || current.files >= batchFiles || current.bytes + bytes > BATCH_MAX_BYTES) {
-      current = { batch: { id: batches.length, groups: [] }, members: [], files: 0, bytes: 0 };
-      batches.push(current.batch);
-      batchGroups.set(current.batch.id, current.members);
+  /** Per batch, the outcome slot of each of its files. */
+  const batchSlots = new Map<number, { files: CandidateFile[]; outcomes: HashOutcome[] }>();
+  let start = 0;
+  while (start < work.length) {
+    let end = start;
+    let count = 0;
+    let bytes = 0;
+    while (
+      end < work.length &&
+      (end === start || (count < batchFiles && bytes + work[end].size * work[end].files.length <= BATCH_MAX_BYTES))
+    ) {
+      count += work[end].files.length;
+      bytes += work[end].size * work[end].files.length;
+      end++;
     }
-    current.batch.groups.push(task);
-    current.members.push(group);
-    current.files += group.files.length;
-    current.bytes += bytes;
+    const members = work.slice(start, end);
+    start = end;
+    const files: CandidateFile[] = [];
+    const outcomes: HashOutcome[] = [];
+    for (const group of members) {
+      for (let i = 0; i < group.files.length; i++) {
+        files.push(group.files[i]);
+        outcomes.push(group.outcomes[i]);
+      }
+    }
+    const meta = new Float64Array(files.length * 3);
+    files.forEach((f, k) => {
+      meta[k * 3] = f.dev;
+      meta[k * 3 + 1] = f.ino;
+      meta[k * 3 + 2] = f.mtimeMs;
+    });
+    const batch: HashBatch = {
+      id: batches.length,
+      paths: files.map((f) => f.path).join('\0'),
+      meta,
+      groupSize: Float64Array.from(members, (g) => g.size),
+      groupCount: Uint32Array.from(members, (g) => g.files.length),
+      wantPartials: cache !== undefined,
+    };
+    if (outcomes.some((o) => o.partial !== undefined || o.full !== undefined)) {
+      batch.knownPartial = outcomes.map((o) => o.partial ?? null);
+      batch.knownFull = outcomes.map((o) => o.full ?? null);
+    }
+    batches.push(batch);
+    batchSlots.set(batch.id, { files, outcomes });
   }
   if (onProgress && progress.filesHashed > 0) onProgress({ ...progress });
 
   const onResult = (result: HashBatchResult): void => {
-    const members = batchGroups.get(result.id) ?? [];
-    for (let g = 0; g < result.outcomes.length; g++) {
-      const group = members[g];
-      const outcomes = result.outcomes[g];
-      for (let i = 0; i < outcomes.length; i++) {
-        const outcome = outcomes[i];
-        const file = group.files[i];
-        const before = group.outcomes[i];
-        if (cache && !outcome.error && file.ino !== 0) {
-          if (outcome.partial !== undefined && before.partial === undefined)
-            cache.set(file, 'partial', outcome.partial);
-          if (outcome.full !== undefined && before.full === undefined) cache.set(file, 'full', outcome.full);
-        }
-        group.outcomes[i] = outcome;
-      }
-      progress.filesHashed += group.files.length;
+    const slots = batchSlots.get(result.id);
+    if (!slots) return;
+    batchSlots.delete(result.id);
+    const { files, outcomes } = slots;
+    for (let k = 0; k < result.partialIndex.length; k++) {
+      const i = result.partialIndex[k];
+      outcomes[i].partial = result.partialHash[k];
+      if (cache && files[i].ino !== 0) cache.set(files[i], 'partial', result.partialHash[k]);
     }
+    for (let k = 0; k < result.fullIndex.length; k++) {
+      const i = result.fullIndex[k];
+      outcomes[i].full = result.fullHash[k];
+      if (cache && files[i].ino !== 0) cache.set(files[i], 'full', result.fullHash[k]);
+    }
+    for (let k = 0; k < result.errorIndex.length; k++) outcomes[result.errorIndex[k]].error = result.errorCode[k];
+    progress.filesHashed += files.length;
     progress.bytesHashed += result.bytesRead;
     stats.partialHashed += result.partialHashed;
     stats.fullHashed += result.fullHashed;
@@ -201,7 +238,8 @@ export async function findDuplicates(
     let fulls = 0;
     for (let i = 0; i < group.outcomes.length; i++) {
       const outcome = group.outcomes[i];
-      if (outcome.error) errors.push({ path: group.files[i].path, ...outcome.error });
+      if (outcome.error)
+        errors.push({ path: group.files[i].path, code: outcome.error, message: describeFailure(outcome.error) });
       else if (outcome.full !== undefined) fulls++;
     }
     if (fulls < 2) continue;
