@@ -86,7 +86,8 @@ class FileChangedError extends Error {
   readonly code = 'CHANGED';
 }
 
-function describe(code: string): string {
+/** A short, path-free description of a failure code. */
+export function describeFailure(code: string): string {
   switch (code) {
     case 'ENOENT':
       return 'file vanished';
@@ -100,10 +101,6 @@ function describe(code: string): string {
     default:
       return `read failed (${code})`;
   }
-}
-
-export function describeFailure(code: string): string {
-  return describe(code);
 }
 
 function errorCode(err: unknown): string {
