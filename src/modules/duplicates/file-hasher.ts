@@ -18,8 +18,11 @@ import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
  *   (collisions can be built on purpose); the one-shot xxh128 is 2.2 GB/s, no faster than sha256.
  *   sha256 makes "same hash" mean "same bytes" beyond any practical doubt, which is what lets a
  *   cached hash stand in for the content on the next run (an unchanged file is never read twice)
- *   and what a later re-verification can compare against. Its cost on the benchmark tree is small
- *   (only files that still collide after the partial hash are read in full, ~13% of the bytes).
+ *   and what a later re-verification can compare against; clients can check it with sha256sum.
+ *   Its cost is small because only files that still collide after the partial hash are read in
+ *   full: on the 100,000-file bench tree, 13,417 of 81,467 candidates (468 MB read of 2 GB), and
+ *   sha256 is about a tenth of the threads' CPU time; the rest is open/read/close (~7 µs a file).
+ *   jdupes, for comparison, uses xxhash64 and then compares bytes.
  */
 
 /** Bytes hashed at each end of a file for the partial hash. */
@@ -242,6 +245,11 @@ export class FileHasher {
     return true;
   }
 
+  /**
+   * Opens without following a symbolic link and checks that the file is still the one the walk
+   * listed (size, mtime, device and inode): a cached hash is stored under that identity, so it must
+   * describe that file. The fstat costs ~0.5 µs a file (the open + read + close floor is ~7 µs).
+   */
   private open(file: FileRef, size: number): number {
     const fd = openSync(file.path, OPEN_FLAGS);
     try {
