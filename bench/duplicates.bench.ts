@@ -11,6 +11,8 @@
  * - `find -printf`: listing only, the floor of any tool that must see every file.
  * - `ours (in process)`: walk (readdirSync + lstatSync) + findDuplicates, timed inside this process,
  *   as the organize worker runs it (no process start-up).
+ * - `ours: hashing phase only`: findDuplicates alone on the walked list (the organize job's
+ *   `hashing` phase; its scan phase walks anyway).
  * - `ours (new process)`: the same as a fresh `node` process, wall time, like the C tools are timed.
  * - `ours (cached re-run)`: walk + findDuplicates again with the hash cache of a previous run.
  * - `jdupes -r -q`, `fdupes -r -q -n`, `rmlint --without-fiemap -T df -o fdupes:FILE`.
@@ -49,6 +51,9 @@ interface Row {
   command: string;
   times: number[];
   median: number;
+  /** CPU seconds (user + system, all threads) per run, when measured. */
+  cpu: number[];
+  cpuMedian?: number;
   groups?: number;
   redundant?: number;
   agrees?: boolean | null;
@@ -72,13 +77,33 @@ function ensureTool(tool: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${tool}`]).status === 0;
 }
 
-function timed(command: string, args: string[]): { seconds: number; stdout: string } {
+const TIME = '/usr/bin/time';
+const haveTime = existsSync(TIME);
+let timeOutput = '';
+
+/** Runs a command; wall time, and its CPU time (user + system) when /usr/bin/time is there. */
+function timed(command: string, args: string[]): { seconds: number; cpu?: number; stdout: string } {
+  const wrapped = haveTime ? [TIME, ['-f', '%U %S', '-o', timeOutput, command, ...args]] : [command, args];
   const start = performance.now();
-  const run = spawnSync(command, args, { encoding: 'utf8', maxBuffer: 1024 * 1024 * 1024 });
+  const run = spawnSync(wrapped[0] as string, wrapped[1] as string[], {
+    encoding: 'utf8',
+    maxBuffer: 1024 * 1024 * 1024,
+  });
   const seconds = (performance.now() - start) / 1000;
   if (run.error) throw run.error;
   if (run.status !== 0) throw new Error(`${command} exited with ${run.status}: ${run.stderr.slice(0, 500)}`);
-  return { seconds, stdout: run.stdout };
+  let cpu: number | undefined;
+  if (haveTime) {
+    const [user, sys] = readFileSync(timeOutput, 'utf8').trim().split(/\s+/).slice(-2).map(Number);
+    cpu = user + sys;
+  }
+  return { seconds, cpu, stdout: run.stdout };
+}
+
+/** CPU seconds of this process (every thread) since `from`. */
+function cpuSince(from: NodeJS.CpuUsage): number {
+  const d = process.cpuUsage(from);
+  return (d.user + d.system) / 1e6;
 }
 
 async function main(): Promise<void> {
@@ -122,6 +147,7 @@ async function main(): Promise<void> {
   };
   const scratch = mkdtempSync(path.join(os.tmpdir(), 'fo-bench-rmlint-'));
   const rmlintOut = path.join(scratch, 'rmlint.fdupes.txt');
+  timeOutput = path.join(scratch, 'time.txt');
 
   // Warm the page cache and the dentry cache.
   timed('find', [root, '-type', 'f', '-printf', '%s %T@ %p\n']);
@@ -131,12 +157,13 @@ async function main(): Promise<void> {
 
   const rows: Row[] = [];
   const row = (name: string, command: string): Row => {
-    const r: Row = { name, command, times: [], median: 0 };
+    const r: Row = { name, command, times: [], median: 0, cpu: [] };
     rows.push(r);
     return r;
   };
   const findRow = row('find -printf (listing only)', `find ${root} -type f -printf '%s %T@ %p\\n'`);
   const ours = row('ours (in process)', `walkFiles + findDuplicates({ threads: ${threads} })`);
+  const oursHashing = row('ours: hashing phase only', `findDuplicates({ threads: ${threads} }) on the walked list`);
   const oursProcess = row('ours (new process)', `node ${path.join(here, 'duplicates.bench.js')} --child ROOT`);
   const oursCached = row('ours (cached re-run)', 'walkFiles + findDuplicates({ cache }) after one run');
   const jd = tools.jdupes ? row('jdupes', `jdupes -r -q ${root}`) : undefined;
@@ -152,14 +179,21 @@ async function main(): Promise<void> {
   const outputs: Record<string, string[][]> = {};
 
   for (let round = 0; round < runs; round++) {
-    findRow.times.push(timed('find', [root, '-type', 'f', '-printf', '%s %T@ %p\n']).seconds);
+    const listing = timed('find', [root, '-type', 'f', '-printf', '%s %T@ %p\n']);
+    findRow.times.push(listing.seconds);
+    if (listing.cpu !== undefined) findRow.cpu.push(listing.cpu);
 
+    const c0 = process.cpuUsage();
     let t = performance.now();
     const listed = walkFiles(root);
     const t1 = performance.now();
+    const c1 = process.cpuUsage();
     oursResult = await findDuplicates(listed, { threads });
     const t2 = performance.now();
     ours.times.push((t2 - t) / 1000);
+    ours.cpu.push(cpuSince(c0));
+    oursHashing.times.push((t2 - t1) / 1000);
+    oursHashing.cpu.push(cpuSince(c1));
     walkMs += t1 - t;
     findMs += t2 - t1;
     reference = normalizeGroups(
@@ -175,25 +209,31 @@ async function main(): Promise<void> {
       String(threads),
     ]);
     oursProcess.times.push(proc.seconds);
+    if (proc.cpu !== undefined) oursProcess.cpu.push(proc.cpu);
     outputs[oursProcess.name] = normalizeGroups(JSON.parse(proc.stdout) as string[][], names);
 
+    const c2 = process.cpuUsage();
     t = performance.now();
     await findDuplicates(walkFiles(root), { threads, cache });
     oursCached.times.push((performance.now() - t) / 1000);
+    oursCached.cpu.push(cpuSince(c2));
 
     if (jd) {
       const r = timed('jdupes', ['-r', '-q', root]);
       jd.times.push(r.seconds);
+      if (r.cpu !== undefined) jd.cpu.push(r.cpu);
       outputs[jd.name] = normalizeGroups(parseGroups(r.stdout), names);
     }
     if (fd) {
       const r = timed('fdupes', ['-r', '-q', '-n', root]);
       fd.times.push(r.seconds);
+      if (r.cpu !== undefined) fd.cpu.push(r.cpu);
       outputs[fd.name] = normalizeGroups(parseGroups(r.stdout), names);
     }
     if (rm) {
       const r = timed('rmlint', ['--without-fiemap', '-T', 'df', '-o', `fdupes:${rmlintOut}`, root]);
       rm.times.push(r.seconds);
+      if (r.cpu !== undefined) rm.cpu.push(r.cpu);
       outputs[rm.name] = normalizeGroups(parseGroups(readFileSync(rmlintOut, 'utf8')), names);
     }
   }
@@ -202,7 +242,8 @@ async function main(): Promise<void> {
   const same = (a: string[][], b: string[][]): boolean => JSON.stringify(a) === JSON.stringify(b);
   for (const r of rows) {
     r.median = median(r.times);
-    const groups = r === ours || r === oursCached ? reference : outputs[r.name];
+    if (r.cpu.length > 0) r.cpuMedian = median(r.cpu);
+    const groups = r === ours || r === oursHashing || r === oursCached ? reference : outputs[r.name];
     if (groups) {
       r.groups = groups.length;
       r.redundant = groups.reduce((n, g) => n + g.length - 1, 0);
@@ -212,19 +253,34 @@ async function main(): Promise<void> {
   const expected = manifest.expectedGroups;
   const jdTime = jd?.median;
 
-  console.log(`\nmedian of ${runs} runs, warm cache, ${os.cpus().length} CPUs, node ${process.version}`);
+  console.log(
+    `\nmedian of ${runs} runs, warm cache, ${os.cpus().length} CPUs, load average ${os.loadavg()[0].toFixed(1)}, node ${process.version}`,
+  );
   console.log(
     `ours: walk ${(walkMs / runs / 1000).toFixed(3)} s + find ${(findMs / runs / 1000).toFixed(3)} s; ` +
       `${oursResult?.stats.candidates} candidates, ${oursResult?.stats.partialHashed} partial, ` +
       `${oursResult?.stats.fullHashed} full, ${((oursResult?.stats.bytesRead ?? 0) / 1e6).toFixed(0)} MB read, ` +
       `${oursResult?.stats.threads} threads; generator's groups ${same(reference, expected) ? 'match' : 'DIFFER'}`,
   );
-  const header = ['tool', 'median s', 'min s', 'vs jdupes', 'groups', 'redundant', 'same groups as ours'];
+  const jdCpu = jd?.cpuMedian;
+  const header = [
+    'tool',
+    'median s',
+    'min s',
+    'vs jdupes',
+    'cpu s',
+    'cpu vs jdupes',
+    'groups',
+    'redundant',
+    'same groups as ours',
+  ];
   const lines = rows.map((r) => [
     r.name,
     r.median.toFixed(3),
     Math.min(...r.times).toFixed(3),
     jdTime ? `${(r.median / jdTime).toFixed(2)}x` : '-',
+    r.cpuMedian === undefined ? '-' : r.cpuMedian.toFixed(2),
+    r.cpuMedian !== undefined && jdCpu ? `${(r.cpuMedian / jdCpu).toFixed(2)}x` : '-',
     r.groups === undefined ? '-' : String(r.groups),
     r.redundant === undefined ? '-' : String(r.redundant),
     r.agrees === null || r.agrees === undefined ? '-' : r.agrees ? 'yes' : 'NO',

@@ -1,10 +1,12 @@
 import swc from '@swc/core';
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import {
   appendFileSync,
   linkSync,
   mkdirSync,
   mkdtempSync,
+  readFileSync,
   rmSync,
   symlinkSync,
   unlinkSync,
@@ -61,6 +63,22 @@ describe('findDuplicates on a generated tree', () => {
     expect(tree.stats.emptyFiles).toBeGreaterThanOrEqual(2);
     expect(tree.stats.hardLinks).toBeGreaterThanOrEqual(2);
     expect(files).toHaveLength(320);
+  });
+
+  it('generates the same tree from the same seed, and another from another seed', () => {
+    const digest = (root: string, seed: number): string[] => {
+      const t = generateTree({ root, files: 60, seed, filesPerDir: 20 });
+      return t.files.map(
+        (f) => `${path.relative(root, f.path)} ${createHash('sha256').update(readFileSync(f.path)).digest('hex')}`,
+      );
+    };
+    const [a, b, c] = [1, 2, 3].map(() => mkdtempSync(path.join(os.tmpdir(), 'fo-gen-')));
+    try {
+      expect(digest(a, 7)).toEqual(digest(b, 7));
+      expect(digest(c, 8)).not.toEqual(digest(a, 7));
+    } finally {
+      for (const d of [a, b, c]) rmSync(d, { recursive: true, force: true });
+    }
   });
 
   it('finds exactly the groups the generator made', async () => {
@@ -165,10 +183,14 @@ describe('findDuplicates on a generated tree', () => {
       expect(threaded.stats.threads).toBe(2);
       expect(threaded.groups).toEqual(inThread.groups);
       expect(threaded.stats.bytesRead).toBe(inThread.stats.bytesRead);
-      // The threads stay for the next search.
-      const again = await findDuplicates(files, { threads: 2, workerUrl, batchFiles: 8 });
+      // The threads stay for the next searches, which may run at the same time.
+      const [again, meanwhile] = await Promise.all([
+        findDuplicates(files, { threads: 2, workerUrl, batchFiles: 8 }),
+        findDuplicates(files, { threads: 2, workerUrl, batchFiles: 8, cache: new InMemoryHashCache() }),
+      ]);
       expect(again.stats.threads).toBe(2);
       expect(again.groups).toEqual(inThread.groups);
+      expect(meanwhile.groups).toEqual(inThread.groups);
 
       const controller = new AbortController();
       const aborted = findDuplicates(files, {

@@ -7,13 +7,20 @@ import type {
   HardLinkAlias,
   HashFailure,
 } from './duplicates.types.js';
-import type { HashBatch, HashBatchResult, HashOutcome, HashTaskGroup } from './file-hasher.js';
+import { describeFailure, type HashBatch, type HashBatchResult } from './file-hasher.js';
 import { defaultWorkerUrl, runHashBatches } from './hash-pool.js';
 
 /** A batch closes at this many files or this many bytes (worst case: every file read in full). */
 const BATCH_MAX_FILES = 512;
 const BATCH_MAX_BYTES = 64 * 1024 * 1024;
 const DEFAULT_THREADS = 2;
+
+/** What is known of one file: from the cache, then from hashing. */
+interface HashOutcome {
+  partial?: string;
+  full?: string;
+  error?: string;
+}
 
 interface SizeGroup {
   size: number;
@@ -22,6 +29,22 @@ interface SizeGroup {
 }
 
 const byPath = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
+/**
+ * Whether the cache leaves anything to read in a size group: a file without a partial hash, or a
+ * file without a full hash whose partial hash another file shares.
+ */
+function needsReading(group: SizeGroup): boolean {
+  const seen = new Map<string, boolean>();
+  for (const o of group.outcomes) {
+    if (o.partial === undefined) return true;
+    const lacksFull = o.full === undefined;
+    const other = seen.get(o.partial);
+    if (other === undefined) seen.set(o.partial, lacksFull);
+    else if (other || lacksFull) return true;
+  }
+  return false;
+}
 
 /**
  * Finds the groups of files with identical content among `files` (regular files from a walk).
@@ -103,69 +126,96 @@ export async function findDuplicates(
   for (const [size, same] of bySize) {
     if (same.length < 2) continue;
     candidates += same.length;
-    const outcomes = same.map((file): HashOutcome => {
-      if (!cache || file.ino === 0) return {};
+    const outcomes = new Array<HashOutcome>(same.length);
+    for (let i = 0; i < same.length; i++) {
+      const file = same[i];
+      if (!cache || file.ino === 0) {
+        outcomes[i] = {};
+        continue;
+      }
       const partial = cache.get(file, 'partial');
       const full = cache.get(file, 'full');
       if (partial !== undefined) cacheHits++;
       if (full !== undefined) cacheHits++;
-      return { partial, full };
-    });
+      outcomes[i] = { partial, full };
+    }
     groups.push({ size, files: same, outcomes });
   }
 
   // 3. Hash what the cache does not settle, largest files first (better balance between threads).
   const progress = { filesHashed: 0, filesTotal: candidates, bytesHashed: 0 };
   const stats = { partialHashed: 0, fullHashed: 0 };
-  const work = groups.filter((g) => !g.outcomes.every((o) => o.full !== undefined));
+  const work = cache ? groups.filter(needsReading) : [...groups];
   progress.filesHashed = candidates - work.reduce((n, g) => n + g.files.length, 0);
   work.sort((a, b) => b.size - a.size);
 
   const batchFiles = Math.max(1, options.batchFiles ?? BATCH_MAX_FILES);
   const batches: HashBatch[] = [];
-  const batchGroups = new Map<number, SizeGroup[]>();
-  let current: { batch: HashBatch; members: SizeGroup[]; files: number; bytes: number } | undefined;
-  for (const group of work) {
-    const task: HashTaskGroup = {
-      size: group.size,
-      files: group.files.map((f, i) => ({
-        path: f.path,
-        dev: f.dev,
-        ino: f.ino,
-        mtimeMs: f.mtimeMs,
-        partial: group.outcomes[i].partial,
-        full: group.outcomes[i].full,
-      })),
-    };
-    const bytes = group.size * group.files.length;
-    if (!current || current.files >= batchFiles || current.bytes + bytes > BATCH_MAX_BYTES) {
-      current = { batch: { id: batches.length, groups: [] }, members: [], files: 0, bytes: 0 };
-      batches.push(current.batch);
-      batchGroups.set(current.batch.id, current.members);
+  /** Per batch, the outcome slot of each of its files. */
+  const batchSlots = new Map<number, { files: CandidateFile[]; outcomes: HashOutcome[] }>();
+  let start = 0;
+  while (start < work.length) {
+    let end = start;
+    let count = 0;
+    let bytes = 0;
+    while (
+      end < work.length &&
+      (end === start || (count < batchFiles && bytes + work[end].size * work[end].files.length <= BATCH_MAX_BYTES))
+    ) {
+      count += work[end].files.length;
+      bytes += work[end].size * work[end].files.length;
+      end++;
     }
-    current.batch.groups.push(task);
-    current.members.push(group);
-    current.files += group.files.length;
-    current.bytes += bytes;
+    const members = work.slice(start, end);
+    start = end;
+    const files: CandidateFile[] = [];
+    const outcomes: HashOutcome[] = [];
+    for (const group of members) {
+      for (let i = 0; i < group.files.length; i++) {
+        files.push(group.files[i]);
+        outcomes.push(group.outcomes[i]);
+      }
+    }
+    const meta = new Float64Array(files.length * 3);
+    files.forEach((f, k) => {
+      meta[k * 3] = f.dev;
+      meta[k * 3 + 1] = f.ino;
+      meta[k * 3 + 2] = f.mtimeMs;
+    });
+    const batch: HashBatch = {
+      id: batches.length,
+      paths: files.map((f) => f.path).join('\0'),
+      meta,
+      groupSize: Float64Array.from(members, (g) => g.size),
+      groupCount: Uint32Array.from(members, (g) => g.files.length),
+      wantPartials: cache !== undefined,
+    };
+    if (outcomes.some((o) => o.partial !== undefined || o.full !== undefined)) {
+      batch.knownPartial = outcomes.map((o) => o.partial ?? null);
+      batch.knownFull = outcomes.map((o) => o.full ?? null);
+    }
+    batches.push(batch);
+    batchSlots.set(batch.id, { files, outcomes });
   }
   if (onProgress && progress.filesHashed > 0) onProgress({ ...progress });
 
   const onResult = (result: HashBatchResult): void => {
-    const members = batchGroups.get(result.id) ?? [];
-    result.outcomes.forEach((outcomes, g) => {
-      const group = members[g];
-      outcomes.forEach((outcome, i) => {
-        const file = group.files[i];
-        const before = group.outcomes[i];
-        if (cache && !outcome.error && file.ino !== 0) {
-          if (outcome.partial !== undefined && before.partial === undefined)
-            cache.set(file, 'partial', outcome.partial);
-          if (outcome.full !== undefined && before.full === undefined) cache.set(file, 'full', outcome.full);
-        }
-        group.outcomes[i] = outcome;
-      });
-      progress.filesHashed += group.files.length;
-    });
+    const slots = batchSlots.get(result.id);
+    if (!slots) return;
+    batchSlots.delete(result.id);
+    const { files, outcomes } = slots;
+    for (let k = 0; k < result.partialIndex.length; k++) {
+      const i = result.partialIndex[k];
+      outcomes[i].partial = result.partialHash[k];
+      if (cache && files[i].ino !== 0) cache.set(files[i], 'partial', result.partialHash[k]);
+    }
+    for (let k = 0; k < result.fullIndex.length; k++) {
+      const i = result.fullIndex[k];
+      outcomes[i].full = result.fullHash[k];
+      if (cache && files[i].ino !== 0) cache.set(files[i], 'full', result.fullHash[k]);
+    }
+    for (let k = 0; k < result.errorIndex.length; k++) outcomes[result.errorIndex[k]].error = result.errorCode[k];
+    progress.filesHashed += files.length;
     progress.bytesHashed += result.bytesRead;
     stats.partialHashed += result.partialHashed;
     stats.fullHashed += result.fullHashed;
@@ -185,18 +235,22 @@ export async function findDuplicates(
   const result: DuplicateGroup[] = [];
   const errors: HashFailure[] = [];
   for (const group of groups) {
+    let fulls = 0;
+    for (let i = 0; i < group.outcomes.length; i++) {
+      const outcome = group.outcomes[i];
+      if (outcome.error)
+        errors.push({ path: group.files[i].path, code: outcome.error, message: describeFailure(outcome.error) });
+      else if (outcome.full !== undefined) fulls++;
+    }
+    if (fulls < 2) continue;
     const byFull = new Map<string, string[]>();
-    group.outcomes.forEach((outcome, i) => {
-      const path = group.files[i].path;
-      if (outcome.error) {
-        errors.push({ path, ...outcome.error });
-        return;
-      }
-      if (outcome.full === undefined) return;
+    for (let i = 0; i < group.outcomes.length; i++) {
+      const outcome = group.outcomes[i];
+      if (outcome.error || outcome.full === undefined) continue;
       const same = byFull.get(outcome.full);
-      if (same) same.push(path);
-      else byFull.set(outcome.full, [path]);
-    });
+      if (same) same.push(group.files[i].path);
+      else byFull.set(outcome.full, [group.files[i].path]);
+    }
     for (const [hash, paths] of byFull) {
       if (paths.length > 1) result.push({ hash, size: group.size, paths: paths.sort(byPath) });
     }
