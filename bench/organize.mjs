@@ -28,7 +28,8 @@ const EXTENSIONS = ['jpg', 'png', 'pdf', 'txt', 'mp3', 'mp4', 'zip', 'ts', 'csv'
 
 function start(role, port) {
   // PROFILE=dir writes a CPU profile of each worker there (node --cpu-prof).
-  const profile = role === 'worker' && process.env.PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.PROFILE}`] : [];
+  const profile =
+    role === 'worker' && process.env.PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.PROFILE}`] : [];
   const child = spawn(process.execPath, [...profile, 'dist/src/main.js'], {
     env: { ...env, APP_ROLE: role, PORT: String(port) },
     stdio: ['ignore', 'inherit', 'inherit'],
