@@ -5,7 +5,7 @@ import { createAdapter } from '@socket.io/redis-adapter';
 import type { Redis } from 'ioredis';
 import type { Server, ServerOptions } from 'socket.io';
 import type { AppConfig } from '../../config/app-config.js';
-import { createRedisClient } from '../../redis/redis.module.js';
+import { closeRedisClient, createRedisClient } from '../../redis/redis.module.js';
 import { socketIoChannelKey } from './progress-channels.js';
 
 /** Largest message a socket client may send (a subscribe is under 100 bytes); larger ones close the connection. */
@@ -35,8 +35,10 @@ export class RedisIoAdapter extends IoAdapter {
       maxHttpBufferSize: MAX_SOCKET_MESSAGE_BYTES,
       cors: { origin: this.config.corsOrigins },
     } as ServerOptions);
-    const pub = createRedisClient(this.config, 'socket-pub');
-    const sub = createRedisClient(this.config, 'socket-sub');
+    // The adapter (un)subscribes without handling failures: its clients wait for Redis instead of
+    // rejecting, so an outage delays cross-instance delivery rather than crashing the process.
+    const pub = createRedisClient(this.config, 'socket-pub', { maxRetriesPerRequest: null });
+    const sub = createRedisClient(this.config, 'socket-sub', { maxRetriesPerRequest: null });
     for (const client of [pub, sub]) {
       client.on('error', (error: Error) => this.redisLogger.warn(`Redis: ${error.message}`));
       this.clients.push(client);
@@ -48,6 +50,6 @@ export class RedisIoAdapter extends IoAdapter {
   /** After the servers closed (sockets disconnected, HTTP drained): the adapter's Redis connections go. */
   override async dispose(): Promise<void> {
     await super.dispose();
-    await Promise.all(this.clients.splice(0).map((client) => client.quit().catch(() => client.disconnect())));
+    await Promise.all(this.clients.splice(0).map((client) => closeRedisClient(client)));
   }
 }
