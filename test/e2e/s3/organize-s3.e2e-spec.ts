@@ -337,6 +337,46 @@ describe('organize, dry run, apply and rollback on S3 (s3rver)', () => {
     await expect(storage.openRead('r/missing.bin')).rejects.toMatchObject({ code: 'NoSuchKey' });
   });
 
+  it('finds exact duplicate groups, cleans them into the quarantine, and rollback restores them', async () => {
+    const big = 'B'.repeat(70_000);
+    await bucket.put({
+      'dups/a.txt': 'same content',
+      'dups/sub/b.txt': 'same content',
+      'dups/c.txt': 'same CONTENT',
+      'dups/big1.bin': big,
+      'dups/big2.bin': big,
+      'dups/big-tail.bin': `${'B'.repeat(69_999)}C`,
+      'dups/empty1.txt': '',
+      'dups/empty2.txt': '',
+    });
+    const before = await bucket.manifest();
+    const scan = await organizeS3({ rootPath: 'dups', dryRun: true });
+    expect(scan.status).toBe('completed');
+    const groups = await t.http().get(`/api/v1/operations/${scan.id}/duplicates`).set(auth()).expect(200);
+    expect(groups.body.items.map((g: { files: string[] }) => g.files)).toEqual([
+      ['dups/big1.bin', 'dups/big2.bin'],
+      ['dups/a.txt', 'dups/sub/b.txt'],
+    ]);
+    expect(scan.progress).toMatchObject({ duplicatesFound: 2, reclaimableBytes: 70_000 + 12 });
+
+    const cleanup = await createOperation(t, user, {
+      type: 'cleanup_duplicates',
+      sourceOperationId: scan.id,
+      keep: 'shortest_path',
+    });
+    const done = await waitForOperation(t, user, cleanup.id);
+    expect(done.status).toBe('completed');
+    expect(done.progress.spaceSavedBytes).toBe(70_012);
+    const keys = await bucket.keys();
+    expect(keys.filter((key) => key.startsWith('.fileorganizer/quarantine/')).length).toBe(2);
+    expect(keys).toContain('dups/a.txt');
+    expect(keys).not.toContain('dups/sub/b.txt');
+
+    const rollback = await t.http().post(`/api/v1/operations/${cleanup.id}/rollback`).set(auth()).expect(202);
+    await waitForOperation(t, user, rollback.body.id);
+    expect(await bucket.manifest()).toEqual(before);
+  });
+
   it('GET /health reports the bucket', async () => {
     const response = await t.http().get('/health').expect(200);
     expect(response.body.details).toMatchObject({ s3: { status: 'up' } });

@@ -6,7 +6,8 @@ import { SNIFF_BYTES } from '../../categories/content-sniffer.js';
 import { DEFAULT_TEMPLATE, numberedAlternative, renderTemplate } from '../../categories/destination-template.js';
 import { DuplicateGroupsStore } from '../../duplicates/duplicate-groups.store.js';
 import { findDuplicates } from '../../duplicates/index.js';
-import type { CandidateFile } from '../../duplicates/index.js';
+import type { CandidateFile, DuplicateGroup } from '../../duplicates/index.js';
+import { findDuplicatesInStorage } from '../../duplicates/storage-duplicate-finder.js';
 import { PROGRESS_INTERVAL_MS } from '../../progress/progress.service.js';
 import type { StoredFile } from '../../storage/storage-provider.js';
 import { joinUserPath } from '../../storage/user-path.js';
@@ -185,15 +186,8 @@ export class OrganizeRunner {
   private async findDuplicates(context: RunContext): Promise<void> {
     const { operation, storage, tracker } = context;
     if (!(await this.groups.hasGroups(operation.id))) {
-      const root = storage.localPath('');
-      if (root === null) return;
       const candidates = await this.records.duplicateCandidates(operation.id);
       const seqByPath = new Map<string, number>();
-      const files: CandidateFile[] = candidates.map((record) => {
-        const absolute = storage.localPath(record.sourcePath) as string;
-        seqByPath.set(absolute, record.seq);
-        return { path: absolute, size: record.size, mtimeMs: record.mtimeMs, dev: record.dev, ino: record.ino };
-      });
       const abort = new AbortController();
       let tickError: unknown;
       const ticker = setInterval(() => {
@@ -204,12 +198,28 @@ export class OrganizeRunner {
         });
       }, PROGRESS_INTERVAL_MS);
       try {
-        const result = await findDuplicates(files, { signal: abort.signal });
-        const groups = result.groups.map((group, position) => ({
+        let found: DuplicateGroup[];
+        if (storage.localPath('') !== null) {
+          // Local disk: the threaded engine reads files directly and knows hard links.
+          const files: CandidateFile[] = candidates.map((record) => {
+            const absolute = storage.localPath(record.sourcePath) as string;
+            seqByPath.set(absolute, record.seq);
+            return { path: absolute, size: record.size, mtimeMs: record.mtimeMs, dev: record.dev, ino: record.ino };
+          });
+          found = (await findDuplicates(files, { signal: abort.signal })).groups;
+        } else {
+          for (const record of candidates) seqByPath.set(record.sourcePath, record.seq);
+          found = await findDuplicatesInStorage(
+            storage,
+            candidates.map((r) => ({ path: r.sourcePath, size: r.size })),
+            abort.signal,
+          );
+        }
+        const groups = found.map((group, position) => ({
           position,
           hash: group.hash,
           size: group.size,
-          seqs: group.paths.map((absolute) => seqByPath.get(absolute) as number),
+          seqs: group.paths.map((found) => seqByPath.get(found) as number),
         }));
         await this.groups.save(operation.id, context.epoch, groups);
       } catch (error) {
