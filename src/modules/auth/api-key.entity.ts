@@ -1,4 +1,6 @@
-import { Column, CreateDateColumn, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
+import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn } from 'typeorm';
+import type { Relation } from 'typeorm';
+import { User } from '../users/user.entity.js';
 
 /** An API key, stored only as the SHA-256 of its value; `prefix` is the part shown in lists. */
 @Entity({ name: 'api_keys' })
@@ -9,6 +11,10 @@ export class ApiKey {
   @Index('api_keys_user_id_idx')
   @Column({ name: 'user_id', type: 'uuid' })
   userId!: string;
+
+  @ManyToOne(() => User, { onDelete: 'CASCADE' })
+  @JoinColumn({ name: 'user_id', foreignKeyConstraintName: 'api_keys_user_id_fkey' })
+  user?: Relation<User>;
 
   @Column({ type: 'varchar', length: 100 })
   name!: string;

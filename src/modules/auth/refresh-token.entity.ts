@@ -1,4 +1,7 @@
-import { Column, CreateDateColumn, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
+import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn } from 'typeorm';
+import type { Relation } from 'typeorm';
+import { User } from '../users/user.entity.js';
+import { AuthSession } from './auth-session.entity.js';
 
 /** A refresh token, stored only as the SHA-256 of its value. */
 @Entity({ name: 'refresh_tokens' })
@@ -10,8 +13,16 @@ export class RefreshToken {
   @Column({ name: 'session_id', type: 'uuid' })
   sessionId!: string;
 
+  @ManyToOne(() => AuthSession, { onDelete: 'CASCADE' })
+  @JoinColumn({ name: 'session_id', foreignKeyConstraintName: 'refresh_tokens_session_id_fkey' })
+  session?: Relation<AuthSession>;
+
   @Column({ name: 'user_id', type: 'uuid' })
   userId!: string;
+
+  @ManyToOne(() => User, { onDelete: 'CASCADE' })
+  @JoinColumn({ name: 'user_id', foreignKeyConstraintName: 'refresh_tokens_user_id_fkey' })
+  user?: Relation<User>;
 
   @Index('refresh_tokens_token_hash_key', { unique: true })
   @Column({ name: 'token_hash', type: 'char', length: 64 })

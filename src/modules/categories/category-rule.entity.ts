@@ -1,4 +1,16 @@
-import { Column, CreateDateColumn, Entity, Index, PrimaryGeneratedColumn, UpdateDateColumn } from 'typeorm';
+import {
+  Check,
+  Column,
+  CreateDateColumn,
+  Entity,
+  Index,
+  JoinColumn,
+  ManyToOne,
+  PrimaryGeneratedColumn,
+  UpdateDateColumn,
+} from 'typeorm';
+import type { Relation } from 'typeorm';
+import { User } from '../users/user.entity.js';
 
 const bigintNumber = {
   to: (value: number | null) => value,
@@ -7,6 +19,8 @@ const bigintNumber = {
 
 /** A user's own category rule, evaluated before the built-ins in `priority` order (lower first). */
 @Entity({ name: 'category_rules' })
+@Check('category_rules_min_size_check', `"min_size" >= 0`)
+@Check('category_rules_max_size_check', `"max_size" >= 0`)
 @Index('category_rules_user_priority_idx', ['userId', 'priority'])
 export class CategoryRule {
   @PrimaryGeneratedColumn('uuid')
@@ -14,6 +28,10 @@ export class CategoryRule {
 
   @Column({ name: 'user_id', type: 'uuid' })
   userId!: string;
+
+  @ManyToOne(() => User, { onDelete: 'CASCADE' })
+  @JoinColumn({ name: 'user_id', foreignKeyConstraintName: 'category_rules_user_id_fkey' })
+  user?: Relation<User>;
 
   @Column({ type: 'varchar', length: 100 })
   name!: string;

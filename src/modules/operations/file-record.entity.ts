@@ -1,8 +1,14 @@
-import { Column, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
+import { Check, Column, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn } from 'typeorm';
+import type { Relation } from 'typeorm';
+import { Operation } from './operation.entity.js';
 import type { FileStatus } from './operation.types.js';
 
 /** One file of one operation: the plan (intent) before the move, the outcome after. */
 @Entity({ name: 'file_records' })
+@Check(
+  'file_records_status_check',
+  `"status" IN ('planned', 'moved', 'skipped', 'failed', 'quarantined', 'restored', 'conflict')`,
+)
 @Index('file_records_operation_seq_key', ['operationId', 'seq'], { unique: true })
 @Index('file_records_operation_status_idx', ['operationId', 'status'])
 @Index('file_records_operation_category_idx', ['operationId', 'category'])
@@ -12,6 +18,10 @@ export class FileRecord {
 
   @Column({ name: 'operation_id', type: 'uuid' })
   operationId!: string;
+
+  @ManyToOne(() => Operation, { onDelete: 'CASCADE' })
+  @JoinColumn({ name: 'operation_id', foreignKeyConstraintName: 'file_records_operation_id_fkey' })
+  operation?: Relation<Operation>;
 
   /** Order of planning; moves run in this order and rollbacks in reverse. */
   @Column({ type: 'integer' })

@@ -1,8 +1,22 @@
-import { Column, CreateDateColumn, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
+import { Check, Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn } from 'typeorm';
+import type { Relation } from 'typeorm';
+import { User } from '../users/user.entity.js';
 import type { StorageKind } from '../storage/storage-provider.js';
 import type { OperationProgress, OperationStatus, OperationType, StoredOptions } from './operation.types.js';
 
 @Entity({ name: 'operations' })
+@Check('operations_type_check', `"type" IN ('organize', 'cleanup_duplicates', 'rollback')`)
+@Check(
+  'operations_status_check',
+  `"status" IN ('pending', 'running', 'completed', 'failed', 'cancelled', 'rolled_back')`,
+)
+@Check('operations_storage_check', `"storage" IN ('local', 's3')`)
+@Index('operations_active_idx', ['userId'], { where: `"status" IN ('pending', 'running')` })
+@Index('operations_idempotency_key', ['userId', 'idempotencyKey'], {
+  unique: true,
+  where: '"idempotency_key" IS NOT NULL',
+})
+@Index('operations_parent_idx', ['parentOperationId'], { where: '"parent_operation_id" IS NOT NULL' })
 @Index('operations_user_created_idx', ['userId', 'createdAt'])
 export class Operation {
   @PrimaryGeneratedColumn('uuid')
@@ -10,6 +24,10 @@ export class Operation {
 
   @Column({ name: 'user_id', type: 'uuid' })
   userId!: string;
+
+  @ManyToOne(() => User, { onDelete: 'CASCADE' })
+  @JoinColumn({ name: 'user_id', foreignKeyConstraintName: 'operations_user_id_fkey' })
+  user?: Relation<User>;
 
   @Column({ type: 'varchar', length: 32 })
   type!: OperationType;
@@ -32,8 +50,16 @@ export class Operation {
   @Column({ name: 'parent_operation_id', type: 'uuid', nullable: true })
   parentOperationId!: string | null;
 
+  @ManyToOne(() => Operation, { onDelete: 'SET NULL' })
+  @JoinColumn({ name: 'parent_operation_id', foreignKeyConstraintName: 'operations_parent_operation_id_fkey' })
+  parentOperation?: Relation<Operation> | null;
+
   @Column({ name: 'source_operation_id', type: 'uuid', nullable: true })
   sourceOperationId!: string | null;
+
+  @ManyToOne(() => Operation, { onDelete: 'SET NULL' })
+  @JoinColumn({ name: 'source_operation_id', foreignKeyConstraintName: 'operations_source_operation_id_fkey' })
+  sourceOperation?: Relation<Operation> | null;
 
   @Column({ type: 'jsonb' })
   progress!: OperationProgress;

@@ -1,8 +1,10 @@
-import { Column, CreateDateColumn, Entity, Index, PrimaryGeneratedColumn, UpdateDateColumn } from 'typeorm';
+import { Check, Column, CreateDateColumn, Entity, Index, PrimaryGeneratedColumn, UpdateDateColumn } from 'typeorm';
 
 export type UserRole = 'user' | 'admin';
 
 @Entity({ name: 'users' })
+@Check('users_role_check', `"role" IN ('user', 'admin')`)
+@Check('users_email_lower', `"email" = lower("email")`)
 export class User {
   @PrimaryGeneratedColumn('uuid')
   id!: string;
