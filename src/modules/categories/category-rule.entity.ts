@@ -10,12 +10,8 @@ import {
   UpdateDateColumn,
 } from 'typeorm';
 import type { Relation } from 'typeorm';
+import { bigintAsNumber } from '../../database/bigint-transformer.js';
 import { User } from '../users/user.entity.js';
-
-const bigintNumber = {
-  to: (value: number | null) => value,
-  from: (value: string | null) => (value === null ? null : Number(value)),
-};
 
 /** A user's own category rule, evaluated before the built-ins in `priority` order (lower first). */
 @Entity({ name: 'category_rules' })
@@ -46,10 +42,10 @@ export class CategoryRule {
   @Column({ name: 'name_pattern', type: 'varchar', length: 255, nullable: true })
   namePattern!: string | null;
 
-  @Column({ name: 'min_size', type: 'bigint', nullable: true, transformer: bigintNumber })
+  @Column({ name: 'min_size', type: 'bigint', nullable: true, transformer: bigintAsNumber })
   minSize!: number | null;
 
-  @Column({ name: 'max_size', type: 'bigint', nullable: true, transformer: bigintNumber })
+  @Column({ name: 'max_size', type: 'bigint', nullable: true, transformer: bigintAsNumber })
   maxSize!: number | null;
 
   @Column({ type: 'integer', default: 100 })

@@ -1,5 +1,6 @@
 import { Check, Column, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn } from 'typeorm';
 import type { Relation } from 'typeorm';
+import { bigintAsNumber } from '../../database/bigint-transformer.js';
 import { Operation } from './operation.entity.js';
 import type { FileStatus } from './operation.types.js';
 
@@ -39,7 +40,7 @@ export class FileRecord {
   @Column({ name: 'matched_by', type: 'varchar', length: 64, nullable: true })
   matchedBy!: string | null;
 
-  @Column({ type: 'bigint', transformer: { to: (v: number) => v, from: (v: string) => Number(v) } })
+  @Column({ type: 'bigint', transformer: bigintAsNumber })
   size!: number;
 
   @Column({ name: 'mtime_ms', type: 'double precision' })
@@ -54,14 +55,14 @@ export class FileRecord {
   @Column({
     type: 'bigint',
     nullable: true,
-    transformer: { to: (v: number | null) => v, from: (v: string | null) => (v === null ? null : Number(v)) },
+    transformer: bigintAsNumber,
   })
   dev!: number | null;
 
   @Column({
     type: 'bigint',
     nullable: true,
-    transformer: { to: (v: number | null) => v, from: (v: string | null) => (v === null ? null : Number(v)) },
+    transformer: bigintAsNumber,
   })
   ino!: number | null;
 
