@@ -6,6 +6,7 @@ import { RolesGuard } from './common/guards/roles.guard.js';
 import { RateLimitGuard } from './common/throttling/rate-limit.guard.js';
 import { RateLimitModule } from './common/throttling/rate-limit.module.js';
 import { DatabaseModule } from './database/database.module.js';
+import { AdminModule } from './modules/admin/admin.module.js';
 import { AuthModule } from './modules/auth/auth.module.js';
 import { AuthenticationGuard } from './modules/auth/authentication.guard.js';
 import { CategoriesApiModule } from './modules/categories/categories.module.js';
@@ -32,6 +33,7 @@ export class AppModule {
         QueueModule,
         HealthModule,
         ...(servesApi ? [UsersModule, AuthModule, OperationsModule, CategoriesApiModule] : []),
+        ...(servesApi ? [AdminModule] : []),
         ...(runsJobs ? [OperationsWorkerModule] : []),
       ],
       providers: servesApi
