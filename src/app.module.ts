@@ -9,6 +9,7 @@ import { DatabaseModule } from './database/database.module.js';
 import { AdminModule } from './modules/admin/admin.module.js';
 import { AuthModule } from './modules/auth/auth.module.js';
 import { AuthenticationGuard } from './modules/auth/authentication.guard.js';
+import { FilesModule } from './modules/files/files.module.js';
 import { CategoriesApiModule } from './modules/categories/categories.module.js';
 import { HealthModule } from './modules/health/health.module.js';
 import { OperationsWorkerModule } from './modules/operations/operations-worker.module.js';
@@ -33,7 +34,7 @@ export class AppModule {
         QueueModule,
         HealthModule,
         ...(servesApi ? [UsersModule, AuthModule, OperationsModule, CategoriesApiModule] : []),
-        ...(servesApi ? [AdminModule] : []),
+        ...(servesApi ? [AdminModule, FilesModule] : []),
         ...(runsJobs ? [OperationsWorkerModule] : []),
       ],
       providers: servesApi
