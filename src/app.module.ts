@@ -12,6 +12,7 @@ import { AuthenticationGuard } from './modules/auth/authentication.guard.js';
 import { FilesModule } from './modules/files/files.module.js';
 import { CategoriesApiModule } from './modules/categories/categories.module.js';
 import { HealthModule } from './modules/health/health.module.js';
+import { MetricsModule } from './modules/metrics/metrics.module.js';
 import { OperationsWorkerModule } from './modules/operations/operations-worker.module.js';
 import { OperationsModule } from './modules/operations/operations.module.js';
 import { UsersModule } from './modules/users/users.module.js';
@@ -33,6 +34,7 @@ export class AppModule {
         DatabaseModule,
         QueueModule,
         HealthModule,
+        MetricsModule,
         ...(servesApi ? [UsersModule, AuthModule, OperationsModule, CategoriesApiModule] : []),
         ...(servesApi ? [AdminModule, FilesModule] : []),
         ...(runsJobs ? [OperationsWorkerModule] : []),

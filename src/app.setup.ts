@@ -7,6 +7,8 @@ import type { AppConfig } from './config/app-config.js';
 import { HttpExceptionFilter } from './common/filters/http-exception.filter.js';
 import { requestIdMiddleware } from './common/middleware/request-id.middleware.js';
 import { StrictValidationPipe } from './common/pipes/strict-validation.pipe.js';
+import { httpMetricsMiddleware } from './modules/metrics/http-metrics.middleware.js';
+import { MetricsService } from './modules/metrics/metrics.service.js';
 
 export const JSON_BODY_LIMIT = '1mb';
 
@@ -28,6 +30,7 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
 export function configureApp(app: NestExpressApplication, config: AppConfig): void {
   app.disable('x-powered-by');
   app.use(requestIdMiddleware);
+  app.use(httpMetricsMiddleware(app.get(MetricsService)));
   app.use(
     helmet({
       contentSecurityPolicy: {

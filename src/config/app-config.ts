@@ -31,6 +31,8 @@ export interface AppConfig {
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
   quarantineRetentionDays: number;
   maxActiveOperationsPerUser: number;
+  /** When set, GET /metrics needs `Authorization: Bearer <metricsToken>`; open otherwise. */
+  metricsToken?: string;
 }
 
 export class ConfigError extends Error {}
@@ -191,5 +193,6 @@ export function loadConfig(env: Env = process.env): AppConfig {
     logLevel: logLevel as AppConfig['logLevel'],
     quarantineRetentionDays: int(env, 'QUARANTINE_RETENTION_DAYS', 30, 0, 36500),
     maxActiveOperationsPerUser: int(env, 'MAX_ACTIVE_OPERATIONS_PER_USER', 4, 1, 1000),
+    metricsToken: optional(env, 'METRICS_TOKEN'),
   };
 }

@@ -23,6 +23,18 @@ export class OperationJobs {
     await this.queue.add(OperationJob.Run, { operationId }, { jobId: operationId, attempts: 1 });
   }
 
+  /** How many jobs the queue holds in each state (for metrics). */
+  async counts(): Promise<Record<'waiting' | 'active' | 'delayed' | 'failed' | 'completed', number>> {
+    const counts = await this.queue.getJobCounts();
+    return {
+      waiting: counts.waiting,
+      active: counts.active,
+      delayed: counts.delayed,
+      failed: counts.failed,
+      completed: counts.completed,
+    };
+  }
+
   /** Removes a job that has not started; a started one notices the cancel itself. */
   async removeWaiting(operationId: string): Promise<void> {
     const job = await this.queue.getJob(operationId);

@@ -9,6 +9,7 @@ import { APP_CONFIG } from '../../config/config.module.js';
 import { OperationJob } from '../../queue/operation-jobs.js';
 import type { RunOperationJobData } from '../../queue/operation-jobs.js';
 import { QueueName } from '../../queue/queue.constants.js';
+import { MetricsService } from '../metrics/metrics.service.js';
 import { FencedError, ProgressService } from '../progress/progress.service.js';
 import { StorageService } from '../storage/storage.service.js';
 import { FileRecordsStore } from './file-records.store.js';
@@ -36,11 +37,12 @@ export class OperationsProcessor implements OnModuleInit {
     private readonly organize: OrganizeRunner,
     private readonly rollback: RollbackRunner,
     private readonly cleanup: CleanupRunner,
+    private readonly metrics: MetricsService,
   ) {}
 
   onModuleInit(): void {
     void this.queue.process(OperationJob.Run, this.config.workerConcurrency, (job: Job<RunOperationJobData>) =>
-      this.run(job.data.operationId),
+      this.metrics.timeJob(job.data.operationId, () => this.run(job.data.operationId)),
     );
   }
 

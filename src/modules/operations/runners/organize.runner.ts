@@ -18,6 +18,7 @@ import { JournalMover, MAX_RENAME_ATTEMPTS } from './journal-mover.js';
 import type { MovePolicy } from './journal-mover.js';
 import { parentOf, sameContentStamp } from './run-context.js';
 import type { RunContext } from './run-context.js';
+import { MetricsService } from '../../metrics/metrics.service.js';
 
 /**
  * Runs an organize operation: plan every file (scan, categorize, destination) into the journal,
@@ -31,6 +32,7 @@ export class OrganizeRunner {
     private readonly categories: CategoriesService,
     private readonly groups: DuplicateGroupsStore,
     private readonly mover: JournalMover,
+    private readonly metrics: MetricsService,
   ) {}
 
   async run(context: RunContext): Promise<void> {
@@ -205,6 +207,7 @@ export class OrganizeRunner {
       }, PROGRESS_INTERVAL_MS);
       try {
         const result = await findDuplicates(files, { signal: abort.signal });
+        this.metrics.bytesHashed.inc(result.stats.bytesRead);
         const groups = result.groups.map((group, position) => ({
           position,
           hash: group.hash,
