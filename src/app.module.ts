@@ -2,6 +2,7 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import type { AppConfig } from './config/app-config.js';
 import { ConfigModule } from './config/config.module.js';
+import { LoggingModule } from './common/logging/logging.module.js';
 import { RolesGuard } from './common/guards/roles.guard.js';
 import { RateLimitGuard } from './common/throttling/rate-limit.guard.js';
 import { RateLimitModule } from './common/throttling/rate-limit.module.js';
@@ -29,6 +30,7 @@ export class AppModule {
       module: AppModule,
       imports: [
         ConfigModule.forRoot(config),
+        LoggingModule,
         RedisModule,
         RateLimitModule,
         DatabaseModule,

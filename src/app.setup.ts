@@ -5,6 +5,9 @@ import compression from 'compression';
 import helmet from 'helmet';
 import type { AppConfig } from './config/app-config.js';
 import { HttpExceptionFilter } from './common/filters/http-exception.filter.js';
+import { AppLogger } from './common/logging/app-logger.js';
+import { httpLogger } from './common/logging/http-logger.js';
+import { ROOT_LOGGER } from './common/logging/logging.module.js';
 import { requestIdMiddleware } from './common/middleware/request-id.middleware.js';
 import { StrictValidationPipe } from './common/pipes/strict-validation.pipe.js';
 import { httpMetricsMiddleware } from './modules/metrics/http-metrics.middleware.js';
@@ -29,7 +32,9 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
 /** Everything main.ts and the e2e tests both apply to the HTTP application. */
 export function configureApp(app: NestExpressApplication, config: AppConfig): void {
   app.disable('x-powered-by');
+  app.useLogger(app.get(AppLogger));
   app.use(requestIdMiddleware);
+  app.use(httpLogger(app.get(ROOT_LOGGER)));
   app.use(httpMetricsMiddleware(app.get(MetricsService)));
   app.use(
     helmet({

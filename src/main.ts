@@ -18,14 +18,15 @@ async function bootstrap(): Promise<void> {
     throw error;
   }
   const logger = new Logger('Bootstrap');
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
+    bodyParser: false,
+    // Held until configureApp installs the JSON logger, so start-up lines are JSON too.
+    bufferLogs: true,
+  });
+  configureApp(app, config);
   if (config.jwtSecretGenerated) {
     logger.warn('JWT_SECRET is not set: using a random secret, so tokens stop working when the process restarts');
   }
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
-    bodyParser: false,
-    logger: ['fatal', 'error', 'warn', 'log'],
-  });
-  configureApp(app, config);
   await app.listen(config.port);
   logger.log(`FileOrganizer (${config.appRole}) listening on port ${config.port}`);
 }

@@ -6,6 +6,7 @@ import type { Job, Queue } from 'bull';
 import type { DataSource } from 'typeorm';
 import type { AppConfig } from '../../config/app-config.js';
 import { APP_CONFIG } from '../../config/config.module.js';
+import { addToLogContext, runWithLogContext } from '../../common/logging/log-context.js';
 import { OperationJob } from '../../queue/operation-jobs.js';
 import type { RunOperationJobData } from '../../queue/operation-jobs.js';
 import { QueueName } from '../../queue/queue.constants.js';
@@ -42,8 +43,19 @@ export class OperationsProcessor implements OnModuleInit {
 
   onModuleInit(): void {
     void this.queue.process(OperationJob.Run, this.config.workerConcurrency, (job: Job<RunOperationJobData>) =>
-      this.metrics.timeJob(job.data.operationId, () => this.run(job.data.operationId)),
+      this.runJob(job),
     );
+  }
+
+  /** One job: its log lines carry the operation id, and its duration and outcome are measured. */
+  private runJob(job: Job<RunOperationJobData>): Promise<void> {
+    const { operationId } = job.data;
+    return runWithLogContext({ operationId, jobId: String(job.id) }, async () => {
+      const started = Date.now();
+      this.logger.log('operation job started');
+      await this.metrics.timeJob(operationId, () => this.run(operationId));
+      this.logger.log({ msg: 'operation job ended', durationMs: Date.now() - started });
+    });
   }
 
   /** Claims the operation: only pending or running ones, each claim fencing out the previous. */
@@ -64,6 +76,7 @@ export class OperationsProcessor implements OnModuleInit {
   async run(operationId: string): Promise<void> {
     const operation = await this.claim(operationId);
     if (!operation) return;
+    addToLogContext({ userId: operation.userId });
     const tracker = this.progress.track(operation.id, operation.leaseEpoch, operation.progress);
     await tracker.statusChanged('running');
     try {
