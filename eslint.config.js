@@ -4,7 +4,7 @@ import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'dist-bench/', 'coverage/', 'node_modules/', 'bench/results/', 'data/'] },
+  { ignores: ['dist/', 'dist-bench/', 'coverage/', 'client/', 'node_modules/', 'bench/results/', 'data/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   prettier,
