@@ -29,7 +29,7 @@ describe('the committed OpenAPI document and typed client', () => {
     try {
       expect(served).toEqual(committed);
     } catch (error) {
-      throw new Error(`openapi.json ${STALE}\n${(error as Error).message}`);
+      throw new Error(`openapi.json ${STALE}\n${(error as Error).message}`, { cause: error });
     }
   });
 
