@@ -4,6 +4,7 @@ import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import compression from 'compression';
 import helmet from 'helmet';
 import type { AppConfig } from './config/app-config.js';
+import { serveConsole } from './console/console.js';
 import { HttpExceptionFilter } from './common/filters/http-exception.filter.js';
 import { AppLogger } from './common/logging/app-logger.js';
 import { httpLogger } from './common/logging/http-logger.js';
@@ -75,6 +76,7 @@ export function configureApp(app: NestExpressApplication, config: AppConfig): vo
   );
   app.useGlobalFilters(new HttpExceptionFilter());
   app.enableShutdownHooks();
+  if (config.appRole !== 'worker') serveConsole(app);
 
   const document = buildOpenApiDocument(app);
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json' });
