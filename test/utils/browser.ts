@@ -29,10 +29,15 @@ export function collectProblems(page: Page): string[] {
   page.on('console', (message) => {
     if (message.type() !== 'error') return;
     const url = message.location().url;
-    if (/\/socket\.io\/$/.test(url) && /status of 404/.test(message.text())) return;
+    if (/\/socket\.io\/\?EIO=4&transport=polling$/.test(url) && /status of 404/.test(message.text())) return;
     problems.push(`console: ${message.text()} (${url})`);
   });
   return problems;
+}
+
+/** Whether the server runs Socket.IO (the progress gateway), as the console finds out. */
+export async function hasSocketServer(baseUrl: string): Promise<boolean> {
+  return (await fetch(`${baseUrl}/socket.io/?EIO=4&transport=polling`)).ok;
 }
 
 export async function screenshot(page: Page, name: string): Promise<string> {

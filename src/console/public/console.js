@@ -135,11 +135,11 @@
 
   // ---- live progress: Socket.IO when the server has it, polling otherwise -------------------
 
-  /** True when this server runs Socket.IO (engine.io answers 400 to a bare GET; nothing there is a 404). */
+  /** True when this server runs Socket.IO: engine.io opens a polling handshake; without it, a 404. */
   async function socketServerAvailable() {
     try {
-      const response = await fetch('/socket.io/', { method: 'GET', cache: 'no-store' });
-      return response.status !== 404;
+      const response = await fetch('/socket.io/?EIO=4&transport=polling', { cache: 'no-store' });
+      return response.ok;
     } catch {
       return false;
     }
