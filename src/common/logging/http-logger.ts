@@ -16,8 +16,13 @@ export function httpLogger(root: Logger): RequestHandler {
     genReqId: (request) => request.id ?? '',
     customAttributeKeys: { reqId: 'requestId', responseTime: 'durationMs' },
     quietReqLogger: true,
+    // A bug (500) is an error; a dependency that is down (503) a warning; client errors are routine.
     customLogLevel: (_request, response, error) =>
-      error || response.statusCode >= 500 ? 'error' : response.statusCode >= 400 ? 'warn' : 'info',
+      error || response.statusCode === 500 ? 'error' : response.statusCode > 500 ? 'warn' : 'info',
+    // pino-http invents an Error ("failed with status code 503") with its own useless stack for
+    // every 5xx; the exception filter already logged the real one.
+    customErrorObject: (_request, _response, error, value: Record<string, unknown>) =>
+      error.message.startsWith('failed with status code') ? { ...value, err: undefined } : value,
     customSuccessMessage: (request, response) =>
       `${request.method} ${redactUrl(request.originalUrl)} ${response.statusCode}`,
     customErrorMessage: (request, response) =>
