@@ -18,6 +18,7 @@ import { OperationsWorkerModule } from './modules/operations/operations-worker.m
 import { OperationsModule } from './modules/operations/operations.module.js';
 import { UsersModule } from './modules/users/users.module.js';
 import { QueueModule } from './queue/queue.module.js';
+import { TracingModule } from './tracing/tracing.module.js';
 import { RedisModule } from './redis/redis.module.js';
 
 @Module({})
@@ -31,6 +32,7 @@ export class AppModule {
       imports: [
         ConfigModule.forRoot(config),
         LoggingModule,
+        TracingModule,
         RedisModule,
         RateLimitModule,
         DatabaseModule,

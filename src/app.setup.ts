@@ -10,6 +10,7 @@ import { AppLogger } from './common/logging/app-logger.js';
 import { httpLogger } from './common/logging/http-logger.js';
 import { ROOT_LOGGER } from './common/logging/logging.module.js';
 import { CategoryTotalsDto } from './modules/operations/dto/operation-response.dto.js';
+import { httpTracingMiddleware } from './tracing/http-tracing.middleware.js';
 import { requestIdMiddleware } from './common/middleware/request-id.middleware.js';
 import { StrictValidationPipe } from './common/pipes/strict-validation.pipe.js';
 import { httpMetricsMiddleware } from './modules/metrics/http-metrics.middleware.js';
@@ -48,6 +49,7 @@ export function configureApp(app: NestExpressApplication, config: AppConfig): vo
   app.disable('x-powered-by');
   app.useLogger(app.get(AppLogger));
   app.use(requestIdMiddleware);
+  app.use(httpTracingMiddleware);
   app.use(httpLogger(app.get(ROOT_LOGGER)));
   app.use(httpMetricsMiddleware(app.get(MetricsService)));
   app.use(

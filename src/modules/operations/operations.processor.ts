@@ -11,6 +11,7 @@ import { OperationJob } from '../../queue/operation-jobs.js';
 import type { RunOperationJobData } from '../../queue/operation-jobs.js';
 import { QueueName } from '../../queue/queue.constants.js';
 import { MetricsService } from '../metrics/metrics.service.js';
+import { inJobSpan } from '../../tracing/tracing.js';
 import { FencedError, ProgressService } from '../progress/progress.service.js';
 import { StorageService } from '../storage/storage.service.js';
 import { FileRecordsStore } from './file-records.store.js';
@@ -53,7 +54,9 @@ export class OperationsProcessor implements OnModuleInit {
     return runWithLogContext({ operationId, jobId: String(job.id) }, async () => {
       const started = Date.now();
       this.logger.log('operation job started');
-      await this.metrics.timeJob(operationId, () => this.run(operationId));
+      await inJobSpan('operation.run', job.data.trace, { 'operation.id': operationId, 'job.id': String(job.id) }, () =>
+        this.metrics.timeJob(operationId, () => this.run(operationId)),
+      );
       this.logger.log({ msg: 'operation job ended', durationMs: Date.now() - started });
     });
   }
