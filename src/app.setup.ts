@@ -4,12 +4,22 @@ import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import compression from 'compression';
 import helmet from 'helmet';
 import type { AppConfig } from './config/app-config.js';
+import { serveConsole } from './console/console.js';
 import { HttpExceptionFilter } from './common/filters/http-exception.filter.js';
+import { AppLogger } from './common/logging/app-logger.js';
+import { httpLogger } from './common/logging/http-logger.js';
+import { ROOT_LOGGER } from './common/logging/logging.module.js';
+import { CategoryTotalsDto } from './modules/operations/dto/operation-response.dto.js';
+import { httpTracingMiddleware } from './tracing/http-tracing.middleware.js';
 import { requestIdMiddleware } from './common/middleware/request-id.middleware.js';
 import { StrictValidationPipe } from './common/pipes/strict-validation.pipe.js';
 import { RedisIoAdapter } from './modules/progress/redis-io.adapter.js';
+import { httpMetricsMiddleware } from './modules/metrics/http-metrics.middleware.js';
+import { MetricsService } from './modules/metrics/metrics.service.js';
 
 export const JSON_BODY_LIMIT = '1mb';
+
+const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'] as const;
 
 export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
   const config = new DocumentBuilder()
@@ -19,16 +29,30 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
         'into place and undoes all of it. Errors answer `{ statusCode, error, message }`.',
     )
     .setVersion('1.0.0')
+    .addServer('/', 'The server that serves this document')
     .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' })
     .addApiKey({ type: 'apiKey', in: 'header', name: 'X-API-Key' }, 'apiKey')
     .build();
-  return SwaggerModule.createDocument(app, config);
+  config.info.license = { name: 'UNLICENSED' };
+  const document = SwaggerModule.createDocument(app, config, { extraModels: [CategoryTotalsDto] });
+  // An operation without a security requirement is open (signup, login, health...): say so explicitly.
+  for (const item of Object.values(document.paths)) {
+    for (const method of HTTP_METHODS) {
+      const operation = item[method];
+      if (operation && operation.security === undefined) operation.security = [];
+    }
+  }
+  return document;
 }
 
 /** Everything main.ts and the e2e tests both apply to the HTTP application. */
 export function configureApp(app: NestExpressApplication, config: AppConfig): void {
   app.disable('x-powered-by');
+  app.useLogger(app.get(AppLogger));
   app.use(requestIdMiddleware);
+  app.use(httpTracingMiddleware);
+  app.use(httpLogger(app.get(ROOT_LOGGER)));
+  app.use(httpMetricsMiddleware(app.get(MetricsService)));
   app.use(
     helmet({
       contentSecurityPolicy: {
@@ -55,8 +79,9 @@ export function configureApp(app: NestExpressApplication, config: AppConfig): vo
   );
   app.useGlobalFilters(new HttpExceptionFilter());
   app.enableShutdownHooks();
-  // A worker serves /health only: no sockets, no docs.
+  // A worker serves /health only: no sockets, no docs, no console.
   if (config.appRole === 'worker') return;
+  serveConsole(app);
   app.useWebSocketAdapter(new RedisIoAdapter(app, config));
 
   const document = buildOpenApiDocument(app);

@@ -1,10 +1,7 @@
 import 'reflect-metadata';
-import { Logger } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import { AppModule } from './app.module.js';
-import { configureApp } from './app.setup.js';
 import { ConfigError, loadConfig } from './config/app-config.js';
+import { startTracing } from './tracing/tracing.js';
 
 async function bootstrap(): Promise<void> {
   let config;
@@ -17,15 +14,30 @@ async function bootstrap(): Promise<void> {
     }
     throw error;
   }
+  // Tracing is off unless an OTLP endpoint is configured. It starts before the app is imported, so
+  // the PostgreSQL and Redis instrumentations are in place before those clients load.
+  if (process.env.OTEL_EXPORTER_OTLP_ENDPOINT) {
+    await startTracing({ serviceName: process.env.OTEL_SERVICE_NAME ?? 'fileorganizer' });
+  }
+  const [{ Logger }, { NestFactory }, { AppModule }, { configureApp }] = await Promise.all([
+    import('@nestjs/common'),
+    import('@nestjs/core'),
+    import('./app.module.js'),
+    import('./app.setup.js'),
+  ]);
   const logger = new Logger('Bootstrap');
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
+    bodyParser: false,
+    // Held until configureApp installs the JSON logger, so start-up lines are JSON too.
+    bufferLogs: true,
+  });
+  configureApp(app, config);
   if (config.jwtSecretGenerated) {
     logger.warn('JWT_SECRET is not set: using a random secret, so tokens stop working when the process restarts');
   }
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
-    bodyParser: false,
-    logger: ['fatal', 'error', 'warn', 'log'],
-  });
-  configureApp(app, config);
+  if (process.env.OTEL_EXPORTER_OTLP_ENDPOINT) {
+    logger.log(`Tracing to ${process.env.OTEL_EXPORTER_OTLP_ENDPOINT}`);
+  }
   await app.listen(config.port);
   logger.log(`FileOrganizer (${config.appRole}) listening on port ${config.port}`);
 }

@@ -38,6 +38,8 @@ export interface AppConfig {
   maxActiveOperationsPerUser: number;
   /** How often workers look for operations whose job was lost (Redis restart, crashes). */
   recoveryIntervalMs: number;
+  /** When set, GET /metrics needs `Authorization: Bearer <metricsToken>`; open otherwise. */
+  metricsToken?: string;
 }
 
 export class ConfigError extends Error {}
@@ -208,5 +210,6 @@ export function loadConfig(env: Env = process.env): AppConfig {
     quarantineRetentionDays: int(env, 'QUARANTINE_RETENTION_DAYS', 30, 0, 36500),
     maxActiveOperationsPerUser: int(env, 'MAX_ACTIVE_OPERATIONS_PER_USER', 4, 1, 1000),
     recoveryIntervalMs: int(env, 'RECOVERY_INTERVAL_MS', 60_000, 500, 3_600_000),
+    metricsToken: optional(env, 'METRICS_TOKEN'),
   };
 }

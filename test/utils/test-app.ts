@@ -6,9 +6,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import type { Writable } from 'node:stream';
 import request from 'supertest';
 import type TestAgent from 'supertest/lib/agent.js';
 import { AppModule } from '../../src/app.module.js';
+import { LOG_DESTINATION } from '../../src/common/logging/logging.module.js';
 import { configureApp } from '../../src/app.setup.js';
 import { type AppConfig, loadConfig } from '../../src/config/app-config.js';
 import { cloneTemplateDatabase, dropDatabase } from './test-database.js';
@@ -27,7 +29,12 @@ export interface TestApp {
  * Boots the whole service against the real PostgreSQL and Redis, in a database, a Redis key
  * prefix and a storage folder of its own, listening on a free port of 127.0.0.1.
  */
-export async function createTestApp(env: Record<string, string> = {}): Promise<TestApp> {
+export interface TestAppOptions {
+  /** Receives the app's JSON log lines (at LOG_LEVEL, default info); without it only errors reach stderr. */
+  logStream?: Writable;
+}
+
+export async function createTestApp(env: Record<string, string> = {}, options: TestAppOptions = {}): Promise<TestApp> {
   const id = randomBytes(5).toString('hex');
   const databaseName = `fileorganizer_test_${id}`;
   const databaseUrl = await cloneTemplateDatabase(databaseName);
@@ -40,9 +47,13 @@ export async function createTestApp(env: Record<string, string> = {}): Promise<T
     REDIS_PREFIX: `fotest:${id}`,
     STORAGE_LOCAL_ROOT: storageRoot,
     WORKER_CONCURRENCY: '2',
+    LOG_LEVEL: options.logStream || process.env.TEST_LOG ? 'info' : 'error',
     ...env,
   });
-  const moduleRef = await Test.createTestingModule({ imports: [AppModule.forRoot(config)] }).compile();
+  const moduleRef = await Test.createTestingModule({ imports: [AppModule.forRoot(config)] })
+    .overrideProvider(LOG_DESTINATION)
+    .useValue(options.logStream ?? process.stderr)
+    .compile();
   const app = moduleRef.createNestApplication<NestExpressApplication>({
     bodyParser: false,
     logger: process.env.TEST_LOG ? ['error', 'warn', 'log'] : ['error'],

@@ -4,6 +4,7 @@ import {
   ApiCreatedResponse,
   ApiNoContentResponse,
   ApiOkResponse,
+  ApiOperation,
   ApiSecurity,
   ApiTags,
 } from '@nestjs/swagger';
@@ -23,6 +24,7 @@ export class CategoriesController {
   constructor(private readonly categories: CategoriesService) {}
 
   @Get()
+  @ApiOperation({ summary: 'List the built-in categories and your own rules' })
   @ApiOkResponse({ type: CategoryListDto })
   @ApiErrors(401)
   list(@CurrentUser() user: AuthUser): Promise<Page<CategoryView>> {
@@ -30,6 +32,7 @@ export class CategoriesController {
   }
 
   @Post()
+  @ApiOperation({ summary: 'Add a category rule of your own' })
   @ApiCreatedResponse({ type: CategoryDto })
   @ApiErrors(400, 401)
   create(@CurrentUser() user: AuthUser, @Body() body: CreateCategoryRuleDto): Promise<CategoryView> {
@@ -37,6 +40,7 @@ export class CategoriesController {
   }
 
   @Patch(':id')
+  @ApiOperation({ summary: 'Change one of your category rules' })
   @ApiOkResponse({ type: CategoryDto })
   @ApiErrors(400, 401, 404)
   update(
@@ -48,6 +52,7 @@ export class CategoriesController {
   }
 
   @Delete(':id')
+  @ApiOperation({ summary: 'Delete one of your category rules' })
   @HttpCode(HttpStatus.NO_CONTENT)
   @ApiNoContentResponse({ description: 'Deleted' })
   @ApiErrors(400, 401, 404)

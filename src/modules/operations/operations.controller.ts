@@ -20,6 +20,7 @@ import {
   ApiHeader,
   ApiNoContentResponse,
   ApiOkResponse,
+  ApiOperation,
   ApiProduces,
   ApiSecurity,
   ApiTags,
@@ -72,10 +73,11 @@ export class OperationsController {
   constructor(private readonly operations: OperationsService) {}
 
   @Post()
+  @ApiOperation({ summary: 'Start an operation (organize or cleanup_duplicates)' })
   @HttpCode(HttpStatus.ACCEPTED)
   @RateLimit({ name: 'operations.create', limit: 60, windowSeconds: 60 })
   @ApiHeader({
-    name: 'Idempotency-Key',
+    name: 'idempotency-key',
     required: false,
     description: 'The same key with the same body within 24 hours answers the operation created the first time',
   })
@@ -93,6 +95,7 @@ export class OperationsController {
   }
 
   @Get()
+  @ApiOperation({ summary: 'List your operations, newest first' })
   @ApiOkResponse({ type: OperationPageDto, description: "The caller's operations, newest first" })
   @ApiErrors(400, 401)
   list(@CurrentUser() user: AuthUser, @Query() query: ListOperationsQueryDto): Promise<Page<OperationView>> {
@@ -100,6 +103,7 @@ export class OperationsController {
   }
 
   @Get(':id')
+  @ApiOperation({ summary: 'One operation with its live progress' })
   @ApiOkResponse({ type: OperationDto })
   @ApiErrors(400, 401, 404)
   get(@CurrentUser() user: AuthUser, @Param('id', ParseUUIDPipe) id: string): Promise<OperationView> {
@@ -107,6 +111,7 @@ export class OperationsController {
   }
 
   @Post(':id/cancel')
+  @ApiOperation({ summary: 'Cancel an operation' })
   @HttpCode(HttpStatus.ACCEPTED)
   @ApiAcceptedResponse({
     type: OperationDto,
@@ -118,6 +123,7 @@ export class OperationsController {
   }
 
   @Post(':id/rollback')
+  @ApiOperation({ summary: 'Roll back an operation' })
   @HttpCode(HttpStatus.ACCEPTED)
   @RateLimit({ name: 'operations.create', limit: 60, windowSeconds: 60 })
   @ApiAcceptedResponse({ type: OperationDto, description: 'The new rollback operation' })
@@ -127,6 +133,7 @@ export class OperationsController {
   }
 
   @Post(':id/apply')
+  @ApiOperation({ summary: 'Carry out the plan of a completed dry run' })
   @HttpCode(HttpStatus.ACCEPTED)
   @RateLimit({ name: 'operations.create', limit: 60, windowSeconds: 60 })
   @ApiAcceptedResponse({
@@ -139,6 +146,7 @@ export class OperationsController {
   }
 
   @Delete(':id/quarantine')
+  @ApiOperation({ summary: 'Delete the quarantined copies of a cleanup for good' })
   @HttpCode(HttpStatus.NO_CONTENT)
   @ApiNoContentResponse({ description: 'The quarantined copies are deleted for good; rollback then answers 409' })
   @ApiErrors(400, 401, 404, 409)
@@ -147,6 +155,7 @@ export class OperationsController {
   }
 
   @Get(':id/files')
+  @ApiOperation({ summary: 'The file records of an operation' })
   @ApiOkResponse({ type: FileRecordPageDto })
   @ApiErrors(400, 401, 404)
   files(
@@ -158,6 +167,7 @@ export class OperationsController {
   }
 
   @Get(':id/duplicates')
+  @ApiOperation({ summary: 'The duplicate groups an operation found' })
   @ApiOkResponse({ type: DuplicateGroupPageDto })
   @ApiErrors(400, 401, 404)
   duplicates(
@@ -169,6 +179,7 @@ export class OperationsController {
   }
 
   @Get(':id/report')
+  @ApiOperation({ summary: 'Totals of an operation (JSON) or its file records (CSV)' })
   @ApiProduces('application/json', 'text/csv')
   @ApiOkResponse({
     type: OperationReportDto,

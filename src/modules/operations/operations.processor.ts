@@ -6,9 +6,12 @@ import type { Job, Queue } from 'bull';
 import type { DataSource } from 'typeorm';
 import type { AppConfig } from '../../config/app-config.js';
 import { APP_CONFIG } from '../../config/config.module.js';
+import { addToLogContext, runWithLogContext } from '../../common/logging/log-context.js';
 import { OperationJob } from '../../queue/operation-jobs.js';
 import type { RunOperationJobData } from '../../queue/operation-jobs.js';
 import { QueueName } from '../../queue/queue.constants.js';
+import { MetricsService } from '../metrics/metrics.service.js';
+import { inJobSpan } from '../../tracing/tracing.js';
 import { FencedError, ProgressService } from '../progress/progress.service.js';
 import { StorageService } from '../storage/storage.service.js';
 import { FileRecordsStore } from './file-records.store.js';
@@ -36,12 +39,26 @@ export class OperationsProcessor implements OnModuleInit, BeforeApplicationShutd
     private readonly organize: OrganizeRunner,
     private readonly rollback: RollbackRunner,
     private readonly cleanup: CleanupRunner,
+    private readonly metrics: MetricsService,
   ) {}
 
   onModuleInit(): void {
     void this.queue.process(OperationJob.Run, this.config.workerConcurrency, (job: Job<RunOperationJobData>) =>
-      this.run(job.data.operationId),
+      this.runJob(job),
     );
+  }
+
+  /** One job: its log lines carry the operation id, and its duration and outcome are measured. */
+  private runJob(job: Job<RunOperationJobData>): Promise<void> {
+    const { operationId } = job.data;
+    return runWithLogContext({ operationId, jobId: String(job.id) }, async () => {
+      const started = Date.now();
+      this.logger.log('operation job started');
+      await inJobSpan('operation.run', job.data.trace, { 'operation.id': operationId, 'job.id': String(job.id) }, () =>
+        this.metrics.timeJob(operationId, () => this.run(operationId)),
+      );
+      this.logger.log({ msg: 'operation job ended', durationMs: Date.now() - started });
+    });
   }
 
   /**
@@ -76,6 +93,7 @@ export class OperationsProcessor implements OnModuleInit, BeforeApplicationShutd
       await this.progress.ensureTerminalPublished(operationId);
       return;
     }
+    addToLogContext({ userId: operation.userId });
     const tracker = this.progress.track(operation.id, operation.leaseEpoch, operation.progress);
     await tracker.statusChanged('running');
     try {

@@ -12,6 +12,7 @@ import type { OperationView } from '../operations/operation.view.js';
 import { OperationsService } from '../operations/operations.service.js';
 import { OPERATIONS_NAMESPACE, operationRoom } from './progress-channels.js';
 import type { ProgressServerEvents } from './progress-events.js';
+import { MetricsService } from '../metrics/metrics.service.js';
 import { ProgressService } from './progress.service.js';
 import { TokenBucket } from './token-bucket.js';
 
@@ -90,6 +91,7 @@ export class ProgressGateway
     private readonly operations: OperationsService,
     private readonly progress: ProgressService,
     @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly metrics: MetricsService,
   ) {}
 
   afterInit(namespace: ProgressNamespace): void {
@@ -144,6 +146,8 @@ export class ProgressGateway
     });
     // Errors of socket middleware would otherwise be printed as "missing error handler".
     socket.on('error', () => undefined);
+    this.metrics.socketConnections.inc({ namespace: '/operations' });
+    socket.once('disconnect', () => this.metrics.socketConnections.dec({ namespace: '/operations' }));
   }
 
   /** Whether the socket's login (or API key) and user are still valid; throws when the database does not answer. */

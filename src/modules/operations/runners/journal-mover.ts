@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { numberedAlternative } from '../../categories/destination-template.js';
 import type { StoredFile } from '../../storage/storage-provider.js';
+import { MetricsService } from '../../metrics/metrics.service.js';
 import { FileRecordsStore } from '../file-records.store.js';
 import type { FileOutcome, PlannedFile } from '../file-records.store.js';
 import type { FileStatus } from '../operation.types.js';
@@ -21,6 +22,9 @@ export interface MovePolicy {
   verify?: (record: PlannedFile, current: StoredFile) => Promise<string | null>;
 }
 
+/** Outcomes that mean a file changed place on disk. */
+const MOVED_STATUSES = new Set<FileStatus>(['moved', 'quarantined', 'restored']);
+
 export function outcome(record: PlannedFile, status: FileStatus, error: string | null = null): FileOutcome {
   return { seq: record.seq, status, error };
 }
@@ -32,7 +36,10 @@ export function outcome(record: PlannedFile, status: FileStatus, error: string |
  */
 @Injectable()
 export class JournalMover {
-  constructor(private readonly records: FileRecordsStore) {}
+  constructor(
+    private readonly records: FileRecordsStore,
+    private readonly metrics: MetricsService,
+  ) {}
 
   async processPlanned(
     context: RunContext,
@@ -54,6 +61,8 @@ export class JournalMover {
       }
       await storage.flush();
       await this.records.recordOutcomes(operation.id, context.epoch, outcomes);
+      const moved = outcomes.filter((result) => MOVED_STATUSES.has(result.status)).length;
+      if (moved > 0) this.metrics.filesMoved.inc({ type: operation.type }, moved);
       await tracker.tick();
       if (tracker.isCancelRequested) return;
       cursor = batch[batch.length - 1].seq;

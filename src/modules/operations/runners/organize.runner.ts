@@ -19,6 +19,7 @@ import { JournalMover, MAX_RENAME_ATTEMPTS } from './journal-mover.js';
 import type { MovePolicy } from './journal-mover.js';
 import { parentOf, sameContentStamp } from './run-context.js';
 import type { RunContext } from './run-context.js';
+import { MetricsService } from '../../metrics/metrics.service.js';
 
 /**
  * Runs an organize operation: plan every file (scan, categorize, destination) into the journal,
@@ -32,6 +33,7 @@ export class OrganizeRunner {
     private readonly categories: CategoriesService,
     private readonly groups: DuplicateGroupsStore,
     private readonly mover: JournalMover,
+    private readonly metrics: MetricsService,
   ) {}
 
   async run(context: RunContext): Promise<void> {
@@ -206,7 +208,9 @@ export class OrganizeRunner {
             seqByPath.set(absolute, record.seq);
             return { path: absolute, size: record.size, mtimeMs: record.mtimeMs, dev: record.dev, ino: record.ino };
           });
-          found = (await findDuplicates(files, { signal: abort.signal })).groups;
+          const result = await findDuplicates(files, { signal: abort.signal });
+          this.metrics.bytesHashed.inc(result.stats.bytesRead);
+          found = result.groups;
         } else {
           for (const record of candidates) seqByPath.set(record.sourcePath, record.seq);
           found = await findDuplicatesInStorage(

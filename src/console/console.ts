@@ -1,0 +1,36 @@
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import type { NextFunction, Request, Response } from 'express';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The console's files: src/console/public, copied next to the build by nest-cli's assets. */
+export const CONSOLE_DIR = fileURLToPath(new URL('./public/', import.meta.url));
+export const SOCKET_IO_CLIENT_PATH = '/vendor/socket.io.min.js';
+
+/** Socket.IO's browser client, as the socket.io package ships it (the server itself does not serve it). */
+function socketIoClientFile(): string {
+  const require = createRequire(import.meta.url);
+  return path.join(path.dirname(require.resolve('socket.io/package.json')), 'client-dist/socket.io.min.js');
+}
+
+function noCache(response: Response): void {
+  response.setHeader('Cache-Control', 'no-cache');
+}
+
+/**
+ * Serves the web console at / (plain HTML, CSS and JavaScript under the app's CSP: same-origin
+ * scripts only) and Socket.IO's browser client. The console uses nothing but the public API.
+ */
+export function serveConsole(app: NestExpressApplication): void {
+  const clientFile = socketIoClientFile();
+  app.use(SOCKET_IO_CLIENT_PATH, (request: Request, response: Response, next: NextFunction) => {
+    if ((request.method !== 'GET' && request.method !== 'HEAD') || request.path !== '/') {
+      next();
+      return;
+    }
+    response.setHeader('Cache-Control', 'public, max-age=3600');
+    response.sendFile(clientFile);
+  });
+  app.useStaticAssets(CONSOLE_DIR, { index: 'index.html', redirect: false, setHeaders: noCache });
+}

@@ -1,0 +1,415 @@
+// FileOrganizer console: plain JavaScript over the public API (REST and Socket.IO), no framework.
+'use strict';
+
+(() => {
+  const ENDED = ['completed', 'failed', 'cancelled', 'rolled_back'];
+  const STORAGE_KEY = 'fileorganizer.session';
+  const $ = (id) => document.getElementById(id);
+
+  /** { accessToken, refreshToken, user } kept for this browser tab only. */
+  let session = JSON.parse(sessionStorage.getItem(STORAGE_KEY) || 'null');
+  let socket = null;
+  let current = null; // the operation shown in the "Operation" panel
+  let currentSeq = null;
+  let pollTimer = null;
+
+  function say(text, ok = false) {
+    $('message').textContent = text;
+    $('message').className = ok ? 'ok' : '';
+  }
+
+  function saveSession(next) {
+    session = next;
+    if (next) sessionStorage.setItem(STORAGE_KEY, JSON.stringify(next));
+    else sessionStorage.removeItem(STORAGE_KEY);
+  }
+
+  class ApiError extends Error {
+    constructor(status, body) {
+      const message = body && body.message ? [].concat(body.message).join('; ') : `HTTP ${status}`;
+      super(message);
+      this.status = status;
+      this.body = body;
+    }
+  }
+
+  async function request(method, path, body, retry = true) {
+    const headers = { Accept: 'application/json' };
+    if (body !== undefined) headers['Content-Type'] = 'application/json';
+    if (session) headers.Authorization = `Bearer ${session.accessToken}`;
+    const response = await fetch(path, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      credentials: 'same-origin',
+    });
+    if (response.status === 401 && retry && session && (await refreshTokens())) {
+      return request(method, path, body, false);
+    }
+    const text = await response.text();
+    const data = text ? JSON.parse(text) : null;
+    if (response.status === 401 && session) signedOut('Your session ended; sign in again.');
+    if (!response.ok) throw new ApiError(response.status, data);
+    return data;
+  }
+
+  async function refreshTokens() {
+    try {
+      const response = await fetch('/api/v1/auth/refresh', {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ refreshToken: session.refreshToken }),
+      });
+      if (!response.ok) return false;
+      const tokens = await response.json();
+      saveSession({ accessToken: tokens.accessToken, refreshToken: tokens.refreshToken, user: tokens.user });
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  // ---- signing in and out ------------------------------------------------------------------
+
+  async function authenticate(kind) {
+    const form = $('sign-in-form');
+    const email = form.elements.email.value.trim();
+    const password = form.elements.password.value;
+    if (!email || !password) {
+      say('Enter your email and password.');
+      return;
+    }
+    try {
+      const tokens = await request('POST', `/api/v1/auth/${kind}`, { email, password }, false);
+      saveSession({ accessToken: tokens.accessToken, refreshToken: tokens.refreshToken, user: tokens.user });
+      form.elements.password.value = '';
+      say(kind === 'signup' ? 'Account created.' : 'Signed in.', true);
+      await showConsole();
+    } catch (error) {
+      say(error.message);
+    }
+  }
+
+  function signedOut(text) {
+    saveSession(null);
+    if (socket) socket.disconnect();
+    socket = null;
+    stopPolling();
+    current = null;
+    $('console').hidden = true;
+    $('account').hidden = true;
+    $('sign-in').hidden = false;
+    $('current').hidden = true;
+    if (text) say(text);
+  }
+
+  async function signOut() {
+    const refreshToken = session && session.refreshToken;
+    if (refreshToken) await request('POST', '/api/v1/auth/logout', { refreshToken }, false).catch(() => undefined);
+    signedOut('Signed out.');
+  }
+
+  async function showConsole() {
+    $('sign-in').hidden = true;
+    $('console').hidden = false;
+    $('account').hidden = false;
+    const me = await request('GET', '/api/v1/auth/me');
+    session.user = me;
+    saveSession(session);
+    $('whoami').textContent = `${me.email}${me.role === 'admin' ? ' (admin)' : ''}`;
+    $('open-queues').hidden = me.role !== 'admin';
+    connectSocket();
+    await loadOperations();
+    if (new URLSearchParams(location.search).get('next') === 'queues' && me.role === 'admin') await openQueues();
+  }
+
+  /** The queue board is a page: an admin gets a short-lived cookie for it, then goes there. */
+  async function openQueues() {
+    try {
+      const opened = await request('POST', '/api/v1/admin/session');
+      location.href = opened.url;
+    } catch (error) {
+      say(error.message);
+    }
+  }
+
+  // ---- live progress: Socket.IO when the server has it, polling otherwise -------------------
+
+  /** True when this server runs Socket.IO: engine.io opens a polling handshake; without it, a 404. */
+  async function socketServerAvailable() {
+    try {
+      const response = await fetch('/socket.io/?EIO=4&transport=polling', { cache: 'no-store' });
+      return response.ok;
+    } catch {
+      return false;
+    }
+  }
+
+  async function connectSocket() {
+    if (socket || typeof window.io !== 'function' || !(await socketServerAvailable())) {
+      setLiveMode();
+      return;
+    }
+    if (socket || !session) return;
+    socket = window.io('/operations', {
+      auth: (callback) => callback({ token: session ? session.accessToken : '' }),
+      transports: ['websocket'],
+      reconnectionAttempts: 5,
+    });
+    socket.on('connect', () => {
+      setLiveMode();
+      if (current && !ENDED.includes(current.status)) watch(current.id);
+    });
+    socket.on('connect_error', async () => {
+      // An expired access token: refresh it and let the next attempt use the new one.
+      if (session) await refreshTokens();
+      setLiveMode();
+    });
+    socket.on('disconnect', () => setLiveMode());
+    const onEvent = (name) => (payload) => {
+      if (!current || payload.operationId !== current.id) return;
+      if (currentSeq !== null && typeof payload.seq === 'number' && payload.seq > currentSeq + 1) {
+        // A missed event: the row is the truth.
+        currentSeq = payload.seq;
+        refreshCurrent();
+        return;
+      }
+      if (typeof payload.seq === 'number') currentSeq = payload.seq;
+      const next = { ...current };
+      if (payload.progress) next.progress = payload.progress;
+      if (payload.status) next.status = payload.status;
+      if (name === 'operation.failed') {
+        next.status = 'failed';
+        next.error = payload.error;
+      }
+      render(next);
+      if (name === 'operation.completed' || name === 'operation.failed') {
+        refreshCurrent();
+        loadOperations();
+      }
+    };
+    for (const name of ['operation.status', 'operation.progress', 'operation.completed', 'operation.failed']) {
+      socket.on(name, onEvent(name));
+    }
+  }
+
+  function socketLive() {
+    return Boolean(socket && socket.connected);
+  }
+
+  function setLiveMode() {
+    $('live-mode').textContent = socketLive() ? 'live over Socket.IO' : 'updated by polling';
+  }
+
+  function stopPolling() {
+    if (pollTimer) clearTimeout(pollTimer);
+    pollTimer = null;
+  }
+
+  function poll(id) {
+    stopPolling();
+    pollTimer = setTimeout(async () => {
+      if (!current || current.id !== id) return;
+      await refreshCurrent();
+      if (current && current.id === id && !ENDED.includes(current.status)) poll(id);
+      else loadOperations();
+    }, 250);
+  }
+
+  /** Follows one operation: subscribe over the socket (the ack carries the snapshot), else poll. */
+  function watch(id) {
+    currentSeq = null;
+    setLiveMode();
+    if (!socketLive()) {
+      poll(id);
+      return;
+    }
+    socket.timeout(5000).emit('subscribe', { operationId: id }, (error, ack) => {
+      if (error || !ack || !ack.ok) {
+        poll(id);
+        return;
+      }
+      stopPolling();
+      if (current && current.id === id) render(ack.operation);
+      if (ENDED.includes(ack.operation.status)) loadOperations();
+    });
+  }
+
+  async function refreshCurrent() {
+    if (!current) return;
+    try {
+      render(await request('GET', `/api/v1/operations/${current.id}`));
+    } catch (error) {
+      say(error.message);
+    }
+  }
+
+  // ---- the operation panel ---------------------------------------------------------------------
+
+  function percent(operation) {
+    if (ENDED.includes(operation.status)) return 100;
+    const p = operation.progress || {};
+    if (p.phase === 'moving' && p.filesTotal > 0)
+      return Math.min(99, Math.round((100 * p.filesProcessed) / p.filesTotal));
+    const byPhase = { queued: 0, scanning: 10, hashing: 40, moving: 60, finalizing: 95, done: 100 };
+    return byPhase[p.phase] ?? 0;
+  }
+
+  function render(operation) {
+    if (current && socket && current.id !== operation.id) socket.emit('unsubscribe', { operationId: current.id });
+    current = operation;
+    $('current').hidden = false;
+    $('current-id').textContent = operation.id;
+    $('current-kind').textContent =
+      `${operation.type}${operation.dryRun ? ' (dry run)' : ''} of "${operation.rootPath || '.'}"`;
+    $('current-status').textContent = operation.status;
+    $('current-phase').textContent = operation.progress ? operation.progress.phase : '';
+    const value = percent(operation);
+    const bar = $('current-bar');
+    bar.setAttribute('aria-valuenow', String(value));
+    bar.className = `bar${operation.status === 'failed' ? ' failed' : ENDED.includes(operation.status) ? ' done' : ''}`;
+    $('current-fill').style.width = `${value}%`;
+    const p = operation.progress || {};
+    $('current-counts').textContent =
+      `${p.filesProcessed ?? 0} of ${p.filesTotal ?? 0} files processed, ${p.filesScanned ?? 0} scanned, ` +
+      `${p.duplicatesFound ?? 0} duplicates, ${p.errors ?? 0} errors` +
+      (operation.error ? ` — ${operation.error.message}` : '');
+    const ended = ENDED.includes(operation.status);
+    $('cancel').disabled = ended;
+    $('show-report').disabled = !ended;
+    $('apply-plan').hidden = !(operation.type === 'organize' && operation.dryRun);
+    $('apply-plan').disabled = operation.status !== 'completed';
+    $('roll-back').hidden = operation.dryRun || operation.type === 'rollback';
+    $('roll-back').disabled = !['completed', 'failed', 'cancelled'].includes(operation.status);
+  }
+
+  function open(operation) {
+    $('report').hidden = true;
+    render(operation);
+    if (!ENDED.includes(operation.status)) watch(operation.id);
+  }
+
+  async function startOrganize(event) {
+    event.preventDefault();
+    const form = $('organize-form');
+    try {
+      const operation = await request('POST', '/api/v1/operations', {
+        type: 'organize',
+        storage: 'local',
+        rootPath: form.elements.rootPath.value.trim(),
+        dryRun: form.elements.dryRun.checked,
+      });
+      say(`Started ${operation.dryRun ? 'a dry run' : 'organizing'}.`, true);
+      open(operation);
+      loadOperations();
+    } catch (error) {
+      say(error.message);
+    }
+  }
+
+  async function follow(action) {
+    if (!current) return;
+    try {
+      const operation = await request('POST', `/api/v1/operations/${current.id}/${action}`);
+      say(
+        action === 'cancel'
+          ? 'Cancelling.'
+          : `Started ${operation.type === 'rollback' ? 'the rollback' : 'applying the plan'}.`,
+        true,
+      );
+      open(operation);
+      loadOperations();
+    } catch (error) {
+      say(error.message);
+    }
+  }
+
+  const bytes = (n) =>
+    n >= 1 << 30
+      ? `${(n / (1 << 30)).toFixed(1)} GiB`
+      : n >= 1 << 20
+        ? `${(n / (1 << 20)).toFixed(1)} MiB`
+        : n >= 1024
+          ? `${(n / 1024).toFixed(1)} KiB`
+          : `${n} B`;
+
+  function cell(row, text, numeric = false) {
+    const td = document.createElement('td');
+    td.textContent = text;
+    if (numeric) td.className = 'num';
+    row.appendChild(td);
+    return td;
+  }
+
+  async function showReport() {
+    if (!current) return;
+    try {
+      const report = await request('GET', `/api/v1/operations/${current.id}/report`);
+      const rows = $('report-rows');
+      rows.replaceChildren();
+      for (const [category, totals] of Object.entries(report.byCategory).sort()) {
+        const row = document.createElement('tr');
+        cell(row, category);
+        cell(row, String(totals.files), true);
+        cell(row, bytes(totals.bytes), true);
+        rows.appendChild(row);
+      }
+      $('report-totals').textContent =
+        `${report.moved} moved, ${report.skipped} skipped, ${report.failed} failed; ` +
+        `${report.duplicates.groups} duplicate groups (${bytes(report.duplicates.reclaimableBytes)} reclaimable)` +
+        (report.durationMs === null ? '' : `; took ${report.durationMs} ms`);
+      $('report').hidden = false;
+    } catch (error) {
+      say(error.message);
+    }
+  }
+
+  // ---- the operations list ---------------------------------------------------------------------
+
+  async function loadOperations() {
+    if (!session) return;
+    try {
+      const page = await request('GET', '/api/v1/operations?limit=20');
+      const body = $('operations');
+      body.replaceChildren();
+      for (const operation of page.items) {
+        const row = document.createElement('tr');
+        row.dataset.operationId = operation.id;
+        cell(row, new Date(operation.createdAt).toLocaleString());
+        cell(row, operation.type);
+        cell(row, operation.rootPath || '.');
+        cell(row, operation.dryRun ? 'yes' : 'no');
+        cell(row, operation.status).dataset.testid = 'status';
+        cell(row, `${percent(operation)}%`, true);
+        const button = document.createElement('button');
+        button.type = 'button';
+        button.textContent = 'Open';
+        button.addEventListener('click', () => open(operation));
+        cell(row, '').appendChild(button);
+        body.appendChild(row);
+      }
+    } catch (error) {
+      say(error.message);
+    }
+  }
+
+  // ---- wiring ------------------------------------------------------------------------------------
+
+  document.addEventListener('DOMContentLoaded', () => {
+    $('sign-in-form').addEventListener('submit', (event) => {
+      event.preventDefault();
+      authenticate('login');
+    });
+    $('sign-up').addEventListener('click', () => authenticate('signup'));
+    $('sign-out').addEventListener('click', signOut);
+    $('open-queues').addEventListener('click', openQueues);
+    $('organize-form').addEventListener('submit', startOrganize);
+    $('refresh').addEventListener('click', loadOperations);
+    $('show-report').addEventListener('click', showReport);
+    $('apply-plan').addEventListener('click', () => follow('apply'));
+    $('roll-back').addEventListener('click', () => follow('rollback'));
+    $('cancel').addEventListener('click', () => follow('cancel'));
+    if (session) showConsole().catch(() => signedOut());
+    else signedOut();
+  });
+})();

@@ -1,0 +1,211 @@
+/// <reference lib="dom" />
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { signUpAdmin } from '../utils/admin.js';
+import { collectProblems, hasSocketServer, launchBrowser, screenshot } from '../utils/browser.js';
+import { manifest, userFolder, writeTree } from '../utils/operations.js';
+import { createTestApp, signUp } from '../utils/test-app.js';
+import type { SignedUpUser, TestApp } from '../utils/test-app.js';
+
+const MESSY = {
+  'inbox/IMG_0001.JPG': 'jpeg bytes',
+  'inbox/IMG_0001 copy.JPG': 'jpeg bytes',
+  'inbox/holiday.png': 'png bytes',
+  'inbox/taxes-2024.pdf': 'pdf bytes',
+  'inbox/notes.txt': 'notes',
+  'inbox/budget.xlsx': 'xlsx',
+  'inbox/song.mp3': 'mp3',
+  'inbox/clip.mp4': 'mp4',
+  'inbox/backup.zip': 'zip',
+  'inbox/script.py': 'print(1)',
+  'inbox/old/deck.pptx': 'pptx',
+  'inbox/old/readme': 'plain text without an extension',
+};
+
+describe('web console in headless Chromium', () => {
+  let t: TestApp;
+  let browser: Browser;
+  let user: SignedUpUser;
+
+  beforeAll(async () => {
+    t = await createTestApp();
+    browser = await launchBrowser();
+    user = await signUp(t, 'console');
+    fs.mkdirSync(userFolder(t, user), { recursive: true });
+    writeTree(userFolder(t, user), MESSY);
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await t?.close();
+  });
+
+  const text = (page: Page, testId: string) => page.getByTestId(testId).textContent();
+
+  /** Waits until the operation panel shows an operation other than `previousId` that has ended. */
+  async function waitForEnd(page: Page, previousId: string | null): Promise<string> {
+    await page.waitForFunction(
+      (previous) => {
+        const id = document.querySelector('[data-testid="current-id"]')?.textContent;
+        const status = document.querySelector('[data-testid="current-status"]')?.textContent ?? '';
+        return id && id !== previous && ['completed', 'failed', 'cancelled', 'rolled_back'].includes(status);
+      },
+      previousId,
+      { timeout: 60_000 },
+    );
+    return (await text(page, 'current-id')) as string;
+  }
+
+  it('signs in, dry-runs, organizes with a progress bar, shows the report and rolls back', async () => {
+    const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
+    const problems = collectProblems(page);
+    const response = await page.goto(t.url);
+    expect(response?.status()).toBe(200);
+    expect(response?.headers()['content-security-policy']).toContain("script-src 'self'");
+
+    await page.getByTestId('email').fill(user.email);
+    await page.getByTestId('password').fill(user.password);
+    await page.getByTestId('sign-in').click();
+    await page.getByTestId('whoami').filter({ hasText: user.email }).waitFor();
+    expect(await page.getByTestId('open-queues').isHidden()).toBe(true);
+
+    // A dry run plans and moves nothing.
+    const before = manifest(userFolder(t, user));
+    await page.getByTestId('root-path').fill('inbox');
+    await page.getByTestId('start').click();
+    const dryRunId = await waitForEnd(page, null);
+    expect(await text(page, 'current-status')).toBe('completed');
+    // Live over the /operations namespace where the server has it, polling where it does not.
+    expect(await text(page, 'live-mode')).toBe(
+      (await hasSocketServer(t.url)) ? 'live over Socket.IO' : 'updated by polling',
+    );
+    expect(manifest(userFolder(t, user))).toEqual(before);
+
+    // For real, this time: the bar fills, the files move.
+    await page.getByTestId('dry-run').uncheck();
+    const seen: number[] = [];
+    await page.exposeFunction('reportBar', (value: string) => seen.push(Number(value)));
+    await page.evaluate(() => {
+      const bar = document.querySelector('[data-testid="progress-bar"]') as HTMLElement;
+      new MutationObserver(() =>
+        (window as unknown as { reportBar: (v: string | null) => void }).reportBar(bar.getAttribute('aria-valuenow')),
+      ).observe(bar, {
+        attributes: true,
+        attributeFilter: ['aria-valuenow'],
+      });
+    });
+    await page.getByTestId('start').click();
+    const organizeId = await waitForEnd(page, dryRunId);
+    expect(await text(page, 'current-status')).toBe('completed');
+    expect(await page.getByTestId('progress-bar').getAttribute('aria-valuenow')).toBe('100');
+    expect(seen.at(-1)).toBe(100);
+    expect(await text(page, 'current-counts')).toMatch(/^12 of 12 files processed/);
+    const organized = Object.keys(manifest(userFolder(t, user)));
+    expect(organized).toContain('inbox/Images/IMG_0001.JPG');
+    expect(organized).toContain('inbox/Documents/taxes-2024.pdf');
+
+    await page.getByTestId('show-report').click();
+    await page.getByTestId('report').waitFor();
+    const rows = await page.locator('#report-rows tr').allTextContents();
+    expect(rows.join('\n')).toMatch(/Images\s*3/);
+    expect(await text(page, 'report-totals')).toMatch(/^12 moved, 0 skipped, 0 failed; 1 duplicate groups/);
+    const file = await screenshot(page, 'console.png');
+    expect(fs.statSync(file).size).toBeGreaterThan(10_000);
+
+    // Every operation is listed, newest first.
+    await page.getByTestId('refresh').click();
+    await page.waitForFunction(() => document.querySelectorAll('#operations tr').length === 2);
+    const listed = await page
+      .locator('#operations tr')
+      .evaluateAll((trs) => trs.map((tr) => (tr as HTMLElement).dataset.operationId));
+    expect(listed).toEqual([organizeId, dryRunId]);
+
+    // Roll back from the console: the folder is as it was.
+    await page.getByTestId('roll-back').click();
+    await waitForEnd(page, organizeId);
+    expect(await page.locator('#current-kind').textContent()).toMatch(/^rollback/);
+    expect(await text(page, 'current-status')).toBe('completed');
+    expect(manifest(userFolder(t, user))).toEqual(before);
+    await page.getByTestId('refresh').click();
+    await page.waitForFunction(
+      (id) =>
+        document.querySelector(`#operations tr[data-operation-id="${id}"] [data-testid="status"]`)?.textContent ===
+        'rolled_back',
+      organizeId,
+    );
+    await screenshot(page, 'console-rolled-back.png');
+
+    // Signing out forgets the tokens.
+    await page.getByTestId('sign-out').click();
+    await page.getByTestId('sign-in').waitFor();
+    expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
+  it('shows a clear message for a bad password and for a folder that does not exist', async () => {
+    const page = await browser.newPage();
+    const problems = collectProblems(page);
+    await page.goto(t.url);
+    await page.getByTestId('email').fill(user.email);
+    await page.getByTestId('password').fill('not the password');
+    await page.getByTestId('sign-in').click();
+    await page.getByTestId('message').filter({ hasText: 'Invalid email or password' }).waitFor();
+    await page.getByTestId('password').fill(user.password);
+    await page.getByTestId('sign-in').click();
+    await page.getByTestId('root-path').fill('nowhere');
+    await page.getByTestId('start').click();
+    await page.getByTestId('message').filter({ hasText: 'rootPath does not exist' }).waitFor();
+    // The browser logs failed fetches (the 401 and the 400) as console errors; nothing else may go wrong.
+    expect(problems.filter((problem) => !/status of 40[01]/.test(problem))).toEqual([]);
+    await page.close();
+  });
+
+  it('lets an admin open the queue board from the console', async () => {
+    const admin = await signUpAdmin(t, 'console-admin');
+    const page = await browser.newPage({ viewport: { width: 1200, height: 800 } });
+    const problems = collectProblems(page);
+    await page.goto(`${t.url}/admin/queues`);
+    // Not signed in: sent to the console, which brings the admin back once signed in.
+    expect(new URL(page.url()).search).toBe('?next=queues');
+    await page.getByTestId('email').fill(admin.email);
+    await page.getByTestId('password').fill(admin.password);
+    await page.getByTestId('sign-in').click();
+    await page.waitForURL(`${t.url}/admin/queues`);
+    await page.getByText('operations', { exact: false }).first().waitFor();
+    await page.getByText('Loading').first().waitFor({ state: 'hidden', timeout: 30_000 });
+    await screenshot(page, 'queues.png');
+    // The board links a Google Fonts stylesheet; the app's CSP keeps third parties out on purpose.
+    expect(problems.filter((problem) => !problem.includes('fonts.googleapis.com'))).toEqual([]);
+    await page.close();
+  });
+
+  it('serves Swagger UI at /docs, which renders and lists the routes', async () => {
+    const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+    const problems = collectProblems(page);
+    await page.goto(`${t.url}/docs`);
+    await page.locator('.swagger-ui .opblock').first().waitFor({ timeout: 30_000 });
+    const paths = await page.locator('.swagger-ui .opblock-summary-path').allTextContents();
+    const normalized = paths.map((entry) => entry.replace(/\u200b/g, ''));
+    for (const route of [
+      '/api/v1/auth/login',
+      '/api/v1/operations',
+      '/api/v1/files',
+      '/api/v1/admin/users',
+      '/metrics',
+    ]) {
+      expect(normalized).toContain(route);
+    }
+    const document = JSON.parse(fs.readFileSync(path.resolve(import.meta.dirname, '../../openapi.json'), 'utf8')) as {
+      paths: Record<string, Record<string, unknown>>;
+    };
+    const operations = Object.values(document.paths).flatMap((item) =>
+      Object.keys(item).filter((method) => ['get', 'post', 'put', 'patch', 'delete'].includes(method)),
+    );
+    expect(normalized).toHaveLength(operations.length);
+    expect(await page.locator('.swagger-ui .info .title').textContent()).toContain('FileOrganizer API');
+    await screenshot(page, 'docs.png');
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+});
