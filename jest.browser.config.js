@@ -8,4 +8,6 @@ export default {
   testPathIgnorePatterns: ['/node_modules/'],
   testTimeout: 120_000,
   maxWorkers: 1,
+  // Coverage is the main suite's measure; this run drives a browser.
+  collectCoverage: false,
 };
