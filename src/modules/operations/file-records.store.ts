@@ -119,6 +119,7 @@ export class FileRecordsStore {
       [operationId, epoch, seq, destinationPath],
     )) as [unknown, number];
     if (updated !== 1) throw new FencedError(operationId);
+    crashPoint('journal');
   }
 
   /** The next planned records after `afterSeq` (ascending) or before it (descending). */
@@ -257,5 +258,6 @@ export class FileRecordsStore {
        ${select} AND EXISTS (SELECT 1 FROM operations WHERE id = $2 AND lease_epoch = $3 FOR SHARE)`,
       [fromOperationId, toOperationId, epoch],
     );
+    crashPoint('journal');
   }
 }
