@@ -89,7 +89,8 @@ export class RollbackRunner {
         return done('conflict', 'missing: the file is no longer where the operation put it');
       }
       if (!sameContentStamp(current, record)) return done('conflict', 'changed since it was moved');
-      const outcome = await storage.move(record.sourcePath, original);
+      // Only a resumed run can find its own earlier move there; a first run treats it as taken.
+      const outcome = await storage.move(record.sourcePath, original, { mayBeDone: context.epoch > 1 });
       if (outcome.kind === 'moved') return done('restored');
       if (outcome.kind === 'destination-exists') return done('conflict', 'original place is taken');
       return done('conflict', 'missing: the file is no longer where the operation put it');
