@@ -13,6 +13,7 @@ import { LoginAttemptsService } from './login-attempts.service.js';
 import { PasswordHasher } from './password-hasher.js';
 import { RefreshToken } from './refresh-token.entity.js';
 import { digestSecret, randomSecret } from './secret-token.js';
+import { isDependencyUnavailable } from '../../common/filters/http-exception.filter.js';
 
 export interface AuthTokens {
   user: UserView;
@@ -141,7 +142,11 @@ export class AuthService implements OnModuleInit {
         WHERE u.id = $1 AND s.id = $2 AND u.disabled_at IS NULL AND s.revoked_at IS NULL`,
         [claims.sub, claims.sid],
       )
-      .catch(() => []);
+      // A malformed id is no login (401); a database that does not answer is not the token's fault (503).
+      .catch((error: unknown) => {
+        if (isDependencyUnavailable(error)) throw error;
+        return [];
+      });
     const row = rows[0];
     if (!row) return null;
     return { id: row.id, email: row.email, role: row.role, via: 'jwt', sessionId: claims.sid };
