@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { DataSource } from 'typeorm';
 import { decodeJwt } from '../utils/assertions.js';
+import { connectSocket } from '../utils/sockets.js';
 import { createTestApp, signUp } from '../utils/test-app.js';
 import type { SignedUpUser, TestApp } from '../utils/test-app.js';
 import {
@@ -328,6 +329,7 @@ describe('authorization across users and token abuse (OWASP API1, API2, API3, AP
     await me(sign({ ...claims, iat: now, exp: now + 60 })).expect(200);
     const { exp: _exp, ...withoutExp } = claims;
     await me(sign({ ...withoutExp, iat: now })).expect(401);
+    await expect(connectSocket(t.url, { token: sign({ ...withoutExp, iat: now }) })).rejects.toThrow('unauthorized');
     await me(sign({ ...claims, exp: 'tomorrow' })).expect(401);
     await me(sign({ ...claims, iat: now - 10 * 365 * 86400, exp: now - 9 * 365 * 86400 })).expect(401);
   });

@@ -30,6 +30,11 @@ export interface AccessTokenClaims {
   role: string;
 }
 
+/** The JWT library checks exp only when it is present: a signed token without one would never expire. */
+export function hasExpiry(claims: object): boolean {
+  return typeof (claims as { exp?: unknown }).exp === 'number';
+}
+
 const INVALID_CREDENTIALS = 'Invalid email or password';
 const INVALID_REFRESH = 'Invalid or expired refresh token';
 
@@ -130,14 +135,13 @@ export class AuthService implements OnModuleInit {
     } catch {
       return null;
     }
+    if (!hasExpiry(claims)) return null;
     return this.principalFromClaims(claims);
   }
 
   /** An access token stays valid only while its user is enabled and its login not revoked. */
-  async principalFromClaims(claims: Partial<AccessTokenClaims> & { exp?: unknown }): Promise<AuthUser | null> {
+  async principalFromClaims(claims: Partial<AccessTokenClaims>): Promise<AuthUser | null> {
     if (typeof claims.sub !== 'string' || typeof claims.sid !== 'string') return null;
-    // The JWT library checks exp only when present: a token without one would never expire.
-    if (typeof claims.exp !== 'number') return null;
     const rows: { id: string; email: string; role: 'user' | 'admin' }[] = await this.dataSource
       .query(
         `SELECT u.id, u.email, u.role FROM users u JOIN auth_sessions s ON s.user_id = u.id
