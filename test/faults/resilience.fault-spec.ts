@@ -1,9 +1,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import pg from 'pg';
 import { expectRollbackRestores, expectSettled, sleep, waitForOutput, waitStopped } from './support/invariants.js';
 import { OwnPostgres, OwnRedis } from './support/services.js';
 import { Stack } from './support/stack.js';
-import { buildTree, mountTmpfs, snapshot } from './support/tree.js';
+import { buildTree, contentMultiset, mountTmpfs, snapshot, tempFiles, uniqueInodes } from './support/tree.js';
 
 const FROZEN = (step: string) => ({ FO_CRASH_AT: step, FO_CRASH_SIGNAL: 'SIGSTOP' });
 
@@ -36,6 +37,40 @@ describe('crashes and frozen workers on the shared PostgreSQL and Redis', () => 
     expect(ended.status).toBe('completed');
     expect(Date.now() - started).toBeLessThan(120_000);
     await expectSettled(stack, user, created.id, original);
+    await expectRollbackRestores(stack, user, created.id, original);
+  });
+
+  it('a poison job killed at every run: the recovery gives up, every record is final, and rollback restores exactly', async () => {
+    const user = await stack.signUp('poison');
+    buildTree(user.root);
+    const original = snapshot(user.root);
+    let crashes = 0;
+    let created: { id: string } | undefined;
+    for (;;) {
+      const worker = await stack.startWorker(`poison-${crashes}`, { FO_CRASH_AT: 'link:5' });
+      created ??= await stack.create(user, { type: 'organize', rootPath: 'inbox' });
+      const id = created.id;
+      const ended = stack.waitForEnd(user, id, 120_000).then(() => 'ended' as const);
+      const outcome = await Promise.race([worker.exited.then(() => 'crashed' as const), ended]);
+      await stack.stopWorkers();
+      if (outcome === 'ended') break;
+      crashes += 1;
+      expect(crashes).toBeLessThan(20);
+    }
+    // Bull retries a stalled job once; the recovery pass resumes a failed one MAX_AUTO_RESUMES (3) times.
+    expect(crashes).toBe(8);
+    const failed = await stack.get(user, created.id);
+    expect(failed.status).toBe('failed');
+    expect(failed.error?.message).toMatch(/automatic resumes/);
+    // No bytes lost and nothing planned; the last run's move may have left a file under both names
+    // (one inode), which the rollback resolves.
+    const after = snapshot(user.root);
+    expect(tempFiles(after)).toEqual([]);
+    expect(contentMultiset(uniqueInodes(after))).toEqual(contentMultiset(uniqueInodes(original)));
+    const records = await stack.records(user, created.id);
+    expect(records.filter((record) => record.status === 'planned')).toEqual([]);
+    expect(records.filter((record) => record.error === 'interrupted').length).toBeGreaterThan(0);
+    await stack.startWorker('rollback');
     await expectRollbackRestores(stack, user, created.id, original);
   });
 
@@ -153,17 +188,17 @@ describe('Redis SHUTDOWN NOSAVE and restart mid-operation (own redis-server)', (
 });
 
 describe('PostgreSQL restart -m immediate mid-operation (own cluster)', () => {
-  let pg: OwnPostgres;
+  let ownPg: OwnPostgres;
   let stack: Stack;
 
   beforeAll(async () => {
-    pg = await OwnPostgres.start();
-    stack = await Stack.create({ databaseUrl: pg.url });
+    ownPg = await OwnPostgres.start();
+    stack = await Stack.create({ databaseUrl: ownPg.url });
   }, 180_000);
   afterAll(async () => {
     for (const worker of stack?.workers ?? []) worker.child.kill('SIGCONT');
     await stack?.close();
-    await pg?.destroy();
+    await ownPg?.destroy();
   }, 60_000);
 
   it('stays up and answers 503 meanwhile, moves no file while the journal cannot be written, then resumes', async () => {
@@ -174,7 +209,7 @@ describe('PostgreSQL restart -m immediate mid-operation (own cluster)', () => {
     const created = await stack.create(user, { type: 'organize', rootPath: 'inbox' });
     await waitStopped(worker);
 
-    await pg.stopImmediate();
+    await ownPg.stopImmediate();
     // Frozen for longer than a lease check's interval (1 s): it re-checks before the next file.
     await sleep(1200);
     worker.child.kill('SIGCONT');
@@ -198,7 +233,28 @@ describe('PostgreSQL restart -m immediate mid-operation (own cluster)', () => {
     expect(stack.api.child.exitCode).toBeNull();
     expect(worker.child.exitCode).toBeNull();
 
-    await pg.startServer();
+    await ownPg.startServer();
+    const ended = await stack.waitForEnd(user, created.id, 120_000);
+    expect(ended.status).toBe('completed');
+    await expectSettled(stack, user, created.id, original);
+    await expectRollbackRestores(stack, user, created.id, original);
+  });
+
+  it("a blip (the worker's connections terminated, the database back at once) is resumed, not failed half-recorded", async () => {
+    const user = await stack.signUp('blip');
+    buildTree(user.root);
+    const original = snapshot(user.root);
+    const worker = await stack.startWorker('blip-worker', FROZEN('link:5'));
+    const created = await stack.create(user, { type: 'organize', rootPath: 'inbox' });
+    await waitStopped(worker);
+    const client = new pg.Client({ connectionString: ownPg.url });
+    await client.connect();
+    await client.query(
+      'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()',
+    );
+    await client.end();
+    await sleep(1200);
+    worker.child.kill('SIGCONT');
     const ended = await stack.waitForEnd(user, created.id, 120_000);
     expect(ended.status).toBe('completed');
     await expectSettled(stack, user, created.id, original);

@@ -11,7 +11,7 @@ import type { RunOperationJobData } from '../../queue/operation-jobs.js';
 import { QueueName } from '../../queue/queue.constants.js';
 import { FencedError, ProgressService } from '../progress/progress.service.js';
 import { StorageService } from '../storage/storage.service.js';
-import { FileRecordsStore } from './file-records.store.js';
+import { FileRecordsStore, INTERRUPTED } from './file-records.store.js';
 import { Operation } from './operation.entity.js';
 import { CleanupRunner, quarantineFolder } from './runners/cleanup.runner.js';
 import { OrganizeRunner } from './runners/organize.runner.js';
@@ -120,7 +120,11 @@ export class OperationsProcessor implements OnModuleInit, BeforeApplicationShutd
         error instanceof HttpException
           ? error.message
           : 'The operation stopped on an unexpected error; it can be rolled back';
-      await tracker.finish('failed', { message }).catch(() => undefined);
+      // Records still planned may hold moves of the batch that was under way: a rollback reconciles them.
+      await this.records
+        .settleRemaining(operation.id, operation.leaseEpoch, 'failed', INTERRUPTED)
+        .then(() => tracker.finish('failed', { message }))
+        .catch(() => undefined);
     }
   }
 }

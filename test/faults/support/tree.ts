@@ -57,6 +57,18 @@ export function contentMultiset(tree: Map<string, Entry>): string[] {
     .sort();
 }
 
+/** One entry per inode (the first name met): what the bytes on disk are, whatever the number of names. */
+export function uniqueInodes(tree: Map<string, Entry>): Map<string, Entry> {
+  const seen = new Set<string>();
+  return new Map(
+    [...tree].filter(([, entry]) => {
+      if (entry.kind !== 'file' || seen.has(entry.ino)) return false;
+      seen.add(entry.ino);
+      return true;
+    }),
+  );
+}
+
 export function tempFiles(tree: Map<string, Entry>): string[] {
   return [...tree.keys()].filter((relative) => path.posix.basename(relative).startsWith(TEMP_MARK));
 }
