@@ -1,5 +1,5 @@
 import { INestApplication } from '@nestjs/common';
-import type { NestExpressApplication } from '@nestjs/platform-express';
+import type { NestExpressApplication, NestExpressBodyParserOptionsFor } from '@nestjs/platform-express';
 import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import compression from 'compression';
 import helmet from 'helmet';
@@ -18,6 +18,34 @@ import { httpMetricsMiddleware } from './modules/metrics/http-metrics.middleware
 import { MetricsService } from './modules/metrics/metrics.service.js';
 
 export const JSON_BODY_LIMIT = '1mb';
+/** No request body of this API nests deeper; validation recurses, so a deeper one must not reach it. */
+export const MAX_JSON_DEPTH = 32;
+
+/**
+ * body-parser's `verify` hook, before JSON.parse: counts the nesting of objects and arrays outside
+ * strings in one pass over the raw bytes, and refuses a body deeper than MAX_JSON_DEPTH (400).
+ */
+export function refuseDeepJson(_request: unknown, _response: unknown, raw: Buffer): void {
+  let depth = 0;
+  let inString = false;
+  let escaped = false;
+  for (const byte of raw) {
+    if (inString) {
+      if (escaped) escaped = false;
+      else if (byte === 0x5c) escaped = true;
+      else if (byte === 0x22) inString = false;
+    } else if (byte === 0x22) {
+      inString = true;
+    } else if (byte === 0x7b || byte === 0x5b) {
+      depth += 1;
+      if (depth > MAX_JSON_DEPTH) {
+        throw Object.assign(new Error('Request body is nested too deeply'), { status: 400, type: 'entity.too.deep' });
+      }
+    } else if (byte === 0x7d || byte === 0x5d) {
+      depth -= 1;
+    }
+  }
+}
 
 const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'] as const;
 
@@ -67,7 +95,11 @@ export function configureApp(app: NestExpressApplication, config: AppConfig): vo
   );
   app.use(compression());
   app.enableCors({ origin: config.corsOrigins, exposedHeaders: ['X-Request-Id', 'Retry-After'] });
-  app.useBodyParser('json', { limit: JSON_BODY_LIMIT });
+  // Nest's type leaves `verify` out (it uses it for rawBody, which is off here); express passes it on.
+  app.useBodyParser('json', {
+    limit: JSON_BODY_LIMIT,
+    verify: refuseDeepJson,
+  } as NestExpressBodyParserOptionsFor<'json'>);
   app.useBodyParser('urlencoded', { limit: JSON_BODY_LIMIT, extended: false });
   app.useGlobalPipes(
     new StrictValidationPipe({

@@ -25,6 +25,7 @@ const BODY_PARSER_MESSAGES: Record<string, [number, string]> = {
   'request.aborted': [400, 'Request aborted'],
   'request.size.invalid': [400, 'Request size did not match content length'],
   'parameters.too.many': [413, 'Too many parameters'],
+  'entity.too.deep': [400, 'Request body is nested too deeply'],
 };
 
 /** Socket errors: the peer (PostgreSQL, Redis, S3) is not reachable. */

@@ -13,6 +13,7 @@ import { LoginAttemptsService } from './login-attempts.service.js';
 import { PasswordHasher } from './password-hasher.js';
 import { RefreshToken } from './refresh-token.entity.js';
 import { digestSecret, randomSecret } from './secret-token.js';
+import { isDependencyUnavailable } from '../../common/filters/http-exception.filter.js';
 
 export interface AuthTokens {
   user: UserView;
@@ -27,6 +28,11 @@ export interface AccessTokenClaims {
   sub: string;
   sid: string;
   role: string;
+}
+
+/** The JWT library checks exp only when it is present: a signed token without one would never expire. */
+export function hasExpiry(claims: object): boolean {
+  return typeof (claims as { exp?: unknown }).exp === 'number';
 }
 
 const INVALID_CREDENTIALS = 'Invalid email or password';
@@ -129,6 +135,7 @@ export class AuthService implements OnModuleInit {
     } catch {
       return null;
     }
+    if (!hasExpiry(claims)) return null;
     return this.principalFromClaims(claims);
   }
 
@@ -141,7 +148,11 @@ export class AuthService implements OnModuleInit {
         WHERE u.id = $1 AND s.id = $2 AND u.disabled_at IS NULL AND s.revoked_at IS NULL`,
         [claims.sub, claims.sid],
       )
-      .catch(() => []);
+      // A malformed id is no login (401); a database that does not answer is not the token's fault (503).
+      .catch((error: unknown) => {
+        if (isDependencyUnavailable(error)) throw error;
+        return [];
+      });
     const row = rows[0];
     if (!row) return null;
     return { id: row.id, email: row.email, role: row.role, via: 'jwt', sessionId: claims.sid };

@@ -4,6 +4,7 @@ import { AuthGuard } from '@nestjs/passport';
 import type { Request } from 'express';
 import type { AuthUser } from '../../common/auth-user.js';
 import { IS_PUBLIC } from '../../common/decorators/public.decorator.js';
+import { isDependencyUnavailable } from '../../common/filters/http-exception.filter.js';
 import { ApiKeysService } from './api-keys.service.js';
 
 /**
@@ -35,6 +36,8 @@ export class AuthenticationGuard extends AuthGuard('jwt') {
   }
 
   override handleRequest<TUser = AuthUser>(error: unknown, user: TUser | false): TUser {
+    // The session lookup could not reach the database: 503 (retry later), not a 401 that logs the client out.
+    if (error && isDependencyUnavailable(error)) throw error;
     if (error || !user) throw new UnauthorizedException('Missing, invalid or expired access token');
     return user;
   }

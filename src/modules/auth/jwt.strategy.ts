@@ -4,7 +4,7 @@ import { ExtractJwt, Strategy } from 'passport-jwt';
 import type { AppConfig } from '../../config/app-config.js';
 import { APP_CONFIG } from '../../config/config.module.js';
 import type { AuthUser } from '../../common/auth-user.js';
-import { AccessTokenClaims, AuthService } from './auth.service.js';
+import { AccessTokenClaims, AuthService, hasExpiry } from './auth.service.js';
 
 @Injectable()
 export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
@@ -23,6 +23,7 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
 
   /** Returning null makes passport answer 401. */
   async validate(claims: Partial<AccessTokenClaims>): Promise<AuthUser | null> {
+    if (!hasExpiry(claims)) return null;
     return this.auth.principalFromClaims(claims);
   }
 }

@@ -21,6 +21,12 @@ export interface PlannedFile {
   ino?: number | null;
 }
 
+/**
+ * The error of a record that was still planned when its operation failed: its file may or may not
+ * have moved (a run dies between a move and the batch's record). A rollback reconciles it with the disk.
+ */
+export const INTERRUPTED = 'interrupted';
+
 export interface FileOutcome {
   seq: number;
   status: FileStatus;
@@ -119,6 +125,7 @@ export class FileRecordsStore {
       [operationId, epoch, seq, destinationPath],
     )) as [unknown, number];
     if (updated !== 1) throw new FencedError(operationId);
+    crashPoint('journal');
   }
 
   /** The next planned records after `afterSeq` (ascending) or before it (descending). */
@@ -249,13 +256,15 @@ export class FileRecordsStore {
         ? `SELECT $2::uuid, seq, source_path, destination_path, category, matched_by, size, mtime_ms, hash, status, error
              FROM file_records WHERE operation_id = $1 AND status = 'planned'`
         : `SELECT $2::uuid, seq, destination_path, source_path, category, matched_by, size, mtime_ms, hash,
-                  'planned', NULL
-             FROM file_records WHERE operation_id = $1 AND status IN ('moved', 'quarantined')`;
+                  'planned', CASE WHEN status = 'failed' THEN error END
+             FROM file_records WHERE operation_id = $1
+              AND (status IN ('moved', 'quarantined') OR (status = 'failed' AND error = '${INTERRUPTED}'))`;
     await this.dataSource.query(
       `INSERT INTO file_records
          (operation_id, seq, source_path, destination_path, category, matched_by, size, mtime_ms, hash, status, error)
        ${select} AND EXISTS (SELECT 1 FROM operations WHERE id = $2 AND lease_epoch = $3 FOR SHARE)`,
       [fromOperationId, toOperationId, epoch],
     );
+    crashPoint('journal');
   }
 }

@@ -10,6 +10,7 @@ import { OperationJob } from '../../queue/operation-jobs.js';
 import type { RunOperationJobData } from '../../queue/operation-jobs.js';
 import { QueueName } from '../../queue/queue.constants.js';
 import { ProgressService } from '../progress/progress.service.js';
+import { INTERRUPTED } from './file-records.store.js';
 
 /** Automatic resumes of one operation before it is failed for good (it can still be rolled back). */
 export const MAX_AUTO_RESUMES = 3;
@@ -89,12 +90,22 @@ export class OperationRecoveryService implements OnModuleInit, OnApplicationShut
 
   private async giveUp(operationId: string): Promise<void> {
     const message = `Stopped after ${MAX_AUTO_RESUMES} automatic resumes; what it moved can be rolled back`;
-    const [, updated] = (await this.dataSource.query(
-      `UPDATE operations SET status = 'failed', finished_at = now(), error = $2,
-              progress = jsonb_set(progress, '{phase}', '"done"'), lease_epoch = lease_epoch + 1
-        WHERE id = $1 AND status IN ('pending', 'running')`,
-      [operationId, JSON.stringify({ message })],
-    )) as [unknown, number];
+    const updated = await this.dataSource.transaction(async (manager) => {
+      const [, count] = (await manager.query(
+        `UPDATE operations SET status = 'failed', finished_at = now(), error = $2,
+                progress = jsonb_set(progress, '{phase}', '"done"'), lease_epoch = lease_epoch + 1
+          WHERE id = $1 AND status IN ('pending', 'running')`,
+        [operationId, JSON.stringify({ message })],
+      )) as [unknown, number];
+      // The last run may have moved files of its batch without recording them: the rollback reconciles these.
+      if (count) {
+        await manager.query(
+          `UPDATE file_records SET status = 'failed', error = $2 WHERE operation_id = $1 AND status = 'planned'`,
+          [operationId, INTERRUPTED],
+        );
+      }
+      return count;
+    });
     if (updated) {
       this.logger.error(`operation ${operationId}: ${message}`);
       await this.progress.ensureTerminalPublished(operationId);

@@ -14,9 +14,9 @@ import { MetricsService } from '../metrics/metrics.service.js';
 import { inJobSpan } from '../../tracing/tracing.js';
 import { FencedError, ProgressService } from '../progress/progress.service.js';
 import { StorageService } from '../storage/storage.service.js';
-import { FileRecordsStore } from './file-records.store.js';
+import { FileRecordsStore, INTERRUPTED } from './file-records.store.js';
 import { Operation } from './operation.entity.js';
-import { CleanupRunner } from './runners/cleanup.runner.js';
+import { CleanupRunner, quarantineFolder } from './runners/cleanup.runner.js';
 import { OrganizeRunner } from './runners/organize.runner.js';
 import { RollbackRunner } from './runners/rollback.runner.js';
 import type { RunContext } from './runners/run-context.js';
@@ -86,6 +86,16 @@ export class OperationsProcessor implements OnModuleInit, BeforeApplicationShutd
     return operation;
   }
 
+  private async removeStrayTemps({ operation, storage }: RunContext): Promise<void> {
+    if (!storage.removeStrayTemps) return;
+    const trees = new Set([operation.rootPath, operation.options.destination ?? operation.rootPath]);
+    if (operation.type === 'cleanup_duplicates') trees.add(quarantineFolder(operation.id));
+    let removed = 0;
+    for (const tree of trees) removed += await storage.removeStrayTemps(tree).catch(() => 0);
+    await storage.flush();
+    if (removed) this.logger.warn(`operation ${operation.id}: removed ${removed} temp file(s) of an interrupted run`);
+  }
+
   async run(operationId: string): Promise<void> {
     const operation = await this.claim(operationId);
     if (!operation) {
@@ -99,6 +109,9 @@ export class OperationsProcessor implements OnModuleInit, BeforeApplicationShutd
     try {
       const storage = await this.storage.forUser(operation.storage, operation.userId);
       const context: RunContext = { operation, epoch: operation.leaseEpoch, storage, tracker };
+      // A resumed run (or a rollback, which may follow a run that died) clears the temp copies
+      // that a killed process left: no move of this operation's trees is under way elsewhere.
+      if (operation.leaseEpoch > 1 || operation.type === 'rollback') await this.removeStrayTemps(context);
       if (operation.type === 'organize') await this.organize.run(context);
       else if (operation.type === 'rollback') await this.rollback.run(context);
       else if (operation.type === 'cleanup_duplicates') await this.cleanup.run(context);
@@ -125,7 +138,11 @@ export class OperationsProcessor implements OnModuleInit, BeforeApplicationShutd
         error instanceof HttpException
           ? error.message
           : 'The operation stopped on an unexpected error; it can be rolled back';
-      await tracker.finish('failed', { message }).catch(() => undefined);
+      // Records still planned may hold moves of the batch that was under way: a rollback reconciles them.
+      await this.records
+        .settleRemaining(operation.id, operation.leaseEpoch, 'failed', INTERRUPTED)
+        .then(() => tracker.finish('failed', { message }))
+        .catch(() => undefined);
     }
   }
 }

@@ -18,7 +18,7 @@ import { OperationJobs } from '../../queue/operation-jobs.js';
 import { DEFAULT_TEMPLATE, templateProblem } from '../categories/destination-template.js';
 import { DuplicateGroupsStore } from '../duplicates/duplicate-groups.store.js';
 import { DEFAULT_KEEP_POLICY, selectKeeper } from '../duplicates/keep-policy.js';
-import { FileRecordsStore } from './file-records.store.js';
+import { FileRecordsStore, INTERRUPTED } from './file-records.store.js';
 import { QuarantineService } from './quarantine.service.js';
 import { ProgressService } from '../progress/progress.service.js';
 import { StorageService } from '../storage/storage.service.js';
@@ -316,7 +316,13 @@ export class OperationsService {
     const moved = await this.dataSource
       .getRepository(FileRecord)
       .createQueryBuilder('f')
-      .where("f.operationId = :id AND f.status IN ('moved', 'quarantined')", { id })
+      .where(
+        "f.operationId = :id AND (f.status IN ('moved', 'quarantined') OR (f.status = 'failed' AND f.error = :interrupted))",
+        {
+          id,
+          interrupted: INTERRUPTED,
+        },
+      )
       .getCount();
     if (parent.dryRun || moved === 0)
       throw new ConflictException('Operation moved nothing, so there is nothing to roll back');

@@ -3,13 +3,28 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { crashPoint } from '../../common/faults/crash-point.js';
-import type { FolderEntry, MoveOutcome, ReadRange, StoredFile, UserStorage, WalkOptions } from './storage-provider.js';
+import type {
+  FolderEntry,
+  MoveOptions,
+  MoveOutcome,
+  ReadRange,
+  StoredFile,
+  UserStorage,
+  WalkOptions,
+} from './storage-provider.js';
 import { PathEscapeError } from './storage-provider.js';
 import { MissingPathError, normalizeUserPath, PathRuleError } from './user-path.js';
 
 const WALK_BATCH = 500;
 /** Names the service writes for itself (quarantine, temp copies): never scanned, never moved. */
 export const RESERVED_PREFIX = '.fileorganizer';
+/** The name a copy across filesystems is written under until it is verified. */
+export const TEMP_PREFIX = `${RESERVED_PREFIX}-tmp-`;
+/**
+ * Node sets a copy's times as a double of seconds, which keeps the microseconds and no more: a
+ * copy's mtime is the source's within this (in ms).
+ */
+export const COPY_MTIME_TOLERANCE_MS = 0.002;
 
 function errorCode(error: unknown): string | undefined {
   return (error as NodeJS.ErrnoException | null)?.code;
@@ -34,6 +49,23 @@ function hashFileSync(absolutePath: string): string {
     fs.closeSync(fd);
   }
   return hash.digest('hex');
+}
+
+/** Seconds for utimes that land on `ns`'s microsecond: libuv truncates to it, so aim at its middle. */
+function utimeSeconds(ns: bigint): number {
+  const micros = ns / 1000n - (ns < 0n && ns % 1000n !== 0n ? 1n : 0n);
+  const seconds = micros / 1_000_000n - (micros < 0n && micros % 1_000_000n !== 0n ? 1n : 0n);
+  return Number(seconds) + (Number(micros - seconds * 1_000_000n) + 0.5) / 1e6;
+}
+
+/**
+ * Gives a copy the source's access and modification times to the microsecond, all that utimes
+ * keeps (a Date would keep milliseconds, and a float of milliseconds can land a microsecond off,
+ * so that a copy of a copy drifts).
+ */
+function copyTimes(source: string, target: string): void {
+  const stat = fs.lstatSync(source, { bigint: true });
+  fs.utimesSync(target, utimeSeconds(stat.atimeNs), utimeSeconds(stat.mtimeNs));
 }
 
 /**
@@ -169,7 +201,7 @@ export class LocalUserStorage implements UserStorage {
     return handle.createReadStream(range ? { start: range.start, end: range.end } : {});
   }
 
-  async move(from: string, to: string): Promise<MoveOutcome> {
+  async move(from: string, to: string, options: MoveOptions = {}): Promise<MoveOutcome> {
     const source = this.absolute(from);
     const destination = this.absolute(to);
     let sourceStat: fs.Stats;
@@ -189,9 +221,9 @@ export class LocalUserStorage implements UserStorage {
       fs.linkSync(source, destination);
     } catch (error) {
       const code = errorCode(error);
-      if (code === 'EEXIST') return this.resolveExisting(source, destination, sourceStat);
+      if (code === 'EEXIST') return this.resolveExisting(source, destination, sourceStat, options);
       if (code === 'EXDEV' || code === 'EPERM' || code === 'ENOTSUP' || code === 'EOPNOTSUPP') {
-        return this.copyAcross(source, destination, sourceStat);
+        return this.copyAcross(source, destination, sourceStat, options);
       }
       throw error;
     }
@@ -202,23 +234,43 @@ export class LocalUserStorage implements UserStorage {
     return { kind: 'moved' };
   }
 
-  /** A crash between link and unlink leaves both names on one inode: finish that move. */
-  private resolveExisting(source: string, destination: string, sourceStat: fs.Stats): MoveOutcome {
+  /**
+   * The destination is taken. When the caller says this move may already have been made (a run
+   * resuming from its journal) and what is there is this very file, a crash came between claiming
+   * the destination and unlinking the source: finish that move. On one filesystem that is the same
+   * inode; across filesystems (EEXIST comes before EXDEV), a verified copy: same size, same
+   * modification time (as a copy keeps it) and the same SHA-256.
+   */
+  private resolveExisting(
+    source: string,
+    destination: string,
+    sourceStat: fs.Stats,
+    options: MoveOptions,
+  ): MoveOutcome {
+    if (!options.mayBeDone) return { kind: 'destination-exists' };
     const existing = fs.lstatSync(destination);
-    if (existing.ino === sourceStat.ino && existing.dev === sourceStat.dev && sourceStat.nlink > 1) {
-      fs.unlinkSync(source);
-      return { kind: 'moved' };
-    }
-    return { kind: 'destination-exists' };
+    const sameInode = existing.ino === sourceStat.ino && existing.dev === sourceStat.dev && sourceStat.nlink > 1;
+    const earlierCopy =
+      !sameInode &&
+      existing.isFile() &&
+      existing.size === sourceStat.size &&
+      Math.abs(existing.mtimeMs - sourceStat.mtimeMs) < COPY_MTIME_TOLERANCE_MS &&
+      hashFileSync(destination) === hashFileSync(source);
+    if (!sameInode && !earlierCopy) return { kind: 'destination-exists' };
+    fs.unlinkSync(source);
+    crashPoint('unlink');
+    this.touchedFolders.add(path.dirname(source)).add(path.dirname(destination));
+    return { kind: 'moved' };
   }
 
   /** Across filesystems: copy to an exclusive temp name, fsync, verify, claim the name, then unlink. */
-  private copyAcross(source: string, destination: string, sourceStat: fs.Stats): MoveOutcome {
+  private copyAcross(source: string, destination: string, sourceStat: fs.Stats, options: MoveOptions): MoveOutcome {
     const folder = path.dirname(destination);
-    const temp = `${folder}/${RESERVED_PREFIX}-tmp-${randomBytes(6).toString('hex')}`;
-    fs.copyFileSync(source, temp, fs.constants.COPYFILE_EXCL);
-    crashPoint('copy');
+    const temp = `${folder}/${TEMP_PREFIX}${randomBytes(6).toString('hex')}`;
     try {
+      // Inside the try: a copy that fails half-way (ENOSPC) leaves no temp file behind.
+      fs.copyFileSync(source, temp, fs.constants.COPYFILE_EXCL);
+      crashPoint('copy');
       const fd = fs.openSync(temp, 'r+');
       try {
         fs.fsyncSync(fd);
@@ -229,11 +281,11 @@ export class LocalUserStorage implements UserStorage {
       if (fs.statSync(temp).size !== sourceStat.size || hashFileSync(temp) !== hashFileSync(source)) {
         throw new Error('copy verification failed');
       }
-      fs.utimesSync(temp, sourceStat.atime, sourceStat.mtime);
+      copyTimes(source, temp);
       try {
         fs.linkSync(temp, destination);
       } catch (error) {
-        if (errorCode(error) === 'EEXIST') return { kind: 'destination-exists' };
+        if (errorCode(error) === 'EEXIST') return this.resolveExisting(source, destination, sourceStat, options);
         throw error;
       }
     } finally {
@@ -245,6 +297,36 @@ export class LocalUserStorage implements UserStorage {
     crashPoint('unlink');
     this.touchedFolders.add(path.dirname(source));
     return { kind: 'moved' };
+  }
+
+  /**
+   * Removes the temp copies that a process killed during a move across filesystems left below
+   * `relativePath` (links are not followed); answers how many. Only a resumed run calls it, so no
+   * move of its own is under way there.
+   */
+  async removeStrayTemps(relativePath: string): Promise<number> {
+    let removed = 0;
+    const visit = (absoluteFolder: string) => {
+      let entries: fs.Dirent[];
+      try {
+        entries = fs.readdirSync(absoluteFolder, { withFileTypes: true });
+      } catch {
+        return;
+      }
+      for (const entry of entries) {
+        const child = `${absoluteFolder}/${entry.name}`;
+        if (entry.isDirectory()) visit(child);
+        else if (entry.isFile() && entry.name.startsWith(TEMP_PREFIX)) {
+          fs.rmSync(child, { force: true });
+          this.touchedFolders.add(absoluteFolder);
+          removed += 1;
+        }
+      }
+    };
+    const start = this.absolute(relativePath);
+    this.assertRealFolder(start);
+    visit(start);
+    return removed;
   }
 
   async removeEmptyFolder(relativePath: string): Promise<boolean> {
@@ -283,8 +365,10 @@ export class LocalUserStorage implements UserStorage {
   }
 
   async flush(): Promise<void> {
+    if (this.touchedFolders.size === 0) return;
     for (const folder of this.touchedFolders) this.fsyncFolder(folder);
     this.touchedFolders.clear();
+    crashPoint('fsync');
   }
 
   async contentHash(relativePath: string): Promise<string> {

@@ -13,6 +13,7 @@ import {
 import type { CompletedPart, HeadObjectCommandOutput, ListObjectsV2CommandOutput } from '@aws-sdk/client-s3';
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
+import { crashPoint } from '../../common/faults/crash-point.js';
 import type { S3Target } from './s3-backend.js';
 import type { FolderEntry, MoveOutcome, ReadRange, StoredFile, UserStorage, WalkOptions } from './storage-provider.js';
 import { MissingPathError, normalizeUserPath, PathRuleError } from './user-path.js';
@@ -428,7 +429,9 @@ export class S3UserStorage implements UserStorage {
       if (result === 'destination-exists') return { kind: 'destination-exists' };
       if (result === 'source-changed') continue;
       await this.verifyCopy(toKey, fromPath, source);
+      crashPoint('copy');
       await this.deleteKey(fromKey);
+      crashPoint('unlink');
       return { kind: 'moved' };
     }
     throw new S3StorageError('SourceKeepsChanging');

@@ -42,6 +42,15 @@ export type MoveOutcome =
   /** The source is gone or is no longer a regular file: nothing was changed. */
   | { kind: 'source-missing' };
 
+export interface MoveOptions {
+  /**
+   * This move may already have been made by an earlier run that died before recording it (the
+   * journal names this destination): a destination holding this very file finishes the move
+   * instead of counting as taken.
+   */
+  mayBeDone?: boolean;
+}
+
 /** Thrown when a path leads outside the user's folder or through a symbolic link. */
 export class PathEscapeError extends Error {}
 
@@ -66,7 +75,9 @@ export interface UserStorage {
    */
   openRead(relativePath: string, range?: ReadRange): Promise<Readable>;
   /** Moves without ever overwriting; keeps the modification time. */
-  move(from: string, to: string): Promise<MoveOutcome>;
+  move(from: string, to: string, options?: MoveOptions): Promise<MoveOutcome>;
+  /** Removes temp copies that an interrupted move left below `relativePath` (backends that make them). */
+  removeStrayTemps?(relativePath: string): Promise<number>;
   /** Removes the folder when empty; answers whether it did. */
   removeEmptyFolder(relativePath: string): Promise<boolean>;
   makeFolder(relativePath: string): Promise<void>;

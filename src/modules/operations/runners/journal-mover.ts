@@ -89,7 +89,10 @@ export class JournalMover {
       if (reason) return outcome(record, 'skipped', reason);
       let target = destination;
       for (let n = 1; n <= MAX_RENAME_ATTEMPTS; n += 1) {
-        const moved = await storage.move(record.sourcePath, target);
+        // A resumed run (not the first claim) may find the journaled destination holding this file
+        // already: an earlier run died before recording the move. A numbered name tried just now cannot.
+        const mayBeDone = context.epoch > 1 && target === destination;
+        const moved = await storage.move(record.sourcePath, target, { mayBeDone });
         if (moved.kind === 'moved') return outcome(record, policy.movedStatus);
         if (moved.kind === 'source-missing') return outcome(record, 'failed', 'source vanished');
         if (policy.onConflict === 'skip') return outcome(record, 'skipped', 'destination exists');

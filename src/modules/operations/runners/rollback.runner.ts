@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
-import { FileRecordsStore } from '../file-records.store.js';
+import { FileRecordsStore, INTERRUPTED } from '../file-records.store.js';
 import type { FileOutcome, PlannedFile } from '../file-records.store.js';
 import { Operation } from '../operation.entity.js';
 import type { OperationProgress } from '../operation.types.js';
@@ -89,7 +89,10 @@ export class RollbackRunner {
         return done('conflict', 'missing: the file is no longer where the operation put it');
       }
       if (!sameContentStamp(current, record)) return done('conflict', 'changed since it was moved');
-      const outcome = await storage.move(record.sourcePath, original);
+      // Only a resumed run can find its own earlier move there (a first run treats it as taken), or
+      // an interrupted move of the parent: the file got its new name and kept its old one.
+      const mayBeDone = context.epoch > 1 || record.error === INTERRUPTED;
+      const outcome = await storage.move(record.sourcePath, original, { mayBeDone });
       if (outcome.kind === 'moved') return done('restored');
       if (outcome.kind === 'destination-exists') return done('conflict', 'original place is taken');
       return done('conflict', 'missing: the file is no longer where the operation put it');

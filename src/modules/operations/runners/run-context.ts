@@ -1,4 +1,5 @@
 import type { UserStorage } from '../../storage/storage-provider.js';
+import { COPY_MTIME_TOLERANCE_MS } from '../../storage/local-user-storage.js';
 import { PathEscapeError } from '../../storage/storage-provider.js';
 import type { ProgressTracker } from '../../progress/progress.service.js';
 import type { Operation } from '../operation.entity.js';
@@ -21,8 +22,12 @@ export function describeFileError(error: unknown): string {
   return code ?? 'unexpected error';
 }
 
+/**
+ * Same size and modification time. A move across filesystems copies the file and sets its mtime,
+ * which keeps it to the microsecond only, so the times are compared to that precision.
+ */
 export function sameContentStamp(a: { size: number; mtimeMs: number }, b: { size: number; mtimeMs: number }): boolean {
-  return a.size === b.size && a.mtimeMs === b.mtimeMs;
+  return a.size === b.size && Math.abs(a.mtimeMs - b.mtimeMs) < COPY_MTIME_TOLERANCE_MS;
 }
 
 /** Parent folder of a relative path ('' for the user's folder). */
