@@ -121,12 +121,12 @@ export class OperationsProcessor implements OnModuleInit, BeforeApplicationShutd
         await tracker.finish('cancelled');
         return;
       }
+      // The parent is rolled_back before the rollback reads completed, so a client that sees the
+      // rollback completed never finds the parent still completed.
+      const parentProgress = operation.type === 'rollback' ? await this.rollback.markParentRolledBack(context) : null;
       await tracker.finish('completed');
-      if (operation.type === 'rollback') {
-        const parentProgress = await this.rollback.markParentRolledBack(context);
-        if (parentProgress) {
-          await this.progress.ended(operation.parentOperationId as string, 'rolled_back', parentProgress);
-        }
+      if (parentProgress) {
+        await this.progress.ended(operation.parentOperationId as string, 'rolled_back', parentProgress);
       }
     } catch (error) {
       if (error instanceof FencedError) {
