@@ -195,6 +195,10 @@ describe('PostgreSQL restart -m immediate mid-operation (own cluster)', () => {
     ownPg = await OwnPostgres.start();
     stack = await Stack.create({ databaseUrl: ownPg.url });
   }, 180_000);
+  afterEach(async () => {
+    for (const worker of stack.workers) worker.child.kill('SIGCONT');
+    await stack.stopWorkers();
+  });
   afterAll(async () => {
     for (const worker of stack?.workers ?? []) worker.child.kill('SIGCONT');
     await stack?.close();

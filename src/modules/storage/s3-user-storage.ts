@@ -623,7 +623,11 @@ export class S3UserStorage implements UserStorage {
     const normalized = normalizeUserPath(relativePath, 'path');
     if (normalized === '') return;
     const folderKey = this.folderKey(normalized);
-    if ((await this.firstKeys(folderKey, 1)).length > 0) return;
+    const present = await this.firstKeys(folderKey, 1);
+    // A marker there (it sorts first) is one an earlier, killed run of this rollback wrote: the
+    // parent removed this folder. Dropped like ours once the folder holds something else.
+    if (present[0] === folderKey) this.createdMarkers.add(normalized);
+    if (present.length > 0) return;
     await this.call(() =>
       this.target.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: folderKey, Body: new Uint8Array() })),
     );
