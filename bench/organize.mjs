@@ -30,7 +30,9 @@ function start(role, port) {
   // PROFILE=dir writes a CPU profile of each worker there (node --cpu-prof).
   const profile =
     role === 'worker' && process.env.PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.PROFILE}`] : [];
-  const child = spawn(process.execPath, [...profile, 'dist/src/main.js'], {
+  // WORKER_FLAGS="--flag ...": extra node flags for the worker (e.g. --heapsnapshot-signal=SIGUSR2).
+  const flags = role === 'worker' && process.env.WORKER_FLAGS ? process.env.WORKER_FLAGS.split(' ') : [];
+  const child = spawn(process.execPath, [...profile, ...flags, 'dist/src/main.js'], {
     env: { ...env, APP_ROLE: role, PORT: String(port) },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
@@ -67,11 +69,30 @@ async function api(method, url, token, body) {
   return text ? JSON.parse(text) : undefined;
 }
 
-async function waitEnded(token, operationId) {
+function rssMiB(pid) {
+  try {
+    const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+    return Math.round(Number(/VmRSS:\s+(\d+)/.exec(status)[1]) / 1024);
+  } catch {
+    return 0;
+  }
+}
+
+/** Polls until the operation ends; notes when each phase was first seen and the worker's RSS in it. */
+async function waitEnded(token, operationId, pid) {
+  const started = Date.now();
+  const phases = {};
   for (;;) {
     const operation = await api('GET', `/api/v1/operations/${operationId}`, token);
-    if (['completed', 'failed', 'cancelled', 'rolled_back'].includes(operation.status)) return operation;
-    await new Promise((r) => setTimeout(r, 200));
+    const phase = operation.progress?.phase ?? 'queued';
+    const now = Date.now() - started;
+    if (!phases[phase]) phases[phase] = { firstSeenMs: now, maxRssMiB: 0 };
+    if (pid) phases[phase].maxRssMiB = Math.max(phases[phase].maxRssMiB, rssMiB(pid));
+    if (['completed', 'failed', 'cancelled', 'rolled_back'].includes(operation.status)) {
+      operation.phases = phases;
+      return operation;
+    }
+    await new Promise((r) => setTimeout(r, 100));
   }
 }
 
@@ -79,6 +100,8 @@ function manifest(root) {
   const result = new Map();
   const visit = (folder) => {
     for (const entry of fs.readdirSync(folder, { withFileTypes: true })) {
+      // The service's own files (the hash cache) are not the user's tree.
+      if (folder === root && entry.name.startsWith('.fileorganizer')) continue;
       const absolute = path.join(folder, entry.name);
       if (entry.isDirectory()) visit(absolute);
       else
@@ -122,14 +145,15 @@ try {
 
   let started = Date.now();
   const created = await api('POST', '/api/v1/operations', accessToken, { type: 'organize', rootPath: 'inbox' });
-  const organized = await waitEnded(accessToken, created.id);
+  const organized = await waitEnded(accessToken, created.id, worker.pid);
   results.organize = {
     status: organized.status,
     wallMs: Date.now() - started,
     workerPeakRssMiB: peakRssMiB(worker.pid),
+    phases: organized.phases,
   };
   results.organize.filesPerSecond = Math.round(FILES / (results.organize.wallMs / 1000));
-  console.log('organize', results.organize, organized.progress);
+  console.log('organize', JSON.stringify(results.organize), JSON.stringify(organized.progress));
 
   // A fresh worker, so its peak RSS is the rollback's alone.
   worker.kill('SIGTERM');
@@ -138,17 +162,23 @@ try {
   await waitHealthy(PORT + 1);
   started = Date.now();
   const rollback = await api('POST', `/api/v1/operations/${created.id}/rollback`, accessToken);
-  const rolledBack = await waitEnded(accessToken, rollback.id);
+  const rolledBack = await waitEnded(accessToken, rollback.id, worker.pid);
   results.rollback = {
     status: rolledBack.status,
     wallMs: Date.now() - started,
     workerPeakRssMiB: peakRssMiB(worker.pid),
+    phases: rolledBack.phases,
   };
   results.rollback.filesPerSecond = Math.round(FILES / (results.rollback.wallMs / 1000));
-  console.log('rollback', results.rollback);
+  console.log('rollback', JSON.stringify(results.rollback));
 
   const after = manifest(userRoot);
   const equal = after.size === before.size && [...before].every(([p, h]) => after.get(p) === h);
+  if (!equal) {
+    const missing = [...before.keys()].filter((p) => after.get(p) !== before.get(p)).slice(0, 5);
+    const extra = [...after.keys()].filter((p) => !before.has(p)).slice(0, 5);
+    console.log('differences', { missing, extra, before: before.size, after: after.size });
+  }
   results.manifestEqual = equal;
   console.log(`manifest equal after rollback: ${equal} (${before.size} files)`);
   fs.mkdirSync('bench/results', { recursive: true });

@@ -4,7 +4,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { DataSource } from 'typeorm';
 import { normalizeGroups, parseGroups } from '../../bench/peer-output.js';
+import { HASH_CACHE_FILE } from '../../src/modules/duplicates/hash-cache.store.js';
+import { MetricsService } from '../../src/modules/metrics/metrics.service.js';
 import { QuarantineService } from '../../src/modules/operations/quarantine.service.js';
+import { STATE_FOLDER } from '../../src/modules/storage/storage.service.js';
 import { createTestApp, signUp } from '../utils/test-app.js';
 import type { SignedUpUser, TestApp } from '../utils/test-app.js';
 import {
@@ -110,6 +113,41 @@ describe('duplicates: detection equal to jdupes, cleanup into quarantine, rollba
     const records = await fileRecords(t, user, operation.id);
     expect(records.find((r) => r.sourcePath === 'dups/seven/0/s.jpg')?.hash).toMatch(/^[0-9a-f]{64}$/);
     expect(records.find((r) => r.sourcePath === 'dups/unique/solo.bin')?.hash).toBeNull();
+  });
+
+  it('a second detection on an unchanged tree reads no file; a changed file is read again', async () => {
+    const tree = path.join(root, 'again');
+    buildTree(tree);
+    const metrics = t.app.get(MetricsService);
+    const bytesHashed = async () => (await metrics.bytesHashed.get()).values.reduce((sum, v) => sum + v.value, 0);
+    const groupsOf = async (id: string) =>
+      (await t.http().get(`/api/v1/operations/${id}/duplicates?limit=200`).set(auth()).expect(200)).body.items.map(
+        (group: { files: string[] }) => group.files,
+      );
+
+    const before = await bytesHashed();
+    const first = await organize(t, user, { rootPath: 'again', dryRun: true });
+    const afterFirst = await bytesHashed();
+    expect(afterFirst - before).toBeGreaterThan(1_000_000);
+    // The cache lives beside the user's folder, never in it.
+    const cacheFile = path.join(t.config.storageLocalRoot, STATE_FOLDER, user.id, HASH_CACHE_FILE);
+    expect(fs.statSync(cacheFile).size).toBeGreaterThan(0);
+    expect(Object.keys(manifest(root)).filter((p) => !p.startsWith('again/'))).toEqual([]);
+
+    const second = await organize(t, user, { rootPath: 'again', dryRun: true });
+    expect(await bytesHashed()).toBe(afterFirst);
+    expect(await groupsOf(second.id)).toEqual(await groupsOf(first.id));
+
+    // Same size, new content and a new mtime: hashed again, and no longer in its group.
+    const changed = path.join(tree, 'seven/0/s.jpg');
+    fs.writeFileSync(changed, flip(fs.readFileSync(changed), 1_000));
+    fs.utimesSync(changed, new Date(), new Date(Date.now() + 5_000));
+    const third = await organize(t, user, { rootPath: 'again', dryRun: true });
+    expect(await bytesHashed()).toBeGreaterThan(afterFirst);
+    const groups: string[][] = await groupsOf(third.id);
+    const seven = groups.find((files) => files.some((f) => f.includes('/seven/')));
+    expect(seven).toHaveLength(6);
+    expect(seven).not.toContain('again/seven/0/s.jpg');
   });
 
   it('groups follow the files after a real organize', async () => {

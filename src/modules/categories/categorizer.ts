@@ -23,11 +23,30 @@ export interface CategoryRuleMatcher {
   name: string;
   template?: string | null;
   matches(file: CategorizableFile, mime: () => Promise<string | undefined>): Promise<boolean>;
+  /** The same answer when it needs no content (no MIME criterion, or another criterion already fails); undefined otherwise. */
+  matchesWithoutContent?(file: Omit<CategorizableFile, 'readHead'>): boolean | undefined;
 }
 
 /** Assigns categories: user rules in priority order, then the extension table, then magic bytes. */
 export class Categorizer {
   constructor(private readonly rules: CategoryRuleMatcher[] = []) {}
+
+  /**
+   * The categorization when the file's name and size decide it (the usual case: a known
+   * extension and no rule that asks for content), without a promise; undefined when the content
+   * must be read, and then categorize() gives the same answer it would have.
+   */
+  categorizeWithoutContent(file: Omit<CategorizableFile, 'readHead'>): Categorization | undefined {
+    for (const rule of this.rules) {
+      const matched = rule.matchesWithoutContent?.(file);
+      if (matched === undefined) return undefined;
+      if (matched) return { category: rule.name, matchedBy: `rule:${rule.id}`, template: rule.template ?? undefined };
+    }
+    const byExtension = categoryForExtension(extensionOf(file.fileName));
+    if (byExtension) return { category: byExtension, matchedBy: 'extension' };
+    if (file.size > 0) return undefined;
+    return { category: OTHER_CATEGORY, matchedBy: 'extension' };
+  }
 
   async categorize(file: CategorizableFile): Promise<Categorization> {
     let sniffed: Promise<string | undefined> | undefined;

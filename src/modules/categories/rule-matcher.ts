@@ -23,10 +23,21 @@ function mimeMatches(patterns: string[], mime: string): boolean {
 export function toRuleMatcher(rule: CategoryRule): CategoryRuleMatcher {
   const nameMatches = rule.namePattern ? picomatch(rule.namePattern, { nocase: true, dot: true }) : null;
   const extensions = new Set(rule.extensions.map((extension) => extension.toLowerCase()));
+  const withoutContent = (file: Pick<CategorizableFile, 'fileName' | 'size'>): boolean => {
+    if (extensions.size > 0 && !extensions.has(extensionOf(file.fileName))) return false;
+    if (rule.minSize !== null && file.size < rule.minSize) return false;
+    if (rule.maxSize !== null && file.size > rule.maxSize) return false;
+    if (nameMatches && !nameMatches(file.fileName)) return false;
+    return true;
+  };
   return {
     id: rule.id,
     name: rule.name,
     template: rule.template,
+    matchesWithoutContent(file: Pick<CategorizableFile, 'fileName' | 'size'>): boolean | undefined {
+      if (!withoutContent(file)) return false;
+      return rule.mimeTypes.length > 0 ? undefined : true;
+    },
     async matches(file: CategorizableFile, mime: () => Promise<string | undefined>): Promise<boolean> {
       if (extensions.size > 0 && !extensions.has(extensionOf(file.fileName))) return false;
       if (rule.minSize !== null && file.size < rule.minSize) return false;

@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { DuplicateGroupsStore } from './duplicate-groups.store.js';
+import { HashCacheStore } from './hash-cache.store.js';
 
-@Module({ providers: [DuplicateGroupsStore], exports: [DuplicateGroupsStore] })
+@Module({ providers: [DuplicateGroupsStore, HashCacheStore], exports: [DuplicateGroupsStore, HashCacheStore] })
 export class DuplicatesModule {}

@@ -103,18 +103,73 @@ export class FileRecordsStore {
     crashPoint('journal');
   }
 
-  /** Records the outcome of a batch of moves; fenced on `epoch`. */
+  /**
+   * Records the outcome of a batch of moves; fenced on `epoch`. `outcomes` are the planned records
+   * of one nextPlanned() batch (or its beginning, when a cancel stopped it), so every record still
+   * planned between the first and the last seq is in it: the most common outcome (usually "moved")
+   * is written as one range UPDATE, the others from arrays, both in one statement.
+   */
   async recordOutcomes(operationId: string, epoch: number, outcomes: FileOutcome[]): Promise<void> {
     if (outcomes.length === 0) return;
-    const [, updated] = (await this.dataSource.query(
-      `UPDATE file_records f SET status = u.status, error = u.error
-         FROM unnest($3::int[], $4::text[], $5::text[]) AS u(seq, status, error)
-        WHERE f.operation_id = $1 AND f.seq = u.seq
-          AND EXISTS (SELECT 1 FROM operations WHERE id = $1 AND lease_epoch = $2 FOR SHARE)`,
-      [operationId, epoch, outcomes.map((o) => o.seq), outcomes.map((o) => o.status), outcomes.map((o) => o.error)],
-    )) as [unknown, number];
-    if (updated !== outcomes.length) throw new FencedError(operationId);
+    const tally = new Map<string, number>();
+    let common = outcomes[0];
+    let commonCount = 0;
+    for (const o of outcomes) {
+      const key = `${o.status}\0${o.error ?? ''}\0${o.error === null ? 'n' : 's'}`;
+      const n = (tally.get(key) ?? 0) + 1;
+      tally.set(key, n);
+      if (n > commonCount) {
+        commonCount = n;
+        common = o;
+      }
+    }
+    const same = (o: FileOutcome): boolean => o.status === common.status && o.error === common.error;
+    const others = outcomes.filter((o) => !same(o));
+    let low = outcomes[0].seq;
+    let high = low;
+    for (const o of outcomes) {
+      if (o.seq < low) low = o.seq;
+      if (o.seq > high) high = o.seq;
+    }
+    const [row] = (await this.dataSource.query(
+      `WITH fence AS (SELECT 1 FROM operations WHERE id = $1 AND lease_epoch = $2 FOR SHARE),
+       ranged AS (
+         UPDATE file_records SET status = $5, error = $6
+          WHERE operation_id = $1 AND seq BETWEEN $3 AND $4 AND status = 'planned' AND seq <> ALL($7::int[])
+            AND EXISTS (SELECT 1 FROM fence)
+          RETURNING 1),
+       listed AS (
+         UPDATE file_records f SET status = u.status, error = u.error
+           FROM unnest($7::int[], $8::text[], $9::text[]) AS u(seq, status, error)
+          WHERE f.operation_id = $1 AND f.seq = u.seq AND EXISTS (SELECT 1 FROM fence)
+          RETURNING 1)
+       SELECT (SELECT count(*) FROM ranged)::int AS ranged, (SELECT count(*) FROM listed)::int AS listed`,
+      [
+        operationId,
+        epoch,
+        low,
+        high,
+        common.status,
+        common.error,
+        others.map((o) => o.seq),
+        others.map((o) => o.status),
+        others.map((o) => o.error),
+      ],
+    )) as { ranged: number; listed: number }[];
+    if (row.ranged + row.listed !== outcomes.length) {
+      if (row.ranged + row.listed === 0) throw new FencedError(operationId);
+      throw new Error(`recorded ${row.ranged + row.listed} outcomes of ${outcomes.length} (operation ${operationId})`);
+    }
     crashPoint('commit');
+  }
+
+  /**
+   * Refreshes the planner's statistics of file_records after a bulk write (a plan of thousands of
+   * rows): with stale ones it takes a new operation for a few rows and picks plans that read every
+   * row of the operation for each batch (quadratic on a million files).
+   */
+  async analyze(): Promise<void> {
+    await this.dataSource.query('ANALYZE file_records');
   }
 
   /** Journals a changed destination (a rename on conflict) before the file is moved there. */
@@ -168,49 +223,78 @@ export class FileRecordsStore {
     return Object.fromEntries(rows.map((row) => [row.status, Number(row.count)]));
   }
 
-  /** Source paths of moved files, in batches (for removing emptied folders). */
-  async *movedSources(operationId: string): AsyncGenerator<string[]> {
-    let after = -1;
-    for (;;) {
-      const rows: { seq: number; source_path: string }[] = await this.dataSource.query(
-        `SELECT seq, source_path FROM file_records WHERE operation_id = $1 AND status = 'moved' AND seq > $2
-          ORDER BY seq LIMIT 5000`,
-        [operationId, after],
-      );
-      if (rows.length === 0) return;
-      yield rows.map((row) => row.source_path);
-      after = rows[rows.length - 1].seq;
-    }
+  /** The folders that moved files left (for removing emptied folders): one row per folder, not per file. */
+  async movedSourceFolders(operationId: string): Promise<string[]> {
+    const rows: { folder: string }[] = await this.dataSource.query(
+      `SELECT DISTINCT CASE WHEN strpos(source_path, '/') = 0 THEN ''
+                            ELSE regexp_replace(source_path, '/[^/]*$', '') END AS folder
+         FROM file_records WHERE operation_id = $1 AND status = 'moved'`,
+      [operationId],
+    );
+    return rows.map((row) => row.folder);
   }
 
   /**
    * Files that may have a duplicate: on disk (planned, or skipped but still in place), not empty,
-   * and of a size another such file shares.
+   * and of a size another such file shares; ordered by size, then seq, and handed out in chunks
+   * of whole size groups (at least `chunkFiles` files each, unless it is the last), so that memory
+   * holds one chunk rather than every candidate. Read through a cursor in one transaction: one
+   * consistent snapshot, one sort.
    */
-  async duplicateCandidates(operationId: string): Promise<(PlannedFile & { dev: number; ino: number })[]> {
-    const rows: Record<string, string | number | null>[] = await this.dataSource.query(
-      `WITH present AS (
-         SELECT seq, source_path, size, mtime_ms, dev, ino FROM file_records
-          WHERE operation_id = $1 AND status IN ('planned', 'skipped') AND size > 0)
-       SELECT p.* FROM present p
-        WHERE p.size IN (SELECT size FROM present GROUP BY size HAVING count(*) > 1)
-        ORDER BY p.seq`,
-      [operationId],
-    );
-    return rows.map((row) => ({
-      seq: Number(row.seq),
-      sourcePath: String(row.source_path),
-      destinationPath: null,
-      category: null,
-      matchedBy: null,
-      size: Number(row.size),
-      mtimeMs: Number(row.mtime_ms),
-      hash: null,
-      status: 'planned',
-      error: null,
-      dev: Number(row.dev ?? 0),
-      ino: Number(row.ino ?? 0),
-    }));
+  async *duplicateCandidateChunks(
+    operationId: string,
+    chunkFiles = 20_000,
+  ): AsyncGenerator<(PlannedFile & { dev: number; ino: number })[]> {
+    const runner = this.dataSource.createQueryRunner();
+    await runner.connect();
+    try {
+      await runner.startTransaction('REPEATABLE READ');
+      await runner.query(`SET LOCAL work_mem = '64MB'`);
+      await runner.query(
+        `DECLARE candidates NO SCROLL CURSOR FOR
+         WITH present AS (
+           SELECT seq, source_path, size, mtime_ms, dev, ino FROM file_records
+            WHERE operation_id = $1 AND status IN ('planned', 'skipped') AND size > 0)
+         SELECT p.seq, p.source_path, p.size, p.mtime_ms, p.dev, p.ino FROM present p
+          WHERE p.size IN (SELECT size FROM present GROUP BY size HAVING count(*) > 1)
+          ORDER BY p.size, p.seq`,
+        [operationId],
+      );
+      let chunk: (PlannedFile & { dev: number; ino: number })[] = [];
+      for (;;) {
+        const rows: Record<string, string | number | null>[] = await runner.query(
+          `FETCH FORWARD ${Math.max(1000, chunkFiles)} FROM candidates`,
+        );
+        for (const row of rows) {
+          const size = Number(row.size);
+          if (chunk.length >= chunkFiles && chunk[chunk.length - 1].size !== size) {
+            yield chunk;
+            chunk = [];
+          }
+          chunk.push({
+            seq: Number(row.seq),
+            sourcePath: String(row.source_path),
+            destinationPath: null,
+            category: null,
+            matchedBy: null,
+            size,
+            mtimeMs: Number(row.mtime_ms),
+            hash: null,
+            status: 'planned',
+            error: null,
+            dev: Number(row.dev ?? 0),
+            ino: Number(row.ino ?? 0),
+          });
+        }
+        if (rows.length === 0) break;
+      }
+      if (chunk.length > 0) yield chunk;
+      await runner.query('CLOSE candidates');
+      await runner.commitTransaction();
+    } finally {
+      if (runner.isTransactionActive) await runner.rollbackTransaction().catch(() => undefined);
+      await runner.release();
+    }
   }
 
   /** Where each of these records' files is now: the destination once moved, else the source. */

@@ -82,7 +82,12 @@ export class ProgressTracker {
    * frozen (SIGSTOP, a blocked event loop) re-checks before it touches the next file.
    */
   async assertLease(): Promise<void> {
-    if (Date.now() - this.lastFlush >= LEASE_CHECK_MS) await this.flush();
+    if (this.leaseCheckDue()) await this.flush();
+  }
+
+  /** Whether assertLease() would go to the database now (lets a per-file loop skip the await). */
+  leaseCheckDue(): boolean {
+    return Date.now() - this.lastFlush >= LEASE_CHECK_MS;
   }
 
   /** Persists and publishes when the interval has passed; answers quickly otherwise. */

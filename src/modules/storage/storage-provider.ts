@@ -35,12 +35,20 @@ export interface ReadRange {
   end: number;
 }
 
+/** What a file's content is recognized by without reading it. */
+export interface ContentStamp {
+  size: number;
+  mtimeMs: number;
+}
+
 export type MoveOutcome =
   | { kind: 'moved' }
   /** The destination is taken: nothing was changed. */
   | { kind: 'destination-exists' }
   /** The source is gone or is no longer a regular file: nothing was changed. */
-  | { kind: 'source-missing' };
+  | { kind: 'source-missing' }
+  /** Only with `expected`: the source is not the file the journal describes; nothing was changed. */
+  | { kind: 'changed' };
 
 export interface MoveOptions {
   /**
@@ -49,6 +57,11 @@ export interface MoveOptions {
    * instead of counting as taken.
    */
   mayBeDone?: boolean;
+  /**
+   * The source's size and mtime as journaled: a source that differs is left where it is and
+   * answered `changed` (the lstat the move makes anyway does the check).
+   */
+  expected?: ContentStamp;
 }
 
 /** Thrown when a path leads outside the user's folder or through a symbolic link. */
@@ -93,4 +106,19 @@ export interface UserStorage {
   removeTree(relativePath: string): Promise<void>;
   /** The absolute path on this machine's disk, for engines that read files directly; null off local disk. */
   localPath(relativePath: string): string | null;
+
+  // Optional fast paths, for backends that can answer without a promise per file (local disk).
+  /** stat() answered synchronously. */
+  statSync?(relativePath: string): StoredFile | null;
+  /** move() answered synchronously. */
+  moveSync?(from: string, to: string, options?: MoveOptions): MoveOutcome;
+  /**
+   * Every name taken in a folder (an empty set when it does not exist), or null when the path is
+   * not a folder: lets planning check destinations without a stat per file.
+   */
+  namesIn?(relativePath: string): Promise<Set<string> | null>;
+  /** A file the service keeps about this folder (outside it), or null. */
+  readState?(name: string): Promise<Buffer | null>;
+  /** Replaces that file atomically. */
+  writeState?(name: string, data: Uint8Array): Promise<void>;
 }

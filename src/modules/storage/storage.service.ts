@@ -7,6 +7,12 @@ import { LocalUserStorage } from './local-user-storage.js';
 import { S3Backend } from './s3-backend.js';
 import type { StorageKind, UserStorage } from './storage-provider.js';
 
+/**
+ * The service's own files about users' folders (hash caches), beside them under the storage root:
+ * no user folder (a UUID) can be named so, and no user path can reach it.
+ */
+export const STATE_FOLDER = '.fileorganizer-state';
+
 export const S3_NOT_CONFIGURED = 'S3 storage is not configured on this server (S3_BUCKET is not set)';
 
 /** Opens a user's folder on a backend. */
@@ -25,7 +31,12 @@ export class StorageService implements OnModuleDestroy {
   }
 
   async forUser(kind: StorageKind, userId: string): Promise<UserStorage> {
-    if (kind === 'local') return LocalUserStorage.open(path.join(this.config.storageLocalRoot, userId));
+    if (kind === 'local') {
+      return LocalUserStorage.open(
+        path.join(this.config.storageLocalRoot, userId),
+        path.join(this.config.storageLocalRoot, STATE_FOLDER, userId),
+      );
+    }
     if (!this.s3) throw new BadRequestException(S3_NOT_CONFIGURED);
     return this.s3.forUser(userId);
   }

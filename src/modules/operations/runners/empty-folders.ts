@@ -2,6 +2,21 @@ import type { UserStorage } from '../../storage/storage-provider.js';
 import { isInside } from '../../storage/user-path.js';
 import { parentOf } from './run-context.js';
 
+const REMOVALS_AT_ONCE = 8;
+
+async function mapConcurrently<T, R>(items: T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await work(items[i]);
+    }
+  });
+  await Promise.all(lanes);
+  return results;
+}
+
 /**
  * Removes the folders below `within` (never `within` itself, nor anything in `keep`) that moving
  * files out of `vacated` left empty, deepest first, climbing to parents that empty in turn.
@@ -19,11 +34,21 @@ export async function removeEmptiedFolders(
   while (pending.size > 0) {
     const deepestFirst = [...pending].sort((a, b) => b.split('/').length - a.split('/').length || (a < b ? -1 : 1));
     pending = new Set();
-    for (const folder of deepestFirst) {
-      if (keep.has(folder) || !(await storage.removeEmptyFolder(folder))) continue;
-      removed.add(folder);
-      const parent = parentOf(folder);
-      if (parent !== within && isInside(parent, within) && !removed.has(parent)) pending.add(parent);
+    // One depth at a time (a parent only after its children), several folders of one depth at once:
+    // removing a folder that held thousands of names takes the filesystem milliseconds.
+    for (let start = 0; start < deepestFirst.length;) {
+      const depth = deepestFirst[start].split('/').length;
+      let end = start;
+      while (end < deepestFirst.length && deepestFirst[end].split('/').length === depth) end += 1;
+      const level = deepestFirst.slice(start, end).filter((folder) => !keep.has(folder));
+      start = end;
+      const results = await mapConcurrently(level, REMOVALS_AT_ONCE, (folder) => storage.removeEmptyFolder(folder));
+      level.forEach((folder, i) => {
+        if (!results[i]) return;
+        removed.add(folder);
+        const parent = parentOf(folder);
+        if (parent !== within && isInside(parent, within) && !removed.has(parent)) pending.add(parent);
+      });
     }
   }
   return [...removed];

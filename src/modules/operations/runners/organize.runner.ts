@@ -1,15 +1,17 @@
 import { Injectable } from '@nestjs/common';
 import path from 'node:path';
 import { CategoriesService } from '../../categories/categories.service.js';
-import type { Categorizer } from '../../categories/categorizer.js';
+import type { Categorization, Categorizer } from '../../categories/categorizer.js';
 import { SNIFF_BYTES } from '../../categories/content-sniffer.js';
 import { DEFAULT_TEMPLATE, numberedAlternative, renderTemplate } from '../../categories/destination-template.js';
 import { DuplicateGroupsStore } from '../../duplicates/duplicate-groups.store.js';
+import type { StoredGroup } from '../../duplicates/duplicate-groups.store.js';
+import { HashCacheStore } from '../../duplicates/hash-cache.store.js';
 import { findDuplicates } from '../../duplicates/index.js';
 import type { CandidateFile, DuplicateGroup } from '../../duplicates/index.js';
 import { findDuplicatesInStorage } from '../../duplicates/storage-duplicate-finder.js';
 import { PROGRESS_INTERVAL_MS } from '../../progress/progress.service.js';
-import type { StoredFile } from '../../storage/storage-provider.js';
+import type { StoredFile, UserStorage } from '../../storage/storage-provider.js';
 import { joinUserPath } from '../../storage/user-path.js';
 import { FileRecordsStore } from '../file-records.store.js';
 import type { PlannedFile } from '../file-records.store.js';
@@ -20,6 +22,14 @@ import type { MovePolicy } from './journal-mover.js';
 import { parentOf, sameContentStamp } from './run-context.js';
 import type { RunContext } from './run-context.js';
 import { MetricsService } from '../../metrics/metrics.service.js';
+
+/** Planned records per insert statement. */
+const INSERT_BATCH = 5000;
+const INSERTS_IN_FLIGHT = 2;
+/** A plan at least this large refreshes the planner's statistics of file_records. */
+const ANALYZE_AFTER_ROWS = 5000;
+/** Candidates per call of findDuplicates (whole size groups; a chunk may exceed it by one group). */
+const CANDIDATE_CHUNK = 50_000;
 
 /**
  * Runs an organize operation: plan every file (scan, categorize, destination) into the journal,
@@ -34,6 +44,7 @@ export class OrganizeRunner {
     private readonly groups: DuplicateGroupsStore,
     private readonly mover: JournalMover,
     private readonly metrics: MetricsService,
+    private readonly hashCaches: HashCacheStore,
   ) {}
 
   async run(context: RunContext): Promise<void> {
@@ -77,43 +88,72 @@ export class OrganizeRunner {
     };
   }
 
-  /** Scan and plan: every regular file becomes a journal record before anything moves. */
+  /**
+   * Scan and plan: every regular file becomes a journal record before anything moves. The walk
+   * and the planning of a batch go on while the previous batch is inserted (one insert in flight).
+   */
   private async plan(context: RunContext): Promise<void> {
     const { operation, storage, tracker } = context;
     const options = this.options(context);
     const categorizer = await this.categories.categorizerFor(operation.userId);
-    const claimed = new Set<string>();
+    const destinations = new DestinationNames(storage);
     const failures: PlannedFile[] = [];
     let seq = 0;
+    // Up to INSERTS_IN_FLIGHT inserts at once, each on its own connection (PostgreSQL works on
+    // them in parallel); their errors are held until the next insert or the end of the plan.
+    const inserting = new Set<Promise<void>>();
+    let insertError: { error: unknown } | undefined;
+    const insert = async (planned: PlannedFile[]): Promise<void> => {
+      while (inserting.size >= INSERTS_IN_FLIGHT) await Promise.race(inserting);
+      if (insertError) throw insertError.error;
+      const done: Promise<void> = this.records
+        .insert(operation.id, context.epoch, planned)
+        .catch((error: unknown) => {
+          insertError ??= { error };
+        })
+        .finally(() => inserting.delete(done));
+      inserting.add(done);
+    };
     const walk = storage.walk(operation.rootPath, {
       includeHidden: options.includeHidden,
       onError: (error) => failures.push(this.failedRecord(error.path, error.reason, 0)),
     });
+    let planned: PlannedFile[] = [];
     for await (const batch of walk) {
-      const planned: PlannedFile[] = [];
+      let bytes = 0;
+      let failed = 0;
       for (const file of batch) {
-        planned.push(await this.planFile(context, categorizer, options, claimed, file, seq));
+        const record =
+          this.planFileWithoutWaiting(categorizer, options, destinations, file, seq) ??
+          (await this.planFile(context, categorizer, options, destinations, file, seq));
+        planned.push(record);
         seq += 1;
+        bytes += file.size;
       }
       for (const failure of failures.splice(0)) {
         failure.seq = seq;
         seq += 1;
         planned.push(failure);
+        failed += 1;
       }
-      await this.records.insert(operation.id, context.epoch, planned);
-      tracker.add({
-        filesScanned: batch.length,
-        bytesScanned: batch.reduce((sum, file) => sum + file.size, 0),
-        errors: planned.filter((record) => record.status === 'failed').length,
-      });
+      if (planned.length >= INSERT_BATCH) {
+        await insert(planned);
+        planned = [];
+      }
+      tracker.add({ filesScanned: batch.length, bytesScanned: bytes, errors: failed });
       await tracker.tick();
     }
     for (const failure of failures.splice(0)) {
       failure.seq = seq;
       seq += 1;
-      await this.records.insert(operation.id, context.epoch, [failure]);
+      planned.push(failure);
       tracker.add({ errors: 1 });
     }
+    if (planned.length > 0) await insert(planned);
+    await Promise.all(inserting);
+    if (insertError) throw insertError.error;
+    // The planner's statistics of a table that just grew by a whole plan (see analyze()).
+    if (seq >= ANALYZE_AFTER_ROWS) await this.records.analyze();
   }
 
   private failedRecord(sourcePath: string, reason: string, seq: number): PlannedFile {
@@ -131,11 +171,40 @@ export class OrganizeRunner {
     };
   }
 
+  /**
+   * Plans a file without a promise when its name and size decide its category and its
+   * destination folder's names are known; undefined otherwise (then planFile does it).
+   */
+  private planFileWithoutWaiting(
+    categorizer: Categorizer,
+    options: OrganizeOptions,
+    destinations: DestinationNames,
+    file: StoredFile,
+    seq: number,
+  ): PlannedFile | undefined {
+    const fileName = path.posix.basename(file.path);
+    const categorization = categorizer.categorizeWithoutContent({ fileName, size: file.size });
+    if (!categorization) return undefined;
+    const wanted = joinUserPath(
+      options.destination,
+      renderTemplate(categorization.template ?? options.template, {
+        category: categorization.category,
+        fileName,
+        mtimeMs: file.mtimeMs,
+      }),
+    );
+    // A taken name goes the slow way: finding a free one may have to stat.
+    if (!destinations.known(wanted) || (wanted !== file.path && destinations.taken(wanted))) return undefined;
+    const claimed = this.claim(options, destinations, file, seq, categorization, wanted);
+    if (claimed instanceof Promise) throw new Error('unreachable: a free name is claimed without waiting');
+    return claimed;
+  }
+
   private async planFile(
     context: RunContext,
     categorizer: Categorizer,
     options: OrganizeOptions,
-    claimed: Set<string>,
+    destinations: DestinationNames,
     file: StoredFile,
     seq: number,
   ): Promise<PlannedFile> {
@@ -152,6 +221,23 @@ export class OrganizeRunner {
       mtimeMs: file.mtimeMs,
     });
     const wanted = joinUserPath(options.destination, rendered);
+    await destinations.load(wanted);
+    const claimed = this.claim(options, destinations, file, seq, categorization, wanted);
+    return claimed instanceof Promise ? await claimed : claimed;
+  }
+
+  /**
+   * The record of a file going to `wanted`, or to the first free numbered alternative: a name is
+   * taken when the plan already gave it to another file or something was there at the scan.
+   */
+  private claim(
+    options: OrganizeOptions,
+    destinations: DestinationNames,
+    file: StoredFile,
+    seq: number,
+    categorization: Categorization,
+    wanted: string,
+  ): PlannedFile | Promise<PlannedFile> {
     const record: PlannedFile = {
       seq,
       sourcePath: file.path,
@@ -167,17 +253,24 @@ export class OrganizeRunner {
       ino: file.ino || null,
     };
     if (wanted === file.path) {
-      claimed.add(wanted);
+      destinations.claim(wanted);
       return { ...record, status: 'skipped', error: 'already in place' };
     }
-    let candidate = wanted;
-    for (let n = 1; claimed.has(candidate) || (await storage.stat(candidate)) !== null; n += 1) {
-      if (options.onConflict === 'skip') return { ...record, status: 'skipped', error: 'destination exists' };
-      if (n > MAX_RENAME_ATTEMPTS) return { ...record, status: 'skipped', error: 'no free name' };
-      candidate = numberedAlternative(wanted, n);
+    const taken = destinations.taken(wanted);
+    if (taken === false) {
+      destinations.claim(wanted);
+      return record;
     }
-    claimed.add(candidate);
-    return { ...record, destinationPath: candidate };
+    return (async () => {
+      let candidate = wanted;
+      for (let n = 1; await destinations.takenAsync(candidate); n += 1) {
+        if (options.onConflict === 'skip') return { ...record, status: 'skipped', error: 'destination exists' };
+        if (n > MAX_RENAME_ATTEMPTS) return { ...record, status: 'skipped', error: 'no free name' };
+        candidate = numberedAlternative(wanted, n);
+      }
+      destinations.claim(candidate);
+      return { ...record, destinationPath: candidate };
+    })();
   }
 
   /**
@@ -188,8 +281,8 @@ export class OrganizeRunner {
   private async findDuplicates(context: RunContext): Promise<void> {
     const { operation, storage, tracker } = context;
     if (!(await this.groups.hasGroups(operation.id))) {
-      const candidates = await this.records.duplicateCandidates(operation.id);
-      const seqByPath = new Map<string, number>();
+      // Local disk: the threaded engine reads files directly and knows hard links.
+      const onLocalDisk = storage.localPath('') !== null;
       const abort = new AbortController();
       let tickError: unknown;
       const ticker = setInterval(() => {
@@ -199,33 +292,57 @@ export class OrganizeRunner {
           abort.abort(error);
         });
       }, PROGRESS_INTERVAL_MS);
+      const cache = await this.hashCaches.open(storage);
       try {
-        let found: DuplicateGroup[];
-        if (storage.localPath('') !== null) {
-          // Local disk: the threaded engine reads files directly and knows hard links.
-          const files: CandidateFile[] = candidates.map((record) => {
-            const absolute = storage.localPath(record.sourcePath) as string;
-            seqByPath.set(absolute, record.seq);
-            return { path: absolute, size: record.size, mtimeMs: record.mtimeMs, dev: record.dev, ino: record.ino };
-          });
-          const result = await findDuplicates(files, { signal: abort.signal });
-          this.metrics.bytesHashed.inc(result.stats.bytesRead);
-          found = result.groups;
-        } else {
-          for (const record of candidates) seqByPath.set(record.sourcePath, record.seq);
-          found = await findDuplicatesInStorage(
-            storage,
-            candidates.map((r) => ({ path: r.sourcePath, size: r.size })),
-            abort.signal,
-          );
+        const groups: (StoredGroup & { first: string })[] = [];
+        // Whole size groups at a time, so that memory holds one chunk of candidates, not all; the
+        // next chunk is read while this one is hashed.
+        const chunks = this.records.duplicateCandidateChunks(operation.id, CANDIDATE_CHUNK);
+        let next = chunks.next();
+        try {
+          for (let current = await next; !current.done; current = await next) {
+            next = chunks.next();
+            // Held until awaited (a failed read is reported there, never as an unhandled rejection).
+            next.catch(() => undefined);
+            const seqByPath = new Map<string, number>();
+            let found: DuplicateGroup[];
+            if (onLocalDisk) {
+              const files: CandidateFile[] = current.value.map((record) => {
+                const absolute = storage.localPath(record.sourcePath) as string;
+                seqByPath.set(absolute, record.seq);
+                return { path: absolute, size: record.size, mtimeMs: record.mtimeMs, dev: record.dev, ino: record.ino };
+              });
+              const result = await findDuplicates(files, { signal: abort.signal, cache });
+              this.metrics.bytesHashed.inc(result.stats.bytesRead);
+              found = result.groups;
+            } else {
+              for (const record of current.value) seqByPath.set(record.sourcePath, record.seq);
+              found = await findDuplicatesInStorage(
+                storage,
+                current.value.map((record) => ({ path: record.sourcePath, size: record.size })),
+                abort.signal,
+              );
+            }
+            for (const group of found) {
+              groups.push({
+                first: group.paths[0],
+                position: 0,
+                hash: group.hash,
+                size: group.size,
+                seqs: group.paths.map((absolute) => seqByPath.get(absolute) as number),
+              });
+            }
+          }
+        } finally {
+          // Ends the cursor's transaction when the loop stopped early (an abort, an error).
+          await next.catch(() => undefined);
+          await chunks.return(undefined);
         }
-        const groups = found.map((group, position) => ({
-          position,
-          hash: group.hash,
-          size: group.size,
-          seqs: group.paths.map((found) => seqByPath.get(found) as number),
-        }));
+        // The order one search over every candidate gives: largest first, then by first path.
+        groups.sort((a, b) => b.size - a.size || (a.first < b.first ? -1 : a.first > b.first ? 1 : 0));
+        groups.forEach((group, position) => (group.position = position));
         await this.groups.save(operation.id, context.epoch, groups);
+        await this.hashCaches.save(storage, cache);
       } catch (error) {
         if (tickError) throw tickError;
         if (abort.signal.aborted && tracker.isCancelRequested) return;
@@ -260,10 +377,7 @@ export class OrganizeRunner {
 
   private async removeEmptiedSourceFolders(context: RunContext): Promise<void> {
     const { operation, storage } = context;
-    const vacated = new Set<string>();
-    for await (const sources of this.records.movedSources(operation.id)) {
-      for (const source of sources) vacated.add(parentOf(source));
-    }
+    const vacated = await this.records.movedSourceFolders(operation.id);
     const destination = this.options(context).destination;
     const keep = new Set<string>([destination]);
     for (let folder = destination; folder !== ''; folder = parentOf(folder)) keep.add(folder);
@@ -271,4 +385,57 @@ export class OrganizeRunner {
     await this.records.recordRemovedFolders(operation.id, removed);
     await storage.flush();
   }
+}
+
+/**
+ * The names taken in each destination folder, read once per folder (one readdir instead of a
+ * stat per planned file) and extended with every name the plan gives out. A file that appears
+ * there after this look is still never overwritten: the move claims its name atomically and
+ * renames on conflict.
+ */
+class DestinationNames {
+  /** Per folder: its names, or null when it is not a folder we can list (then each name is stat'ed). */
+  private readonly folders = new Map<string, Set<string> | null>();
+  /** Names given out in folders that could not be listed. */
+  private readonly claimedElsewhere = new Set<string>();
+
+  constructor(private readonly storage: UserStorage) {}
+
+  /** Whether `taken(destination)` can answer without a promise. */
+  known(destination: string): boolean {
+    return this.folders.get(parentOf(destination)) instanceof Set;
+  }
+
+  async load(destination: string): Promise<void> {
+    const folder = parentOf(destination);
+    if (this.folders.has(folder)) return;
+    this.folders.set(folder, this.storage.namesIn ? await this.storage.namesIn(folder) : null);
+  }
+
+  /** True or false when known without a promise; undefined when takenAsync must look. */
+  taken(destination: string): boolean | undefined {
+    const names = this.folders.get(parentOf(destination));
+    return names instanceof Set ? names.has(destination.slice(destination.lastIndexOf('/') + 1)) : undefined;
+  }
+
+  async takenAsync(destination: string): Promise<boolean> {
+    await this.load(destination);
+    const known = this.taken(destination);
+    if (known !== undefined) return known;
+    return this.claimedElsewhere.has(destination) || (await this.storage.stat(destination)) !== null;
+  }
+
+  claim(destination: string): void {
+    const names = this.folders.get(parentOf(destination));
+    if (names instanceof Set) names.add(flat(destination.slice(destination.lastIndexOf('/') + 1)));
+    else this.claimedElsewhere.add(destination);
+  }
+}
+
+/**
+ * A copy of `text` that does not keep the string it was sliced from alive (V8 makes a slice of 13
+ * characters or more a view of its parent): half the memory per name on a million-file plan.
+ */
+function flat(text: string): string {
+  return text.length < 13 ? text : (JSON.parse(JSON.stringify(text)) as string);
 }

@@ -5,6 +5,7 @@ import { FileRecordsStore, INTERRUPTED } from '../file-records.store.js';
 import type { FileOutcome, PlannedFile } from '../file-records.store.js';
 import { Operation } from '../operation.entity.js';
 import type { OperationProgress } from '../operation.types.js';
+import type { MoveOutcome, StoredFile } from '../../storage/storage-provider.js';
 import { removeEmptiedFolders } from './empty-folders.js';
 import { quarantineFolder } from './cleanup.runner.js';
 import { JournalMover } from './journal-mover.js';
@@ -29,6 +30,7 @@ export class RollbackRunner {
     const parentId = operation.parentOperationId as string;
     if (!(await this.records.hasRecords(operation.id))) {
       await this.records.copyPlan(parentId, operation.id, context.epoch, 'invert');
+      await this.records.analyze();
     }
     const counts = await this.records.countByStatus(operation.id);
     const total = Object.values(counts).reduce((sum, n) => sum + n, 0);
@@ -41,10 +43,16 @@ export class RollbackRunner {
     const vacated = new Set<string>();
     await this.mover.processPlanned(
       context,
-      async (record) => {
-        const result = await this.restoreOne(context, record);
-        if (result.status === 'restored') vacated.add(parentOf(record.sourcePath));
-        return result;
+      (record) => {
+        const restored = this.restoreOne(context, record);
+        if (restored instanceof Promise) {
+          return restored.then((result) => {
+            if (result.status === 'restored') vacated.add(parentOf(record.sourcePath));
+            return result;
+          });
+        }
+        if (restored.status === 'restored') vacated.add(parentOf(record.sourcePath));
+        return restored;
       },
       { descending: true },
     );
@@ -73,31 +81,63 @@ export class RollbackRunner {
     return rows[0]?.progress ?? null;
   }
 
-  private async restoreOne(context: RunContext, record: PlannedFile): Promise<FileOutcome> {
+  /** Restores one file; without a promise where the backend moves synchronously. */
+  private restoreOne(context: RunContext, record: PlannedFile): FileOutcome | Promise<FileOutcome> {
     const { storage } = context;
+    if (!storage.statSync || !storage.moveSync) return this.restoreOneAsync(context, record);
     const original = record.destinationPath as string;
-    const done = (status: FileOutcome['status'], error: string | null = null): FileOutcome => ({
-      seq: record.seq,
-      status,
-      error,
-    });
     try {
-      const current = await storage.stat(record.sourcePath);
-      if (!current) {
-        const atOriginal = await storage.stat(original);
-        if (atOriginal && sameContentStamp(atOriginal, record)) return done('restored');
-        return done('conflict', 'missing: the file is no longer where the operation put it');
-      }
-      if (!sameContentStamp(current, record)) return done('conflict', 'changed since it was moved');
-      // Only a resumed run can find its own earlier move there (a first run treats it as taken), or
-      // an interrupted move of the parent: the file got its new name and kept its old one.
-      const mayBeDone = context.epoch > 1 || record.error === INTERRUPTED;
-      const outcome = await storage.move(record.sourcePath, original, { mayBeDone });
-      if (outcome.kind === 'moved') return done('restored');
-      if (outcome.kind === 'destination-exists') return done('conflict', 'original place is taken');
-      return done('conflict', 'missing: the file is no longer where the operation put it');
+      // One lstat: the move checks that the file is still the one the operation put there.
+      const moved = storage.moveSync(record.sourcePath, original, {
+        expected: record,
+        mayBeDone: mayBeDone(context, record),
+      });
+      if (moved.kind === 'changed') return restored(record, 'conflict', 'changed since it was moved');
+      if (moved.kind === 'source-missing') return restoreMissing(record, storage.statSync(original));
+      return restoreMoved(record, moved);
     } catch (error) {
-      return done('failed', describeFileError(error));
+      return restored(record, 'failed', describeFileError(error));
     }
   }
+
+  private async restoreOneAsync(context: RunContext, record: PlannedFile): Promise<FileOutcome> {
+    const { storage } = context;
+    const original = record.destinationPath as string;
+    try {
+      const current = await storage.stat(record.sourcePath);
+      if (!current) return restoreMissing(record, await storage.stat(original));
+      if (!sameContentStamp(current, record)) return restored(record, 'conflict', 'changed since it was moved');
+      return restoreMoved(
+        record,
+        await storage.move(record.sourcePath, original, { mayBeDone: mayBeDone(context, record) }),
+      );
+    } catch (error) {
+      return restored(record, 'failed', describeFileError(error));
+    }
+  }
+}
+
+/**
+ * Only a resumed run can find its own earlier move there (a first run treats it as taken), or an
+ * interrupted move of the parent: the file got its new name and kept its old one.
+ */
+function mayBeDone(context: RunContext, record: PlannedFile): boolean {
+  return context.epoch > 1 || record.error === INTERRUPTED;
+}
+
+function restored(record: PlannedFile, status: FileOutcome['status'], error: string | null = null): FileOutcome {
+  return { seq: record.seq, status, error };
+}
+
+/** The file is not where the operation put it: restored already by an earlier run, or a conflict. */
+function restoreMissing(record: PlannedFile, atOriginal: StoredFile | null): FileOutcome {
+  if (atOriginal && sameContentStamp(atOriginal, record)) return restored(record, 'restored');
+  return restored(record, 'conflict', 'missing: the file is no longer where the operation put it');
+}
+
+function restoreMoved(record: PlannedFile, outcome: MoveOutcome): FileOutcome {
+  if (outcome.kind === 'moved') return restored(record, 'restored');
+  if (outcome.kind === 'destination-exists') return restored(record, 'conflict', 'original place is taken');
+  if (outcome.kind === 'changed') return restored(record, 'conflict', 'changed since it was moved');
+  return restored(record, 'conflict', 'missing: the file is no longer where the operation put it');
 }

@@ -13,7 +13,7 @@ export interface RunContext {
 }
 
 /** Files moved per batch: one status UPDATE, one folder fsync pass and one cancel check each. */
-export const MOVE_BATCH = 100;
+export const MOVE_BATCH = 1000;
 
 /** A reason safe to show the user: an errno code, never a message that may hold a server path. */
 export function describeFileError(error: unknown): string {
