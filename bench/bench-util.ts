@@ -188,8 +188,7 @@ export interface PreparedTree extends TreeManifest {
  */
 export function prepareTree(options: Omit<TreeOptions, 'root'> & { root?: string }): PreparedTree {
   const content = options.content ?? 'full';
-  const prefix = content === 'sparse' ? 'fo-bench-sparse' : 'fo-bench-dup';
-  const root = path.resolve(options.root ?? path.join(os.tmpdir(), `${prefix}-${options.files}-${options.seed ?? 1}`));
+  const root = path.resolve(options.root ?? defaultTreeRoot(options.files, options.seed ?? 1, content));
   const treeOptions: TreeOptions = { ...options, root, content };
   const manifestPath = treeManifestPath(root);
   if (existsSync(manifestPath) && existsSync(root)) {
@@ -221,6 +220,11 @@ export function prepareTree(options: Omit<TreeOptions, 'root'> & { root?: string
   };
   writeFileSync(manifestPath, JSON.stringify(manifest));
   return { ...manifest, root, reused: false };
+}
+
+/** Where a tree is cached unless `--root` says otherwise. */
+export function defaultTreeRoot(files: number, seed: number, content: 'full' | 'sparse'): string {
+  return path.join(os.tmpdir(), `${content === 'sparse' ? 'fo-bench-sparse' : 'fo-bench-dup'}-${files}-${seed}`);
 }
 
 export const treeManifestPath = (root: string): string => `${root}.manifest.json`;
