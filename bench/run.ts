@@ -31,6 +31,7 @@ import {
   table,
   writeResult,
 } from './bench-util.js';
+import { benchLeftovers, removeLeftovers } from './service.js';
 
 const SCENARIOS = ['scan', 'duplicates', 'organize', 'api', 'socket', 'rerun'] as const;
 type Scenario = (typeof SCENARIOS)[number];
@@ -233,7 +234,7 @@ function assess(scenario: Scenario, size: string, data: Record<string, unknown> 
   }
 }
 
-function main(): void {
+async function main(): Promise<void> {
   if (flag('help') || flag('h')) {
     console.log(USAGE);
     return;
@@ -370,6 +371,7 @@ function main(): void {
   for (const c of commands) {
     console.log(`\n== ${c.scenario}: ${c.display}`);
     rmSync(c.result, { force: true });
+    const before = NEEDS_BUILD.has(c.scenario) ? await benchLeftovers() : undefined;
     const t = performance.now();
     // The scenario scripts take their paths from the repository root (organize.mjs and
     // socket-latency.mjs write bench/results/ relative to it and start dist/src/main.js from it).
@@ -386,6 +388,10 @@ function main(): void {
     targets.push(...assess(c.scenario, size, data));
     if (run.status !== 0) {
       targets.push({ scenario: c.scenario, name: 'exit code', value: run.status, target: '0', met: false });
+    }
+    if (before) {
+      const removed = await removeLeftovers(before);
+      if (removed.length > 0) console.log(`removed what the scenario left: ${removed.join(', ')}`);
     }
     console.log(`== ${c.scenario}: exit ${run.status} in ${seconds.toFixed(1)} s`);
   }
@@ -430,4 +436,7 @@ function main(): void {
   if (ran.some((r) => r.exitCode !== 0)) process.exitCode = 1;
 }
 
-main();
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exitCode = 1;
+});

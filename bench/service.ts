@@ -154,3 +154,69 @@ export function processCpuSeconds(pid: number | undefined): number {
     return Number.NaN;
   }
 }
+
+/** What bench services exist now: ids of `fobench:<id>` Redis prefixes and `fileorganizer_bench_<id>` databases. */
+export async function benchLeftovers(): Promise<{ prefixes: Set<string>; databases: Set<string> }> {
+  const prefixes = new Set<string>();
+  const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+  try {
+    for await (const keys of redis.scanStream({ match: 'fobench:*', count: 1000 }) as AsyncIterable<string[]>) {
+      for (const key of keys) prefixes.add(key.split(':')[1]);
+    }
+  } finally {
+    redis.disconnect();
+  }
+  const client = new pg.Client({ connectionString: `${POSTGRES}/postgres` });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ datname: string }>(
+      "SELECT datname FROM pg_database WHERE datname LIKE 'fileorganizer\\_bench\\_%'",
+    );
+    return { prefixes, databases: new Set(rows.map((r) => r.datname.slice('fileorganizer_bench_'.length))) };
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * After a scenario process ended: removes the bench databases and Redis prefixes that appeared
+ * since `before` and that nothing uses any more (bench/organize.mjs drops its database but leaves
+ * its Redis keys; a scenario killed half-way leaves both). A database someone is still connected
+ * to is left alone. Answers what was removed.
+ */
+export async function removeLeftovers(before: { prefixes: Set<string>; databases: Set<string> }): Promise<string[]> {
+  const now = await benchLeftovers();
+  const removed: string[] = [];
+  const client = new pg.Client({ connectionString: `${POSTGRES}/postgres` });
+  await client.connect();
+  const inUse = new Set<string>();
+  try {
+    for (const id of now.databases) {
+      if (before.databases.has(id)) continue;
+      const name = `fileorganizer_bench_${id}`;
+      const { rows } = await client.query('SELECT 1 FROM pg_stat_activity WHERE datname = $1', [name]);
+      if (rows.length > 0) {
+        inUse.add(id);
+        continue;
+      }
+      await client.query(`DROP DATABASE IF EXISTS "${name}"`);
+      removed.push(`database ${name}`);
+    }
+  } finally {
+    await client.end();
+  }
+  const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+  try {
+    for (const id of now.prefixes) {
+      if (before.prefixes.has(id) || inUse.has(id)) continue;
+      let count = 0;
+      for await (const keys of redis.scanStream({ match: `fobench:${id}:*`, count: 1000 }) as AsyncIterable<string[]>) {
+        if (keys.length > 0) count += await redis.del(...keys);
+      }
+      removed.push(`${count} Redis keys fobench:${id}:*`);
+    }
+  } finally {
+    redis.disconnect();
+  }
+  return removed;
+}
