@@ -1,5 +1,5 @@
 import { createCipheriv, createHash } from 'node:crypto';
-import { linkSync, mkdirSync, writeFileSync } from 'node:fs';
+import { closeSync, ftruncateSync, linkSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 /**
@@ -21,6 +21,11 @@ import path from 'node:path';
  *
  * Every content starts with a unique 8-byte stamp (id and its complement), so two contents can only
  * be equal when the generator meant them to be; the rest comes from a seeded AES-CTR stream.
+ *
+ * `content: 'sparse'` makes the same paths, sizes, empty files and hard links, but every file is a
+ * hole of its size (ftruncate, no data written): for listing benchmarks (bench/scan.bench.ts), where
+ * only names and stat() count, a 1,000,000-file tree then costs inodes and seconds instead of
+ * ~20 GB of writes. Its contents are all zeros, so `expectedGroups` is empty and means nothing.
  */
 export interface TreeOptions {
   root: string;
@@ -39,6 +44,8 @@ export interface TreeOptions {
   emptyRatio?: number;
   hardLinkRatio?: number;
   filesPerDir?: number;
+  /** 'full' (default): real bytes; 'sparse': sizes only, no data (see above). */
+  content?: 'full' | 'sparse';
 }
 
 export type DecoyKind = 'size' | 'head' | 'middle' | 'headOnly' | 'last';
@@ -130,6 +137,7 @@ export function generateTree(options: TreeOptions): GeneratedTree {
     emptyRatio: 0.005,
     hardLinkRatio: 0.005,
     filesPerDir: 100,
+    content: 'full' as 'full' | 'sparse',
     ...options,
   };
   const rng = createRng(o.seed);
@@ -216,8 +224,10 @@ export function generateTree(options: TreeOptions): GeneratedTree {
     path.join(o.root, `d${String(Math.floor(k / 32)).padStart(3, '0')}`, `s${String(k % 32).padStart(2, '0')}`);
   const ext = (): string => EXTENSIONS[int(0, EXTENSIONS.length - 1)];
 
-  const pool = keyStream(o.seed, POOL_SIZE);
-  const scratch = Buffer.allocUnsafe(o.maxSize);
+  const sparse = o.content === 'sparse';
+  // A sparse tree never renders content: no key stream, no 4 MiB scratch buffer.
+  const pool = sparse ? Buffer.alloc(0) : keyStream(o.seed, POOL_SIZE);
+  const scratch = Buffer.allocUnsafe(sparse ? 0 : o.maxSize);
   const render = (c: Content): Buffer => {
     const source = c.decoy ? c.decoy.base : c;
     pool.copy(scratch, 0, source.offset, source.offset + c.size);
@@ -252,7 +262,14 @@ export function generateTree(options: TreeOptions): GeneratedTree {
     }
     const file = path.join(dir, `f${String(i).padStart(7, '0')}.${ext()}`);
     const size = entry.content?.size ?? 0;
-    writeFileSync(file, entry.content ? render(entry.content) : Buffer.alloc(0));
+    if (sparse) {
+      const fd = openSync(file, 'w');
+      try {
+        if (size > 0) ftruncateSync(fd, size);
+      } finally {
+        closeSync(fd);
+      }
+    } else writeFileSync(file, entry.content ? render(entry.content) : Buffer.alloc(0));
     files.push({ path: file, size, kind: entry.kind, decoy: entry.decoy });
     if (entry.content) {
       const list = pathsOf.get(entry.content);
@@ -287,7 +304,7 @@ export function generateTree(options: TreeOptions): GeneratedTree {
   let reclaimableBytes = 0;
   for (const [content, paths] of pathsOf) {
     bytes += content.size * paths.length;
-    if (paths.length < 2) continue;
+    if (paths.length < 2 || sparse) continue;
     const reps = paths.map((p) => [p, ...(namesOf.get(p) ?? [])].sort(byString)[0]).sort(byString);
     expectedGroups.push(reps);
     redundantCopies += reps.length - 1;

@@ -1,0 +1,442 @@
+/**
+ * `npm run bench`: every benchmark scenario of issue 8, in order, each as its own process (so one
+ * scenario's memory, threads or page cache state never leak into the next), each printing its
+ * table and writing bench/results/<scenario>-<size>.json; then bench/results/summary.json with the
+ * machine, the exact commands, and every target (value, target, met).
+ *
+ *   npm run bench                                   # full size (long: the 1M-file scan and organize)
+ *   npm run bench -- --files 20000 --only scan,duplicates
+ *   npm run bench -- --help
+ *
+ * Scenarios: scan, duplicates, organize, api, socket, rerun (see --help and each bench file).
+ * `npm run bench` compiles bench/ (tsconfig.bench.json) before this starts; this runs `npm run
+ * build` itself when a scenario needs the built service (organize, api, socket), unless --no-build.
+ * Generated trees stay cached under the OS temp folder for the next run (same options, same tree);
+ * --clean removes the ones this run used. Databases, Redis keys and storage folders of the service
+ * scenarios are removed by each scenario when it ends.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import {
+  arg,
+  defaultTreeRoot,
+  flag,
+  intArg,
+  machine,
+  removeTree,
+  repoRoot,
+  resultsDir,
+  table,
+  writeResult,
+} from './bench-util.js';
+import { benchLeftovers, removeLeftovers } from './service.js';
+
+const SCENARIOS = ['scan', 'duplicates', 'organize', 'api', 'socket', 'rerun'] as const;
+type Scenario = (typeof SCENARIOS)[number];
+const NEEDS_BUILD = new Set<Scenario>(['organize', 'api', 'socket']);
+
+const USAGE = `npm run bench -- [options]
+
+  --only a,b            scenarios to run, of: ${SCENARIOS.join(', ')} (default: all, in that order)
+  --skip a,b            scenarios to leave out
+  --files N             file count for scan, duplicates, rerun and organize at once (small runs)
+  --scan-files N        scan tree (default 1000000, sparse files: sizes without data)
+  --scan-content full   scan the duplicates-style tree with real data instead of a sparse one
+  --dup-files N         duplicates and rerun tree (default 100000, ~2 GB)
+  --organize-files a,b  organize runs (default 100000,1000000; the 1M run takes tens of minutes)
+  --runs N              runs per tool for scan (default 5), duplicates and rerun (default 3)
+  --cold-runs N         cold-cache runs per tool in duplicates (default: as --runs); --no-cold: none
+  --threads N           hash threads of our finder (default 2)
+  --seed N              tree seed (default 1)
+  --api-rate N          fixed request rate (default 200)       --api-seconds N   per route (default 25)
+  --api-connections N   autocannon connections (default 10)    --api-warmup N    seconds (default 2)
+  --api-no-worker       run the API alone (operations stay pending) instead of API + worker
+  --socket-clients N    (default 1000)  --socket-files N (default 20000)  --socket-apis N (default 1)
+  --no-build            do not run npm run build (dist/ must be current)
+  --clean               remove the generated trees this run used, at the end
+`;
+
+interface Command {
+  scenario: Scenario;
+  /** What is shown and recorded: the command as a person would type it. */
+  display: string;
+  file: string;
+  args: string[];
+  /** The JSON the command writes (removed first, so a failed run never leaves a stale one read). */
+  result: string;
+}
+
+interface Target {
+  scenario: Scenario;
+  name: string;
+  value: number | boolean | string | null;
+  target: string;
+  met: boolean | null;
+  note?: string;
+}
+
+interface Ran {
+  command: string;
+  exitCode: number | null;
+  seconds: number;
+  result: string | null;
+}
+
+function list(name: string, fallback: string): string[] {
+  return arg(name, fallback)
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
+function readJson(file: string): Record<string, unknown> | null {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+  } catch {
+    return null;
+  }
+}
+
+/** `a.b.c` of a parsed JSON, or undefined. */
+function at(data: unknown, dotted: string): unknown {
+  let value: unknown = data;
+  for (const key of dotted.split('.')) {
+    if (value === null || typeof value !== 'object') return undefined;
+    value = (value as Record<string, unknown>)[key];
+  }
+  return value;
+}
+
+const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+const fixed = (v: number | null, digits = 2): number | null => (v === null ? null : Number(v.toFixed(digits)));
+
+/** Targets and checks of one scenario's JSON. */
+function assess(scenario: Scenario, size: string, data: Record<string, unknown> | null): Target[] {
+  const t = (name: string, value: Target['value'], target: string, met: boolean | null, note?: string): Target => ({
+    scenario,
+    name: `${name}${size ? ` (${size})` : ''}`,
+    value,
+    target,
+    met,
+    ...(note ? { note } : {}),
+  });
+  if (!data) return [t('result', null, 'a result file', false, 'the scenario wrote no result')];
+  switch (scenario) {
+    case 'scan':
+      return [
+        t(
+          'ours (new process) / find',
+          fixed(num(at(data, 'ratios.oursNewProcessVsFind'))),
+          'reported (no target set)',
+          null,
+        ),
+        t(
+          'ours (in process) / find',
+          fixed(num(at(data, 'ratios.oursInProcessVsFind'))),
+          'reported (no target set)',
+          null,
+        ),
+        t('bench/walk.ts / find', fixed(num(at(data, 'ratios.referenceWalkVsFind'))), 'reported (no target set)', null),
+        t('same file count as find', data.sameCountEverywhere === true, 'true', data.sameCountEverywhere === true),
+      ];
+    case 'duplicates': {
+      const skipped = at(data, 'cold.skipped');
+      return [
+        t('ours / jdupes, warm', fixed(num(at(data, 'ratios.warmOursVsJdupes'))), 'reported (no target set)', null),
+        t(
+          'ours / jdupes, cold',
+          fixed(num(at(data, 'ratios.coldOursVsJdupes'))),
+          'reported (no target set)',
+          null,
+          typeof skipped === 'string' ? `cold skipped: ${skipped}` : undefined,
+        ),
+        t('groups identical to every peer', data.everyPeerAgrees === true, 'true', data.everyPeerAgrees === true),
+        t('groups equal the generator', data.groupsMatchGenerator === true, 'true', data.groupsMatchGenerator === true),
+      ];
+    }
+    case 'organize': {
+      const organize = num(at(data, 'organize.wallMs'));
+      const rollback = num(at(data, 'rollback.wallMs'));
+      const completed = at(data, 'organize.status') === 'completed' && at(data, 'rollback.status') === 'completed';
+      return [
+        t('organize wall s', organize === null ? null : fixed(organize / 1000, 1), 'reported (no target set)', null),
+        t('organize files/s', num(at(data, 'organize.filesPerSecond')), 'reported (no target set)', null),
+        t('rollback wall s', rollback === null ? null : fixed(rollback / 1000, 1), 'reported (no target set)', null),
+        t('organize and rollback completed', completed, 'true', completed),
+        t('tree identical after rollback', data.manifestEqual === true, 'true', data.manifestEqual === true),
+      ];
+    }
+    case 'api': {
+      const out: Target[] = [];
+      for (const [key, name, unit] of [
+        ['postP99Ms', 'POST p99', 'ms'],
+        ['getP99Ms', 'GET p99', 'ms'],
+        ['postRate', 'POST achieved', 'req/s'],
+        ['getRate', 'GET achieved', 'req/s'],
+      ] as const) {
+        const target = num(at(data, `targets.${key}.target`));
+        const met = at(data, `targets.${key}.met`);
+        out.push(
+          t(
+            `${name} ${unit}`,
+            fixed(num(at(data, `targets.${key}.value`))),
+            unit === 'ms' ? `<= ${target} ms` : `${target} req/s`,
+            typeof met === 'boolean' ? met : null,
+          ),
+        );
+      }
+      const phases = (Array.isArray(data.phases) ? data.phases : []) as Record<string, unknown>[];
+      for (const p of phases) {
+        out.push(
+          t(
+            `${String(p.route)} p50 / p90 ms`,
+            `${at(p, 'latencyMs.p50')} / ${at(p, 'latencyMs.p90')}`,
+            'reported',
+            null,
+          ),
+        );
+        out.push(t(`${String(p.route)} non-2xx`, num(p.non2xx), '0', p.non2xx === 0));
+      }
+      return out;
+    }
+    case 'socket': {
+      const p99 = num(at(data, 'latencyMs.p99'));
+      return [
+        t('event latency p99 ms', p99, '<= 100 ms', p99 === null ? false : p99 <= 100),
+        t('event latency p50 ms', num(at(data, 'latencyMs.p50')), 'reported', null),
+        t(
+          'every client got every event in order',
+          data.everyClientGotEverySeqInOrder === true,
+          'true',
+          data.everyClientGotEverySeqInOrder === true,
+        ),
+      ];
+    }
+    case 'rerun':
+      return [
+        t(
+          'first / second run (walk + find)',
+          fixed(num(data.ratio)),
+          `>= ${num(data.target) ?? 10}x`,
+          data.met === true,
+        ),
+        t(
+          'first / second, hashing phase only',
+          fixed(num(data.hashingPhaseRatio)),
+          `>= ${num(data.target) ?? 10}x`,
+          data.hashingPhaseMet === true,
+          'the find alone, on an already walked list, as the organize job hashing phase runs it',
+        ),
+        t('same groups both runs', data.sameGroups === true, 'true', data.sameGroups === true),
+      ];
+  }
+}
+
+async function main(): Promise<void> {
+  if (flag('help') || flag('h')) {
+    console.log(USAGE);
+    return;
+  }
+  const only = list('only', SCENARIOS.join(','));
+  const skip = list('skip', '');
+  for (const name of [...only, ...skip]) {
+    if (!(SCENARIOS as readonly string[]).includes(name)) throw new Error(`unknown scenario ${name}\n\n${USAGE}`);
+  }
+  const chosen = SCENARIOS.filter((s) => only.includes(s) && !skip.includes(s));
+  const files = flag('files') ? intArg('files', 0) : undefined;
+  const seed = intArg('seed', 1);
+  const scanFiles = intArg('scan-files', files ?? 1_000_000);
+  const scanContent = arg('scan-content', 'sparse') === 'full' ? 'full' : 'sparse';
+  const dupFiles = intArg('dup-files', files ?? 100_000);
+  const organizeFiles = list('organize-files', files !== undefined ? String(files) : '100000,1000000').map(Number);
+  const runsGiven = flag('runs') ? intArg('runs', 3) : undefined;
+  const threads = intArg('threads', 2);
+  const apiRate = intArg('api-rate', 200);
+  const socketClients = intArg('socket-clients', 1000);
+  const node = process.execPath;
+  const benchJs = (name: string): string => path.join(repoRoot, 'dist-bench', 'bench', `${name}.js`);
+  const relative = (p: string): string => path.relative(repoRoot, p);
+  const command = (scenario: Scenario, file: string, args: string[], result: string): Command => ({
+    scenario,
+    display: `node ${relative(file)} ${args.join(' ')}`.trim(),
+    file,
+    args,
+    result: path.join(resultsDir, result),
+  });
+
+  const commands: Command[] = [];
+  for (const scenario of chosen) {
+    switch (scenario) {
+      case 'scan':
+        commands.push(
+          command(
+            scenario,
+            benchJs('scan.bench'),
+            [
+              '--files',
+              String(scanFiles),
+              '--runs',
+              String(runsGiven ?? 5),
+              '--seed',
+              String(seed),
+              '--content',
+              scanContent,
+            ],
+            `scan-${scanFiles}.json`,
+          ),
+        );
+        break;
+      case 'duplicates': {
+        const args = ['--files', String(dupFiles), '--runs', String(runsGiven ?? 3), '--seed', String(seed)];
+        args.push('--threads', String(threads));
+        if (flag('no-cold')) args.push('--no-cold');
+        else if (flag('cold-runs')) args.push('--cold-runs', String(intArg('cold-runs', 3)));
+        commands.push(command(scenario, benchJs('duplicates.bench'), args, `duplicates-${dupFiles}.json`));
+        break;
+      }
+      case 'organize':
+        for (const n of organizeFiles) {
+          commands.push(
+            command(scenario, path.join(repoRoot, 'bench', 'organize.mjs'), [String(n)], `organize-${n}.json`),
+          );
+        }
+        break;
+      case 'api': {
+        const args = ['--rate', String(apiRate), '--seconds', String(intArg('api-seconds', 25))];
+        args.push('--connections', String(intArg('api-connections', 10)), '--warmup', String(intArg('api-warmup', 2)));
+        if (flag('api-no-worker')) args.push('--no-worker');
+        commands.push(command(scenario, benchJs('api.bench'), args, `api-${apiRate}.json`));
+        break;
+      }
+      case 'socket': {
+        const args = [String(socketClients), String(intArg('socket-files', 20_000)), String(intArg('socket-apis', 1))];
+        commands.push(
+          command(
+            scenario,
+            path.join(repoRoot, 'bench', 'socket-latency.mjs'),
+            args,
+            `socket-latency-${socketClients}.json`,
+          ),
+        );
+        break;
+      }
+      case 'rerun':
+        commands.push(
+          command(
+            scenario,
+            benchJs('rerun.bench'),
+            [
+              '--files',
+              String(dupFiles),
+              '--runs',
+              String(runsGiven ?? 3),
+              '--seed',
+              String(seed),
+              '--threads',
+              String(threads),
+            ],
+            `rerun-${dupFiles}.json`,
+          ),
+        );
+        break;
+    }
+  }
+
+  const startMachine = machine();
+  const started = new Date();
+  console.log(
+    `bench: ${chosen.join(', ')} on ${startMachine.cores} x ${startMachine.cpuModel}, ${startMachine.memGiB} GiB, ` +
+      `${startMachine.kernel}, node ${startMachine.node}, load average ${startMachine.loadAverage.join(' ')}`,
+  );
+  const ran: Ran[] = [
+    // Run by `npm run bench` before this process started; recorded so the list of commands is whole.
+    { command: 'npx tsc -p tsconfig.bench.json', exitCode: 0, seconds: Number.NaN, result: null },
+  ];
+  if (chosen.some((s) => NEEDS_BUILD.has(s)) && !flag('no-build')) {
+    console.log('\n== npm run build');
+    const t = performance.now();
+    const build = spawnSync('npm', ['run', 'build'], { cwd: repoRoot, stdio: 'inherit' });
+    ran.push({
+      command: 'npm run build',
+      exitCode: build.status,
+      seconds: (performance.now() - t) / 1000,
+      result: null,
+    });
+    if (build.status !== 0) throw new Error('npm run build failed');
+  }
+
+  const targets: Target[] = [];
+  for (const c of commands) {
+    console.log(`\n== ${c.scenario}: ${c.display}`);
+    rmSync(c.result, { force: true });
+    const before = NEEDS_BUILD.has(c.scenario) ? await benchLeftovers() : undefined;
+    const t = performance.now();
+    // The scenario scripts take their paths from the repository root (organize.mjs and
+    // socket-latency.mjs write bench/results/ relative to it and start dist/src/main.js from it).
+    const run = spawnSync(node, [c.file, ...c.args], { cwd: repoRoot, stdio: 'inherit' });
+    const seconds = (performance.now() - t) / 1000;
+    const data = existsSync(c.result) ? readJson(c.result) : null;
+    ran.push({
+      command: c.display,
+      exitCode: run.status,
+      seconds: Number(seconds.toFixed(1)),
+      result: data ? relative(c.result) : null,
+    });
+    const size = c.scenario === 'organize' ? `${c.args[0]} files` : '';
+    targets.push(...assess(c.scenario, size, data));
+    if (run.status !== 0) {
+      targets.push({ scenario: c.scenario, name: 'exit code', value: run.status, target: '0', met: false });
+    }
+    if (before) {
+      const removed = await removeLeftovers(before);
+      if (removed.length > 0) console.log(`removed what the scenario left: ${removed.join(', ')}`);
+    }
+    console.log(`== ${c.scenario}: exit ${run.status} in ${seconds.toFixed(1)} s`);
+  }
+
+  if (flag('clean')) {
+    const roots = new Set<string>();
+    if (chosen.includes('scan')) roots.add(defaultTreeRoot(scanFiles, seed, scanContent));
+    if (chosen.includes('duplicates') || chosen.includes('rerun')) roots.add(defaultTreeRoot(dupFiles, seed, 'full'));
+    for (const root of roots) {
+      console.log(`removing ${root}`);
+      removeTree(root);
+    }
+  }
+
+  const summary = {
+    date: started.toISOString(),
+    finished: new Date().toISOString(),
+    machine: startMachine,
+    loadAverageAtEnd: machine().loadAverage,
+    argv: process.argv.slice(2),
+    scenarios: chosen,
+    commands: ran,
+    targets,
+    allTargetsMet: targets.every((x) => x.met !== false),
+  };
+  const out = writeResult('summary', summary);
+  console.log('\n== summary');
+  console.log(
+    table(
+      ['scenario', 'what', 'value', 'target', 'met'],
+      targets.map((x) => [
+        x.scenario,
+        x.name,
+        x.value === null ? '-' : String(x.value),
+        x.target,
+        x.met === null ? '-' : x.met ? 'yes' : 'NO',
+      ]),
+    ),
+  );
+  for (const x of targets.filter((y) => y.note)) console.log(`  ${x.scenario}: ${x.note}`);
+  console.log(`\nwrote ${out}`);
+  if (ran.some((r) => r.exitCode !== 0)) process.exitCode = 1;
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exitCode = 1;
+});
