@@ -6,22 +6,22 @@
  *   npm run bench:rerun -- [--files 100000] [--seed 1] [--runs 3] [--threads 2] [--root DIR] [--clean]
  *
  * Uses the duplicates scenario's tree (same options, same cached folder). Each round starts a new,
- * empty InMemoryHashCache (src/modules/duplicates/hash-cache.ts), then times, in this process:
- * - first: walkFiles + findDuplicates({ cache }), which hashes and fills the cache;
- * - second: the same again, which finds every hash in the cache.
+ * empty PersistentHashCache (the one the organize job keeps per user), then times, in this process:
+ * - first: walkFiles + findDuplicates({ cache }), which hashes and fills the cache, then the cache
+ *   written to bytes (what the job stores beside the user's folder);
+ * - second: the cache loaded from those bytes (a later job's start), then walkFiles + findDuplicates,
+ *   which finds every hash in it.
  * Both on a warm page cache (a warm-up run precedes the rounds), so the ratio is what the cache
  * saves, not what the disk costs: the conservative figure. The walk alone is timed too, since a
  * fully cached run still walks and its time bounds the ratio from above. The target is judged on
  * walk + find (as duplicates.bench.ts's `cached re-run` row); the find alone (the organize job's
  * hashing phase, which gets its list from the scan phase's records) is reported beside it.
- *
- * In-process because the hash cache is in memory and lives as long as the process. The persistent
- * cache (a file per user, being merged) would make the second run a new process; measure it then.
  */
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { findDuplicates } from '../src/modules/duplicates/duplicate-finder.js';
-import { InMemoryHashCache } from '../src/modules/duplicates/hash-cache.js';
+import { HASH_SCHEME } from '../src/modules/duplicates/file-hasher.js';
+import { PersistentHashCache } from '../src/modules/duplicates/persistent-hash-cache.js';
 import { closeHashWorkers } from '../src/modules/duplicates/hash-pool.js';
 import {
   arg,
@@ -60,20 +60,26 @@ async function main(): Promise<void> {
   const firstHashing: number[] = [];
   const secondHashing: number[] = [];
   /** walkFiles + findDuplicates, timed whole and for the find alone. */
-  const detect = async (cache: InMemoryHashCache, whole: number[], hashing: number[]) => {
+  const cacheBytes: number[] = [];
+  /** (load the cache,) walkFiles + findDuplicates, (save the cache,) timed whole and for the find alone. */
+  const detect = async (bytes: Buffer | null, whole: number[], hashing: number[]) => {
     const t = performance.now();
+    const cache = bytes ? PersistentHashCache.load(HASH_SCHEME, bytes) : PersistentHashCache.empty(HASH_SCHEME);
     const listed = walkFiles(root);
     const t1 = performance.now();
     const result = await findDuplicates(listed, { threads, cache });
     const t2 = performance.now();
-    whole.push((t2 - t) / 1000);
+    const saved = cache.learned > 0 ? cache.toBytes() : bytes;
+    const t3 = performance.now();
+    whole.push((t3 - t) / 1000);
     hashing.push((t2 - t1) / 1000);
-    return result;
+    return { result, saved };
   };
   for (let round = 0; round < runs; round++) {
-    const cache = new InMemoryHashCache();
-    const a = await detect(cache, first, firstHashing);
-    const b = await detect(cache, second, secondHashing);
+    const { result: a, saved } = await detect(null, first, firstHashing);
+    if (!saved) throw new Error('the first run learned no hash');
+    cacheBytes.push(saved.length);
+    const { result: b } = await detect(saved, second, secondHashing);
     hits.push(b.stats.cacheHits);
     const paths = (r: typeof a): string => JSON.stringify(r.groups.map((g) => g.paths));
     if (paths(a) !== paths(b)) sameGroups = false;
@@ -136,7 +142,8 @@ async function main(): Promise<void> {
     },
     runs,
     threads,
-    cache: 'InMemoryHashCache, in process (the first run fills it)',
+    cache: 'PersistentHashCache: the first run fills it and writes it to bytes, the second loads them (both timed)',
+    cacheBytes: median(cacheBytes),
     pageCache: 'warm',
     firstSeconds: first,
     secondSeconds: second,
