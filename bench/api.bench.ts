@@ -5,7 +5,10 @@
  * bench/results/api-<rate>.json. Targets at 200 req/s: POST p99 <= 50 ms, GET p99 <= 20 ms.
  *
  *   npm run bench:api -- [--rate 200] [--seconds 25] [--connections 10] [--warmup 2]
- *                        [--files-per-folder 5] [--no-worker]
+ *                        [--files-per-folder 5] [--no-worker] [--profile DIR]
+ *
+ * `--profile DIR`: the API process runs with `node --cpu-prof --cpu-prof-dir=DIR` (a .cpuprofile
+ * written when it exits; open it in Chrome's DevTools or speedscope).
  *
  * What the service enforces, and how the bench stays inside it (no limit is switched off):
  * - `POST /operations` shares a fixed 60-per-minute limit per user (@RateLimit in the controller,
@@ -32,7 +35,7 @@ import os from 'node:os';
 import path from 'node:path';
 import autocannon from 'autocannon';
 import pg from 'pg';
-import { flag, intArg, machine, percentile, table, writeResult } from './bench-util.js';
+import { arg, flag, intArg, machine, percentile, table, writeResult } from './bench-util.js';
 import { api, processCpuSeconds, startService, type RunningService } from './service.js';
 
 const POSTS_PER_USER = 50;
@@ -187,7 +190,12 @@ async function main(): Promise<void> {
     `starting the service (api${withWorker ? ' + worker' : ' only'}), env ${JSON.stringify(env)}; ` +
       `${userCount} users x ${folders} folders x ${filesPerFolder} files`,
   );
-  const service = await startService({ roles: withWorker ? ['api', 'worker'] : ['api'], env });
+  const profileDir = flag('profile') ? path.resolve(arg('profile', 'bench/results/profiles')) : undefined;
+  const service = await startService({
+    roles: withWorker ? ['api', 'worker'] : ['api'],
+    env,
+    nodeFlags: profileDir ? { api: ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] } : undefined,
+  });
   try {
     const users = await signUp(service.base, userCount, service.id);
     for (const user of users) {
@@ -330,6 +338,7 @@ async function main(): Promise<void> {
     console.log(`\nwrote ${out}`);
   } finally {
     await service.stop();
+    if (profileDir) console.log(`API CPU profile in ${profileDir}`);
   }
 }
 

@@ -81,7 +81,7 @@ interface Target {
 interface Ran {
   command: string;
   exitCode: number | null;
-  seconds: number;
+  seconds: number | null;
   result: string | null;
 }
 
@@ -356,7 +356,12 @@ async function main(): Promise<void> {
   );
   const ran: Ran[] = [
     // Run by `npm run bench` before this process started; recorded so the list of commands is whole.
-    { command: 'npx tsc -p tsconfig.bench.json', exitCode: 0, seconds: Number.NaN, result: null },
+    {
+      command: 'tsc -p tsconfig.bench.json (by npm run bench, before this runner)',
+      exitCode: 0,
+      seconds: null,
+      result: null,
+    },
   ];
   if (chosen.some((s) => NEEDS_BUILD.has(s)) && !flag('no-build') && !flag('assess-only')) {
     console.log('\n== npm run build');
@@ -419,7 +424,7 @@ async function main(): Promise<void> {
     finished: new Date().toISOString(),
     machine: startMachine,
     loadAverageAtEnd: machine().loadAverage,
-    argv: process.argv.slice(2),
+    invocation: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(),
     // Extra node flags of the organize scenario's worker (bench/organize.mjs), e.g. a heap bound.
     workerFlags: process.env.WORKER_FLAGS ?? null,
     scenarios: chosen,
