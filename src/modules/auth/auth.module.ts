@@ -12,6 +12,7 @@ import { AuthController } from './auth.controller.js';
 import { AuthService } from './auth.service.js';
 import { AuthenticationGuard } from './authentication.guard.js';
 import { JwtStrategy } from './jwt.strategy.js';
+import { jwtKey } from './jwt-key.js';
 import { LoginAttemptsService } from './login-attempts.service.js';
 import { RefreshToken } from './refresh-token.entity.js';
 
@@ -23,7 +24,7 @@ import { RefreshToken } from './refresh-token.entity.js';
     JwtModule.registerAsync({
       inject: [APP_CONFIG],
       useFactory: (config: AppConfig) => ({
-        secret: config.jwtSecret,
+        secret: jwtKey(config.jwtSecret),
         signOptions: { algorithm: 'HS256' },
         verifyOptions: { algorithms: ['HS256'] },
       }),

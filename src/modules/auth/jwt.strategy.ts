@@ -5,6 +5,7 @@ import type { AppConfig } from '../../config/app-config.js';
 import { APP_CONFIG } from '../../config/config.module.js';
 import type { AuthUser } from '../../common/auth-user.js';
 import { AccessTokenClaims, AuthService, hasExpiry } from './auth.service.js';
+import { jwtKey } from './jwt-key.js';
 
 @Injectable()
 export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
@@ -14,7 +15,8 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
   ) {
     super({
       jwtFromRequest: ExtractJwt.fromAuthHeaderAsBearerToken(),
-      secretOrKey: config.jwtSecret,
+      // passport-jwt's types predate KeyObject; it hands the key to jsonwebtoken, which takes one.
+      secretOrKey: jwtKey(config.jwtSecret) as unknown as Buffer,
       // Pinning the algorithm refuses `alg: none` and algorithm-confusion tokens.
       algorithms: ['HS256'],
       ignoreExpiration: false,
