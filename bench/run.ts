@@ -157,7 +157,7 @@ function assess(scenario: Scenario, size: string, data: Record<string, unknown> 
       const rollback = num(at(data, 'rollback.wallMs'));
       const completed = at(data, 'organize.status') === 'completed' && at(data, 'rollback.status') === 'completed';
       // The issue's targets are for a million files; smaller runs are reported.
-      const judged = size === '1000000';
+      const judged = size.startsWith('1000000 ');
       const limit = (name: string, value: number | null, max: number, unit: string): Target =>
         judged
           ? t(name, value, `<= ${max} ${unit}`, value === null ? false : value <= max)
@@ -432,6 +432,16 @@ async function main(): Promise<void> {
     targets,
     allTargetsMet: targets.every((x) => x.met !== false),
   };
+  if (flag('assess-only')) {
+    // Keep what the run that wrote the results recorded (its date, machine, commands and times).
+    const earlier = readJson(path.join(repoRoot, 'bench/results/summary.json'));
+    if (earlier)
+      Object.assign(summary, earlier, {
+        targets,
+        allTargetsMet: summary.allTargetsMet,
+        assessedAgain: new Date().toISOString(),
+      });
+  }
   const out = writeResult('summary', summary);
   console.log('\n== summary');
   console.log(
