@@ -39,10 +39,7 @@ export function toRuleMatcher(rule: CategoryRule): CategoryRuleMatcher {
       return rule.mimeTypes.length > 0 ? undefined : true;
     },
     async matches(file: CategorizableFile, mime: () => Promise<string | undefined>): Promise<boolean> {
-      if (extensions.size > 0 && !extensions.has(extensionOf(file.fileName))) return false;
-      if (rule.minSize !== null && file.size < rule.minSize) return false;
-      if (rule.maxSize !== null && file.size > rule.maxSize) return false;
-      if (nameMatches && !nameMatches(file.fileName)) return false;
+      if (!withoutContent(file)) return false;
       if (rule.mimeTypes.length > 0) {
         const sniffed = await mime();
         if (!sniffed || !mimeMatches(rule.mimeTypes, sniffed)) return false;

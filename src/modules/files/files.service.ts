@@ -1,6 +1,7 @@
 import { BadRequestException, Injectable, NotFoundException } from '@nestjs/common';
 import type { AuthUser } from '../../common/auth-user.js';
 import type { Page } from '../../common/dto/pagination.dto.js';
+import { mapLimited } from '../../common/map-limited.js';
 import { CategoriesService } from '../categories/categories.service.js';
 import type { Categorizer } from '../categories/categorizer.js';
 import { SNIFF_BYTES } from '../categories/content-sniffer.js';
@@ -30,20 +31,6 @@ function compareEntries(recursive: boolean) {
     const right = recursive ? b.path : baseName(b.path);
     return left < right ? -1 : left > right ? 1 : 0;
   };
-}
-
-async function mapLimited<T, R>(items: T[], limit: number, map: (item: T) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) {
-      const index = next;
-      next += 1;
-      results[index] = await map(items[index]);
-    }
-  });
-  await Promise.all(workers);
-  return results;
 }
 
 /** API.md's Files section: a user's folder as a frontend shows it, through the StorageProvider. */

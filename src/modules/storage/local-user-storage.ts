@@ -134,15 +134,14 @@ export class LocalUserStorage implements UserStorage {
       }
       this.verifiedFolders.delete(absoluteFolder);
     }
-    let real: string;
+    let stat: fs.Stats;
     try {
-      real = fs.realpathSync.native(absoluteFolder);
+      this.assertRealFolder(absoluteFolder);
+      stat = fs.lstatSync(absoluteFolder);
     } catch (error) {
       if (errorCode(error) === 'ENOENT' || errorCode(error) === 'ENOTDIR') return false;
       throw error;
     }
-    if (real !== absoluteFolder) throw new PathEscapeError(`${absoluteFolder} leads through a symbolic link`);
-    const stat = fs.lstatSync(absoluteFolder);
     if (!stat.isDirectory()) return false;
     this.verifiedFolders.set(absoluteFolder, { dev: stat.dev, ino: stat.ino });
     return true;

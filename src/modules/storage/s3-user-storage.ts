@@ -14,6 +14,7 @@ import type { CompletedPart, HeadObjectCommandOutput, ListObjectsV2CommandOutput
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { crashPoint } from '../../common/faults/crash-point.js';
+import { mapLimited } from '../../common/map-limited.js';
 import type { S3Target } from './s3-backend.js';
 import type { FolderEntry, MoveOutcome, ReadRange, StoredFile, UserStorage, WalkOptions } from './storage-provider.js';
 import { MissingPathError, normalizeUserPath, PathRuleError } from './user-path.js';
@@ -142,21 +143,6 @@ function contentDiffers(source: HeadObjectCommandOutput, copy: HeadObjectCommand
   }
   if (isMd5Etag(source) && isMd5Etag(copy)) return source.ETag !== copy.ETag;
   return false;
-}
-
-/** Runs `fn` over `items` with at most `limit` in flight; results in input order. */
-async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const index = next;
-      next += 1;
-      results[index] = await fn(items[index]);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
 }
 
 async function readAtMost(stream: Readable, bytes: number): Promise<Uint8Array> {
@@ -330,7 +316,7 @@ export class S3UserStorage implements UserStorage {
         }
         candidates.push(relative);
       }
-      const files = await mapLimit(candidates, HEAD_CONCURRENCY, async (relative) => {
+      const files = await mapLimited(candidates, HEAD_CONCURRENCY, async (relative) => {
         try {
           const head = await this.head(`${this.prefix}${relative}`);
           // Gone since the listing: nothing to organize.
@@ -545,7 +531,7 @@ export class S3UserStorage implements UserStorage {
       for (let start = 0, part = 1; start < size; start += partSize, part += 1) {
         ranges.push({ part, start, end: Math.min(size, start + partSize) - 1 });
       }
-      const parts = await mapLimit(ranges, PART_COPY_CONCURRENCY, async ({ part, start, end }) => {
+      const parts = await mapLimited(ranges, PART_COPY_CONCURRENCY, async ({ part, start, end }) => {
         const copied = await this.call(() =>
           this.target.client.send(
             new UploadPartCopyCommand({
@@ -664,7 +650,7 @@ export class S3UserStorage implements UserStorage {
     if (normalized === '') throw new PathRuleError('refusing to remove the whole user folder');
     const prefix = `${this.fileKey(normalized)}/`;
     for await (const page of this.listPages(prefix)) {
-      await mapLimit(
+      await mapLimited(
         (page.Contents ?? []).map((object) => object.Key ?? '').filter((key) => key.startsWith(prefix)),
         HEAD_CONCURRENCY,
         (key) => this.deleteKey(key),
@@ -700,7 +686,7 @@ export class S3UserStorage implements UserStorage {
       }
     }
     if (!exists) throw new MissingPathError(`path does not exist: ${relativePath}`);
-    const heads = await mapLimit(files, HEAD_CONCURRENCY, (child) => this.head(`${this.prefix}${child}`));
+    const heads = await mapLimited(files, HEAD_CONCURRENCY, (child) => this.head(`${this.prefix}${child}`));
     const entries = folders;
     heads.forEach((head, index) => {
       if (!head) return;

@@ -1,21 +1,9 @@
+import { mapLimited } from '../../../common/map-limited.js';
 import type { UserStorage } from '../../storage/storage-provider.js';
 import { isInside } from '../../storage/user-path.js';
 import { parentOf } from './run-context.js';
 
 const REMOVALS_AT_ONCE = 8;
-
-async function mapConcurrently<T, R>(items: T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await work(items[i]);
-    }
-  });
-  await Promise.all(lanes);
-  return results;
-}
 
 /**
  * Removes the folders below `within` (never `within` itself, nor anything in `keep`) that moving
@@ -42,7 +30,7 @@ export async function removeEmptiedFolders(
       while (end < deepestFirst.length && deepestFirst[end].split('/').length === depth) end += 1;
       const level = deepestFirst.slice(start, end).filter((folder) => !keep.has(folder));
       start = end;
-      const results = await mapConcurrently(level, REMOVALS_AT_ONCE, (folder) => storage.removeEmptyFolder(folder));
+      const results = await mapLimited(level, REMOVALS_AT_ONCE, (folder) => storage.removeEmptyFolder(folder));
       level.forEach((folder, i) => {
         if (!results[i]) return;
         removed.add(folder);

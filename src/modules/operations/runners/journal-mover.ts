@@ -92,10 +92,7 @@ export class JournalMover {
     }
   }
 
-  /**
-   * One journaled move. The record says what may have happened; the disk says what did: a source
-   * already gone with its destination in place (same size and mtime) was moved by an earlier run.
-   */
+  /** One journaled move: without a promise where the backend and the policy allow it (moveOneSync). */
   moveOne(context: RunContext, record: PlannedFile, policy: MovePolicy): FileOutcome | Promise<FileOutcome> {
     return this.moveOneSync(context, record, policy) ?? this.moveOneAsync(context, record, policy);
   }
@@ -114,13 +111,7 @@ export class JournalMover {
       // See moveOneAsync: only a resumed run may find its own earlier move at the destination.
       const moved = storage.moveSync(record.sourcePath, destination, { mayBeDone: context.epoch > 1 });
       if (moved.kind === 'moved') return outcome(record, policy.movedStatus);
-      if (moved.kind === 'source-missing') {
-        const atDestination = storage.statSync(destination);
-        if (atDestination && sameContentStamp(atDestination, record)) return outcome(record, policy.movedStatus);
-        return policy.missingSource === 'stale'
-          ? outcome(record, 'skipped', 'stale')
-          : outcome(record, 'failed', 'source vanished');
-      }
+      if (moved.kind === 'source-missing') return sourceMissing(record, policy, storage.statSync(destination));
       if (policy.onConflict === 'skip') return outcome(record, 'skipped', 'destination exists');
       return undefined;
     } catch (error) {
@@ -137,13 +128,7 @@ export class JournalMover {
     const destination = record.destinationPath as string;
     try {
       const current = await storage.stat(record.sourcePath);
-      if (!current) {
-        const atDestination = await storage.stat(destination);
-        if (atDestination && sameContentStamp(atDestination, record)) return outcome(record, policy.movedStatus);
-        return policy.missingSource === 'stale'
-          ? outcome(record, 'skipped', 'stale')
-          : outcome(record, 'failed', 'source vanished');
-      }
+      if (!current) return sourceMissing(record, policy, await storage.stat(destination));
       const reason = policy.verify ? await policy.verify(record, current) : null;
       if (reason) return outcome(record, 'skipped', reason);
       let target = destination;
@@ -164,6 +149,14 @@ export class JournalMover {
       return outcome(record, 'failed', describeFileError(error));
     }
   }
+}
+
+/** The source is gone: moved by an earlier run when its destination holds it (same size and mtime). */
+function sourceMissing(record: PlannedFile, policy: MovePolicy, atDestination: StoredFile | null): FileOutcome {
+  if (atDestination && sameContentStamp(atDestination, record)) return outcome(record, policy.movedStatus);
+  return policy.missingSource === 'stale'
+    ? outcome(record, 'skipped', 'stale')
+    : outcome(record, 'failed', 'source vanished');
 }
 
 /** A promise started now and awaited later, whose rejection is held until then (never unhandled). */

@@ -185,19 +185,27 @@ export class OrganizeRunner {
     const fileName = path.posix.basename(file.path);
     const categorization = categorizer.categorizeWithoutContent({ fileName, size: file.size });
     if (!categorization) return undefined;
-    const wanted = joinUserPath(
-      options.destination,
-      renderTemplate(categorization.template ?? options.template, {
-        category: categorization.category,
-        fileName,
-        mtimeMs: file.mtimeMs,
-      }),
-    );
+    const wanted = this.destinationFor(options, categorization, fileName, file);
     // A taken name goes the slow way: finding a free one may have to stat.
     if (!destinations.known(wanted) || (wanted !== file.path && destinations.taken(wanted))) return undefined;
     const claimed = this.claim(options, destinations, file, seq, categorization, wanted);
     if (claimed instanceof Promise) throw new Error('unreachable: a free name is claimed without waiting');
     return claimed;
+  }
+
+  /** Where the template puts a file of this category. */
+  private destinationFor(
+    options: OrganizeOptions,
+    categorization: Categorization,
+    fileName: string,
+    file: StoredFile,
+  ): string {
+    const rendered = renderTemplate(categorization.template ?? options.template, {
+      category: categorization.category,
+      fileName,
+      mtimeMs: file.mtimeMs,
+    });
+    return joinUserPath(options.destination, rendered);
   }
 
   private async planFile(
@@ -215,12 +223,7 @@ export class OrganizeRunner {
       size: file.size,
       readHead: () => storage.readHead(file.path, SNIFF_BYTES).catch(() => new Uint8Array()),
     });
-    const rendered = renderTemplate(categorization.template ?? options.template, {
-      category: categorization.category,
-      fileName,
-      mtimeMs: file.mtimeMs,
-    });
-    const wanted = joinUserPath(options.destination, rendered);
+    const wanted = this.destinationFor(options, categorization, fileName, file);
     await destinations.load(wanted);
     const claimed = this.claim(options, destinations, file, seq, categorization, wanted);
     return claimed instanceof Promise ? await claimed : claimed;

@@ -41,18 +41,17 @@ export class RollbackRunner {
       await storage.makeFolder(folder).catch(() => undefined);
     }
     const vacated = new Set<string>();
+    const noteVacated = (record: PlannedFile, result: FileOutcome): FileOutcome => {
+      if (result.status === 'restored') vacated.add(parentOf(record.sourcePath));
+      return result;
+    };
     await this.mover.processPlanned(
       context,
       (record) => {
         const restored = this.restoreOne(context, record);
-        if (restored instanceof Promise) {
-          return restored.then((result) => {
-            if (result.status === 'restored') vacated.add(parentOf(record.sourcePath));
-            return result;
-          });
-        }
-        if (restored.status === 'restored') vacated.add(parentOf(record.sourcePath));
-        return restored;
+        return restored instanceof Promise
+          ? restored.then((result) => noteVacated(record, result))
+          : noteVacated(record, restored);
       },
       { descending: true },
     );
