@@ -245,3 +245,19 @@ export function describeTree(tree: PreparedTree): string {
     (tree.reused ? 'reused' : `generated in ${tree.generateSeconds.toFixed(1)} s`)
   );
 }
+
+/** The opening of a scenario's result JSON: what ran, when, on which machine and tree. */
+export function resultHeader(scenario: string, startMachine: Machine, tree: PreparedTree): Record<string, unknown> {
+  return {
+    scenario,
+    date: new Date().toISOString(),
+    machine: startMachine,
+    tree: {
+      root: tree.root,
+      options: tree.options,
+      stats: tree.stats,
+      reused: tree.reused,
+      generateSeconds: tree.generateSeconds,
+    },
+  };
+}

@@ -48,6 +48,7 @@ import {
   median,
   prepareTree,
   removeTree,
+  resultHeader,
   table,
   timed,
   writeResult,
@@ -291,16 +292,7 @@ async function main(): Promise<void> {
 
   const peersAgree = rows.filter((r) => r.agrees !== null).every((r) => r.agrees);
   const out = writeResult(`duplicates-${files}`, {
-    scenario: 'duplicates',
-    date: new Date().toISOString(),
-    machine: startMachine,
-    tree: {
-      root,
-      options: tree.options,
-      stats: tree.stats,
-      reused: tree.reused,
-      generateSeconds: tree.generateSeconds,
-    },
+    ...resultHeader('duplicates', startMachine, tree),
     runs,
     cold: { runs: coldSkipped === null ? coldRuns : 0, skipped: coldSkipped },
     threads,

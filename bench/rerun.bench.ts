@@ -32,6 +32,7 @@ import {
   median,
   prepareTree,
   removeTree,
+  resultHeader,
   table,
   writeResult,
 } from './bench-util.js';
@@ -130,16 +131,7 @@ async function main(): Promise<void> {
   );
 
   const out = writeResult(`rerun-${files}`, {
-    scenario: 'rerun',
-    date: new Date().toISOString(),
-    machine: startMachine,
-    tree: {
-      root,
-      options: tree.options,
-      stats: tree.stats,
-      reused: tree.reused,
-      generateSeconds: tree.generateSeconds,
-    },
+    ...resultHeader('rerun', startMachine, tree),
     runs,
     threads,
     cache: 'PersistentHashCache: the first run fills it and writes it to bytes, the second loads them (both timed)',

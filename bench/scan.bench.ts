@@ -35,6 +35,7 @@ import {
   median,
   prepareTree,
   removeTree,
+  resultHeader,
   table,
   timed,
   writeResult,
@@ -147,16 +148,7 @@ async function main(): Promise<void> {
   for (const r of rows) console.log(`  ${r.name}: ${r.command}`);
 
   const out = writeResult(`scan-${files}`, {
-    scenario: 'scan',
-    date: new Date().toISOString(),
-    machine: startMachine,
-    tree: {
-      root,
-      options: tree.options,
-      stats: tree.stats,
-      reused: tree.reused,
-      generateSeconds: tree.generateSeconds,
-    },
+    ...resultHeader('scan', startMachine, tree),
     runs,
     cache: 'warm',
     filesSeen: expected,
