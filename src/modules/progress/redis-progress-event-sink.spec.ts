@@ -1,51 +1,101 @@
 import { Emitter } from '@socket.io/redis-emitter';
+import { Redis } from 'ioredis';
 import { decode } from 'notepack.io';
-import { splitAtSeqPlaceholder } from './redis-progress-event-sink.js';
+import { randomBytes } from 'node:crypto';
+import type { AppConfig } from '../../config/app-config.js';
+import { progressSequenceKey, socketIoChannelKey } from './progress-channels.js';
+import { ProgressEventName } from './progress-events.js';
+import { RedisProgressEventSink, splitAtSeqPlaceholder } from './redis-progress-event-sink.js';
 import { TokenBucket } from './token-bucket.js';
 
-/** What the Lua script does: the head, seq as a big-endian uint32, the tail. */
-function numbered(message: Buffer, seq: number): Buffer {
-  const [head, tail] = splitAtSeqPlaceholder(message);
-  const value = Buffer.alloc(4);
-  value.writeUInt32BE(seq);
-  return Buffer.concat([head, value, tail]);
-}
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
-describe('numbering an encoded progress event', () => {
-  function encode(payload: Record<string, unknown>): { channel: string; message: Buffer } {
-    const captured = { channel: '', message: Buffer.alloc(0) };
-    const client = {
-      publish: (channel: string, message: Buffer) => Object.assign(captured, { channel, message }),
-    };
-    new Emitter(client, { key: 'fo:socket.io' }).of('/operations').to('op:abc').emit('operation.progress', payload);
-    return captured;
-  }
+type Decoded = [string, { type: number; data: [string, Record<string, unknown>]; nsp: string }, { rooms: string[] }];
 
-  it('puts seq where the placeholder was, leaving the rest of the message intact', () => {
-    const payload = {
-      seq: 0xffffffff,
-      operationId: 'abc',
-      // Counters that happen to equal the placeholder do not confuse the split: seq comes first.
-      progress: { phase: 'moving', filesTotal: 0xffffffff, bytesScanned: 2 ** 40 },
-      at: '2024-01-01T00:00:00.000Z',
-    };
-    const { channel, message } = encode(payload);
-    expect(channel).toBe('fo:socket.io#/operations#op:abc#');
-    for (const seq of [1, 2, 255, 65_536, 2 ** 31]) {
-      const [uid, packet, options] = decode(numbered(message, seq)) as [
-        string,
-        { type: number; data: [string, Record<string, unknown>]; nsp: string },
-        { rooms: string[] },
-      ];
-      expect(uid).toBe('emitter');
-      expect(packet.nsp).toBe('/operations');
-      expect(packet.data).toEqual(['operation.progress', { ...payload, seq }]);
-      expect(options.rooms).toEqual(['op:abc']);
-    }
+/**
+ * The sink's Lua script runs in the real Redis: what a subscriber of the adapter's channel
+ * receives is what the Socket.IO Redis adapter will decode and deliver.
+ */
+describe('RedisProgressEventSink against the real Redis', () => {
+  const config = { redisPrefix: `fotest:sink:${randomBytes(5).toString('hex')}` } as AppConfig;
+  let redis: Redis;
+  let subscriber: Redis;
+  let sink: RedisProgressEventSink;
+  const received: Buffer[] = [];
+
+  beforeAll(async () => {
+    redis = new Redis(REDIS_URL);
+    subscriber = new Redis(REDIS_URL);
+    sink = new RedisProgressEventSink(redis, config);
+    subscriber.on('pmessageBuffer', (_pattern: Buffer, _channel: Buffer, message: Buffer) => received.push(message));
+    await subscriber.psubscribe(`${socketIoChannelKey(config)}#*`);
   });
 
+  afterAll(async () => {
+    const keys = await redis.keys(`${config.redisPrefix}:*`);
+    if (keys.length > 0) await redis.del(...keys);
+    subscriber.disconnect();
+    redis.disconnect();
+  });
+
+  async function waitForMessages(count: number): Promise<Decoded[]> {
+    for (let i = 0; i < 200 && received.length < count; i += 1) await new Promise((r) => setTimeout(r, 10));
+    return received.splice(0, count).map((message) => decode(message) as Decoded);
+  }
+
+  it('numbers each operation’s events 1, 2, 3… in the message itself, and remembers the terminal one', async () => {
+    const operationId = 'op-a';
+    const progress = { phase: 'moving', filesTotal: 0xffffffff, bytesScanned: 2 ** 40 };
+    const at = '2024-01-01T00:00:00.000Z';
+    expect(await sink.currentSeq(operationId)).toBe(0);
+    expect(await sink.publish(ProgressEventName.Status, { operationId, status: 'running', at })).toBe(1);
+    expect(await sink.publish(ProgressEventName.Progress, { operationId, progress, at } as never)).toBe(2);
+    // Another operation has its own numbering.
+    expect(await sink.publish(ProgressEventName.Status, { operationId: 'op-b', status: 'running', at })).toBe(1);
+    expect(await sink.terminalPublished(operationId)).toBe(false);
+    expect(
+      await sink.publish(ProgressEventName.Completed, { operationId, status: 'completed', progress, at } as never),
+    ).toBe(3);
+    expect(await sink.currentSeq(operationId)).toBe(3);
+    expect(await sink.terminalPublished(operationId)).toBe(true);
+    expect(await sink.terminalPublished('op-b')).toBe(false);
+
+    const messages = await waitForMessages(4);
+    expect(messages.map(([, packet]) => [packet.data[0], packet.data[1].operationId, packet.data[1].seq])).toEqual([
+      [ProgressEventName.Status, 'op-a', 1],
+      [ProgressEventName.Progress, 'op-a', 2],
+      [ProgressEventName.Status, 'op-b', 1],
+      [ProgressEventName.Completed, 'op-a', 3],
+    ]);
+    const [uid, packet, options] = messages[1];
+    expect(uid).toBe('emitter');
+    expect(packet.nsp).toBe('/operations');
+    // Counters equal to the placeholder stay intact: only the seq slot is rewritten.
+    expect(packet.data[1]).toEqual({ seq: 2, operationId, progress, at });
+    expect(options.rooms).toEqual(['op:op-a']);
+    const ttl = await redis.pttl(progressSequenceKey(config, operationId));
+    expect(ttl).toBeGreaterThan(24 * 3600 * 1000);
+  });
+
+  it('numbers events from concurrent publishers without gaps or repeats', async () => {
+    const operationId = 'op-c';
+    const at = '2024-01-01T00:00:00.000Z';
+    const seqs = await Promise.all(
+      Array.from({ length: 50 }, () => sink.publish(ProgressEventName.Status, { operationId, status: 'running', at })),
+    );
+    expect([...seqs].sort((a, b) => a - b)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
+    const messages = await waitForMessages(50);
+    // The order on the channel is the order of the numbers.
+    expect(messages.map(([, packet]) => packet.data[1].seq)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
+  });
+});
+
+describe('splitAtSeqPlaceholder', () => {
   it('refuses a message without the placeholder', () => {
-    expect(() => splitAtSeqPlaceholder(encode({ seq: 1, operationId: 'abc' }).message)).toThrow('no seq placeholder');
+    const captured = { message: Buffer.alloc(0) };
+    const client = { publish: (_channel: string, message: Buffer) => Object.assign(captured, { message }) };
+    new Emitter(client, { key: 'fo:socket.io' }).of('/operations').to('op:abc').emit('operation.progress', { seq: 1 });
+    expect(() => splitAtSeqPlaceholder(captured.message)).toThrow('no seq placeholder');
   });
 });
 
