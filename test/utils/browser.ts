@@ -20,17 +20,35 @@ export async function launchBrowser(): Promise<Browser> {
 }
 
 /**
- * Everything the page reports as broken: script errors, failed loads, CSP refusals. The console's
- * probe for a Socket.IO server answers 404 while this build has no gateway; that one is expected.
+ * Everything the page reports as broken: script errors, failed loads, CSP refusals, and every
+ * answer of 400 or more that its own fetch or Socket.IO calls (XHR polling, the websocket
+ * upgrade) receive, as `http: status of N for METHOD path`. A test that provokes an error answer
+ * on purpose filters exactly that one out.
  */
 export function collectProblems(page: Page): string[] {
   const problems: string[] = [];
   page.on('pageerror', (error) => problems.push(`pageerror: ${error.message}`));
   page.on('console', (message) => {
     if (message.type() !== 'error') return;
-    const url = message.location().url;
-    if (/\/socket\.io\/\?EIO=4&transport=polling$/.test(url) && /status of 404/.test(message.text())) return;
-    problems.push(`console: ${message.text()} (${url})`);
+    // The browser logs a failed fetch as a console error too; the response listener names it.
+    if (/Failed to load resource: the server responded with a status of/.test(message.text())) return;
+    problems.push(`console: ${message.text()} (${message.location().url})`);
+  });
+  page.on('response', (response) => {
+    const request = response.request();
+    if (!['fetch', 'xhr', 'websocket', 'eventsource'].includes(request.resourceType())) return;
+    if (response.status() < 400) return;
+    const url = new URL(response.url());
+    problems.push(`http: status of ${response.status()} for ${request.method()} ${url.pathname}${url.search}`);
+  });
+  page.on('requestfailed', (request) => {
+    if (!['fetch', 'xhr', 'websocket'].includes(request.resourceType())) return;
+    // Leaving a page aborts its pending long-poll: not a failure of the server.
+    if (request.failure()?.errorText === 'net::ERR_ABORTED') return;
+    problems.push(`request failed: ${request.method()} ${request.url()}: ${request.failure()?.errorText ?? ''}`);
+  });
+  page.on('websocket', (socket) => {
+    socket.on('socketerror', (error) => problems.push(`websocket error: ${socket.url()}: ${error}`));
   });
   return problems;
 }
