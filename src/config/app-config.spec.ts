@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { ConfigError, loadConfig, parseDuration } from './app-config.js';
+import { ConfigError, loadConfig, parseDuration, parseTrustProxy } from './app-config.js';
 
 /** The error loadConfig throws for `env`, asserted to be one ConfigError line naming `name`. */
 function configError(env: Record<string, string>, name: string): string {
@@ -26,6 +26,7 @@ describe('loadConfig', () => {
       databaseUrl: 'postgres://postgres@127.0.0.1:5432/fileorganizer',
       redisUrl: 'redis://127.0.0.1:6379',
       redisPrefix: 'fo',
+      trustProxy: false,
       jwtSecretGenerated: true,
       jwtAccessTtlSeconds: 900,
       jwtRefreshTtlSeconds: 30 * 86400,
@@ -167,4 +168,29 @@ describe('parseDuration', () => {
   it.each(['', 'm', '15 minutes', '1w', '1.5h', '0', '0m', '-1'])('refuses %j', (raw) => {
     expect(() => parseDuration('JWT_ACCESS_TTL', raw)).toThrow(ConfigError);
   });
+});
+
+describe('TRUST_PROXY', () => {
+  it('is off unless set', () => {
+    expect(parseTrustProxy(undefined)).toBe(false);
+    expect(parseTrustProxy('false')).toBe(false);
+    expect(parseTrustProxy('0')).toBe(false);
+  });
+
+  it('takes a hop count or a list of addresses and CIDR ranges', () => {
+    expect(parseTrustProxy('2')).toBe(2);
+    expect(loadConfig({ TRUST_PROXY: '10.0.0.0/8, 192.168.1.1,fd00::/8 , loopback' }).trustProxy).toEqual([
+      '10.0.0.0/8',
+      '192.168.1.1',
+      'fd00::/8',
+      'loopback',
+    ]);
+  });
+
+  it.each(['true', 'TRUE', '33', '10.0.0.0/33', 'fd00::/129', 'proxy.example.com', '10.0.0.1/8/9', '1.2.3', ','])(
+    'refuses %j with one line naming TRUST_PROXY',
+    (raw) => {
+      configError({ TRUST_PROXY: raw }, 'TRUST_PROXY');
+    },
+  );
 });
