@@ -118,6 +118,22 @@ export function parseDuration(name: string, raw: string): number {
   return seconds;
 }
 
+/**
+ * `fo:<database name>`: two deployments with their own databases on one Redis then have their own
+ * queues, rate limits and progress channels without anyone setting REDIS_PREFIX. Characters the
+ * prefix does not allow are replaced, so any database name gives a valid prefix.
+ */
+export function defaultRedisPrefix(databaseUrl: string): string {
+  let database: string;
+  try {
+    database = decodeURIComponent(new URL(databaseUrl).pathname.slice(1));
+  } catch {
+    database = '';
+  }
+  const safe = database.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 61);
+  return safe ? `fo:${safe}` : 'fo';
+}
+
 /** Names proxy-addr understands besides addresses and ranges. */
 const TRUST_PROXY_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
 
@@ -218,7 +234,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
       'is required with the other S3 key',
     );
   }
-  const redisPrefix = str(env, 'REDIS_PREFIX', 'fo');
+  const redisPrefix = str(env, 'REDIS_PREFIX', defaultRedisPrefix(databaseUrl));
   if (!/^[A-Za-z0-9_.:-]{1,64}$/.test(redisPrefix)) {
     fail('REDIS_PREFIX', 'may only contain letters, digits and _ . : -');
   }
