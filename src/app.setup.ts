@@ -2,6 +2,7 @@ import { INestApplication } from '@nestjs/common';
 import type { NestExpressApplication, NestExpressBodyParserOptionsFor } from '@nestjs/platform-express';
 import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import compression from 'compression';
+import type { RequestHandler } from 'express';
 import helmet from 'helmet';
 import type { AppConfig } from './config/app-config.js';
 import { serveConsole } from './console/console.js';
@@ -47,6 +48,25 @@ export function refuseDeepJson(_request: unknown, _response: unknown, raw: Buffe
   }
 }
 
+/**
+ * Helmet's headers. `upgrade-insecure-requests` only for a request that came over HTTPS: sent over
+ * plain HTTP (a LAN address, a compose service name) it makes the browser fetch the page's scripts
+ * and styles over https, which nothing serves there, and the console and Swagger UI load blank.
+ */
+export function securityHeaders(): RequestHandler {
+  const directives = {
+    // Swagger UI and the console use inline styles; scripts stay same-origin only.
+    'style-src': ["'self'", "'unsafe-inline'"],
+    'img-src': ["'self'", 'data:'],
+    'connect-src': ["'self'", 'ws:', 'wss:'],
+  };
+  const overHttps = helmet({ contentSecurityPolicy: { directives } });
+  const overHttp = helmet({
+    contentSecurityPolicy: { directives: { ...directives, 'upgrade-insecure-requests': null } },
+  });
+  return (request, response, next) => (request.secure ? overHttps : overHttp)(request, response, next);
+}
+
 const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'] as const;
 
 export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
@@ -81,18 +101,9 @@ export function configureApp(app: NestExpressApplication, config: AppConfig): vo
   app.use(httpTracingMiddleware);
   app.use(httpLogger(app.get(ROOT_LOGGER)));
   app.use(httpMetricsMiddleware(app.get(MetricsService)));
-  app.use(
-    helmet({
-      contentSecurityPolicy: {
-        directives: {
-          // Swagger UI and the console use inline styles; scripts stay same-origin only.
-          'style-src': ["'self'", "'unsafe-inline'"],
-          'img-src': ["'self'", 'data:'],
-          'connect-src': ["'self'", 'ws:', 'wss:'],
-        },
-      },
-    }),
-  );
+  // req.ip and req.secure believe X-Forwarded-For/-Proto only from the proxies TRUST_PROXY names.
+  app.set('trust proxy', config.trustProxy);
+  app.use(securityHeaders());
   app.use(compression());
   app.enableCors({ origin: config.corsOrigins, exposedHeaders: ['X-Request-Id', 'Retry-After'] });
   // Nest's type leaves `verify` out (it uses it for rawBody, which is off here); express passes it on.

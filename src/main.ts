@@ -19,6 +19,19 @@ async function bootstrap(): Promise<void> {
   if (process.env.OTEL_EXPORTER_OTLP_ENDPOINT) {
     await startTracing({ serviceName: process.env.OTEL_SERVICE_NAME ?? 'fileorganizer' });
   }
+  // Before Nest: a PostgreSQL that refuses us is one line naming DATABASE_URL, not nine retries with stack traces.
+  const [{ ensureDatabaseExists }, { explainDatabaseError }] = await Promise.all([
+    import('./database/database-bootstrap.js'),
+    import('./database/database-errors.js'),
+  ]);
+  try {
+    await ensureDatabaseExists(config.databaseUrl);
+  } catch (error) {
+    const line = explainDatabaseError(error, config.databaseUrl);
+    if (line === null) throw error;
+    process.stderr.write(`${line}\n`);
+    process.exit(1);
+  }
   const [{ Logger }, { NestFactory }, { AppModule }, { configureApp }] = await Promise.all([
     import('@nestjs/common'),
     import('@nestjs/core'),

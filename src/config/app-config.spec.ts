@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { ConfigError, loadConfig, parseDuration } from './app-config.js';
+import { ConfigError, defaultRedisPrefix, loadConfig, parseDuration, parseTrustProxy } from './app-config.js';
 
 /** The error loadConfig throws for `env`, asserted to be one ConfigError line naming `name`. */
 function configError(env: Record<string, string>, name: string): string {
@@ -25,7 +25,8 @@ describe('loadConfig', () => {
       port: 3000,
       databaseUrl: 'postgres://postgres@127.0.0.1:5432/fileorganizer',
       redisUrl: 'redis://127.0.0.1:6379',
-      redisPrefix: 'fo',
+      redisPrefix: 'fo:fileorganizer',
+      trustProxy: false,
       jwtSecretGenerated: true,
       jwtAccessTtlSeconds: 900,
       jwtRefreshTtlSeconds: 30 * 86400,
@@ -167,4 +168,46 @@ describe('parseDuration', () => {
   it.each(['', 'm', '15 minutes', '1w', '1.5h', '0', '0m', '-1'])('refuses %j', (raw) => {
     expect(() => parseDuration('JWT_ACCESS_TTL', raw)).toThrow(ConfigError);
   });
+});
+
+describe('the default REDIS_PREFIX', () => {
+  it('names the database, so deployments with their own databases share a Redis without meeting', () => {
+    expect(loadConfig({ DATABASE_URL: 'postgres://app@db/files_a' }).redisPrefix).toBe('fo:files_a');
+    expect(loadConfig({ DATABASE_URL: 'postgres://app@db/files_b' }).redisPrefix).toBe('fo:files_b');
+    expect(loadConfig({ DATABASE_URL: 'postgres://app@db/files_a', REDIS_PREFIX: 'shared' }).redisPrefix).toBe(
+      'shared',
+    );
+  });
+
+  it('stays a valid prefix whatever the database is called', () => {
+    expect(defaultRedisPrefix('postgres://app@db/we%20ird%2A%7Bname%7D')).toBe('fo:we_ird__name_');
+    expect(defaultRedisPrefix('postgres://app@db/')).toBe('fo');
+    expect(defaultRedisPrefix(`postgres://app@db/${'x'.repeat(100)}`)).toMatch(/^[A-Za-z0-9_.:-]{1,64}$/);
+    expect(defaultRedisPrefix('postgres://app@db/%E0%A4%A')).toBe('fo');
+  });
+});
+
+describe('TRUST_PROXY', () => {
+  it('is off unless set', () => {
+    expect(parseTrustProxy(undefined)).toBe(false);
+    expect(parseTrustProxy('false')).toBe(false);
+    expect(parseTrustProxy('0')).toBe(false);
+  });
+
+  it('takes a hop count or a list of addresses and CIDR ranges', () => {
+    expect(parseTrustProxy('2')).toBe(2);
+    expect(loadConfig({ TRUST_PROXY: '10.0.0.0/8, 192.168.1.1,fd00::/8 , loopback' }).trustProxy).toEqual([
+      '10.0.0.0/8',
+      '192.168.1.1',
+      'fd00::/8',
+      'loopback',
+    ]);
+  });
+
+  it.each(['true', 'TRUE', '33', '10.0.0.0/33', 'fd00::/129', 'proxy.example.com', '10.0.0.1/8/9', '1.2.3', ','])(
+    'refuses %j with one line naming TRUST_PROXY',
+    (raw) => {
+      configError({ TRUST_PROXY: raw }, 'TRUST_PROXY');
+    },
+  );
 });

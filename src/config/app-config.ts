@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { isIP } from 'node:net';
 import path from 'node:path';
 
 export type AppRole = 'api' | 'worker' | 'all';
@@ -40,6 +41,11 @@ export interface AppConfig {
   recoveryIntervalMs: number;
   /** When set, GET /metrics needs `Authorization: Bearer <metricsToken>`; open otherwise. */
   metricsToken?: string;
+  /**
+   * Express's `trust proxy`: false (the default: X-Forwarded-* are ignored), the number of proxy
+   * hops in front of the service, or the addresses/CIDR ranges of the proxies to believe.
+   */
+  trustProxy: false | number | string[];
 }
 
 export class ConfigError extends Error {}
@@ -112,6 +118,57 @@ export function parseDuration(name: string, raw: string): number {
   return seconds;
 }
 
+/**
+ * `fo:<database name>`: two deployments with their own databases on one Redis then have their own
+ * queues, rate limits and progress channels without anyone setting REDIS_PREFIX. Characters the
+ * prefix does not allow are replaced, so any database name gives a valid prefix.
+ */
+export function defaultRedisPrefix(databaseUrl: string): string {
+  let database: string;
+  try {
+    database = decodeURIComponent(new URL(databaseUrl).pathname.slice(1));
+  } catch {
+    database = '';
+  }
+  const safe = database.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 61);
+  return safe ? `fo:${safe}` : 'fo';
+}
+
+/** Names proxy-addr understands besides addresses and ranges. */
+const TRUST_PROXY_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+/**
+ * TRUST_PROXY: unset, `false` or `0` trusts no proxy; a whole number is a hop count; anything else
+ * is a comma-separated list of proxy addresses or CIDR ranges. `true` (trust every hop) is refused:
+ * it would let any client choose its own address by sending X-Forwarded-For.
+ */
+export function parseTrustProxy(raw: string | undefined): false | number | string[] {
+  if (raw === undefined || /^(false|0)$/i.test(raw)) return false;
+  if (/^\d+$/.test(raw)) {
+    const hops = Number(raw);
+    if (hops > 32) fail('TRUST_PROXY', `must be at most 32 hops, got ${hops}`);
+    return hops;
+  }
+  if (/^true$/i.test(raw)) {
+    fail(
+      'TRUST_PROXY',
+      'must be a hop count or a list of proxy addresses, not true (any client could claim any address)',
+    );
+  }
+  const entries = raw.split(',').map((entry) => entry.trim());
+  for (const entry of entries) {
+    if (TRUST_PROXY_NAMES.has(entry)) continue;
+    const [address, bits, extra] = entry.split('/');
+    const family = isIP(address);
+    const maxBits = family === 6 ? 128 : 32;
+    const validBits = bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= maxBits);
+    if (family === 0 || extra !== undefined || !validBits) {
+      fail('TRUST_PROXY', `must be a hop count or comma-separated IP addresses or CIDR ranges, got ${shown(entry)}`);
+    }
+  }
+  return entries;
+}
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
 
 export function loadConfig(env: Env = process.env): AppConfig {
@@ -177,7 +234,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
       'is required with the other S3 key',
     );
   }
-  const redisPrefix = str(env, 'REDIS_PREFIX', 'fo');
+  const redisPrefix = str(env, 'REDIS_PREFIX', defaultRedisPrefix(databaseUrl));
   if (!/^[A-Za-z0-9_.:-]{1,64}$/.test(redisPrefix)) {
     fail('REDIS_PREFIX', 'may only contain letters, digits and _ . : -');
   }
@@ -211,5 +268,6 @@ export function loadConfig(env: Env = process.env): AppConfig {
     maxActiveOperationsPerUser: int(env, 'MAX_ACTIVE_OPERATIONS_PER_USER', 4, 1, 1000),
     recoveryIntervalMs: int(env, 'RECOVERY_INTERVAL_MS', 60_000, 500, 3_600_000),
     metricsToken: optional(env, 'METRICS_TOKEN'),
+    trustProxy: parseTrustProxy(optional(env, 'TRUST_PROXY')),
   };
 }

@@ -21,6 +21,16 @@ import { OrganizeRunner } from './runners/organize.runner.js';
 import { RollbackRunner } from './runners/rollback.runner.js';
 import type { RunContext } from './runners/run-context.js';
 
+/** A job put back for another deployment waits this long, so this worker does not take it again at once. */
+export const FOREIGN_JOB_DELAY_MS = 1_000;
+
+/** The job's operation is not in this database: it is another deployment's (see putBack). */
+export class ForeignOperationError extends Error {
+  constructor(operationId: string) {
+    super(`operation ${operationId} is not in this database`);
+  }
+}
+
 /**
  * The worker side of the operations queue: claims an operation (a new lease epoch on its row),
  * runs it, and records how it ended. Registered only where APP_ROLE runs workers.
@@ -28,6 +38,7 @@ import type { RunContext } from './runners/run-context.js';
 @Injectable()
 export class OperationsProcessor implements OnModuleInit, BeforeApplicationShutdown {
   private readonly logger = new Logger('OperationsProcessor');
+  private foreignJobLogged = false;
 
   constructor(
     @InjectQueue(QueueName.Operations) private readonly queue: Queue<RunOperationJobData>,
@@ -46,12 +57,40 @@ export class OperationsProcessor implements OnModuleInit, BeforeApplicationShutd
     void this.queue.process(OperationJob.Run, this.config.workerConcurrency, (job: Job<RunOperationJobData>) =>
       this.runJob(job),
     );
+    this.queue.on('failed', (job: Job<RunOperationJobData>, error: Error) => {
+      if (error instanceof ForeignOperationError) void this.putBack(job);
+    });
+  }
+
+  /**
+   * A job whose operation is not in this database belongs to another deployment sharing this Redis
+   * prefix: it goes back to the queue as it was (same id, same data), a little later, for one of
+   * that deployment's workers. Said once per process, since it repeats for every such job.
+   */
+  private async putBack(job: Job<RunOperationJobData>): Promise<void> {
+    if (!this.foreignJobLogged) {
+      this.foreignJobLogged = true;
+      this.logger.warn(
+        `job ${String(job.id)} names an operation that is not in this database: another deployment uses ` +
+          `the same Redis and REDIS_PREFIX (${this.config.redisPrefix}); its jobs are put back untouched. ` +
+          'Give each deployment its own REDIS_PREFIX (or leave it unset: the default names the database).',
+      );
+    }
+    try {
+      await job.remove();
+      await this.queue.add(job.name, job.data, { jobId: String(job.id), attempts: 1, delay: FOREIGN_JOB_DELAY_MS });
+    } catch (error) {
+      // The owner's recovery pass re-enqueues an operation whose job went missing.
+      this.logger.warn(`could not put back job ${String(job.id)}: ${String(error)}`);
+    }
   }
 
   /** One job: its log lines carry the operation id, and its duration and outcome are measured. */
   private runJob(job: Job<RunOperationJobData>): Promise<void> {
     const { operationId } = job.data;
     return runWithLogContext({ operationId, jobId: String(job.id) }, async () => {
+      // Before anything is measured or logged as this deployment's job.
+      if (!(await this.exists(operationId))) throw new ForeignOperationError(operationId);
       const started = Date.now();
       this.logger.log('operation job started');
       await inJobSpan('operation.run', job.data.trace, { 'operation.id': operationId, 'job.id': String(job.id) }, () =>
@@ -84,6 +123,11 @@ export class OperationsProcessor implements OnModuleInit, BeforeApplicationShutd
     // The epoch this claim won, not whatever a later claim may have written since.
     if (operation) operation.leaseEpoch = rows[0].lease_epoch;
     return operation;
+  }
+
+  private async exists(operationId: string): Promise<boolean> {
+    const rows = (await this.dataSource.query(`SELECT 1 FROM operations WHERE id = $1`, [operationId])) as unknown[];
+    return rows.length > 0;
   }
 
   private async removeStrayTemps({ operation, storage }: RunContext): Promise<void> {
