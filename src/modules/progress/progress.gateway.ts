@@ -118,7 +118,7 @@ export class ProgressGateway
     let credential: Credential | null = null;
     let user: AuthUser | null = null;
     if (typeof apiKey === 'string') {
-      user = await this.apiKeys.authenticate(apiKey);
+      user = await this.apiKeys.authenticate(apiKey, socket.handshake.address);
       if (user?.apiKeyId) credential = { kind: 'apiKey', key: apiKey, keyId: user.apiKeyId };
     } else if (typeof token === 'string' && token.length <= 4096) {
       user = await this.auth.verifyAccessToken(token.replace(/^Bearer\s+/i, ''));
@@ -152,7 +152,7 @@ export class ProgressGateway
 
   /** Whether the socket's login (or API key) and user are still valid; throws when the database does not answer. */
   private async stillValid(credential: Credential): Promise<boolean> {
-    if (credential.kind === 'apiKey') return (await this.apiKeys.authenticate(credential.key)) !== null;
+    if (credential.kind === 'apiKey') return (await this.apiKeys.authenticate(credential.key, null)) !== null;
     return (await this.auth.principalFromClaims({ sub: credential.userId, sid: credential.sessionId })) !== null;
   }
 
