@@ -4,6 +4,7 @@ import { performance } from 'node:perf_hooks';
 import { signUpAdmin } from '../utils/admin.js';
 import { expectError } from '../utils/assertions.js';
 import { requestFrom, type RawResponse } from '../utils/from-address.js';
+import { connectSocket } from '../utils/sockets.js';
 import { createTestApp, signUp, uniqueEmail, type SignedUpUser, type TestApp } from '../utils/test-app.js';
 
 const PASSWORD = 'correct horse battery';
@@ -265,6 +266,27 @@ describe('rate limits on signup, login and API keys, and per-user caps (e2e)', (
     expect(elsewhere.status).toBe(200);
     expect(elsewhere.body.email).toBe(owner.email);
   }, 120_000);
+
+  it('failed API keys in socket handshakes count too: past the limit the handshake answers "rate limited"', async () => {
+    // Sockets connect from 127.0.0.1, which no other test of this app sends API keys from.
+    const owner = await user();
+    const created = await t.http().post('/api/v1/auth/api-keys').set(bearer(owner)).send({ name: 'ws' }).expect(201);
+    for (let i = 0; i < 30; i += 1) {
+      await expect(connectSocket(t.url, { apiKey: `fo_${randomBytes(32).toString('base64url')}` })).rejects.toThrow(
+        'unauthorized',
+      );
+    }
+    await expect(connectSocket(t.url, { apiKey: 'fo_one-more' })).rejects.toThrow('rate limited');
+    await expect(connectSocket(t.url, { apiKey: created.body.key as string })).rejects.toThrow('rate limited');
+    // The HTTP API shares the count: the same address is blocked there as well.
+    expectError(
+      await t
+        .http()
+        .get('/api/v1/auth/me')
+        .set('X-API-Key', created.body.key as string),
+      429,
+    );
+  });
 
   it('the operation-create limit is configurable (OPERATIONS_CREATE_RATE_LIMIT)', async () => {
     const owner = await user();

@@ -1,4 +1,4 @@
-import { Logger } from '@nestjs/common';
+import { HttpException, HttpStatus, Logger } from '@nestjs/common';
 import type { OnModuleDestroy } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { ConnectedSocket, MessageBody, SubscribeMessage, WebSocketGateway, WebSocketServer } from '@nestjs/websockets';
@@ -99,6 +99,11 @@ export class ProgressGateway
       this.authenticate(socket).then(
         (ok) => next(ok ? undefined : new Error('unauthorized')),
         (error: unknown) => {
+          // Too many failed API keys from this address: expected under attack, so no log line each.
+          if (error instanceof HttpException && error.getStatus() === HttpStatus.TOO_MANY_REQUESTS) {
+            next(new Error('rate limited'));
+            return;
+          }
           this.logger.warn(`handshake failed: ${error instanceof Error ? error.message : String(error)}`);
           next(new Error('unavailable'));
         },
