@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
+import { mapLimited } from '../../src/common/map-limited.js';
 import { signUpAdmin } from '../utils/admin.js';
 import { expectError } from '../utils/assertions.js';
 import { requestFrom, type RawResponse } from '../utils/from-address.js';
@@ -8,22 +9,6 @@ import { connectSocket } from '../utils/sockets.js';
 import { createTestApp, signUp, uniqueEmail, type SignedUpUser, type TestApp } from '../utils/test-app.js';
 
 const PASSWORD = 'correct horse battery';
-
-/** Runs `task` over `count` indexes with at most `limit` at once. */
-async function inParallel<T>(count: number, limit: number, task: (index: number) => Promise<T>): Promise<T[]> {
-  const results = new Array<T>(count);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: limit }, async () => {
-      while (next < count) {
-        const index = next;
-        next += 1;
-        results[index] = await task(index);
-      }
-    }),
-  );
-  return results;
-}
 
 function signupFrom(t: TestApp, address: string, email = uniqueEmail('from')): Promise<RawResponse> {
   return requestFrom(t.url, address, 'POST', '/api/v1/auth/signup', { body: { email, password: PASSWORD } });
@@ -243,7 +228,7 @@ describe('rate limits on signup, login and API keys, and per-user caps (e2e)', (
     const key = created.body.key as string;
     const attacker = freshAddress();
     const started = performance.now();
-    const answers = await inParallel(2000, 20, () =>
+    const answers = await mapLimited(Array.from({ length: 2000 }), 20, () =>
       requestFrom(t.url, attacker, 'GET', '/api/v1/auth/me', {
         headers: { 'X-API-Key': `fo_${randomBytes(32).toString('base64url')}` },
       }),

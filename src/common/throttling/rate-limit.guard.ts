@@ -4,6 +4,7 @@ import type { Request, Response } from 'express';
 import type { AppConfig, RateWindow } from '../../config/app-config.js';
 import { APP_CONFIG } from '../../config/config.module.js';
 import type { AuthUser } from '../auth-user.js';
+import { addressBucket } from './address-bucket.js';
 import { RATE_LIMIT, RateLimitRule, SKIP_RATE_LIMIT } from './rate-limit.decorator.js';
 import { RateLimiterService } from './rate-limiter.service.js';
 
@@ -35,7 +36,7 @@ export class RateLimitGuard implements CanActivate {
           : declared;
     const request = context.switchToHttp().getRequest<Request & { user?: AuthUser }>();
     const response = context.switchToHttp().getResponse<Response>();
-    const tracker = request.user ? `user:${request.user.id}` : `ip:${request.ip ?? 'unknown'}`;
+    const tracker = request.user ? `user:${request.user.id}` : `ip:${addressBucket(request.ip)}`;
     const name = declared?.name ?? `${context.getClass().name}.${context.getHandler().name}`;
     const state = await this.limiter.hit(`${name}:${tracker}`, rule.limit, rule.windowSeconds);
     response.setHeader('X-RateLimit-Limit', rule.limit);

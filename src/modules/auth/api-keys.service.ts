@@ -4,6 +4,7 @@ import { IsNull, Repository } from 'typeorm';
 import type { AuthUser } from '../../common/auth-user.js';
 import type { Page } from '../../common/dto/pagination.dto.js';
 import { createWithinCap, type PerUserCap } from '../../common/per-user-cap.js';
+import { addressBucket } from '../../common/throttling/address-bucket.js';
 import { RateLimiterService } from '../../common/throttling/rate-limiter.service.js';
 import type { AppConfig } from '../../config/app-config.js';
 import { APP_CONFIG } from '../../config/config.module.js';
@@ -97,7 +98,7 @@ export class ApiKeysService {
    */
   async authenticate(presented: string, clientIp: string | null): Promise<AuthUser | null> {
     const { limit, windowSeconds } = this.config.throttles.apiKeyFailuresPerIp;
-    const bucket = `api-key-failures:ip:${clientIp}`;
+    const bucket = `api-key-failures:ip:${addressBucket(clientIp ?? undefined)}`;
     if (clientIp !== null) {
       const state = await this.limiter.peek(bucket, windowSeconds);
       if (state.hits >= limit) throw this.tooManyFailures(limit, windowSeconds, state.retryAfterSeconds);

@@ -3,6 +3,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import type { AppConfig } from '../../config/app-config.js';
 import { APP_CONFIG } from '../../config/config.module.js';
+import { addressBucket } from '../../common/throttling/address-bucket.js';
 import { RateLimiterService } from '../../common/throttling/rate-limiter.service.js';
 import { REDIS_CLIENT } from '../../redis/redis.module.js';
 
@@ -41,7 +42,9 @@ export class LoginAttemptsService {
 
   /** The email is hashed: keys stay short whatever is sent, and Redis holds no addresses of users. */
   private keys(email: string, clientIp: string): string[] {
-    const pair = createHash('sha256').update(`${email}\n${clientIp}`).digest('hex');
+    const pair = createHash('sha256')
+      .update(`${email}\n${addressBucket(clientIp)}`)
+      .digest('hex');
     const base = `${this.config.redisPrefix}:login-failures:${pair}`;
     return [base, `${base}:lock`, `${base}:lockouts`];
   }
