@@ -47,7 +47,7 @@ export interface paths {
         };
         /**
          * Prometheus metrics of this process
-         * @description Prometheus text format, every name prefixed `fileorganizer_`. Open unless the server sets METRICS_TOKEN; then it needs `Authorization: Bearer <METRICS_TOKEN>`. Each API and worker process answers for itself.
+         * @description Prometheus text format, every name prefixed `fileorganizer_`. With METRICS_TOKEN set it needs `Authorization: Bearer <METRICS_TOKEN>`; without one it is open, except with NODE_ENV=production, where it answers 403. METRICS_ENABLED=false: 404. Each API and worker process answers for itself.
          */
         get: operations["MetricsController_scrape"];
         put?: never;
@@ -67,7 +67,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Create an account and log in */
+        /**
+         * Create an account and log in
+         * @description Limited per client address (SIGNUP_RATE_LIMIT, 429). Password hashing is capped per process: when too many wait, 503 with Retry-After.
+         */
         post: operations["AuthController_signup"];
         delete?: never;
         options?: never;
@@ -86,7 +89,7 @@ export interface paths {
         put?: never;
         /**
          * Log in with email and password
-         * @description An unknown email and a wrong password answer the same 401. Ten failures a minute for one email: 429.
+         * @description An unknown email and a wrong password answer the same 401. Attempts are limited per client address (429); ten failures a minute for one email from one address lock that email for that address only (429 with Retry-After, doubling on each lockout), so the owner can still log in from elsewhere.
          */
         post: operations["AuthController_login"];
         delete?: never;
@@ -124,7 +127,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Log out: revoke the login that the refresh token belongs to */
+        /**
+         * Log out: revoke the login that the refresh token belongs to
+         * @description Needs a bearer token: an API key cannot revoke logins (403).
+         */
         post: operations["AuthController_logout"];
         delete?: never;
         options?: never;
@@ -161,7 +167,7 @@ export interface paths {
         put?: never;
         /**
          * Create an API key
-         * @description The key is in this answer only; it is stored as a hash.
+         * @description The key is in this answer only; it is stored as a hash. Needs a bearer token: an API key cannot create keys (403). At most MAX_API_KEYS_PER_USER keys that are not revoked (409).
          */
         post: operations["AuthController_createApiKey"];
         delete?: never;
@@ -180,7 +186,10 @@ export interface paths {
         get?: never;
         put?: never;
         post?: never;
-        /** Revoke an API key */
+        /**
+         * Revoke an API key
+         * @description With a bearer token, any of your keys; an API key may revoke only itself (403 otherwise).
+         */
         delete: operations["AuthController_revokeApiKey"];
         options?: never;
         head?: never;
@@ -351,7 +360,10 @@ export interface paths {
         /** List the built-in categories and your own rules */
         get: operations["CategoriesController_list"];
         put?: never;
-        /** Add a category rule of your own */
+        /**
+         * Add a category rule of your own
+         * @description At most MAX_CATEGORY_RULES_PER_USER rules per user (409 beyond).
+         */
         post: operations["CategoriesController_create"];
         delete?: never;
         options?: never;
@@ -412,7 +424,7 @@ export interface paths {
         head?: never;
         /**
          * Change a user's role or disable them (admins only)
-         * @description Disabling stops the user at once: access tokens, refresh tokens, API keys and live sockets are refused from the next request on, and their logins are revoked. An admin cannot disable or demote themselves (409).
+         * @description Disabling stops the user at once: access tokens, refresh tokens, API keys and live sockets are refused from the next request on, and their logins are revoked. An admin cannot disable or demote themselves (409). Needs a bearer token: an API key cannot change who may sign in (403).
          */
         patch: operations["AdminController_updateUser"];
         trace?: never;
@@ -1134,6 +1146,24 @@ export interface operations {
                     "text/plain": components["schemas"]["ErrorResponseDto"];
                 };
             };
+            /** @description Not allowed for this role */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description Not found (also for another user's resource) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": components["schemas"]["ErrorResponseDto"];
+                };
+            };
         };
     };
     AuthController_signup: {
@@ -1194,6 +1224,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
+            /** @description A dependency (database or Redis) is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
         };
     };
     AuthController_login: {
@@ -1247,6 +1286,15 @@ export interface operations {
             };
             /** @description Rate limited; see the Retry-After header */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description A dependency (database or Redis) is unavailable */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1347,6 +1395,15 @@ export interface operations {
             };
             /** @description Missing or invalid credentials */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description Not allowed for this role */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1502,6 +1559,24 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
+            /** @description Not allowed for this role */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description Conflicts with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
             /** @description Request body larger than 1 MB */
             413: {
                 headers: {
@@ -1551,6 +1626,15 @@ export interface operations {
             };
             /** @description Missing or invalid credentials */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description Not allowed for this role */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2206,6 +2290,15 @@ export interface operations {
             };
             /** @description Missing or invalid credentials */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description Conflicts with the current state */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

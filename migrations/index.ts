@@ -3,6 +3,7 @@ import { CreateOperationTables1764410000000 } from './1764410000000-CreateOperat
 import { CreateCategoryRules1764420000000 } from './1764420000000-CreateCategoryRules.js';
 import { AddDuplicateGroups1764430000000 } from './1764430000000-AddDuplicateGroups.js';
 import { AddResumeCount1764440000000 } from './1764440000000-AddResumeCount.js';
+import { AddOperationStatusCounts1764468000000 } from './1764468000000-AddOperationStatusCounts.js';
 
 /** Every migration, in order. Listed by class so the app, the CLI and the tests load the same set. */
 export const migrations = [
@@ -11,4 +12,5 @@ export const migrations = [
   CreateCategoryRules1764420000000,
   AddDuplicateGroups1764430000000,
   AddResumeCount1764440000000,
+  AddOperationStatusCounts1764468000000,
 ];

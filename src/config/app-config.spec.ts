@@ -101,6 +101,68 @@ describe('loadConfig', () => {
     });
   });
 
+  it('reads the throttles and metrics switches, with defaults that fit one person per address', () => {
+    const defaults = loadConfig({ UV_THREADPOOL_SIZE: '4' });
+    expect(defaults.metricsEnabled).toBe(true);
+    expect(defaults.throttles).toMatchObject({
+      argon2QueueSize: 64,
+      signup: { limit: 20, windowSeconds: 600 },
+      loginPerIp: { limit: 100, windowSeconds: 60 },
+      loginPerAccountIp: { limit: 10, windowSeconds: 60 },
+      loginLockoutSeconds: 60,
+      loginLockoutMaxSeconds: 3600,
+      apiKeyFailuresPerIp: { limit: 30, windowSeconds: 60 },
+      operationsCreate: { limit: 60, windowSeconds: 60 },
+      maxApiKeysPerUser: 25,
+      maxCategoryRulesPerUser: 200,
+    });
+    // One thread-pool thread always stays free for file-system calls.
+    expect(defaults.throttles.argon2Concurrency).toBeGreaterThanOrEqual(1);
+    expect(defaults.throttles.argon2Concurrency).toBeLessThanOrEqual(3);
+    expect(loadConfig({ UV_THREADPOOL_SIZE: '1' }).throttles.argon2Concurrency).toBe(1);
+
+    const config = loadConfig({
+      METRICS_ENABLED: 'false',
+      ARGON2_CONCURRENCY: '3',
+      ARGON2_QUEUE_SIZE: '0',
+      SIGNUP_RATE_LIMIT: '5',
+      SIGNUP_RATE_WINDOW: '1h',
+      LOGIN_IP_RATE_LIMIT: '50',
+      LOGIN_FAILURE_RATE_LIMIT: '4',
+      LOGIN_FAILURE_RATE_WINDOW: '5m',
+      LOGIN_LOCKOUT: '30s',
+      LOGIN_LOCKOUT_MAX: '2h',
+      API_KEY_FAILURE_RATE_LIMIT: '7',
+      OPERATIONS_CREATE_RATE_LIMIT: '9',
+      OPERATIONS_CREATE_RATE_WINDOW: '10s',
+      MAX_API_KEYS_PER_USER: '2',
+      MAX_CATEGORY_RULES_PER_USER: '3',
+    });
+    expect(config.metricsEnabled).toBe(false);
+    expect(config.throttles).toEqual({
+      argon2Concurrency: 3,
+      argon2QueueSize: 0,
+      signup: { limit: 5, windowSeconds: 3600 },
+      loginPerIp: { limit: 50, windowSeconds: 60 },
+      loginPerAccountIp: { limit: 4, windowSeconds: 300 },
+      loginLockoutSeconds: 30,
+      loginLockoutMaxSeconds: 7200,
+      apiKeyFailuresPerIp: { limit: 7, windowSeconds: 60 },
+      operationsCreate: { limit: 9, windowSeconds: 10 },
+      maxApiKeysPerUser: 2,
+      maxCategoryRulesPerUser: 3,
+    });
+  });
+
+  it('refuses nonsense throttles', () => {
+    expect(configError({ SIGNUP_RATE_LIMIT: '0' }, 'SIGNUP_RATE_LIMIT')).toMatch(/between 1/);
+    expect(configError({ LOGIN_FAILURE_RATE_LIMIT: '-1' }, 'LOGIN_FAILURE_RATE_LIMIT')).toMatch(/whole number/);
+    expect(configError({ API_KEY_FAILURE_RATE_WINDOW: 'forever' }, 'API_KEY_FAILURE_RATE_WINDOW')).toMatch(/duration/);
+    expect(configError({ ARGON2_CONCURRENCY: '0' }, 'ARGON2_CONCURRENCY')).toMatch(/between 1/);
+    expect(configError({ LOGIN_LOCKOUT: '2h', LOGIN_LOCKOUT_MAX: '1h' }, 'LOGIN_LOCKOUT_MAX')).toMatch(/at least/);
+    expect(configError({ METRICS_ENABLED: 'maybe' }, 'METRICS_ENABLED')).toMatch(/true or false/);
+  });
+
   it('requires JWT_SECRET in production, and a long one', () => {
     expect(configError({ NODE_ENV: 'production' }, 'JWT_SECRET')).toMatch(/required/);
     expect(configError({ NODE_ENV: 'production', JWT_SECRET: 'short' }, 'JWT_SECRET')).toMatch(/32/);

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 
 export type AppRole = 'api' | 'worker' | 'all';
@@ -39,13 +40,44 @@ export interface AppConfig {
   maxActiveOperationsPerUser: number;
   /** How often workers look for operations whose job was lost (Redis restart, crashes). */
   recoveryIntervalMs: number;
-  /** When set, GET /metrics needs `Authorization: Bearer <metricsToken>`; open otherwise. */
+  /** When set, GET /metrics needs `Authorization: Bearer <metricsToken>`; open otherwise, except in production. */
   metricsToken?: string;
   /**
    * Express's `trust proxy`: false (the default: X-Forwarded-* are ignored), the number of proxy
    * hops in front of the service, or the addresses/CIDR ranges of the proxies to believe.
    */
   trustProxy: false | number | string[];
+  /** METRICS_ENABLED=false: GET /metrics answers 404 in every role. */
+  metricsEnabled: boolean;
+  /** Abuse limits: rate limits (fixed windows in Redis, shared by every API process) and caps. */
+  throttles: ThrottleConfig;
+}
+
+export interface RateWindow {
+  limit: number;
+  windowSeconds: number;
+}
+
+export interface ThrottleConfig {
+  /** Password hashes (argon2) running at once in this process; more wait in a queue. */
+  argon2Concurrency: number;
+  /** Hashes that may wait for a slot; beyond it the request answers 503 with Retry-After. */
+  argon2QueueSize: number;
+  /** Signups per client address. */
+  signup: RateWindow;
+  /** Login attempts per client address, whatever the account. */
+  loginPerIp: RateWindow;
+  /** Failed logins per account and client address before a lockout of that pair. */
+  loginPerAccountIp: RateWindow;
+  /** The first lockout of an account+address pair; each further one doubles, up to the maximum. */
+  loginLockoutSeconds: number;
+  loginLockoutMaxSeconds: number;
+  /** Failed X-API-Key authentications per client address. */
+  apiKeyFailuresPerIp: RateWindow;
+  /** Operations created (create, apply, rollback) per user. */
+  operationsCreate: RateWindow;
+  maxApiKeysPerUser: number;
+  maxCategoryRulesPerUser: number;
 }
 
 export class ConfigError extends Error {}
@@ -169,6 +201,42 @@ export function parseTrustProxy(raw: string | undefined): false | number | strin
   return entries;
 }
 
+/** A limit and its window: `<NAME>_LIMIT` and `<NAME>_WINDOW` (a duration). */
+function rateWindow(env: Env, name: string, limit: number, window: string): RateWindow {
+  return {
+    limit: int(env, `${name}_LIMIT`, limit, 1, 1_000_000),
+    windowSeconds: parseDuration(`${name}_WINDOW`, str(env, `${name}_WINDOW`, window)),
+  };
+}
+
+/**
+ * argon2 runs on libuv's thread pool (UV_THREADPOOL_SIZE, default 4), which file-system calls
+ * share: by default hashes get one slot per core but always leave one pool thread free.
+ */
+function defaultArgon2Concurrency(env: Env): number {
+  const pool = Number(env.UV_THREADPOOL_SIZE) > 0 ? Number(env.UV_THREADPOOL_SIZE) : 4;
+  return Math.max(1, Math.min(os.availableParallelism(), pool - 1));
+}
+
+function loadThrottles(env: Env): ThrottleConfig {
+  const lockout = parseDuration('LOGIN_LOCKOUT', str(env, 'LOGIN_LOCKOUT', '60s'));
+  const lockoutMax = parseDuration('LOGIN_LOCKOUT_MAX', str(env, 'LOGIN_LOCKOUT_MAX', '1h'));
+  if (lockoutMax < lockout) fail('LOGIN_LOCKOUT_MAX', 'must be at least LOGIN_LOCKOUT');
+  return {
+    argon2Concurrency: int(env, 'ARGON2_CONCURRENCY', defaultArgon2Concurrency(env), 1, 256),
+    argon2QueueSize: int(env, 'ARGON2_QUEUE_SIZE', 64, 0, 100_000),
+    signup: rateWindow(env, 'SIGNUP_RATE', 20, '10m'),
+    loginPerIp: rateWindow(env, 'LOGIN_IP_RATE', 100, '1m'),
+    loginPerAccountIp: rateWindow(env, 'LOGIN_FAILURE_RATE', 10, '1m'),
+    loginLockoutSeconds: lockout,
+    loginLockoutMaxSeconds: lockoutMax,
+    apiKeyFailuresPerIp: rateWindow(env, 'API_KEY_FAILURE_RATE', 30, '1m'),
+    operationsCreate: rateWindow(env, 'OPERATIONS_CREATE_RATE', 60, '1m'),
+    maxApiKeysPerUser: int(env, 'MAX_API_KEYS_PER_USER', 25, 1, 100_000),
+    maxCategoryRulesPerUser: int(env, 'MAX_CATEGORY_RULES_PER_USER', 200, 1, 100_000),
+  };
+}
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
 
 export function loadConfig(env: Env = process.env): AppConfig {
@@ -269,5 +337,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     recoveryIntervalMs: int(env, 'RECOVERY_INTERVAL_MS', 60_000, 500, 3_600_000),
     metricsToken: optional(env, 'METRICS_TOKEN'),
     trustProxy: parseTrustProxy(optional(env, 'TRUST_PROXY')),
+    metricsEnabled: bool(env, 'METRICS_ENABLED', true),
+    throttles: loadThrottles(env),
   };
 }

@@ -178,7 +178,9 @@ describe('auth (e2e)', () => {
       );
     });
 
-    it('answers 429 with Retry-After after 10 failed tries a minute for one email, even from rotating addresses', async () => {
+    it('answers 429 with Retry-After after 10 failed tries a minute for one email from one address (X-Forwarded-For is not trusted)', async () => {
+      // Without TRUST_PROXY the forwarded addresses are ignored: every try comes from 127.0.0.1. Locks
+      // per account and address, and an owner logging in from elsewhere: throttles.e2e-spec.ts.
       const user = await signUp(t, 'ratelimit');
       for (let i = 0; i < 10; i += 1) {
         const response = await login(user.email, `wrong password ${i}`).set('X-Forwarded-For', `203.0.113.${i + 1}`);

@@ -47,6 +47,10 @@ export async function createTestApp(env: Record<string, string> = {}, options: T
     REDIS_PREFIX: `fotest:${id}`,
     STORAGE_LOCAL_ROOT: storageRoot,
     WORKER_CONCURRENCY: '2',
+    // Every test signs up and logs in from 127.0.0.1: per-address limits that fit one person would
+    // trip suites that sign up dozens of users. Tests of these limits set them lower.
+    SIGNUP_RATE_LIMIT: '10000',
+    LOGIN_IP_RATE_LIMIT: '10000',
     LOG_LEVEL: options.logStream || process.env.TEST_LOG ? 'info' : 'error',
     ...env,
   });

@@ -42,12 +42,16 @@ export async function dropDatabase(name: string): Promise<void> {
  * Makes sure the migrated template exists; test files running in parallel serialize on an
  * advisory lock, and the first one builds it.
  */
-async function ensureTemplateDatabase(): Promise<void> {
+async function ensureTemplateDatabase(clone: (client: pg.Client) => Promise<unknown>): Promise<void> {
   await withAdmin(async (client) => {
     await client.query('SELECT pg_advisory_lock($1)', [TEMPLATE_LOCK_KEY]);
     try {
       const found = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [TEMPLATE_DATABASE]);
-      if (found.rowCount) return;
+      // Cloned under the lock: a checkout with other migrations drops "stale" templates under it too.
+      if (found.rowCount) {
+        await clone(client);
+        return;
+      }
       const stale = await client.query(
         "SELECT datname FROM pg_database WHERE datname LIKE 'fileorganizer\\_test\\_tpl\\_%'",
       );
@@ -59,6 +63,7 @@ async function ensureTemplateDatabase(): Promise<void> {
       } finally {
         await dataSource.destroy();
       }
+      await clone(client);
     } finally {
       await client.query('SELECT pg_advisory_unlock($1)', [TEMPLATE_LOCK_KEY]);
     }
@@ -67,7 +72,6 @@ async function ensureTemplateDatabase(): Promise<void> {
 
 export async function cloneTemplateDatabase(name: string): Promise<string> {
   assertTestDatabaseName(name);
-  await ensureTemplateDatabase();
-  await withAdmin((client) => client.query(`CREATE DATABASE "${name}" TEMPLATE "${TEMPLATE_DATABASE}"`));
+  await ensureTemplateDatabase((client) => client.query(`CREATE DATABASE "${name}" TEMPLATE "${TEMPLATE_DATABASE}"`));
   return databaseUrl(name);
 }

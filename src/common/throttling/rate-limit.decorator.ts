@@ -1,11 +1,15 @@
 import { SetMetadata } from '@nestjs/common';
+import type { RateWindow, ThrottleConfig } from '../../config/app-config.js';
 
-export interface RateLimitRule {
+/** The throttles (config) whose value is a limit and its window. */
+export type ConfiguredRateWindow = {
+  [K in keyof ThrottleConfig]: ThrottleConfig[K] extends RateWindow ? K : never;
+}[keyof ThrottleConfig];
+
+export type RateLimitRule = {
   /** Names the counter; routes with the same name share it. Defaults to the route. */
   name?: string;
-  limit: number;
-  windowSeconds: number;
-}
+} & (RateWindow | { /** The limit and window come from this configured throttle. */ configured: ConfiguredRateWindow });
 
 export const RATE_LIMIT = 'fileorganizer:rateLimit';
 export const SKIP_RATE_LIMIT = 'fileorganizer:skipRateLimit';

@@ -35,6 +35,16 @@ export class RateLimiterService {
     };
   }
 
+  /** The bucket's hits so far in its window, without counting one. */
+  async peek(bucket: string, windowSeconds: number): Promise<Omit<RateLimitState, 'remaining'>> {
+    const key = `${this.config.redisPrefix}:rate:${bucket}`;
+    const [hits, ttlMs] = await Promise.all([this.redis.get(key), this.redis.pttl(key)]);
+    return {
+      hits: Number(hits ?? 0),
+      retryAfterSeconds: Math.max(1, Math.ceil((ttlMs > 0 ? ttlMs : windowSeconds * 1000) / 1000)),
+    };
+  }
+
   /** Throws API.md's 429 (with `retryAfter`, which the exception filter turns into Retry-After). */
   static tooMany(message: string, retryAfterSeconds: number): HttpException {
     return new HttpException(

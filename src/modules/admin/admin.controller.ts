@@ -25,6 +25,7 @@ import {
 import type { Request, Response } from 'express';
 import type { AuthUser } from '../../common/auth-user.js';
 import { CurrentUser } from '../../common/decorators/current-user.decorator.js';
+import { RequireScope } from '../../common/decorators/requires-scope.decorator.js';
 import { Roles } from '../../common/decorators/roles.decorator.js';
 import type { Page } from '../../common/dto/pagination.dto.js';
 import { ApiErrors } from '../../common/openapi.js';
@@ -71,10 +72,11 @@ export class AdminController {
   }
 
   @Patch('users/:id')
+  @RequireScope('auth:manage')
   @ApiOperation({
     summary: "Change a user's role or disable them (admins only)",
     description:
-      'Disabling stops the user at once: access tokens, refresh tokens, API keys and live sockets are refused from the next request on, and their logins are revoked. An admin cannot disable or demote themselves (409).',
+      'Disabling stops the user at once: access tokens, refresh tokens, API keys and live sockets are refused from the next request on, and their logins are revoked. An admin cannot disable or demote themselves (409). Needs a bearer token: an API key cannot change who may sign in (403).',
   })
   @ApiOkResponse({ type: AdminUserDto })
   @ApiErrors(400, 401, 403, 404, 409, 413, 429)

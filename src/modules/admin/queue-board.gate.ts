@@ -47,7 +47,7 @@ export class QueueBoardGate {
 
   private async caller(request: Request): Promise<AuthUser | null> {
     const apiKey = request.header('x-api-key');
-    if (apiKey !== undefined) return this.apiKeys.authenticate(apiKey);
+    if (apiKey !== undefined) return this.apiKeys.authenticate(apiKey, request.ip ?? 'unknown');
     const authorization = request.header('authorization');
     if (authorization?.startsWith('Bearer ')) return this.auth.verifyAccessToken(authorization.slice(7).trim());
     return this.sessions.verify(readCookie(request.header('cookie'), ADMIN_SESSION_COOKIE));

@@ -1,8 +1,13 @@
-import { BadRequestException, Injectable, NotFoundException } from '@nestjs/common';
+import { BadRequestException, Inject, Injectable, NotFoundException } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { IsNull, Repository } from 'typeorm';
 import type { AuthUser } from '../../common/auth-user.js';
 import type { Page } from '../../common/dto/pagination.dto.js';
+import { createWithinCap, type PerUserCap } from '../../common/per-user-cap.js';
+import { addressBucket } from '../../common/throttling/address-bucket.js';
+import { RateLimiterService } from '../../common/throttling/rate-limiter.service.js';
+import type { AppConfig } from '../../config/app-config.js';
+import { APP_CONFIG } from '../../config/config.module.js';
 import { ApiKey } from './api-key.entity.js';
 import { digestSecret, randomSecret } from './secret-token.js';
 
@@ -33,7 +38,11 @@ function toView(key: ApiKey): ApiKeyView {
 
 @Injectable()
 export class ApiKeysService {
-  constructor(@InjectRepository(ApiKey) private readonly keys: Repository<ApiKey>) {}
+  constructor(
+    @InjectRepository(ApiKey) private readonly keys: Repository<ApiKey>,
+    private readonly limiter: RateLimiterService,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
 
   async create(owner: AuthUser, name: string, expiresAt?: string): Promise<ApiKeyView & { key: string }> {
     let expires: Date | null = null;
@@ -44,14 +53,23 @@ export class ApiKeysService {
       }
     }
     const key = `${KEY_MARKER}${randomSecret()}`;
-    const saved = await this.keys.save(
-      this.keys.create({
-        userId: owner.id,
-        name,
-        prefix: key.slice(0, PREFIX_LENGTH),
-        keyHash: digestSecret(key),
-        expiresAt: expires,
-      }),
+    const cap: PerUserCap = {
+      what: 'API keys',
+      userId: owner.id,
+      max: this.config.throttles.maxApiKeysPerUser,
+      count: (manager) => manager.count(ApiKey, { where: { userId: owner.id, revokedAt: IsNull() } }),
+      hint: 'revoke one first',
+    };
+    const saved = await createWithinCap(this.keys.manager, cap, (manager) =>
+      manager.save(
+        manager.create(ApiKey, {
+          userId: owner.id,
+          name,
+          prefix: key.slice(0, PREFIX_LENGTH),
+          keyHash: digestSecret(key),
+          expiresAt: expires,
+        }),
+      ),
     );
     return { ...toView(saved), key };
   }
@@ -72,8 +90,35 @@ export class ApiKeysService {
     if (!result.affected) throw new NotFoundException('API key not found');
   }
 
-  /** The caller an `X-API-Key` value stands for, or null when it is unknown, revoked or expired. */
-  async authenticate(presented: string): Promise<AuthUser | null> {
+  /**
+   * The caller an `X-API-Key` value stands for, or null when it is unknown, revoked or expired.
+   * Failures are counted per `clientIp` (null: re-checking a key that already authenticated); past
+   * the limit every key from that address answers 429 until the window ends, a valid one too, so
+   * the answer tells a guesser nothing.
+   */
+  async authenticate(presented: string, clientIp: string | null): Promise<AuthUser | null> {
+    const { limit, windowSeconds } = this.config.throttles.apiKeyFailuresPerIp;
+    const bucket = `api-key-failures:ip:${addressBucket(clientIp ?? undefined)}`;
+    if (clientIp !== null) {
+      const state = await this.limiter.peek(bucket, windowSeconds);
+      if (state.hits >= limit) throw this.tooManyFailures(limit, windowSeconds, state.retryAfterSeconds);
+    }
+    const user = await this.lookUp(presented);
+    if (!user && clientIp !== null) {
+      const state = await this.limiter.hit(bucket, limit, windowSeconds);
+      if (state.hits > limit) throw this.tooManyFailures(limit, windowSeconds, state.retryAfterSeconds);
+    }
+    return user;
+  }
+
+  private tooManyFailures(limit: number, windowSeconds: number, retryAfter: number) {
+    return RateLimiterService.tooMany(
+      `More than ${limit} failed API key authentications from this address in ${windowSeconds} s; retry in ${retryAfter} s`,
+      retryAfter,
+    );
+  }
+
+  private async lookUp(presented: string): Promise<AuthUser | null> {
     if (!presented.startsWith(KEY_MARKER) || presented.length > 200) return null;
     const rows: { keyId: string; lastUsedAt: Date | null; id: string; email: string; role: 'user' | 'admin' }[] =
       await this.keys.query(

@@ -41,7 +41,7 @@ describe('AuthService.login', () => {
 
   async function failedLogin(email: string): Promise<{ error: unknown; verifiedHashes: string[] }> {
     const verify = mocks.spyOn(argon2, 'verify');
-    const error = await service.login({ email, password: 'wrong password' }).catch((e: unknown) => e);
+    const error = await service.login({ email, password: 'wrong password' }, '192.0.2.7').catch((e: unknown) => e);
     const verifiedHashes = verify.mock.calls.map(([hash]) => hash);
     verify.mockRestore();
     return { error, verifiedHashes };
@@ -65,7 +65,7 @@ describe('AuthService.login', () => {
     attempts.begin.mockClear();
     attempts.succeeded.mockClear();
     await failedLogin('nobody@example.com');
-    expect(attempts.begin).toHaveBeenCalledWith('nobody@example.com');
+    expect(attempts.begin).toHaveBeenCalledWith('nobody@example.com', '192.0.2.7');
     expect(attempts.succeeded).not.toHaveBeenCalled();
   });
 });

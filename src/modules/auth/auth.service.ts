@@ -40,7 +40,7 @@ const INVALID_REFRESH = 'Invalid or expired refresh token';
 
 @Injectable()
 export class AuthService implements OnModuleInit {
-  private readonly hasher = new PasswordHasher();
+  private readonly hasher: PasswordHasher;
 
   constructor(
     private readonly users: UsersService,
@@ -48,7 +48,12 @@ export class AuthService implements OnModuleInit {
     private readonly loginAttempts: LoginAttemptsService,
     @InjectDataSource() private readonly dataSource: DataSource,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-  ) {}
+  ) {
+    this.hasher = new PasswordHasher({
+      concurrency: config.throttles.argon2Concurrency,
+      queueSize: config.throttles.argon2QueueSize,
+    });
+  }
 
   /** Prepares the dummy hash that unknown emails are verified against (see login). */
   async onModuleInit(): Promise<void> {
@@ -61,16 +66,17 @@ export class AuthService implements OnModuleInit {
     return this.startSession(user);
   }
 
-  async login(input: { email: string; password: string }): Promise<AuthTokens> {
+  /** `clientIp` is the request's address (req.ip): failures are counted per account and address. */
+  async login(input: { email: string; password: string }, clientIp: string): Promise<AuthTokens> {
     const email = normalizeEmail(input.email);
-    await this.loginAttempts.begin(email);
+    await this.loginAttempts.begin(email, clientIp);
     const user = await this.users.findByEmail(email);
     const valid = user
       ? await this.hasher.verify(user.passwordHash, input.password)
       : await this.hasher.verifyNothing(input.password);
     // The attempt was counted by begin(); only a success clears the count.
     if (!user || !valid || user.disabledAt) throw new UnauthorizedException(INVALID_CREDENTIALS);
-    await this.loginAttempts.succeeded(email);
+    await this.loginAttempts.succeeded(email, clientIp);
     return this.startSession(user);
   }
 

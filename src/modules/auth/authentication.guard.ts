@@ -1,15 +1,17 @@
-import { ExecutionContext, Injectable, UnauthorizedException } from '@nestjs/common';
+import { ExecutionContext, ForbiddenException, Injectable, UnauthorizedException } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { AuthGuard } from '@nestjs/passport';
 import type { Request } from 'express';
 import type { AuthUser } from '../../common/auth-user.js';
 import { IS_PUBLIC } from '../../common/decorators/public.decorator.js';
+import { REQUIRED_SCOPE, Scope, scopesOf } from '../../common/decorators/requires-scope.decorator.js';
 import { isDependencyUnavailable } from '../../common/filters/http-exception.filter.js';
 import { ApiKeysService } from './api-keys.service.js';
 
 /**
  * The one global guard: `X-API-Key` when present, else the bearer access token (passport-jwt).
- * Routes marked @Public() pass without either.
+ * Routes marked @Public() pass without either; routes marked @RequireScope() need a credential
+ * that holds the scope (403 otherwise).
  */
 @Injectable()
 export class AuthenticationGuard extends AuthGuard('jwt') {
@@ -27,12 +29,22 @@ export class AuthenticationGuard extends AuthGuard('jwt') {
     const request = context.switchToHttp().getRequest<Request & { user?: AuthUser }>();
     const apiKey = request.header('x-api-key');
     if (apiKey !== undefined) {
-      const user = await this.apiKeys.authenticate(apiKey);
+      const user = await this.apiKeys.authenticate(apiKey, request.ip ?? 'unknown');
       if (!user) throw new UnauthorizedException('Invalid, expired or revoked API key');
       request.user = user;
-      return true;
+    } else if (!((await super.canActivate(context)) as boolean)) {
+      return false;
     }
-    return (await super.canActivate(context)) as boolean;
+    const scope = this.reflector.getAllAndOverride<Scope | undefined>(REQUIRED_SCOPE, [
+      context.getHandler(),
+      context.getClass(),
+    ]);
+    if (scope !== undefined && request.user && !scopesOf(request.user).includes(scope)) {
+      throw new ForbiddenException(
+        `This needs the ${scope} scope: an API key cannot manage authentication; use a bearer token from login`,
+      );
+    }
+    return true;
   }
 
   override handleRequest<TUser = AuthUser>(error: unknown, user: TUser | false): TUser {

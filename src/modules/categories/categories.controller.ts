@@ -32,9 +32,12 @@ export class CategoriesController {
   }
 
   @Post()
-  @ApiOperation({ summary: 'Add a category rule of your own' })
+  @ApiOperation({
+    summary: 'Add a category rule of your own',
+    description: 'At most MAX_CATEGORY_RULES_PER_USER rules per user (409 beyond).',
+  })
   @ApiCreatedResponse({ type: CategoryDto })
-  @ApiErrors(400, 401)
+  @ApiErrors(400, 401, 409)
   create(@CurrentUser() user: AuthUser, @Body() body: CreateCategoryRuleDto): Promise<CategoryView> {
     return this.categories.create(user, body);
   }

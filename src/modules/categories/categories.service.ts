@@ -1,8 +1,11 @@
-import { BadRequestException, Injectable, NotFoundException } from '@nestjs/common';
+import { BadRequestException, Inject, Injectable, NotFoundException } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import type { Repository } from 'typeorm';
+import type { EntityManager, Repository } from 'typeorm';
 import type { AuthUser } from '../../common/auth-user.js';
 import type { Page } from '../../common/dto/pagination.dto.js';
+import { createWithinCap } from '../../common/per-user-cap.js';
+import type { AppConfig } from '../../config/app-config.js';
+import { APP_CONFIG } from '../../config/config.module.js';
 import { BUILT_IN_CATEGORIES, OTHER_CATEGORY } from './built-in-categories.js';
 import { Categorizer } from './categorizer.js';
 import { CategoryRule } from './category-rule.entity.js';
@@ -79,7 +82,10 @@ function validate(rule: Partial<CategoryRule>): void {
 
 @Injectable()
 export class CategoriesService {
-  constructor(@InjectRepository(CategoryRule) private readonly rules: Repository<CategoryRule>) {}
+  constructor(
+    @InjectRepository(CategoryRule) private readonly rules: Repository<CategoryRule>,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
 
   private rulesOf(userId: string): Promise<CategoryRule[]> {
     return this.rules.find({ where: { userId }, order: { priority: 'ASC', createdAt: 'ASC', id: 'ASC' } });
@@ -103,7 +109,14 @@ export class CategoriesService {
       template: dto.template ?? null,
     });
     validate(rule);
-    return toView(await this.rules.save(rule));
+    const cap = {
+      what: 'category rules',
+      userId: user.id,
+      max: this.config.throttles.maxCategoryRulesPerUser,
+      count: (manager: EntityManager) => manager.countBy(CategoryRule, { userId: user.id }),
+      hint: 'delete one first',
+    };
+    return toView(await createWithinCap(this.rules.manager, cap, (manager) => manager.save(rule)));
   }
 
   private async findOwned(user: AuthUser, id: string): Promise<CategoryRule> {

@@ -1,7 +1,19 @@
-import { Controller, Get, Header, Inject, Req, Res, UnauthorizedException } from '@nestjs/common';
+import {
+  Controller,
+  ForbiddenException,
+  Get,
+  Header,
+  Inject,
+  Logger,
+  NotFoundException,
+  OnModuleInit,
+  Req,
+  Res,
+  UnauthorizedException,
+} from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
-import { timingSafeEqual } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { Public } from '../../common/decorators/public.decorator.js';
 import { ApiErrors } from '../../common/openapi.js';
 import { SkipRateLimit } from '../../common/throttling/rate-limit.decorator.js';
@@ -9,33 +21,50 @@ import type { AppConfig } from '../../config/app-config.js';
 import { APP_CONFIG } from '../../config/config.module.js';
 import { MetricsService } from './metrics.service.js';
 
+/** Compares digests, so neither the content nor the length of the token leaks through timing. */
 function sameSecret(given: string, expected: string): boolean {
-  const a = Buffer.from(given);
-  const b = Buffer.from(expected);
-  return a.length === b.length && timingSafeEqual(a, b);
+  const digest = (value: string) => createHash('sha256').update(value).digest();
+  return timingSafeEqual(digest(given), digest(expected));
 }
 
 @ApiTags('health')
 @Public()
 @SkipRateLimit()
 @Controller('metrics')
-export class MetricsController {
+export class MetricsController implements OnModuleInit {
   constructor(
     private readonly metrics: MetricsService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
+
+  /** In production without a token the route is closed (fail closed): say so once, at start. */
+  private get closed(): boolean {
+    return this.config.nodeEnv === 'production' && this.config.metricsToken === undefined;
+  }
+
+  onModuleInit(): void {
+    if (this.config.metricsEnabled && this.closed) {
+      new Logger('Metrics').warn(
+        'GET /metrics answers 403: set METRICS_TOKEN to let Prometheus scrape, or METRICS_ENABLED=false',
+      );
+    }
+  }
 
   @Get()
   @Header('Cache-Control', 'no-store')
   @ApiOperation({
     summary: 'Prometheus metrics of this process',
     description:
-      'Prometheus text format, every name prefixed `fileorganizer_`. Open unless the server sets METRICS_TOKEN; then it needs `Authorization: Bearer <METRICS_TOKEN>`. Each API and worker process answers for itself.',
+      'Prometheus text format, every name prefixed `fileorganizer_`. With METRICS_TOKEN set it needs `Authorization: Bearer <METRICS_TOKEN>`; without one it is open, except with NODE_ENV=production, where it answers 403. METRICS_ENABLED=false: 404. Each API and worker process answers for itself.',
   })
   @ApiProduces('text/plain')
   @ApiOkResponse({ description: 'Prometheus text exposition format', schema: { type: 'string' } })
-  @ApiErrors(401)
+  @ApiErrors(401, 403, 404)
   async scrape(@Req() request: Request, @Res() response: Response): Promise<void> {
+    if (!this.config.metricsEnabled) throw new NotFoundException('Cannot GET /metrics');
+    if (this.closed) {
+      throw new ForbiddenException('GET /metrics is closed in production until the server sets METRICS_TOKEN');
+    }
     const token = this.config.metricsToken;
     if (token !== undefined) {
       const authorization = request.header('authorization') ?? '';

@@ -7,6 +7,23 @@ import { OperationJobs } from '../../queue/operation-jobs.js';
 export const METRIC_PREFIX = 'fileorganizer_';
 
 /**
+ * Folds the +1/-1 rows that the `operations` triggers appended since the last scrape into one
+ * count per type and status (see migration AddOperationStatusCounts), then reads those counts. A
+ * scrape so costs the changes since the previous one, never a count of the whole table. Two
+ * scrapes at once are safe: a delta row is deleted, and so added, by one of them only.
+ */
+const FOLD_OPERATION_COUNTS = `
+  WITH moved AS (DELETE FROM operation_status_deltas RETURNING type, status, delta)
+  INSERT INTO operation_status_counts (type, status, count)
+  SELECT type, status, sum(delta) FROM moved GROUP BY type, status
+  ON CONFLICT (type, status) DO UPDATE SET count = operation_status_counts.count + EXCLUDED.count`;
+
+async function readOperationCounts(database: DataSource): Promise<{ type: string; status: string; count: string }[]> {
+  await database.query(FOLD_OPERATION_COUNTS);
+  return database.query('SELECT type, status, count FROM operation_status_counts WHERE count > 0');
+}
+
+/**
  * Every Prometheus metric of one process, in a registry of its own (several apps in one test
  * process must not share one). Modules that observe something inject this service; gauges that
  * need the database or the queue are read when Prometheus scrapes.
@@ -73,9 +90,7 @@ export class MetricsService {
       registers: [this.registry],
       async collect() {
         this.reset();
-        const rows: { type: string; status: string; count: string }[] = await database
-          .query('SELECT type, status, count(*) AS count FROM operations GROUP BY type, status')
-          .catch(() => []);
+        const rows = await readOperationCounts(database).catch(() => []);
         for (const row of rows) this.set({ type: row.type, status: row.status }, Number(row.count));
       },
     });

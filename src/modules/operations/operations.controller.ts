@@ -75,7 +75,7 @@ export class OperationsController {
   @Post()
   @ApiOperation({ summary: 'Start an operation (organize or cleanup_duplicates)' })
   @HttpCode(HttpStatus.ACCEPTED)
-  @RateLimit({ name: 'operations.create', limit: 60, windowSeconds: 60 })
+  @RateLimit({ name: 'operations.create', configured: 'operationsCreate' })
   @ApiHeader({
     name: 'idempotency-key',
     required: false,
@@ -125,7 +125,7 @@ export class OperationsController {
   @Post(':id/rollback')
   @ApiOperation({ summary: 'Roll back an operation' })
   @HttpCode(HttpStatus.ACCEPTED)
-  @RateLimit({ name: 'operations.create', limit: 60, windowSeconds: 60 })
+  @RateLimit({ name: 'operations.create', configured: 'operationsCreate' })
   @ApiAcceptedResponse({ type: OperationDto, description: 'The new rollback operation' })
   @ApiErrors(400, 401, 404, 409, 429)
   rollback(@CurrentUser() user: AuthUser, @Param('id', ParseUUIDPipe) id: string): Promise<OperationView> {
@@ -135,7 +135,7 @@ export class OperationsController {
   @Post(':id/apply')
   @ApiOperation({ summary: 'Carry out the plan of a completed dry run' })
   @HttpCode(HttpStatus.ACCEPTED)
-  @RateLimit({ name: 'operations.create', limit: 60, windowSeconds: 60 })
+  @RateLimit({ name: 'operations.create', configured: 'operationsCreate' })
   @ApiAcceptedResponse({
     type: OperationDto,
     description: 'A new organize operation that carries out the dry run plan',

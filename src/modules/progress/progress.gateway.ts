@@ -1,4 +1,4 @@
-import { Logger } from '@nestjs/common';
+import { HttpException, HttpStatus, Logger } from '@nestjs/common';
 import type { OnModuleDestroy } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { ConnectedSocket, MessageBody, SubscribeMessage, WebSocketGateway, WebSocketServer } from '@nestjs/websockets';
@@ -99,6 +99,11 @@ export class ProgressGateway
       this.authenticate(socket).then(
         (ok) => next(ok ? undefined : new Error('unauthorized')),
         (error: unknown) => {
+          // Too many failed API keys from this address: expected under attack, so no log line each.
+          if (error instanceof HttpException && error.getStatus() === HttpStatus.TOO_MANY_REQUESTS) {
+            next(new Error('rate limited'));
+            return;
+          }
           this.logger.warn(`handshake failed: ${error instanceof Error ? error.message : String(error)}`);
           next(new Error('unavailable'));
         },
@@ -118,7 +123,7 @@ export class ProgressGateway
     let credential: Credential | null = null;
     let user: AuthUser | null = null;
     if (typeof apiKey === 'string') {
-      user = await this.apiKeys.authenticate(apiKey);
+      user = await this.apiKeys.authenticate(apiKey, socket.handshake.address);
       if (user?.apiKeyId) credential = { kind: 'apiKey', key: apiKey, keyId: user.apiKeyId };
     } else if (typeof token === 'string' && token.length <= 4096) {
       user = await this.auth.verifyAccessToken(token.replace(/^Bearer\s+/i, ''));
@@ -152,7 +157,7 @@ export class ProgressGateway
 
   /** Whether the socket's login (or API key) and user are still valid; throws when the database does not answer. */
   private async stillValid(credential: Credential): Promise<boolean> {
-    if (credential.kind === 'apiKey') return (await this.apiKeys.authenticate(credential.key)) !== null;
+    if (credential.kind === 'apiKey') return (await this.apiKeys.authenticate(credential.key, null)) !== null;
     return (await this.auth.principalFromClaims({ sub: credential.userId, sid: credential.sessionId })) !== null;
   }
 
