@@ -2,13 +2,16 @@ import { BadRequestException, Injectable, NotFoundException } from '@nestjs/comm
 import { InjectRepository } from '@nestjs/typeorm';
 import type { Repository } from 'typeorm';
 import type { AuthUser } from '../../common/auth-user.js';
+import { eventLoopSliceDue, yieldEventLoop } from '../../common/event-loop-slice.js';
 import type { Page } from '../../common/dto/pagination.dto.js';
 import { BUILT_IN_CATEGORIES, OTHER_CATEGORY } from './built-in-categories.js';
 import { Categorizer } from './categorizer.js';
+import type { CategoryRuleMatcher } from './categorizer.js';
 import { CategoryRule } from './category-rule.entity.js';
 import { templateProblem } from './destination-template.js';
 import type { CreateCategoryRuleDto, UpdateCategoryRuleDto } from './dto/category-rule.dto.js';
-import { globProblem, toRuleMatcher } from './rule-matcher.js';
+import { globProblem } from './name-glob.js';
+import { toRuleMatcher } from './rule-matcher.js';
 
 export interface CategoryView {
   id: string;
@@ -133,6 +136,13 @@ export class CategoriesService {
 
   /** The categorizer an operation of this user runs with: own rules first, then the built-ins. */
   async categorizerFor(userId: string): Promise<Categorizer> {
-    return new Categorizer((await this.rulesOf(userId)).map(toRuleMatcher));
+    const matchers: CategoryRuleMatcher[] = [];
+    for (const rule of await this.rulesOf(userId)) {
+      // A pattern not compiled yet in this process costs milliseconds: a hundred of them in a row
+      // must not hold up other requests.
+      if (eventLoopSliceDue()) await yieldEventLoop();
+      matchers.push(toRuleMatcher(rule));
+    }
+    return new Categorizer(matchers);
   }
 }

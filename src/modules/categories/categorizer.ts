@@ -1,3 +1,4 @@
+import { eventLoopSliceDue, yieldEventLoop } from '../../common/event-loop-slice.js';
 import { categoryForExtension, categoryForMime, extensionOf, OTHER_CATEGORY } from './built-in-categories.js';
 import { sniffMime } from './content-sniffer.js';
 
@@ -49,6 +50,8 @@ export class Categorizer {
   }
 
   async categorize(file: CategorizableFile): Promise<Categorization> {
+    // Many files categorized in a row (a listing) are CPU work: hand the event loop back now and then.
+    if (eventLoopSliceDue()) await yieldEventLoop();
     let sniffed: Promise<string | undefined> | undefined;
     const mime = () => (sniffed ??= file.readHead().then(sniffMime));
     for (const rule of this.rules) {

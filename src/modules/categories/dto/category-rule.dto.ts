@@ -11,6 +11,7 @@ import {
   MaxLength,
   Min,
 } from 'class-validator';
+import { MAX_GLOB_LENGTH } from '../name-glob.js';
 
 export class CreateCategoryRuleDto {
   @ApiProperty({ example: 'Scans', maxLength: 100, description: 'The category (and folder) name files get' })
@@ -44,7 +45,7 @@ export class CreateCategoryRuleDto {
   @ApiPropertyOptional({ example: 'scan-*', description: 'Glob on the file name (case-insensitive)' })
   @IsOptional()
   @IsString()
-  @Length(1, 255)
+  @Length(1, MAX_GLOB_LENGTH)
   namePattern?: string;
 
   @ApiPropertyOptional({ example: 0, description: 'Bytes, inclusive' })

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import path from 'node:path';
+import { eventLoopSliceDue, yieldEventLoop } from '../../../common/event-loop-slice.js';
 import { CategoriesService } from '../../categories/categories.service.js';
 import type { Categorization, Categorizer } from '../../categories/categorizer.js';
 import { SNIFF_BYTES } from '../../categories/content-sniffer.js';
@@ -123,6 +124,8 @@ export class OrganizeRunner {
       let bytes = 0;
       let failed = 0;
       for (const file of batch) {
+        // Matching names against the user's rules is CPU work: other requests and jobs get turns.
+        if (eventLoopSliceDue()) await yieldEventLoop();
         const record =
           this.planFileWithoutWaiting(categorizer, options, destinations, file, seq) ??
           (await this.planFile(context, categorizer, options, destinations, file, seq));
