@@ -10,6 +10,7 @@ import type { CategoryRuleMatcher } from './categorizer.js';
 import { CategoryRule } from './category-rule.entity.js';
 import { templateProblem } from './destination-template.js';
 import type { CreateCategoryRuleDto, UpdateCategoryRuleDto } from './dto/category-rule.dto.js';
+import { reservedNameProblem } from '../storage/user-path.js';
 import { globProblem } from './name-glob.js';
 import { toRuleMatcher } from './rule-matcher.js';
 
@@ -72,6 +73,8 @@ function validate(rule: Partial<CategoryRule>): void {
     throw new BadRequestException('A rule needs at least one of extensions, mimeTypes, namePattern, minSize, maxSize');
   }
   const problem =
+    // The name is the category, and {category} renders it into destinations.
+    (rule.name ? reservedNameProblem(rule.name, 'name') : null) ??
     (rule.namePattern ? globProblem(rule.namePattern) : null) ??
     (rule.template ? templateProblem(rule.template) : null);
   if (problem) throw new BadRequestException(problem);

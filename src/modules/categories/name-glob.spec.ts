@@ -36,7 +36,8 @@ describe('name globs (RE2, linear time)', () => {
   // picomatch read `[!a]` as the set {!, a}; a glob (POSIX, bash) reads it as "not a", and so do we.
   it('agrees with picomatch (the former engine) on the documented features', () => {
     const piece = fc.constantFrom('a', 'b', '.', '-', '*', '?', '[ab]', '[^a]', '[a-c]', '{a,b}', '{x,ab}');
-    const name = fc.stringMatching(/^[ab.\-xc]{1,8}$/);
+    // "." and ".." are never the name of a file.
+    const name = fc.stringMatching(/^[ab.\-xc]{1,8}$/).filter((n) => n !== '.' && n !== '..');
     fc.assert(
       fc.property(fc.array(piece, { minLength: 1, maxLength: 6 }), name, (pieces, fileName) => {
         const pattern = pieces.join('');
