@@ -1,10 +1,10 @@
-import { fileRecords, organize } from '../../utils/operations.js';
+import { createOperation, fileRecords, organize, waitForOperation } from '../../utils/operations.js';
 import { BucketFolder, startS3rver } from '../../utils/s3.js';
 import type { S3rverHandle } from '../../utils/s3.js';
 import { createTestApp, signUp } from '../../utils/test-app.js';
 import type { SignedUpUser, TestApp } from '../../utils/test-app.js';
 
-describe('over-long S3 keys fail one object, not the operation (s3rver, e2e)', () => {
+describe('S3 (s3rver, e2e): over-long keys fail one object; purge deletes only journaled copies', () => {
   let s3: S3rverHandle;
   let t: TestApp;
   let user: SignedUpUser;
@@ -44,5 +44,24 @@ describe('over-long S3 keys fail one object, not the operation (s3rver, e2e)', (
     const keys = await bucket.keys();
     expect(keys).toContain(`in/${name}`);
     expect(keys).toContain('in/Documents/short/short/short/short/short.txt');
+  });
+
+  it('purge deletes only the keys the journal says the cleanup quarantined, never an object the user put there', async () => {
+    await bucket.put({ 'p/a.txt': 'same', 'p/b.txt': 'same', 'p/c.txt': 'same' });
+    const scan = await organize(t, user, { storage: 's3', rootPath: 'p', dryRun: true });
+    const cleanup = await createOperation(t, user, { type: 'cleanup_duplicates', sourceOperationId: scan.id });
+    expect((await waitForOperation(t, user, cleanup.id)).status).toBe('completed');
+    const quarantine = `.fileorganizer/quarantine/${cleanup.id}`;
+    const quarantined = (await fileRecords(t, user, cleanup.id)).filter((r) => r.status === 'quarantined');
+    expect(quarantined).toHaveLength(2);
+    await bucket.put({ [`${quarantine}/mine.txt`]: 'keep me', [`${quarantine}/p/mine-too.txt`]: 'keep me too' });
+    await t
+      .http()
+      .delete(`/api/v1/operations/${cleanup.id}/quarantine`)
+      .set({ Authorization: `Bearer ${user.accessToken}` })
+      .expect(204);
+    const left = (await bucket.keys()).filter((key) => key.startsWith(`${quarantine}/`));
+    expect(left.sort()).toEqual([`${quarantine}/mine.txt`, `${quarantine}/p/mine-too.txt`]);
+    expect(await bucket.text(`${quarantine}/mine.txt`)).toBe('keep me');
   });
 });
