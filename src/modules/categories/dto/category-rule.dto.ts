@@ -11,7 +11,7 @@ import {
   MaxLength,
   Min,
 } from 'class-validator';
-import { MAX_GLOB_LENGTH } from '../name-glob.js';
+import { MAX_GLOB_LENGTH, MAX_GLOB_WILDCARDS } from '../name-glob.js';
 
 export class CreateCategoryRuleDto {
   @ApiProperty({ example: 'Scans', maxLength: 100, description: 'The category (and folder) name files get' })
@@ -42,7 +42,13 @@ export class CreateCategoryRuleDto {
   })
   mimeTypes?: string[];
 
-  @ApiPropertyOptional({ example: 'scan-*', description: 'Glob on the file name (case-insensitive)' })
+  @ApiPropertyOptional({
+    example: 'scan-*',
+    maxLength: MAX_GLOB_LENGTH,
+    description:
+      'Glob on the file name, case-insensitive, matched in linear time: `*` `?` `[a-z]` `[!a-z]` `{jpg,jpeg}`, `\\` escapes, a leading `!` negates. ' +
+      `Refused (400): extglobs such as \`+(\` \`@(\` \`!(\` \`*(\` \`?(\`, nested braces, brace ranges, more than ${MAX_GLOB_WILDCARDS} wildcards (\`*\` or \`?\`).`,
+  })
   @IsOptional()
   @IsString()
   @Length(1, MAX_GLOB_LENGTH)
