@@ -101,36 +101,71 @@ describe('patterns: rule globs are checked at save and match in linear time (e2e
     ).toEqual(['scan-*']);
   });
 
-  it('GET /health/live answers in under 100 ms while a job matches thousands of adversarial names against 100 rules', async () => {
-    // 100 rules at the wildcard limit, each the worst case for a backtracking engine on names of
-    // "a"s (~n^8 steps), none matching: every file is tried against every rule.
-    for (let i = 0; i < 100; i += 1) {
-      await t
+  describe('GET /health/live answers in under 100 ms while names are matched against 100 adversarial rules', () => {
+    // Long names make matching the bulk of the work (the walk and the journal cost per file,
+    // matching per rule and per character): FILES names of ~250 characters x 100 rules.
+    const FILES = 400;
+    let owner: SignedUpUser;
+    const ownerAuth = () => ({ Authorization: `Bearer ${owner.accessToken}` });
+
+    beforeAll(async () => {
+      owner = await signUp(t, 'matcher');
+      // 100 rules at the wildcard limit, each the worst case for a backtracking engine on names
+      // of "a"s (~n^8 steps), none matching: every file is tried against every rule.
+      for (let i = 0; i < 100; i += 1) {
+        await t
+          .http()
+          .post('/api/v1/categories')
+          .set(ownerAuth())
+          .send({ name: `R${i}`, namePattern: `*a*a*a*a*a*a*a*b${i}`, priority: i })
+          .expect(201);
+      }
+      const files: Record<string, string> = {};
+      // Distinct sizes: no duplicate hashing; a known extension: planning never waits for content.
+      for (let n = 0; n < FILES; n += 1) files[`in/${'a'.repeat(240)}-${n}.txt`] = 'x'.repeat(n + 1);
+      // A small tree first: one job through every code path (the measure is of steady work, not
+      // of a module's first call).
+      files['warm/a.txt'] = 'a';
+      writeTree(userFolder(t, owner), files);
+      const warm = await createOperation(t, owner, { type: 'organize', rootPath: 'warm', dryRun: true });
+      expect((await waitForOperation(t, owner, warm.id)).status).toBe('completed');
+    }, 60_000);
+
+    const report = (what: string, latencies: number[], elapsed: number): number => {
+      const worst = Math.max(...latencies);
+      process.stdout.write(
+        `health/live during ${what}: ${latencies.length} answers in ${Math.round(elapsed)} ms; worst ${worst.toFixed(1)} ms\n`,
+      );
+      return worst;
+    };
+
+    it('while the API categorizes a whole folder for GET /files?category=', async () => {
+      const poller = await pollHealth(t.url, 20);
+      const started = performance.now();
+      const listing = await t
         .http()
-        .post('/api/v1/categories')
-        .set(auth())
-        .send({ name: `R${i}`, namePattern: `*a*a*a*a*a*a*a*b${i}`, priority: i })
-        .expect(201);
-    }
-    const FILES = 3000;
-    const files: Record<string, string> = {};
-    // Distinct sizes: no duplicate hashing; a known extension: planning never waits for content.
-    for (let n = 0; n < FILES; n += 1) files[`in/${'a'.repeat(40)}-${n}.txt`] = 'x'.repeat(n + 1);
-    writeTree(userFolder(t, user), files);
-    const poller = await pollHealth(t.url, 20);
-    const started = performance.now();
-    const created = await createOperation(t, user, { type: 'organize', rootPath: 'in', dryRun: true });
-    const done = await waitForOperation(t, user, created.id);
-    const elapsed = performance.now() - started;
-    const latencies = await poller.stop();
-    expect(done.status).toBe('completed');
-    expect(done.progress.filesTotal).toBe(FILES);
-    // The job ran long enough for the poller to look many times.
-    expect(latencies.length).toBeGreaterThan(20);
-    const worst = Math.max(...latencies);
-    process.stdout.write(
-      `health/live: ${latencies.length} answers while ${FILES} names x 100 rules were matched in ${Math.round(elapsed)} ms; worst ${worst.toFixed(1)} ms\n`,
-    );
-    expect(worst).toBeLessThan(100);
-  }, 120_000);
+        .get('/api/v1/files')
+        .query({ path: 'in', recursive: 'true', category: 'Documents', limit: 1 })
+        .set(ownerAuth())
+        .expect(200);
+      const elapsed = performance.now() - started;
+      const latencies = await poller.stop();
+      expect(listing.body.total).toBe(FILES);
+      expect(latencies.length).toBeGreaterThan(5);
+      expect(report(`GET /files (${FILES} names x 100 rules)`, latencies, elapsed)).toBeLessThan(100);
+    }, 120_000);
+
+    it('while a job plans a folder', async () => {
+      const poller = await pollHealth(t.url, 20);
+      const started = performance.now();
+      const created = await createOperation(t, owner, { type: 'organize', rootPath: 'in', dryRun: true });
+      const done = await waitForOperation(t, owner, created.id);
+      const elapsed = performance.now() - started;
+      const latencies = await poller.stop();
+      expect(done.status).toBe('completed');
+      expect(done.progress.filesTotal).toBe(FILES);
+      expect(latencies.length).toBeGreaterThan(5);
+      expect(report(`a job (${FILES} names x 100 rules)`, latencies, elapsed)).toBeLessThan(100);
+    }, 120_000);
+  });
 });

@@ -50,11 +50,11 @@ export class Categorizer {
   }
 
   async categorize(file: CategorizableFile): Promise<Categorization> {
-    // Many files categorized in a row (a listing) are CPU work: hand the event loop back now and then.
-    if (eventLoopSliceDue()) await yieldEventLoop();
     let sniffed: Promise<string | undefined> | undefined;
     const mime = () => (sniffed ??= file.readHead().then(sniffMime));
     for (const rule of this.rules) {
+      // Many files against many rules (a listing) is CPU work: hand the event loop back now and then.
+      if (eventLoopSliceDue()) await yieldEventLoop();
       if (await rule.matches(file, mime)) {
         return { category: rule.name, matchedBy: `rule:${rule.id}`, template: rule.template ?? undefined };
       }
