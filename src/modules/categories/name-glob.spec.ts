@@ -29,6 +29,9 @@ describe('name globs (RE2, linear time)', () => {
     ['a.b+c$d^e|f', 'a.b+c$d^e|f', true],
     ['a.b', 'axb', false],
     ['čaj-*', 'ČAJ-1', true],
+    ['a', 'a\n', false],
+    ['*', 'two\nlines', true],
+    ['{a,ab}', 'ab', true],
   ])('%s on %s is %s', (pattern, name, expected) => {
     expect(compileGlob(pattern).matches(name)).toBe(expected);
   });

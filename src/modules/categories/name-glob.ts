@@ -175,7 +175,9 @@ export function compileGlob(pattern: string): NameGlob {
   const program = RE2JS.compile(source, RE2JS.CASE_INSENSITIVE | RE2JS.DOTALL);
   const glob: NameGlob = {
     program,
-    matches: negated ? (fileName) => !program.matches(fileName) : (fileName) => program.matches(fileName),
+    // The expression is anchored (^…$, and $ is the end of the text in RE2): test() is a full
+    // match, and runs on RE2's DFA, ~3x faster than matches() with fewer allocations.
+    matches: negated ? (fileName) => !program.test(fileName) : (fileName) => program.test(fileName),
   };
   compiled.set(pattern, glob);
   if (compiled.size > MAX_COMPILED) compiled.delete(compiled.keys().next().value as string);
