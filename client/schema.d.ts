@@ -868,7 +868,7 @@ export interface components {
              */
             mimeTypes?: string[];
             /**
-             * @description Glob on the file name (case-insensitive)
+             * @description Glob on the file name, case-insensitive, matched in linear time: `*` `?` `[a-z]` `[!a-z]` `{jpg,jpeg}`, `\` escapes, a leading `!` negates. Refused (400): extglobs such as `+(` `@(` `!(` `*(` `?(`, nested braces, brace ranges, more than 8 wildcards (`*` or `?`).
              * @example scan-*
              */
             namePattern?: string;
@@ -917,7 +917,7 @@ export interface components {
              */
             mimeTypes?: string[];
             /**
-             * @description Glob on the file name (case-insensitive)
+             * @description Glob on the file name, case-insensitive, matched in linear time: `*` `?` `[a-z]` `[!a-z]` `{jpg,jpeg}`, `\` escapes, a leading `!` negates. Refused (400): extglobs such as `+(` `@(` `!(` `*(` `?(`, nested braces, brace ranges, more than 8 wildcards (`*` or `?`).
              * @example scan-*
              */
             namePattern?: string;

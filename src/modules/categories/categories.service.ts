@@ -2,16 +2,20 @@ import { BadRequestException, Inject, Injectable, NotFoundException } from '@nes
 import { InjectRepository } from '@nestjs/typeorm';
 import type { EntityManager, Repository } from 'typeorm';
 import type { AuthUser } from '../../common/auth-user.js';
+import { eventLoopSliceDue, yieldEventLoop } from '../../common/event-loop-slice.js';
 import type { Page } from '../../common/dto/pagination.dto.js';
 import { createWithinCap } from '../../common/per-user-cap.js';
 import type { AppConfig } from '../../config/app-config.js';
 import { APP_CONFIG } from '../../config/config.module.js';
 import { BUILT_IN_CATEGORIES, OTHER_CATEGORY } from './built-in-categories.js';
 import { Categorizer } from './categorizer.js';
+import type { CategoryRuleMatcher } from './categorizer.js';
 import { CategoryRule } from './category-rule.entity.js';
 import { templateProblem } from './destination-template.js';
 import type { CreateCategoryRuleDto, UpdateCategoryRuleDto } from './dto/category-rule.dto.js';
-import { globProblem, toRuleMatcher } from './rule-matcher.js';
+import { reservedNameProblem } from '../storage/user-path.js';
+import { globProblem } from './name-glob.js';
+import { toRuleMatcher } from './rule-matcher.js';
 
 export interface CategoryView {
   id: string;
@@ -72,6 +76,8 @@ function validate(rule: Partial<CategoryRule>): void {
     throw new BadRequestException('A rule needs at least one of extensions, mimeTypes, namePattern, minSize, maxSize');
   }
   const problem =
+    // The name is the category, and {category} renders it into destinations.
+    (rule.name ? reservedNameProblem(rule.name, 'name') : null) ??
     (rule.namePattern ? globProblem(rule.namePattern) : null) ??
     (rule.template ? templateProblem(rule.template) : null);
   if (problem) throw new BadRequestException(problem);
@@ -146,6 +152,13 @@ export class CategoriesService {
 
   /** The categorizer an operation of this user runs with: own rules first, then the built-ins. */
   async categorizerFor(userId: string): Promise<Categorizer> {
-    return new Categorizer((await this.rulesOf(userId)).map(toRuleMatcher));
+    const matchers: CategoryRuleMatcher[] = [];
+    for (const rule of await this.rulesOf(userId)) {
+      // A pattern not compiled yet in this process costs milliseconds: a hundred of them in a row
+      // must not hold up other requests.
+      if (eventLoopSliceDue()) await yieldEventLoop();
+      matchers.push(toRuleMatcher(rule));
+    }
+    return new Categorizer(matchers);
   }
 }

@@ -1,3 +1,4 @@
+import { eventLoopSliceDue, yieldEventLoop } from '../../common/event-loop-slice.js';
 import { categoryForExtension, categoryForMime, extensionOf, OTHER_CATEGORY } from './built-in-categories.js';
 import { sniffMime } from './content-sniffer.js';
 
@@ -52,6 +53,8 @@ export class Categorizer {
     let sniffed: Promise<string | undefined> | undefined;
     const mime = () => (sniffed ??= file.readHead().then(sniffMime));
     for (const rule of this.rules) {
+      // Many files against many rules (a listing) is CPU work: hand the event loop back now and then.
+      if (eventLoopSliceDue()) await yieldEventLoop();
       if (await rule.matches(file, mime)) {
         return { category: rule.name, matchedBy: `rule:${rule.id}`, template: rule.template ?? undefined };
       }

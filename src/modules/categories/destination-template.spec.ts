@@ -27,6 +27,9 @@ describe('destination templates', () => {
     expect(templateProblem('{category}')).toMatch(/\{filename\} or \{name\}/);
     expect(templateProblem('{category}/{filename')).toMatch(/unbalanced/);
     expect(templateProblem('{category}/{filename}')).toBeNull();
+    expect(templateProblem('.fileorganizer-tmp-{filename}')).toMatch(/reserved/);
+    expect(templateProblem('{category}/.FileOrganizer/{filename}')).toMatch(/reserved/);
+    expect(templateProblem('{category}/.file{name}')).toBeNull();
   });
 
   it('numbers alternatives as "name (n).ext"', () => {

@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { isReservedName, RESERVED_PREFIX } from '../storage/user-path.js';
 
 export const DEFAULT_TEMPLATE = '{category}/{filename}';
 const PLACEHOLDERS = ['category', 'filename', 'name', 'ext', 'year', 'month', 'day'] as const;
@@ -19,6 +20,11 @@ export function templateProblem(template: string): string | null {
   if (/[{}]/.test(literal)) return 'template has an unbalanced { or }';
   if (literal.split('/').some((segment) => segment === '..' || segment === '.' || segment === '')) {
     return 'template must not contain empty, "." or ".." segments';
+  }
+  // What a segment starts with before its first placeholder is fixed: a reserved one is refused
+  // here; one that only a file's name or category makes reserved fails that file when planned.
+  if (template.split('/').some((segment) => isReservedName(segment.split('{')[0]))) {
+    return `template must not name a folder or file starting with "${RESERVED_PREFIX}": those names are reserved`;
   }
   if (!/\{(filename|name)\}/.test(template)) return 'template must contain {filename} or {name}';
   return null;

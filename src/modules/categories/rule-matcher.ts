@@ -1,15 +1,19 @@
-import picomatch from 'picomatch';
 import { extensionOf } from './built-in-categories.js';
 import type { CategorizableFile, CategoryRuleMatcher } from './categorizer.js';
 import type { CategoryRule } from './category-rule.entity.js';
+import { compileGlob } from './name-glob.js';
 
-/** Why a glob is unusable, or null. */
-export function globProblem(pattern: string): string | null {
+/**
+ * The name test of a stored rule. A pattern saved before the glob rules were tightened (an
+ * extglob, say) no longer compiles: that rule then matches no file (fail closed) rather than
+ * running a pattern that could hang the process.
+ */
+function nameMatcher(pattern: string | null): ((fileName: string) => boolean) | null {
+  if (!pattern) return null;
   try {
-    picomatch.makeRe(pattern, { strictBrackets: true });
-    return null;
-  } catch (error) {
-    return `namePattern is not a valid glob: ${(error as Error).message}`;
+    return compileGlob(pattern).matches;
+  } catch {
+    return () => false;
   }
 }
 
@@ -21,7 +25,7 @@ function mimeMatches(patterns: string[], mime: string): boolean {
 
 /** A stored rule as the categorizer evaluates it: every criterion the rule sets must hold. */
 export function toRuleMatcher(rule: CategoryRule): CategoryRuleMatcher {
-  const nameMatches = rule.namePattern ? picomatch(rule.namePattern, { nocase: true, dot: true }) : null;
+  const nameMatches = nameMatcher(rule.namePattern);
   const extensions = new Set(rule.extensions.map((extension) => extension.toLowerCase()));
   const withoutContent = (file: Pick<CategorizableFile, 'fileName' | 'size'>): boolean => {
     if (extensions.size > 0 && !extensions.has(extensionOf(file.fileName))) return false;

@@ -7,7 +7,7 @@ import type { Categorizer } from '../categories/categorizer.js';
 import { SNIFF_BYTES } from '../categories/content-sniffer.js';
 import { StorageService } from '../storage/storage.service.js';
 import type { FolderEntry, UserStorage } from '../storage/storage-provider.js';
-import { MissingPathError, normalizeUserPath, PathRuleError } from '../storage/user-path.js';
+import { MissingPathError, normalizeRequestPath, PathRuleError } from '../storage/user-path.js';
 import type { ListFolderQueryDto } from './files.dto.js';
 
 export interface FolderEntryView extends FolderEntry {
@@ -83,7 +83,7 @@ export class FilesService {
 
   private checkedPath(raw: string): string {
     try {
-      return normalizeUserPath(raw, 'path');
+      return normalizeRequestPath(raw, 'path');
     } catch (error) {
       if (error instanceof PathRuleError) throw new BadRequestException(error.message);
       throw error;

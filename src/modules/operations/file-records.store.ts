@@ -196,6 +196,24 @@ export class FileRecordsStore {
     return rows.map((row) => ({ ...row, size: Number(row.size), mtimeMs: Number(row.mtimeMs) }));
   }
 
+  /**
+   * A cleanup's quarantined copies as its journal has them (where, size, mtime), a page at a
+   * time in seq order: the only files a purge may delete.
+   */
+  async quarantinedFiles(
+    operationId: string,
+    afterSeq: number,
+    limit: number,
+  ): Promise<{ seq: number; path: string; size: number; mtimeMs: number }[]> {
+    const rows: { seq: number; path: string; size: string; mtimeMs: string }[] = await this.dataSource.query(
+      `SELECT seq, destination_path AS path, size, mtime_ms AS "mtimeMs" FROM file_records
+        WHERE operation_id = $1 AND status = 'quarantined' AND seq > $2
+        ORDER BY seq LIMIT $3`,
+      [operationId, afterSeq, limit],
+    );
+    return rows.map((row) => ({ ...row, size: Number(row.size), mtimeMs: Number(row.mtimeMs) }));
+  }
+
   /** Marks every record still planned, e.g. after a cancel. */
   async settleRemaining(operationId: string, epoch: number, status: FileStatus, error: string): Promise<void> {
     await this.dataSource.query(

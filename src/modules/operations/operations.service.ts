@@ -22,7 +22,7 @@ import { FileRecordsStore, INTERRUPTED } from './file-records.store.js';
 import { QuarantineService } from './quarantine.service.js';
 import { ProgressService } from '../progress/progress.service.js';
 import { StorageService } from '../storage/storage.service.js';
-import { MissingPathError, normalizeUserPath, PathRuleError, pathsOverlap } from '../storage/user-path.js';
+import { MissingPathError, normalizeRequestPath, PathRuleError, pathsOverlap } from '../storage/user-path.js';
 import type { CreateOperationDto } from './dto/create-operation.dto.js';
 import type { ListFilesQueryDto, ListOperationsQueryDto } from './dto/operation-query.dto.js';
 import { FileRecord } from './file-record.entity.js';
@@ -168,7 +168,7 @@ export class OperationsService {
 
   private checkedPath(raw: string, field: string): string {
     try {
-      return normalizeUserPath(raw, field);
+      return normalizeRequestPath(raw, field);
     } catch (error) {
       if (error instanceof PathRuleError) throw new BadRequestException(error.message);
       throw error;

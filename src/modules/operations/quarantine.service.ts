@@ -5,8 +5,15 @@ import type { DataSource } from 'typeorm';
 import type { AppConfig } from '../../config/app-config.js';
 import { APP_CONFIG } from '../../config/config.module.js';
 import { StorageService } from '../storage/storage.service.js';
+import { isInside } from '../storage/user-path.js';
+import { FileRecordsStore } from './file-records.store.js';
 import type { Operation } from './operation.entity.js';
 import { quarantineFolder } from './runners/cleanup.runner.js';
+import { removeEmptiedFolders } from './runners/empty-folders.js';
+import { parentOf, sameContentStamp } from './runners/run-context.js';
+
+/** Journal records read per query while purging. */
+const PURGE_PAGE = 1000;
 
 /** Deletes quarantined duplicates for good: on request, or once the retention has passed. */
 @Injectable()
@@ -16,6 +23,7 @@ export class QuarantineService {
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly storage: StorageService,
+    private readonly records: FileRecordsStore,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
@@ -37,9 +45,34 @@ export class QuarantineService {
     await this.removeQuarantine(operation);
   }
 
+  /**
+   * Deletes what the journal says this cleanup quarantined, each file only while it is still the
+   * one journaled (same size and mtime), then the folders below the quarantine that this emptied,
+   * and the quarantine folder itself when empty. Never a whole tree, never by name: anything else
+   * found there (a file the user put in) stays.
+   */
   private async removeQuarantine(operation: Pick<Operation, 'id' | 'userId' | 'storage'>): Promise<void> {
     const storage = await this.storage.forUser(operation.storage, operation.userId);
-    await storage.removeTree(quarantineFolder(operation.id));
+    const quarantine = quarantineFolder(operation.id);
+    const vacated = new Set<string>();
+    for (let after = -1; ;) {
+      const page = await this.records.quarantinedFiles(operation.id, after, PURGE_PAGE);
+      if (page.length === 0) break;
+      after = page[page.length - 1].seq;
+      for (const file of page) {
+        if (!isInside(file.path, quarantine) || file.path === quarantine) continue;
+        const current = await storage.stat(file.path);
+        if (!current || !sameContentStamp(current, file)) {
+          if (current) this.logger.warn(`purge of ${operation.id}: a quarantined copy changed; left in place`);
+          continue;
+        }
+        if (await storage.removeFile(file.path)) vacated.add(parentOf(file.path));
+      }
+      await storage.flush();
+    }
+    await removeEmptiedFolders(storage, vacated, quarantine);
+    await storage.removeEmptyFolder(quarantine);
+    await storage.flush();
     await this.dataSource.query('UPDATE operations SET purged_at = now() WHERE id = $1', [operation.id]);
   }
 

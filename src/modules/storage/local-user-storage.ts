@@ -13,11 +13,12 @@ import type {
   WalkOptions,
 } from './storage-provider.js';
 import { PathEscapeError } from './storage-provider.js';
-import { MissingPathError, normalizeUserPath, PathRuleError } from './user-path.js';
+import { isReservedName, MissingPathError, normalizeUserPath, PathRuleError, RESERVED_PREFIX } from './user-path.js';
 
 const WALK_BATCH = 2000;
-/** Names the service writes for itself (quarantine, temp copies): never scanned, never moved. */
-export const RESERVED_PREFIX = '.fileorganizer';
+export { RESERVED_PREFIX };
+/** PATH_MAX of Linux: bytes of a whole path given to a system call, its terminating NUL included. */
+export const PATH_MAX_BYTES = 4096;
 /** The name a copy across filesystems is written under until it is verified. */
 export const TEMP_PREFIX = `${RESERVED_PREFIX}-tmp-`;
 /**
@@ -200,7 +201,7 @@ export class LocalUserStorage implements UserStorage {
       entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
       const subfolders: string[] = [];
       for (const entry of entries) {
-        if (entry.name.startsWith(RESERVED_PREFIX)) continue;
+        if (isReservedName(entry.name)) continue;
         if (!options.includeHidden && isHidden(entry.name)) continue;
         const child = folder === '' ? entry.name : `${folder}/${entry.name}`;
         if (entry.isDirectory()) {
@@ -538,16 +539,29 @@ export class LocalUserStorage implements UserStorage {
     return hashFileSync(absolutePath);
   }
 
-  async removeTree(relativePath: string): Promise<void> {
+  async removeFile(relativePath: string): Promise<boolean> {
     const absolutePath = this.absolute(relativePath);
-    if (absolutePath === this.base) throw new PathEscapeError('refusing to remove the whole user folder');
-    this.assertRealFolder(path.dirname(absolutePath));
-    // rm does not follow symbolic links: a link inside is removed, never its target.
-    await fs.promises.rm(absolutePath, { recursive: true, force: true });
+    // Throws when the folder leads through a symbolic link; false when it is gone.
+    if (!this.checkFolder(path.dirname(absolutePath))) return false;
+    try {
+      if (!fs.lstatSync(absolutePath).isFile()) return false;
+      fs.unlinkSync(absolutePath);
+    } catch (error) {
+      if (errorCode(error) === 'ENOENT' || errorCode(error) === 'ENOTDIR') return false;
+      throw error;
+    }
+    this.touchedFolders.add(path.dirname(absolutePath));
+    return true;
   }
 
   localPath(relativePath: string): string {
     return this.absolute(relativePath);
+  }
+
+  /** PATH_MAX counts the whole path, the user's root and the NUL included. */
+  lengthProblem(relativePath: string): string | null {
+    const bytes = Buffer.byteLength(this.base) + 1 + Buffer.byteLength(relativePath) + 1;
+    return bytes > PATH_MAX_BYTES ? `the destination is longer than the ${PATH_MAX_BYTES}-byte path limit` : null;
   }
 
   async list(relativePath: string): Promise<FolderEntry[]> {
@@ -556,7 +570,7 @@ export class LocalUserStorage implements UserStorage {
     const entries = await fs.promises.readdir(absoluteFolder, { withFileTypes: true });
     const result: FolderEntry[] = [];
     for (const entry of entries) {
-      if (entry.name.startsWith(RESERVED_PREFIX)) continue;
+      if (isReservedName(entry.name)) continue;
       if (!entry.isFile() && !entry.isDirectory()) continue;
       const child = folder === '' ? entry.name : `${folder}/${entry.name}`;
       const stat = await fs.promises.lstat(`${absoluteFolder}/${entry.name}`).catch(() => null);

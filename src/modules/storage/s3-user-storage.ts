@@ -17,10 +17,8 @@ import { crashPoint } from '../../common/faults/crash-point.js';
 import { mapLimited } from '../../common/map-limited.js';
 import type { S3Target } from './s3-backend.js';
 import type { FolderEntry, MoveOutcome, ReadRange, StoredFile, UserStorage, WalkOptions } from './storage-provider.js';
-import { MissingPathError, normalizeUserPath, PathRuleError } from './user-path.js';
+import { isReservedName, MissingPathError, normalizeUserPath, PathRuleError } from './user-path.js';
 
-/** Names the service writes for itself (quarantine): never scanned, never moved. Same as on disk. */
-const RESERVED_PREFIX = '.fileorganizer';
 const WALK_BATCH = 500;
 /** HeadObject requests in flight at once while walking or listing. */
 const HEAD_CONCURRENCY = 16;
@@ -307,7 +305,7 @@ export class S3UserStorage implements UserStorage {
         const key = object.Key;
         if (!key || key.endsWith('/')) continue;
         const segments = key.slice(listPrefix.length).split('/');
-        if (segments.some((segment) => segment.startsWith(RESERVED_PREFIX))) continue;
+        if (segments.some(isReservedName)) continue;
         if (!options.includeHidden && segments.some((segment) => segment.startsWith('.'))) continue;
         const relative = this.relative(key);
         if (!this.isCanonical(relative)) {
@@ -645,21 +643,25 @@ export class S3UserStorage implements UserStorage {
   }
 
   /** Deletes every key below the folder (one key at a time: s3rver and some servers lack DeleteObjects). */
-  async removeTree(relativePath: string): Promise<void> {
+  async removeFile(relativePath: string): Promise<boolean> {
     const normalized = normalizeUserPath(relativePath, 'path');
-    if (normalized === '') throw new PathRuleError('refusing to remove the whole user folder');
-    const prefix = `${this.fileKey(normalized)}/`;
-    for await (const page of this.listPages(prefix)) {
-      await mapLimited(
-        (page.Contents ?? []).map((object) => object.Key ?? '').filter((key) => key.startsWith(prefix)),
-        HEAD_CONCURRENCY,
-        (key) => this.deleteKey(key),
-      );
-    }
+    if (normalized === '') return false;
+    const key = this.fileKey(normalized);
+    // A key that is no file (a folder marker ends in "/", which fileKey never does) is left alone.
+    if (!(await this.head(key))) return false;
+    await this.deleteKey(key);
+    return true;
   }
 
   localPath(): null {
     return null;
+  }
+
+  /** An S3 key (the user's prefix included) is at most 1,024 bytes. */
+  lengthProblem(relativePath: string): string | null {
+    return Buffer.byteLength(`${this.prefix}${relativePath}`) > MAX_KEY_BYTES
+      ? `the destination is longer than the ${MAX_KEY_BYTES}-byte S3 key limit`
+      : null;
   }
 
   async list(relativePath: string): Promise<FolderEntry[]> {
@@ -672,7 +674,7 @@ export class S3UserStorage implements UserStorage {
       for (const common of page.CommonPrefixes ?? []) {
         exists = true;
         const name = (common.Prefix ?? '').slice(folderKey.length, -1);
-        if (name === '' || name.startsWith(RESERVED_PREFIX)) continue;
+        if (name === '' || isReservedName(name)) continue;
         const child = folder === '' ? name : `${folder}/${name}`;
         // A prefix has no time of its own.
         if (this.isCanonical(child)) folders.push({ path: child, type: 'folder', size: 0, modifiedAt: EPOCH });
@@ -680,7 +682,7 @@ export class S3UserStorage implements UserStorage {
       for (const object of page.Contents ?? []) {
         exists = true;
         const name = (object.Key ?? '').slice(folderKey.length);
-        if (name === '' || name.startsWith(RESERVED_PREFIX)) continue;
+        if (name === '' || isReservedName(name)) continue;
         const child = folder === '' ? name : `${folder}/${name}`;
         if (this.isCanonical(child)) files.push(child);
       }

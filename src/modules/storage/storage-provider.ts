@@ -102,10 +102,19 @@ export interface UserStorage {
   list(relativePath: string): Promise<FolderEntry[]>;
   /** SHA-256 (hex) of the file's whole content: re-verification before a destructive step. */
   contentHash(relativePath: string): Promise<string>;
-  /** Deletes a folder and everything below it, for good (quarantine purge). */
-  removeTree(relativePath: string): Promise<void>;
+  /**
+   * Deletes the regular file at `relativePath` for good (never a folder, never through a link);
+   * answers whether it did. The caller decides from its journal which files are its own: nothing
+   * here deletes by name or by folder.
+   */
+  removeFile(relativePath: string): Promise<boolean>;
   /** The absolute path on this machine's disk, for engines that read files directly; null off local disk. */
   localPath(relativePath: string): string | null;
+  /**
+   * Why `relativePath` is too long for this backend (PATH_MAX with the user's root on disk, the
+   * 1,024-byte key on S3), or null: checked per file before a destination is planned.
+   */
+  lengthProblem?(relativePath: string): string | null;
 
   // Optional fast paths, for backends that can answer without a promise per file (local disk).
   /** stat() answered synchronously. */

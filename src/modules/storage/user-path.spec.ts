@@ -1,4 +1,12 @@
-import { isInside, normalizeUserPath, PathRuleError, pathsOverlap } from './user-path.js';
+import {
+  destinationProblem,
+  isInside,
+  isReservedName,
+  normalizeRequestPath,
+  normalizeUserPath,
+  PathRuleError,
+  pathsOverlap,
+} from './user-path.js';
 
 describe('user paths', () => {
   it('normalizes relative paths', () => {
@@ -36,5 +44,30 @@ describe('user paths', () => {
     expect(pathsOverlap('a/b', 'a/c')).toBe(false);
     expect(isInside('a/b', 'a')).toBe(true);
     expect(isInside('ab', 'a')).toBe(false);
+  });
+
+  it.each([
+    ['.fileorganizer', true],
+    ['.FileOrganizer', true],
+    ['.FILEORGANIZER-tmp-1', true],
+    ['.fileorganizer\u0301', true],
+    ['.fileorganizeR', true],
+    ['fileorganizer', false],
+    ['x.fileorganizer', false],
+    ['.fileorganize', false],
+    ['\uff0efileorganizer', false],
+  ])('%j is reserved: %s', (name, reserved) => {
+    expect(isReservedName(name)).toBe(reserved);
+  });
+
+  it('refuses a reserved segment anywhere in a request path, and in a planned destination', () => {
+    expect(() => normalizeRequestPath('inbox/.FileOrganizer/x', 'options.destination')).toThrow(/reserved/);
+    expect(() => normalizeRequestPath('.fileorganizer\\quarantine')).toThrow(PathRuleError);
+    expect(normalizeRequestPath('inbox/fileorganizer')).toBe('inbox/fileorganizer');
+    expect(destinationProblem('a/.fileorganizer-tmp-x')).toMatch(/reserved/);
+    expect(destinationProblem(`a/${'x'.repeat(256)}`)).toMatch(/255 bytes/);
+    expect(destinationProblem(`a/${'é'.repeat(128)}`)).toMatch(/255 bytes/);
+    expect(destinationProblem(`${'x/'.repeat(600)}y`)).toMatch(/1024 bytes/);
+    expect(destinationProblem(`a/${'x'.repeat(255)}`)).toBeNull();
   });
 });

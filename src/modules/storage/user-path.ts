@@ -7,6 +7,60 @@ export class PathRuleError extends Error {}
 export class MissingPathError extends PathRuleError {}
 
 export const MAX_PATH_BYTES = 1024;
+/** NAME_MAX of Linux filesystems: bytes of one path segment (UTF-8). */
+export const NAME_MAX_BYTES = 255;
+
+/**
+ * Names the service keeps for itself in a user's folder (quarantine, temp copies): never scanned,
+ * never listed, never moved, and no user input may name one.
+ */
+export const RESERVED_PREFIX = '.fileorganizer';
+
+/**
+ * The one rule for reserved names: a segment that is or starts with `.fileorganizer` in any case,
+ * after Unicode NFC (a precomposed and a decomposed spelling are the same name to a user, and to
+ * some filesystems; case-insensitive filesystems fold case).
+ */
+export function isReservedName(segment: string): boolean {
+  // The raw spelling too: NFC can turn a reserved prefix into another name (".fileorganizer" +
+  // U+0301 composes to "...ŕ"), and failing closed costs nothing.
+  return (
+    segment.toLowerCase().startsWith(RESERVED_PREFIX) ||
+    segment.normalize('NFC').toLowerCase().startsWith(RESERVED_PREFIX)
+  );
+}
+
+/** Why a user path (or template, split on "/") names a reserved segment, or null. */
+export function reservedNameProblem(value: string, field: string): string | null {
+  const segment = value.split(/[/\\]/).find(isReservedName);
+  if (segment === undefined) return null;
+  return `${field} must not name ${JSON.stringify(segment)}: names starting with "${RESERVED_PREFIX}" are reserved`;
+}
+
+/** normalizeUserPath for a path that comes from a request: reserved names are refused too. */
+export function normalizeRequestPath(raw: string, field = 'rootPath'): string {
+  const normalized = normalizeUserPath(raw, field);
+  const problem = reservedNameProblem(normalized, field);
+  if (problem) throw new PathRuleError(problem);
+  return normalized;
+}
+
+/**
+ * Why a destination the service computed for one file (a rendered template) cannot be used, or
+ * null: a reserved segment, a segment over NAME_MAX, or more than the API's path limit. The
+ * backend's own limit (PATH_MAX with the root, an S3 key) is UserStorage.lengthProblem.
+ */
+export function destinationProblem(relativePath: string): string | null {
+  const reserved = reservedNameProblem(relativePath, 'the destination');
+  if (reserved) return reserved;
+  if (Buffer.byteLength(relativePath) > MAX_PATH_BYTES) {
+    return `the destination is longer than ${MAX_PATH_BYTES} bytes`;
+  }
+  if (relativePath.split('/').some((segment) => Buffer.byteLength(segment) > NAME_MAX_BYTES)) {
+    return `a name in the destination is longer than ${NAME_MAX_BYTES} bytes`;
+  }
+  return null;
+}
 
 /**
  * Checks and normalizes a path relative to the user's folder (API.md "Storage and paths"):

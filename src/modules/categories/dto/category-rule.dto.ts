@@ -11,6 +11,7 @@ import {
   MaxLength,
   Min,
 } from 'class-validator';
+import { MAX_GLOB_LENGTH, MAX_GLOB_WILDCARDS } from '../name-glob.js';
 
 export class CreateCategoryRuleDto {
   @ApiProperty({ example: 'Scans', maxLength: 100, description: 'The category (and folder) name files get' })
@@ -41,10 +42,16 @@ export class CreateCategoryRuleDto {
   })
   mimeTypes?: string[];
 
-  @ApiPropertyOptional({ example: 'scan-*', description: 'Glob on the file name (case-insensitive)' })
+  @ApiPropertyOptional({
+    example: 'scan-*',
+    maxLength: MAX_GLOB_LENGTH,
+    description:
+      'Glob on the file name, case-insensitive, matched in linear time: `*` `?` `[a-z]` `[!a-z]` `{jpg,jpeg}`, `\\` escapes, a leading `!` negates. ' +
+      `Refused (400): extglobs such as \`+(\` \`@(\` \`!(\` \`*(\` \`?(\`, nested braces, brace ranges, more than ${MAX_GLOB_WILDCARDS} wildcards (\`*\` or \`?\`).`,
+  })
   @IsOptional()
   @IsString()
-  @Length(1, 255)
+  @Length(1, MAX_GLOB_LENGTH)
   namePattern?: string;
 
   @ApiPropertyOptional({ example: 0, description: 'Bytes, inclusive' })

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import path from 'node:path';
+import { eventLoopSliceDue, yieldEventLoop } from '../../../common/event-loop-slice.js';
 import { CategoriesService } from '../../categories/categories.service.js';
 import type { Categorization, Categorizer } from '../../categories/categorizer.js';
 import { SNIFF_BYTES } from '../../categories/content-sniffer.js';
@@ -12,7 +13,7 @@ import type { CandidateFile, DuplicateGroup } from '../../duplicates/index.js';
 import { findDuplicatesInStorage } from '../../duplicates/storage-duplicate-finder.js';
 import { PROGRESS_INTERVAL_MS } from '../../progress/progress.service.js';
 import type { StoredFile, UserStorage } from '../../storage/storage-provider.js';
-import { joinUserPath } from '../../storage/user-path.js';
+import { destinationProblem, joinUserPath } from '../../storage/user-path.js';
 import { FileRecordsStore } from '../file-records.store.js';
 import type { PlannedFile } from '../file-records.store.js';
 import type { OrganizeOptions } from '../operation.types.js';
@@ -123,10 +124,13 @@ export class OrganizeRunner {
       let bytes = 0;
       let failed = 0;
       for (const file of batch) {
+        // Matching names against the user's rules is CPU work: other requests and jobs get turns.
+        if (eventLoopSliceDue()) await yieldEventLoop();
         const record =
           this.planFileWithoutWaiting(categorizer, options, destinations, file, seq) ??
           (await this.planFile(context, categorizer, options, destinations, file, seq));
         planned.push(record);
+        if (record.status === 'failed') failed += 1;
         seq += 1;
         bytes += file.size;
       }
@@ -186,6 +190,8 @@ export class OrganizeRunner {
     const categorization = categorizer.categorizeWithoutContent({ fileName, size: file.size });
     if (!categorization) return undefined;
     const wanted = this.destinationFor(options, categorization, fileName, file);
+    const problem = destinations.problem(wanted);
+    if (problem) return unusableDestination(file, seq, categorization, problem);
     // A taken name goes the slow way: finding a free one may have to stat.
     if (!destinations.known(wanted) || (wanted !== file.path && destinations.taken(wanted))) return undefined;
     const claimed = this.claim(options, destinations, file, seq, categorization, wanted);
@@ -224,6 +230,8 @@ export class OrganizeRunner {
       readHead: () => storage.readHead(file.path, SNIFF_BYTES).catch(() => new Uint8Array()),
     });
     const wanted = this.destinationFor(options, categorization, fileName, file);
+    const problem = destinations.problem(wanted);
+    if (problem) return unusableDestination(file, seq, categorization, problem);
     await destinations.load(wanted);
     const claimed = this.claim(options, destinations, file, seq, categorization, wanted);
     return claimed instanceof Promise ? await claimed : claimed;
@@ -270,6 +278,9 @@ export class OrganizeRunner {
         if (options.onConflict === 'skip') return { ...record, status: 'skipped', error: 'destination exists' };
         if (n > MAX_RENAME_ATTEMPTS) return { ...record, status: 'skipped', error: 'no free name' };
         candidate = numberedAlternative(wanted, n);
+        // " (n)" makes the name longer: it may no longer fit.
+        const problem = destinations.problem(candidate);
+        if (problem) return unusableDestination(file, seq, categorization, problem);
       }
       destinations.claim(candidate);
       return { ...record, destinationPath: candidate };
@@ -404,6 +415,14 @@ class DestinationNames {
 
   constructor(private readonly storage: UserStorage) {}
 
+  /**
+   * Why a destination rendered for one file cannot be given out (a reserved name, too long for
+   * the filesystem or for an S3 key), or null: that file then fails, and the others go on.
+   */
+  problem(destination: string): string | null {
+    return destinationProblem(destination) ?? this.storage.lengthProblem?.(destination) ?? null;
+  }
+
   /** Whether `taken(destination)` can answer without a promise. */
   known(destination: string): boolean {
     return this.folders.get(parentOf(destination)) instanceof Set;
@@ -433,6 +452,29 @@ class DestinationNames {
     if (names instanceof Set) names.add(flat(destination.slice(destination.lastIndexOf('/') + 1)));
     else this.claimedElsewhere.add(destination);
   }
+}
+
+/** The record of a file whose rendered destination cannot be used: failed, with the reason. */
+function unusableDestination(
+  file: StoredFile,
+  seq: number,
+  categorization: Categorization,
+  reason: string,
+): PlannedFile {
+  return {
+    seq,
+    sourcePath: file.path,
+    destinationPath: null,
+    category: categorization.category,
+    matchedBy: categorization.matchedBy,
+    size: file.size,
+    mtimeMs: file.mtimeMs,
+    hash: null,
+    status: 'failed',
+    error: reason,
+    dev: file.dev || null,
+    ino: file.ino || null,
+  };
 }
 
 /**
