@@ -273,6 +273,18 @@ describe('rate limits on signup, login and API keys, and per-user caps (e2e)', (
     );
   });
 
+  it('failed API keys at the queue board count too, and past the limit it answers 429 with Retry-After', async () => {
+    const address = freshAddress();
+    const board = (key: string) =>
+      requestFrom(t.url, address, 'GET', '/admin/queues/api/queues', { headers: { 'X-API-Key': key } });
+    for (let i = 0; i < 30; i += 1)
+      expect((await board(`fo_${randomBytes(32).toString('base64url')}`)).status).toBe(401);
+    const limited = await board('fo_one-more');
+    expect(limited.status).toBe(429);
+    expectRetryAfter(limited, 60);
+    expect(limited.body).toMatchObject({ statusCode: 429, error: 'Too Many Requests' });
+  });
+
   it('the operation-create limit is configurable (OPERATIONS_CREATE_RATE_LIMIT)', async () => {
     const owner = await user();
     const create = () => t.http().post('/api/v1/operations').set(bearer(owner)).send({ type: 'nonsense' });
