@@ -96,8 +96,8 @@ describe('argon2 concurrency cap (e2e)', () => {
     }
     // The event loop and the thread pool keep answering. The loop also runs this test's own 300
     // clients on a shared 2-core machine, hence the margin on the worst case.
-    expect(live.median).toBeLessThan(250);
-    expect(live.worst).toBeLessThan(3000);
+    expect(live.median).toBeLessThan(500);
+    expect(live.worst).toBeLessThan(5000);
     expect(disk.median).toBeLessThan(100);
     expect(disk.worst).toBeLessThan(2000);
     // The refused ones were not hashed: the process is free again at once.
