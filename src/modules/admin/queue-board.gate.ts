@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { HttpException, HttpStatus, Injectable } from '@nestjs/common';
 import type { NextFunction, Request, Response } from 'express';
 import type { AuthUser } from '../../common/auth-user.js';
 import { ApiKeysService } from '../auth/api-keys.service.js';
@@ -41,7 +41,16 @@ export class QueueBoardGate {
         (request as Request & { user?: AuthUser }).user = user;
         next();
       },
-      (error: unknown) => next(error),
+      (error: unknown) => {
+        // Too many failed API keys from this address: the API's 429, with Retry-After.
+        if (error instanceof HttpException && error.getStatus() === HttpStatus.TOO_MANY_REQUESTS) {
+          const body = error.getResponse() as { retryAfter?: number };
+          if (typeof body.retryAfter === 'number') response.setHeader('Retry-After', String(body.retryAfter));
+          response.status(error.getStatus()).json(body);
+          return;
+        }
+        next(error);
+      },
     );
   };
 
