@@ -171,15 +171,20 @@ export function parseTrustProxy(raw: string | undefined): false | number | strin
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
 
+/**
+ * DATABASE_URL alone, validated as loadConfig does: what the TypeORM CLI (ormconfig.ts) needs to
+ * migrate, without the service's other settings (a production migration needs no JWT_SECRET).
+ */
+export function loadDatabaseUrl(env: Env = process.env): string {
+  return url(env, 'DATABASE_URL', 'postgres://postgres@127.0.0.1:5432/fileorganizer', ['postgres:', 'postgresql:']);
+}
+
 export function loadConfig(env: Env = process.env): AppConfig {
   const nodeEnv = str(env, 'NODE_ENV', 'development');
   const production = nodeEnv === 'production';
 
   const port = int(env, 'PORT', 3000, 0, 65535);
-  const databaseUrl = url(env, 'DATABASE_URL', 'postgres://postgres@127.0.0.1:5432/fileorganizer', [
-    'postgres:',
-    'postgresql:',
-  ]);
+  const databaseUrl = loadDatabaseUrl(env);
   const redisUrl = url(env, 'REDIS_URL', 'redis://127.0.0.1:6379', ['redis:', 'rediss:']);
 
   let jwtSecret = optional(env, 'JWT_SECRET');
