@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import { organize, userFolder, writeTree } from '../utils/operations.js';
+import { connectSocket } from '../utils/sockets.js';
 import { createTestApp, signUp } from '../utils/test-app.js';
 import type { SignedUpUser, TestApp } from '../utils/test-app.js';
 
@@ -91,13 +92,27 @@ describe('GET /metrics', () => {
     throw new Error('the rollback did not show up in fileorganizer_files_moved_total');
   });
 
-  it('counts socket connections when the gateway reports them', async () => {
-    const { MetricsService } = await import('../../src/modules/metrics/metrics.service.js');
-    const metrics = t.app.get(MetricsService);
-    metrics.socketConnections.inc({ namespace: '/operations' });
-    const text = (await t.http().get('/metrics').expect(200)).text;
-    expect(sample(text, 'fileorganizer_socket_connections{namespace="/operations"}')).toBe(1);
-    metrics.socketConnections.dec({ namespace: '/operations' });
+  it('counts the Socket.IO connections that are open, as real clients connect and leave', async () => {
+    const gauge = 'fileorganizer_socket_connections{namespace="/operations"}';
+    const read = async () => sample((await t.http().get('/metrics').expect(200)).text, gauge) ?? 0;
+    /** The gauge moves when the server sees the (dis)connection, a moment after the client does. */
+    const expectGauge = async (expected: number) => {
+      for (let attempt = 0; attempt < 100 && (await read()) !== expected; attempt += 1) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      expect(await read()).toBe(expected);
+    };
+    await expectGauge(0);
+    const sockets = await Promise.all([1, 2, 3].map(() => connectSocket(t.url, { token: user.accessToken })));
+    await expectGauge(3);
+    // A refused handshake is no connection.
+    await expect(connectSocket(t.url, { token: 'not-a-token' })).rejects.toThrow('unauthorized');
+    await expectGauge(3);
+    sockets[0].close();
+    sockets[1].close();
+    await expectGauge(1);
+    sockets[2].close();
+    await expectGauge(0);
   });
 });
 

@@ -1,15 +1,11 @@
 import { Emitter } from '@socket.io/redis-emitter';
 import { decode } from 'notepack.io';
-import { splitAtSeqPlaceholder } from './redis-progress-event-sink.js';
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import type { AppConfig } from '../../config/app-config.js';
+import { ProgressEventName } from './progress-events.js';
+import { RedisProgressEventSink, splitAtSeqPlaceholder } from './redis-progress-event-sink.js';
 import { TokenBucket } from './token-bucket.js';
-
-/** What the Lua script does: the head, seq as a big-endian uint32, the tail. */
-function numbered(message: Buffer, seq: number): Buffer {
-  const [head, tail] = splitAtSeqPlaceholder(message);
-  const value = Buffer.alloc(4);
-  value.writeUInt32BE(seq);
-  return Buffer.concat([head, value, tail]);
-}
 
 describe('numbering an encoded progress event', () => {
   function encode(payload: Record<string, unknown>): { channel: string; message: Buffer } {
@@ -21,26 +17,61 @@ describe('numbering an encoded progress event', () => {
     return captured;
   }
 
-  it('puts seq where the placeholder was, leaving the rest of the message intact', () => {
-    const payload = {
-      seq: 0xffffffff,
-      operationId: 'abc',
+  it('numbers events with the real script in the real Redis: seq in place, the rest intact, in publish order', async () => {
+    const prefix = `fotest:sink:${randomBytes(4).toString('hex')}`;
+    const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+    const subscriber = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+    try {
+      const sink = new RedisProgressEventSink(redis, { redisPrefix: prefix } as AppConfig);
+      const channel = `${prefix}:socket.io#/operations#op:abc#`;
+      const received: Buffer[] = [];
+      subscriber.on('messageBuffer', (_channel: Buffer, message: Buffer) => received.push(message));
+      await subscriber.subscribe(channel);
+      const progress = { phase: 'moving', filesTotal: 0xffffffff, bytesScanned: 2 ** 40 };
+      const at = '2024-01-01T00:00:00.000Z';
       // Counters that happen to equal the placeholder do not confuse the split: seq comes first.
-      progress: { phase: 'moving', filesTotal: 0xffffffff, bytesScanned: 2 ** 40 },
-      at: '2024-01-01T00:00:00.000Z',
-    };
-    const { channel, message } = encode(payload);
-    expect(channel).toBe('fo:socket.io#/operations#op:abc#');
-    for (const seq of [1, 2, 255, 65_536, 2 ** 31]) {
-      const [uid, packet, options] = decode(numbered(message, seq)) as [
-        string,
-        { type: number; data: [string, Record<string, unknown>]; nsp: string },
-        { rooms: string[] },
-      ];
-      expect(uid).toBe('emitter');
-      expect(packet.nsp).toBe('/operations');
-      expect(packet.data).toEqual(['operation.progress', { ...payload, seq }]);
-      expect(options.rooms).toEqual(['op:abc']);
+      expect(await sink.publish(ProgressEventName.Progress, { operationId: 'abc', progress, at } as never)).toBe(1);
+      expect(await sink.publish(ProgressEventName.Progress, { operationId: 'abc', progress, at } as never)).toBe(2);
+      expect(await sink.terminalPublished('abc')).toBe(false);
+      expect(
+        await sink.publish(ProgressEventName.Completed, {
+          operationId: 'abc',
+          status: 'completed',
+          progress,
+          at,
+        } as never),
+      ).toBe(3);
+      for (let attempt = 0; received.length < 3 && attempt < 100; attempt += 1)
+        await new Promise((r) => setTimeout(r, 20));
+      const decoded = received.map(
+        (message) =>
+          decode(message) as [string, { data: [string, Record<string, unknown>]; nsp: string }, { rooms: string[] }],
+      );
+      expect(decoded.map(([, packet]) => packet.data)).toEqual([
+        ['operation.progress', { seq: 1, operationId: 'abc', progress, at }],
+        ['operation.progress', { seq: 2, operationId: 'abc', progress, at }],
+        ['operation.completed', { seq: 3, operationId: 'abc', status: 'completed', progress, at }],
+      ]);
+      for (const [uid, packet, options] of decoded) {
+        expect(uid).toBe('emitter');
+        expect(packet.nsp).toBe('/operations');
+        expect(options.rooms).toEqual(['op:abc']);
+      }
+      expect(await sink.currentSeq('abc')).toBe(3);
+      expect(await sink.terminalPublished('abc')).toBe(true);
+      expect(await redis.pttl(`${prefix}:progress:abc`)).toBeGreaterThan(0);
+      // The placeholder's bytes are a uint32: numbering goes on past 65,535 and 2^31.
+      await redis.hset(`${prefix}:progress:abc`, 'seq', 2 ** 31 - 1);
+      expect(await sink.publish(ProgressEventName.Progress, { operationId: 'abc', progress, at } as never)).toBe(
+        2 ** 31,
+      );
+      for (let attempt = 0; received.length < 4 && attempt < 100; attempt += 1)
+        await new Promise((r) => setTimeout(r, 20));
+      expect((decode(received[3]) as [string, { data: [string, { seq: number }] }])[1].data[1].seq).toBe(2 ** 31);
+    } finally {
+      await redis.del(`${prefix}:progress:abc`);
+      subscriber.disconnect();
+      redis.disconnect();
     }
   });
 
