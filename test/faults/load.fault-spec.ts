@@ -156,6 +156,13 @@ describe(`load: ${OPERATIONS} organize operations of ${FILES} files, 3 workers, 
     expect(result['5xx']).toBe(0);
     expect(result.errors).toBe(0);
     expect(Object.keys(statuses).every((status) => status === 'completed' || status === 'failed')).toBe(true);
+    // Worker kills may cost an operation now and then (three resumes, then it fails), not the run:
+    // at least 99% complete, and every one that failed says why.
+    expect(statuses.completed ?? 0).toBeGreaterThanOrEqual(Math.ceil(operations.length * 0.99));
+    const unexplained = [...ended.values()].filter(
+      (operation) => operation.status === 'failed' && !(operation.error as { message?: string } | null)?.message,
+    );
+    expect(unexplained).toEqual([]);
     expect(Number(planned.rows[0].n)).toBe(0);
     for (const user of users) {
       const after = snapshot(user.root);
