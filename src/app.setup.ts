@@ -12,6 +12,7 @@ import { httpLogger } from './common/logging/http-logger.js';
 import { ROOT_LOGGER } from './common/logging/logging.module.js';
 import { CategoryTotalsDto } from './modules/operations/dto/operation-response.dto.js';
 import { httpTracingMiddleware } from './tracing/http-tracing.middleware.js';
+import { jsonBodiesOnly } from './common/middleware/json-bodies-only.middleware.js';
 import { requestIdMiddleware } from './common/middleware/request-id.middleware.js';
 import { StrictValidationPipe } from './common/pipes/strict-validation.pipe.js';
 import { RedisIoAdapter } from './modules/progress/redis-io.adapter.js';
@@ -106,12 +107,13 @@ export function configureApp(app: NestExpressApplication, config: AppConfig): vo
   app.use(securityHeaders());
   app.use(compression());
   app.enableCors({ origin: config.corsOrigins, exposedHeaders: ['X-Request-Id', 'Retry-After'] });
+  // API routes take JSON only (415 otherwise); the queue board's own router is not the API.
+  app.use('/api', jsonBodiesOnly);
   // Nest's type leaves `verify` out (it uses it for rawBody, which is off here); express passes it on.
   app.useBodyParser('json', {
     limit: JSON_BODY_LIMIT,
     verify: refuseDeepJson,
   } as NestExpressBodyParserOptionsFor<'json'>);
-  app.useBodyParser('urlencoded', { limit: JSON_BODY_LIMIT, extended: false });
   app.useGlobalPipes(
     new StrictValidationPipe({
       whitelist: true,

@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import type { AddressInfo } from 'node:net';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { ConfigError, loadConfig } from './config/app-config.js';
 import { startTracing } from './tracing/tracing.js';
@@ -52,7 +53,12 @@ async function bootstrap(): Promise<void> {
     logger.log(`Tracing to ${process.env.OTEL_EXPORTER_OTLP_ENDPOINT}`);
   }
   await app.listen(config.port);
-  logger.log(`FileOrganizer (${config.appRole}) listening on port ${config.port}`);
+  const { port } = app.getHttpServer().address() as AddressInfo;
+  logger.log(`FileOrganizer (${config.appRole}) listening on port ${port}`);
+  // The last start-up line says where to go next.
+  const base = `http://localhost:${port}`;
+  if (config.appRole === 'worker') logger.log(`Health: ${base}/health  Metrics: ${base}/metrics`);
+  else logger.log(`Console: ${base}/  API docs: ${base}/docs`);
 }
 
 bootstrap().catch((error: unknown) => {

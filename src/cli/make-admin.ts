@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { DataSource } from 'typeorm';
-import { ConfigError, loadConfig } from '../config/app-config.js';
+import { ConfigError, loadDatabaseUrl } from '../config/app-config.js';
 import { buildDataSourceOptions } from '../database/data-source-options.js';
 import { normalizeEmail } from '../modules/users/users.service.js';
 
@@ -14,7 +14,8 @@ async function main(): Promise<number> {
     process.stderr.write('usage: npm run make-admin -- <email>\n');
     return 2;
   }
-  const dataSource = await new DataSource(buildDataSourceOptions(loadConfig().databaseUrl)).initialize();
+  // DATABASE_URL only: promoting an account on a production server needs no JWT_SECRET.
+  const dataSource = await new DataSource(buildDataSourceOptions(loadDatabaseUrl())).initialize();
   try {
     const rows: unknown[] = await dataSource.query(
       `UPDATE users SET role = 'admin', updated_at = now() WHERE email = $1 RETURNING id`,

@@ -27,6 +27,7 @@ describe('loadConfig', () => {
       redisUrl: 'redis://127.0.0.1:6379',
       redisPrefix: 'fo:fileorganizer',
       trustProxy: false,
+      logFormat: 'json',
       jwtSecretGenerated: true,
       jwtAccessTtlSeconds: 900,
       jwtRefreshTtlSeconds: 30 * 86400,
@@ -272,4 +273,20 @@ describe('TRUST_PROXY', () => {
       configError({ TRUST_PROXY: raw }, 'TRUST_PROXY');
     },
   );
+});
+
+describe('LOG_FORMAT', () => {
+  it('is pretty in development at a terminal, JSON in production, in tests and when piped', () => {
+    expect(loadConfig({}, true).logFormat).toBe('pretty');
+    expect(loadConfig({ NODE_ENV: 'development' }, true).logFormat).toBe('pretty');
+    expect(loadConfig({}, false).logFormat).toBe('json');
+    expect(loadConfig({ NODE_ENV: 'test' }, true).logFormat).toBe('json');
+    expect(loadConfig({ NODE_ENV: 'production', JWT_SECRET: 's'.repeat(32) }, true).logFormat).toBe('json');
+  });
+
+  it('can be chosen, and refuses anything else', () => {
+    expect(loadConfig({ LOG_FORMAT: 'pretty' }, false).logFormat).toBe('pretty');
+    expect(loadConfig({ LOG_FORMAT: 'JSON' }, true).logFormat).toBe('json');
+    configError({ LOG_FORMAT: 'xml' }, 'LOG_FORMAT');
+  });
 });

@@ -36,6 +36,8 @@ export interface AppConfig {
   jobLockMs: number;
   corsOrigins: string[] | true;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
+  /** `pretty` (readable lines) in development at a terminal or with LOG_FORMAT=pretty; JSON lines otherwise. */
+  logFormat: 'json' | 'pretty';
   quarantineRetentionDays: number;
   maxActiveOperationsPerUser: number;
   /** How often workers look for operations whose job was lost (Redis restart, crashes). */
@@ -239,15 +241,21 @@ function loadThrottles(env: Env): ThrottleConfig {
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
 
-export function loadConfig(env: Env = process.env): AppConfig {
+/**
+ * DATABASE_URL alone, validated as loadConfig does: what the TypeORM CLI (ormconfig.ts) needs to
+ * migrate, without the service's other settings (a production migration needs no JWT_SECRET).
+ */
+export function loadDatabaseUrl(env: Env = process.env): string {
+  return url(env, 'DATABASE_URL', 'postgres://postgres@127.0.0.1:5432/fileorganizer', ['postgres:', 'postgresql:']);
+}
+
+/** `stdoutIsTty`: whether a person watches the output (decides the development log format). */
+export function loadConfig(env: Env = process.env, stdoutIsTty = Boolean(process.stdout.isTTY)): AppConfig {
   const nodeEnv = str(env, 'NODE_ENV', 'development');
   const production = nodeEnv === 'production';
 
   const port = int(env, 'PORT', 3000, 0, 65535);
-  const databaseUrl = url(env, 'DATABASE_URL', 'postgres://postgres@127.0.0.1:5432/fileorganizer', [
-    'postgres:',
-    'postgresql:',
-  ]);
+  const databaseUrl = loadDatabaseUrl(env);
   const redisUrl = url(env, 'REDIS_URL', 'redis://127.0.0.1:6379', ['redis:', 'rediss:']);
 
   let jwtSecret = optional(env, 'JWT_SECRET');
@@ -269,6 +277,10 @@ export function loadConfig(env: Env = process.env): AppConfig {
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
     fail('LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}, got ${shown(logLevel)}`);
   }
+
+  const logFormat = str(env, 'LOG_FORMAT', nodeEnv === 'development' && stdoutIsTty ? 'pretty' : 'json').toLowerCase();
+  if (logFormat !== 'json' && logFormat !== 'pretty')
+    fail('LOG_FORMAT', `must be json or pretty, got ${shown(logFormat)}`);
 
   const cors = optional(env, 'CORS_ORIGINS');
   let corsOrigins: string[] | true = true;
@@ -332,6 +344,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     jobLockMs: int(env, 'JOB_LOCK_MS', 30_000, 1000, 3_600_000),
     corsOrigins,
     logLevel: logLevel as AppConfig['logLevel'],
+    logFormat,
     quarantineRetentionDays: int(env, 'QUARANTINE_RETENTION_DAYS', 30, 0, 36500),
     maxActiveOperationsPerUser: int(env, 'MAX_ACTIVE_OPERATIONS_PER_USER', 4, 1, 1000),
     recoveryIntervalMs: int(env, 'RECOVERY_INTERVAL_MS', 60_000, 500, 3_600_000),

@@ -1,56 +1,73 @@
-import { spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { ensureBuilt } from '../utils/processes.js';
 import { createTestApp, signUp } from '../utils/test-app.js';
 import type { TestApp } from '../utils/test-app.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const ROOT = path.resolve(import.meta.dirname, '../..');
 
-/** `npm run make-admin -- <email>` as an operator runs it, against the test app's database. */
-function makeAdmin(t: TestApp, ...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const run = spawnSync('npm', ['run', '--silent', 'make-admin', '--', ...args], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', DATABASE_URL: t.config.databaseUrl },
-    encoding: 'utf8',
-    timeout: 60_000,
-  });
-  return { status: run.status, stdout: run.stdout, stderr: run.stderr };
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** `npm run make-admin -- <args>` as an operator runs it on a production server: DATABASE_URL, nothing else. */
+async function makeAdmin(t: TestApp, args: string[]): Promise<Run> {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(
+      process.execPath,
+      [path.join(ROOT, 'dist/src/cli/make-admin.js'), ...args],
+      { env: { PATH: process.env.PATH ?? '', NODE_ENV: 'production', DATABASE_URL: t.config.databaseUrl } },
+    );
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const failed = error as { code: number; stdout: string; stderr: string };
+    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
+  }
 }
 
 describe('npm run make-admin', () => {
   let t: TestApp;
-
   beforeAll(async () => {
     ensureBuilt();
     t = await createTestApp();
-  }, 180_000);
+  }, 300_000);
   afterAll(async () => {
-    await t?.close();
+    await t.close();
   });
 
-  it('gives an existing account the admin role, found by its email in any case', async () => {
-    const user = await signUp(t, 'operator');
-    const other = await signUp(t, 'bystander');
+  it('makes an existing account an admin (email in any case); its next token carries the role', async () => {
+    const user = await signUp(t, 'future-admin');
     await t.http().get('/api/v1/admin/users').set('Authorization', `Bearer ${user.accessToken}`).expect(403);
-
-    const run = makeAdmin(t, user.email.toUpperCase());
-    expect(run.stderr).toBe('');
-    expect(run.status).toBe(0);
-    expect(run.stdout).toContain('is now an admin');
-
-    // The role is read per request: the same token is now an admin's.
-    await t.http().get('/api/v1/admin/users').set('Authorization', `Bearer ${user.accessToken}`).expect(200);
-    // Nobody else changed.
-    await t.http().get('/api/v1/admin/users').set('Authorization', `Bearer ${other.accessToken}`).expect(403);
+    const run = await makeAdmin(t, [user.email.toUpperCase()]);
+    expect(run).toEqual({ code: 0, stdout: `${user.email.toUpperCase()} is now an admin\n`, stderr: '' });
+    const login = await t
+      .http()
+      .post('/api/v1/auth/login')
+      .send({ email: user.email, password: user.password })
+      .expect(200);
+    expect(login.body.user.role).toBe('admin');
+    await t.http().get('/api/v1/admin/users').set('Authorization', `Bearer ${login.body.accessToken}`).expect(200);
   });
 
-  it('says so and exits 1 for an unknown email, 2 without one', () => {
-    const unknown = makeAdmin(t, 'nobody@example.com');
-    expect(unknown.status).toBe(1);
-    expect(unknown.stderr).toContain('no account with email nobody@example.com');
-    const missing = makeAdmin(t);
-    expect(missing.status).toBe(2);
-    expect(missing.stderr).toContain('usage: npm run make-admin -- <email>');
+  it('changes nobody for an unknown email, and says so', async () => {
+    const other = await signUp(t, 'bystander');
+    const run = await makeAdmin(t, ['nobody-here@example.com']);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toBe('no account with email nobody-here@example.com; sign up first\n');
+    const login = await t
+      .http()
+      .post('/api/v1/auth/login')
+      .send({ email: other.email, password: other.password })
+      .expect(200);
+    expect(login.body.user.role).toBe('user');
+  });
+
+  it('prints its usage without an email', async () => {
+    const run = await makeAdmin(t, []);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('usage: npm run make-admin -- <email>');
   });
 });

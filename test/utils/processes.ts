@@ -20,7 +20,11 @@ function newestMtime(folder: string): number {
 /** Runs `npm run build` unless dist/ is newer than every source file (CI builds before the tests). */
 export function ensureBuilt(): void {
   const built = fs.existsSync(BUILT_MAIN) ? fs.statSync(BUILT_MAIN).mtimeMs : 0;
-  const sources = Math.max(newestMtime(path.join(ROOT, 'src')), newestMtime(path.join(ROOT, 'migrations')));
+  const sources = Math.max(
+    newestMtime(path.join(ROOT, 'src')),
+    newestMtime(path.join(ROOT, 'migrations')),
+    fs.statSync(path.join(ROOT, 'ormconfig.ts')).mtimeMs,
+  );
   if (built > sources) return;
   execSync('npm run build', { cwd: ROOT, stdio: 'ignore' });
 }

@@ -7,6 +7,7 @@ import { APP_CONFIG } from '../../config/config.module.js';
 import { AppLogger } from './app-logger.js';
 import { LogContextInterceptor } from './log-context.interceptor.js';
 import { createRootLogger } from './logger.js';
+import { prettyStream } from './pretty-stream.js';
 
 /** Where log lines go: stdout by default; tests override it to capture or hide them. */
 export const LOG_DESTINATION = Symbol('LOG_DESTINATION');
@@ -15,7 +16,14 @@ export const ROOT_LOGGER = Symbol('ROOT_LOGGER');
 @Global()
 @Module({
   providers: [
-    { provide: LOG_DESTINATION, useFactory: (): DestinationStream => pino.destination({ dest: 1, sync: false }) },
+    {
+      provide: LOG_DESTINATION,
+      inject: [APP_CONFIG],
+      useFactory: (config: AppConfig): DestinationStream =>
+        config.logFormat === 'pretty'
+          ? prettyStream(process.stdout, config.logLevel === 'debug' || config.logLevel === 'trace')
+          : pino.destination({ dest: 1, sync: false }),
+    },
     {
       provide: ROOT_LOGGER,
       inject: [APP_CONFIG, LOG_DESTINATION],
