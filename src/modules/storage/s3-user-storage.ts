@@ -16,7 +16,16 @@ import { Readable } from 'node:stream';
 import { crashPoint } from '../../common/faults/crash-point.js';
 import { mapLimited } from '../../common/map-limited.js';
 import type { S3Target } from './s3-backend.js';
-import type { FolderEntry, MoveOutcome, ReadRange, StoredFile, UserStorage, WalkOptions } from './storage-provider.js';
+import type {
+  FolderEntry,
+  FolderPage,
+  FolderPageRequest,
+  MoveOutcome,
+  ReadRange,
+  StoredFile,
+  UserStorage,
+  WalkOptions,
+} from './storage-provider.js';
 import { MissingPathError, normalizeUserPath, PathRuleError } from './user-path.js';
 
 /** Names the service writes for itself (quarantine): never scanned, never moved. Same as on disk. */
@@ -31,6 +40,8 @@ const MIN_COPY_PART_BYTES = 512 * 1024 ** 2;
 const MAX_PARTS = 10_000;
 const EPOCH = new Date(0).toISOString();
 const PART_COPY_CONCURRENCY = 4;
+/** ListObjectsV2 requests one listing page may make while skipping hidden keys. */
+const LIST_REQUESTS_PER_PAGE = 10;
 
 /**
  * User metadata (`x-amz-meta-mtime`): the file's modification time in seconds since the epoch,
@@ -634,10 +645,6 @@ export class S3UserStorage implements UserStorage {
     }
   }
 
-  /**
-   * One level: common prefixes are folders (modifiedAt: the epoch, a prefix has no time), objects
-   * are files (HEADed for their mtime). Markers and `.fileorganizer*` are left out.
-   */
   async contentHash(relativePath: string): Promise<string> {
     const hash = createHash('sha256');
     for await (const chunk of await this.openRead(relativePath)) hash.update(chunk as Buffer);
@@ -662,41 +669,94 @@ export class S3UserStorage implements UserStorage {
     return null;
   }
 
-  async list(relativePath: string): Promise<FolderEntry[]> {
+  /**
+   * One page of a folder, straight from ListObjectsV2 (Delimiter "/", MaxKeys, ContinuationToken):
+   * common prefixes are folders (modifiedAt: the epoch, a prefix has no time), objects are files
+   * with the listing's Size and LastModified; no HEAD per object. Markers, `.fileorganizer*` and
+   * keys that are not canonical paths are left out. A folder of mostly hidden keys gives short
+   * pages (at most LIST_REQUESTS_PER_PAGE requests each) rather than a long request.
+   *
+   * The cursor is `<n>:<continuation token>` (empty token: the folder's start): resume with that
+   * token and pass over the first n entries it answers. Some servers answer more than MaxKeys
+   * (s3rver counts only keys, not prefixes), so a page can end inside an answer.
+   */
+  async list(relativePath: string, request: FolderPageRequest): Promise<FolderPage> {
     const folder = normalizeUserPath(relativePath, 'path');
     const folderKey = this.folderKey(folder);
-    const folders: FolderEntry[] = [];
-    const files: string[] = [];
-    let exists = folder === '';
-    for await (const page of this.listPages(folderKey, '/')) {
+    let token: string | undefined;
+    let skip = 0;
+    if (request.cursor !== undefined) {
+      const match = /^(\d{1,4}):(.*)$/s.exec(request.cursor);
+      if (!match) throw new RangeError('malformed cursor');
+      skip = Number(match[1]);
+      token = match[2] === '' ? undefined : match[2];
+    }
+    const entries: FolderEntry[] = [];
+    const child = (name: string) => (folder === '' ? name : `${folder}/${name}`);
+    for (let requests = 0; requests < LIST_REQUESTS_PER_PAGE; requests += 1) {
+      let page: ListObjectsV2CommandOutput;
+      try {
+        page = await this.call(() =>
+          this.target.client.send(
+            new ListObjectsV2Command({
+              Bucket: this.bucket,
+              Prefix: folderKey,
+              Delimiter: '/',
+              MaxKeys: Math.min(1000, skip + request.limit - entries.length),
+              ContinuationToken: token,
+            }),
+          ),
+        );
+      } catch (error) {
+        // The first request of a resumed page carries the client's token: a token the server did
+        // not issue is refused as a bad cursor (s3rver answers 500 to one it cannot parse).
+        const status = (error as S3StorageError).status;
+        if (requests === 0 && token !== undefined && (status === 400 || status === 500)) {
+          throw new RangeError('malformed cursor', { cause: error });
+        }
+        throw error;
+      }
+      const listed: { key: string; entry: FolderEntry | null }[] = [];
       for (const common of page.CommonPrefixes ?? []) {
-        exists = true;
-        const name = (common.Prefix ?? '').slice(folderKey.length, -1);
-        if (name === '' || name.startsWith(RESERVED_PREFIX)) continue;
-        const child = folder === '' ? name : `${folder}/${name}`;
-        // A prefix has no time of its own.
-        if (this.isCanonical(child)) folders.push({ path: child, type: 'folder', size: 0, modifiedAt: EPOCH });
+        const key = common.Prefix ?? '';
+        const name = key.startsWith(folderKey) ? key.slice(folderKey.length, -1) : '';
+        const visible = name !== '' && !name.startsWith(RESERVED_PREFIX) && this.isCanonical(child(name));
+        listed.push({ key, entry: visible ? { path: child(name), type: 'folder', size: 0, modifiedAt: EPOCH } : null });
       }
       for (const object of page.Contents ?? []) {
-        exists = true;
-        const name = (object.Key ?? '').slice(folderKey.length);
-        if (name === '' || name.startsWith(RESERVED_PREFIX)) continue;
-        const child = folder === '' ? name : `${folder}/${name}`;
-        if (this.isCanonical(child)) files.push(child);
+        const key = object.Key ?? '';
+        const name = key.startsWith(folderKey) ? key.slice(folderKey.length) : '';
+        const visible = name !== '' && !name.startsWith(RESERVED_PREFIX) && this.isCanonical(child(name));
+        listed.push({
+          key,
+          entry: visible
+            ? {
+                path: child(name),
+                type: 'file',
+                size: object.Size ?? 0,
+                modifiedAt: (object.LastModified ?? new Date(0)).toISOString(),
+              }
+            : null,
+        });
       }
+      // S3 answers prefixes and keys in one key order (UTF-8 bytes); merge them back into it.
+      listed.sort((a, b) => Buffer.compare(Buffer.from(a.key), Buffer.from(b.key)));
+      for (let index = skip; index < listed.length; index += 1) {
+        if (entries.length === request.limit) {
+          return { entries, total: null, next: `${index}:${token ?? ''}` };
+        }
+        const { entry } = listed[index];
+        if (entry) entries.push(entry);
+      }
+      skip = 0;
+      const nextToken = page.IsTruncated ? page.NextContinuationToken : undefined;
+      if (nextToken === undefined) {
+        // The whole folder was read in this call: its size is known exactly.
+        return { entries, total: request.cursor === undefined ? entries.length : null, next: null };
+      }
+      token = nextToken;
+      if (entries.length === request.limit) break;
     }
-    if (!exists) throw new MissingPathError(`path does not exist: ${relativePath}`);
-    const heads = await mapLimited(files, HEAD_CONCURRENCY, (child) => this.head(`${this.prefix}${child}`));
-    const entries = folders;
-    heads.forEach((head, index) => {
-      if (!head) return;
-      entries.push({
-        path: files[index],
-        type: 'file',
-        size: head.ContentLength ?? 0,
-        modifiedAt: new Date(objectMtimeMs(head)).toISOString(),
-      });
-    });
-    return entries;
+    return { entries, total: null, next: `0:${token ?? ''}` };
   }
 }
