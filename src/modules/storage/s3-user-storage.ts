@@ -20,6 +20,7 @@ import type {
   FolderEntry,
   FolderPage,
   FolderPageRequest,
+  MoveOptions,
   MoveOutcome,
   ReadRange,
   StoredFile,
@@ -49,9 +50,9 @@ const LIST_REQUESTS_PER_PAGE = 10;
  */
 export const MTIME_METADATA = 'mtime';
 /**
- * User metadata written on every copy: a digest of the source path. It tells a copy this service
- * made from that very source (a crash between copy and delete) from an unrelated object that
- * happens to have the same size and modification time.
+ * User metadata written on every copy: a digest of the source path. Anyone who can write to the
+ * bucket can write it too, so it is only ever a further condition: a copy without it is not ours,
+ * but a copy with it is taken as ours only when size and ETag say so as well (isCopyOf).
  */
 export const MOVED_FROM_METADATA = 'fileorganizer-moved-from';
 
@@ -125,6 +126,11 @@ function copySource(bucket: string, key: string): string {
   return `${bucket}/${key.split('/').map(encodeURIComponent).join('/')}`;
 }
 
+/** An ETag without its quotes (servers differ in quoting it). */
+function normalizeEtag(etag: string | undefined): string | undefined {
+  return etag?.replace(/^"|"$/g, '');
+}
+
 /** A plain MD5 ETag (single-part upload, no KMS): equal ETags then mean equal bytes. */
 function isMd5Etag(head: HeadObjectCommandOutput): boolean {
   const sse = head.ServerSideEncryption;
@@ -178,7 +184,9 @@ export interface S3UserStorageOptions {
   minCopyPartBytes?: number;
 }
 
-type CopyResult = 'copied' | 'destination-exists' | 'source-changed';
+/** `etag`: what the write that made the copy answered (undefined when the server did not say). */
+type CopyResult =
+  { kind: 'copied'; etag: string | undefined } | { kind: 'destination-exists' } | { kind: 'source-changed' };
 
 /**
  * A user's folder in a bucket: the prefix `users/<userId>/`. Every path goes through
@@ -403,10 +411,15 @@ export class S3UserStorage implements UserStorage {
    * 5 GiB) with `If-None-Match: *` and `x-copy-source-if-match` on the source's ETag, HeadObject on
    * the copy (size, mtime, checksum or MD5 ETag), then DeleteObject on the source. The copy keeps
    * the source's metadata and adds its modification time and a digest of the source path, so
-   * stat after the move answers what stat answered before, and a copy left by a crash before the
-   * delete is recognised and finished on the next attempt.
+   * stat after the move answers what stat answered before.
+   *
+   * A destination that exists is a conflict, except when the caller says the move may already
+   * have been made (`mayBeDone`: a run resuming from its journal, the journaled destination) and
+   * the object there has the source's size and ETag (see isCopyOf): then a crash came between
+   * copy and delete, and the delete finishes the move. Object metadata is client-writable, so it
+   * never decides on its own that a move is done.
    */
-  async move(from: string, to: string): Promise<MoveOutcome> {
+  async move(from: string, to: string, options: MoveOptions = {}): Promise<MoveOutcome> {
     const fromPath = normalizeUserPath(from, 'path');
     const toPath = normalizeUserPath(to, 'path');
     if (fromPath === '' || toPath === '') throw new PathRuleError('a move needs a file path on both sides');
@@ -418,14 +431,14 @@ export class S3UserStorage implements UserStorage {
       if (!source) return { kind: 'source-missing' };
       const existing = await this.head(toKey, true);
       if (existing) {
-        if (!this.isInterruptedCopy(fromPath, source, existing)) return { kind: 'destination-exists' };
+        if (!options.mayBeDone || !this.isCopyOf(fromPath, source, existing)) return { kind: 'destination-exists' };
         await this.deleteKey(fromKey);
         return { kind: 'moved' };
       }
       const result = await this.copy(fromKey, toKey, fromPath, source);
-      if (result === 'destination-exists') return { kind: 'destination-exists' };
-      if (result === 'source-changed') continue;
-      await this.verifyCopy(toKey, fromPath, source);
+      if (result.kind === 'destination-exists') return { kind: 'destination-exists' };
+      if (result.kind === 'source-changed') continue;
+      await this.verifyCopy(toKey, fromPath, source, result.etag);
       crashPoint('copy');
       await this.deleteKey(fromKey);
       crashPoint('unlink');
@@ -434,17 +447,22 @@ export class S3UserStorage implements UserStorage {
     throw new S3StorageError('SourceKeepsChanging');
   }
 
-  /** The destination is the copy of this source that a crash kept us from finishing. */
-  private isInterruptedCopy(
-    fromPath: string,
-    source: HeadObjectCommandOutput,
-    existing: HeadObjectCommandOutput,
-  ): boolean {
+  /**
+   * Whether `existing` is a copy of `source` this service made: the same size and the same ETag
+   * (a server-side copy of a single-part object keeps its MD5 ETag; equal ETags mean equal
+   * bytes), no differing checksum, and, as further conditions only, the mtime and moved-from
+   * metadata a copy gets. A look-alike planted with forged metadata but other bytes has another
+   * ETag; a source whose copy gets a different ETag (multipart, SSE-KMS) is never taken as done:
+   * the move then counts as a conflict and both objects stay (fail closed).
+   */
+  private isCopyOf(fromPath: string, source: HeadObjectCommandOutput, existing: HeadObjectCommandOutput): boolean {
     return (
-      existing.Metadata?.[MOVED_FROM_METADATA] === movedFromToken(fromPath) &&
+      source.ETag !== undefined &&
+      normalizeEtag(existing.ETag) === normalizeEtag(source.ETag) &&
       existing.ContentLength === source.ContentLength &&
-      objectMtimeMs(existing) === objectMtimeMs(source) &&
-      !contentDiffers(source, existing)
+      !contentDiffers(source, existing) &&
+      existing.Metadata?.[MOVED_FROM_METADATA] === movedFromToken(fromPath) &&
+      objectMtimeMs(existing) === objectMtimeMs(source)
     );
   }
 
@@ -478,33 +496,35 @@ export class S3UserStorage implements UserStorage {
   ): Promise<CopyResult> {
     try {
       if ((source.ContentLength ?? 0) > this.maxSingleCopyBytes) {
-        await this.copyMultipart(fromKey, toKey, fromPath, source);
-      } else {
-        await this.withConditionalWrite((ifNoneMatch) =>
-          this.target.client.send(
-            new CopyObjectCommand({
-              Bucket: this.bucket,
-              Key: toKey,
-              CopySource: copySource(this.bucket, fromKey),
-              CopySourceIfMatch: source.ETag,
-              MetadataDirective: 'REPLACE',
-              IfNoneMatch: ifNoneMatch,
-              ...this.copyAttributes(fromPath, source),
-            }),
-          ),
-        );
+        return { kind: 'copied', etag: await this.copyMultipart(fromKey, toKey, fromPath, source) };
       }
-      return 'copied';
+      const copied = await this.withConditionalWrite((ifNoneMatch) =>
+        this.target.client.send(
+          new CopyObjectCommand({
+            Bucket: this.bucket,
+            Key: toKey,
+            CopySource: copySource(this.bucket, fromKey),
+            CopySourceIfMatch: source.ETag,
+            MetadataDirective: 'REPLACE',
+            IfNoneMatch: ifNoneMatch,
+            ...this.copyAttributes(fromPath, source),
+          }),
+        ),
+      );
+      return { kind: 'copied', etag: copied.CopyObjectResult?.ETag };
     } catch (error) {
       const failure = wrap(error);
-      if (isConditionalConflict(failure)) return 'destination-exists';
-      if (isNotFound(failure)) return 'source-changed';
+      if (isConditionalConflict(failure)) return { kind: 'destination-exists' };
+      if (isNotFound(failure)) return { kind: 'source-changed' };
       if (!isPreconditionFailed(failure)) throw failure;
       // Either the destination appeared (If-None-Match) or the source changed (copy-source-if-match).
-      // A destination that is this very copy (the SDK retried a copy whose answer was lost) counts as copied.
+      // A destination that is this very copy (the SDK retried a copy whose answer was lost) counts
+      // as copied, on the same size-and-ETag rule as a resumed move.
       const existing = await this.head(toKey, true);
-      if (!existing) return 'source-changed';
-      return this.isInterruptedCopy(fromPath, source, existing) ? 'copied' : 'destination-exists';
+      if (!existing) return { kind: 'source-changed' };
+      return this.isCopyOf(fromPath, source, existing)
+        ? { kind: 'copied', etag: existing.ETag }
+        : { kind: 'destination-exists' };
     }
   }
 
@@ -527,7 +547,7 @@ export class S3UserStorage implements UserStorage {
     toKey: string,
     fromPath: string,
     source: HeadObjectCommandOutput,
-  ): Promise<void> {
+  ): Promise<string | undefined> {
     const size = source.ContentLength ?? 0;
     const partSize = Math.max(this.minCopyPartBytes, Math.ceil(size / MAX_PARTS));
     const created = await this.call(() =>
@@ -558,7 +578,7 @@ export class S3UserStorage implements UserStorage {
         );
         return { PartNumber: part, ETag: copied.CopyPartResult?.ETag } satisfies CompletedPart;
       });
-      await this.withConditionalWrite((ifNoneMatch) =>
+      const completed = await this.withConditionalWrite((ifNoneMatch) =>
         this.target.client.send(
           new CompleteMultipartUploadCommand({
             Bucket: this.bucket,
@@ -569,6 +589,7 @@ export class S3UserStorage implements UserStorage {
           }),
         ),
       );
+      return completed.ETag;
     } catch (error) {
       await this.target.client
         .send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: toKey, UploadId: uploadId }))
@@ -577,10 +598,23 @@ export class S3UserStorage implements UserStorage {
     }
   }
 
-  /** The copy must have the source's size, mtime and (where comparable) content; else it is removed. */
-  private async verifyCopy(toKey: string, fromPath: string, source: HeadObjectCommandOutput): Promise<void> {
+  /**
+   * The copy must be the object our write made (the ETag that write answered, when it answered
+   * one) with the source's size, mtime and (where comparable) content. One that is ours but wrong
+   * is removed; one replaced by someone else since our write is left alone. Either way the move
+   * fails and the source stays.
+   */
+  private async verifyCopy(
+    toKey: string,
+    fromPath: string,
+    source: HeadObjectCommandOutput,
+    writtenEtag: string | undefined,
+  ): Promise<void> {
     const copy = await this.head(toKey, true);
-    const ours = copy?.Metadata?.[MOVED_FROM_METADATA] === movedFromToken(fromPath);
+    const ours =
+      copy !== null &&
+      copy.Metadata?.[MOVED_FROM_METADATA] === movedFromToken(fromPath) &&
+      (writtenEtag === undefined || normalizeEtag(copy.ETag) === normalizeEtag(writtenEtag));
     if (
       copy &&
       ours &&
