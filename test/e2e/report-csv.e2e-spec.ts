@@ -136,6 +136,10 @@ describe('GET /api/v1/operations/:id/report as CSV', () => {
         await sleep(1000);
       }
       const whilePaused = batchesRead;
+      const rss = process.memoryUsage().rss;
+      console.log(
+        `batches read while the client was paused: ${whilePaused} of ${rows / 1000 + 1}, RSS ${(rss / 2 ** 20).toFixed(0)} MiB`,
+      );
       // 31 batches of 1,000 rows in all; socket buffers and the stream's own hold a handful.
       expect(whilePaused).toBeLessThan(10);
       // Reading again gets the whole report.
