@@ -7,6 +7,7 @@ import type { Categorizer } from '../categories/categorizer.js';
 import { SNIFF_BYTES } from '../categories/content-sniffer.js';
 import { StorageService } from '../storage/storage.service.js';
 import type { FolderEntry, UserStorage } from '../storage/storage-provider.js';
+import { PathEscapeError } from '../storage/storage-provider.js';
 import { MissingPathError, normalizeUserPath, PathRuleError } from '../storage/user-path.js';
 import type { ListFolderQueryDto } from './files.dto.js';
 import { decodeListingCursor, encodeListingCursor } from './listing-cursor.js';
@@ -77,7 +78,10 @@ export class FilesService {
     // MAX_RECURSIVE_ENTRIES of them are read, more is a 400.
     const entries = query.recursive
       ? await this.listTree(storage, folder)
-      : await this.readFolder(storage, folder, MAX_RECURSIVE_ENTRIES);
+      : await this.readFolder(storage, folder, MAX_RECURSIVE_ENTRIES).catch((error: unknown) => {
+          if (error instanceof PathEscapeError) throw new BadRequestException('path leads through a symbolic link');
+          throw error;
+        });
     if (entries.length > MAX_RECURSIVE_ENTRIES) throw this.tooLarge();
     entries.sort(compareEntries(query.recursive));
     const start = (query.page - 1) * query.limit;
@@ -153,7 +157,8 @@ export class FilesService {
         total = null;
       }
     } catch (error) {
-      if (error instanceof RangeError) throw new BadRequestException('cursor is not valid');
+      if (error instanceof RangeError) throw new BadRequestException('cursor is not valid', { cause: error });
+      if (error instanceof PathEscapeError) throw new BadRequestException('path leads through a symbolic link');
       throw error;
     }
     const items = entries.slice(skip);
@@ -205,8 +210,8 @@ export class FilesService {
       const current = queue.shift() as string;
       const entries = await this.readFolder(storage, current, MAX_RECURSIVE_ENTRIES - result.length).catch(
         (error: unknown) => {
-          // A folder removed or made unreadable while we walk is skipped, like a scan does.
-          if ((error as NodeJS.ErrnoException).code !== undefined) return [];
+          // A folder removed, made unreadable or swapped for a link while we walk is skipped, like a scan does.
+          if ((error as NodeJS.ErrnoException).code !== undefined || error instanceof PathEscapeError) return [];
           throw error;
         },
       );

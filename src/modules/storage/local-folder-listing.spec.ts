@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { listLocalFolder, parseLocalCursor } from './local-folder-listing.js';
+import { PathEscapeError } from './storage-provider.js';
 
 describe('listLocalFolder', () => {
   let root: string;
@@ -47,6 +48,19 @@ describe('listLocalFolder', () => {
     fs.rmSync(path.join(root, 'sub1'), { recursive: true });
     const second = await listLocalFolder(root, '', { cursor: first.next as string, limit: 3 });
     expect(second.entries.map((entry) => entry.path)).toEqual(['C.txt', 'a.txt', 'b.txt']);
+  });
+
+  it('refuses a folder reached through a symbolic link', async () => {
+    const outside = fs.mkdtempSync(path.join(os.tmpdir(), 'fo-listing-outside-'));
+    try {
+      fs.writeFileSync(path.join(outside, 'secret.txt'), 's');
+      fs.symlinkSync(outside, path.join(root, 'swapped'));
+      await expect(listLocalFolder(path.join(root, 'swapped'), 'swapped', { limit: 10 })).rejects.toThrow(
+        PathEscapeError,
+      );
+    } finally {
+      fs.rmSync(outside, { recursive: true, force: true });
+    }
   });
 
   it('refuses cursors it did not make', async () => {

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import { mapLimited } from '../../common/map-limited.js';
 import type { FolderEntry, FolderPage, FolderPageRequest } from './storage-provider.js';
+import { PathEscapeError } from './storage-provider.js';
 
 /** Names the service writes for itself: never listed (the same rule as the walk's). */
 const RESERVED_PREFIX = '.fileorganizer';
@@ -10,6 +11,15 @@ const READ_BUFFER = 1024;
 const YIELD_EVERY = 4096;
 /** lstat calls in flight for one page's entries (libuv's pool has four threads). */
 const STAT_CONCURRENCY = 8;
+
+/** The folder's identity; throws PathEscapeError when the path leads through a symbolic link. */
+async function checkedFolder(absoluteFolder: string): Promise<fs.Stats> {
+  const stat = await fs.promises.lstat(absoluteFolder);
+  if (!stat.isDirectory() || (await fs.promises.realpath(absoluteFolder)) !== absoluteFolder) {
+    throw new PathEscapeError('the folder leads through a symbolic link');
+  }
+  return stat;
+}
 
 /** Where a listing stands: an entry's kind and name, in listing order (folders first, then by name). */
 interface Position {
@@ -113,6 +123,11 @@ export async function listLocalFolder(
   const smallest = new SmallestPositions(request.limit);
   let total = 0;
   let remaining = 0;
+  // opendir() takes a path: the folder is checked to be itself (no link on the way, same inode)
+  // before and after the read, so a folder swapped for a link meanwhile fails the listing rather
+  // than showing another folder's names (a swap undone within the read is not seen: the
+  // descriptor-based provider closes that).
+  const pinned = await checkedFolder(absoluteFolder);
   const dir = await fs.promises.opendir(absoluteFolder, { bufferSize: READ_BUFFER });
   try {
     // readSync() hands out buffered entries without a promise each (3x faster than `for await`
@@ -134,6 +149,10 @@ export async function listLocalFolder(
     }
   } finally {
     await dir.close();
+  }
+  const now = await checkedFolder(absoluteFolder);
+  if (now.dev !== pinned.dev || now.ino !== pinned.ino) {
+    throw new PathEscapeError(`${relativeFolder || 'your folder'} was replaced while it was listed`);
   }
   const page = smallest.sorted();
   const stats = await mapLimited(page, STAT_CONCURRENCY, (position) =>
