@@ -479,7 +479,7 @@ export interface paths {
         };
         /**
          * Browse your folder
-         * @description Entries under `path`, folders first then by name (with `recursive=true`: everything below, folders first then by path), each file with the category organize would give it. Symbolic links and `.fileorganizer/` are not listed. `path` follows the rules of `rootPath`: 400 when it is absolute, has a `..` segment or leads through a link, 404 when nothing is there.
+         * @description Entries under `path`, folders first then by name (on S3: key order, folders and files interleaved; with `recursive=true`: everything below, folders first then by path), each file with the category organize would give it. Symbolic links and `.fileorganizer/` are not listed. `path` follows the rules of `rootPath`: 400 when it is absolute, has a `..` segment or leads through a link, 404 when nothing is there. A plain listing is read page by page in bounded memory: follow `nextCursor` (`page` × `limit` beyond 10,000 entries is a 400); `recursive` and `category` listings hold at most 50,000 entries (400 beyond).
          */
         get: operations["FilesController_list"];
         put?: never;
@@ -1053,9 +1053,12 @@ export interface components {
         };
         FolderEntryPageDto: {
             items: components["schemas"]["FolderEntryDto"][];
-            total: number;
+            /** @description Entries in the listing; null where counting them would mean reading the whole folder (S3 folders larger than one listing call, and every page after the first on S3) */
+            total: number | null;
             page: number;
             limit: number;
+            /** @description Pass as `cursor` to get the next page; null on the last page. A page may hold fewer than `limit` entries and still have a next one */
+            nextCursor: string | null;
         };
         CategoryTotalsDto: {
             files: number;
@@ -2723,6 +2726,8 @@ export interface operations {
                 path?: string;
                 /** @description Everything below `path`, not only its direct entries (at most 50,000 entries) */
                 recursive?: boolean;
+                /** @description Where to resume: the `nextCursor` of the previous page (opaque; only for this `storage` and `path`, without `recursive` or `category`, and with `page` 1). Resumes after the last entry seen, so entries added or removed meanwhile neither repeat nor skip the others. */
+                cursor?: string;
                 /** @description Only files of this category (folders are then left out) */
                 category?: string;
             };

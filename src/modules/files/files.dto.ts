@@ -31,6 +31,15 @@ export class ListFolderQueryDto extends PaginationQueryDto {
   @IsBoolean()
   recursive: boolean = false;
 
+  @ApiPropertyOptional({
+    description:
+      'Where to resume: the `nextCursor` of the previous page (opaque; only for this `storage` and `path`, without `recursive` or `category`, and with `page` 1). Resumes after the last entry seen, so entries added or removed meanwhile neither repeat nor skip the others.',
+  })
+  @IsOptional()
+  @IsString()
+  @MaxLength(4096)
+  cursor?: string;
+
   @ApiPropertyOptional({ description: 'Only files of this category (folders are then left out)', example: 'Images' })
   @IsOptional()
   @IsString()
@@ -54,7 +63,20 @@ export class FolderEntryDto {
 
 export class FolderEntryPageDto {
   @ApiProperty({ type: FolderEntryDto, isArray: true }) items!: FolderEntryDto[];
-  @ApiProperty() total!: number;
+  @ApiProperty({
+    type: Number,
+    nullable: true,
+    description:
+      'Entries in the listing; null where counting them would mean reading the whole folder (S3 folders larger than one listing call, and every page after the first on S3)',
+  })
+  total!: number | null;
   @ApiProperty() page!: number;
   @ApiProperty() limit!: number;
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    description:
+      'Pass as `cursor` to get the next page; null on the last page. A page may hold fewer than `limit` entries and still have a next one',
+  })
+  nextCursor!: string | null;
 }

@@ -7,15 +7,30 @@ import type { Categorizer } from '../categories/categorizer.js';
 import { SNIFF_BYTES } from '../categories/content-sniffer.js';
 import { StorageService } from '../storage/storage.service.js';
 import type { FolderEntry, UserStorage } from '../storage/storage-provider.js';
+import { PathEscapeError } from '../storage/storage-provider.js';
 import { MissingPathError, normalizeRequestPath, PathRuleError } from '../storage/user-path.js';
 import type { ListFolderQueryDto } from './files.dto.js';
+import { decodeListingCursor, encodeListingCursor } from './listing-cursor.js';
 
 export interface FolderEntryView extends FolderEntry {
   category: string | null;
 }
 
+/** A page of a folder: `total` is null where counting would mean reading all of it (see the DTO). */
+export interface FolderListing extends Omit<Page<FolderEntryView>, 'total'> {
+  total: number | null;
+  nextCursor: string | null;
+}
+
 /** A recursive listing stops with a 400 beyond this many entries: a page needs them all sorted. */
 export const MAX_RECURSIVE_ENTRIES = 50_000;
+/**
+ * A plain listing's `page` × `limit` may reach this far without a cursor: deeper offsets would
+ * need that many entries held at once. 50 pages of the largest page size.
+ */
+export const MAX_OFFSET_ENTRIES = 10_000;
+/** Backend calls one plain page may make (short pages of a backend skipping hidden keys). */
+const MAX_LIST_CALLS = 20;
 /** Files categorized at once (content sniffing reads the first bytes of a file). */
 const CATEGORIZE_CONCURRENCY = 16;
 
@@ -41,7 +56,7 @@ export class FilesService {
     private readonly categories: CategoriesService,
   ) {}
 
-  async list(user: AuthUser, query: ListFolderQueryDto): Promise<Page<FolderEntryView>> {
+  async list(user: AuthUser, query: ListFolderQueryDto): Promise<FolderListing> {
     const folder = this.checkedPath(query.path);
     const storage = await this.storage.forUser(query.storage, user.id);
     try {
@@ -51,10 +66,24 @@ export class FilesService {
       if (error instanceof PathRuleError) throw new BadRequestException(error.message);
       throw error;
     }
-    const entries = query.recursive ? await this.listTree(storage, folder) : await storage.list(folder);
-    entries.sort(compareEntries(query.recursive));
     const categorizer = await this.categories.categorizerFor(user.id);
     const categorize = (entry: FolderEntry) => this.categoryOf(storage, categorizer, entry);
+    if (!query.recursive && query.category === undefined) {
+      return this.listPage(storage, folder, query, categorize);
+    }
+    if (query.cursor !== undefined) {
+      throw new BadRequestException('cursor pages plain listings only (without recursive or category)');
+    }
+    // A recursive or filtered listing needs every entry before its page can be cut: at most
+    // MAX_RECURSIVE_ENTRIES of them are read, more is a 400.
+    const entries = query.recursive
+      ? await this.listTree(storage, folder)
+      : await this.readFolder(storage, folder, MAX_RECURSIVE_ENTRIES).catch((error: unknown) => {
+          if (error instanceof PathEscapeError) throw new BadRequestException('path leads through a symbolic link');
+          throw error;
+        });
+    if (entries.length > MAX_RECURSIVE_ENTRIES) throw this.tooLarge();
+    entries.sort(compareEntries(query.recursive));
     const start = (query.page - 1) * query.limit;
 
     if (query.category === undefined) {
@@ -65,6 +94,7 @@ export class FilesService {
         total: entries.length,
         page: query.page,
         limit: query.limit,
+        nextCursor: null,
       };
     }
     // Filtering by category needs every file's category before the page can be cut.
@@ -78,7 +108,86 @@ export class FilesService {
       total: matching.length,
       page: query.page,
       limit: query.limit,
+      nextCursor: null,
     };
+  }
+
+  /**
+   * A plain listing, read page by page from the backend (see UserStorage.list): a cursor resumes
+   * where the previous page ended; `page` N without a cursor reads the first N pages' worth, which
+   * is bounded by MAX_OFFSET_ENTRIES (beyond it: 400, follow `nextCursor`).
+   */
+  private async listPage(
+    storage: UserStorage,
+    folder: string,
+    query: ListFolderQueryDto,
+    categorize: (entry: FolderEntry) => Promise<string | null>,
+  ): Promise<FolderListing> {
+    let cursor: string | undefined;
+    let skip = 0;
+    if (query.cursor !== undefined) {
+      const decoded = decodeListingCursor(query.cursor);
+      if (!decoded) throw new BadRequestException('cursor is not valid');
+      if (decoded.storage !== storage.kind || decoded.folder !== folder) {
+        throw new BadRequestException('cursor belongs to another listing (storage and path must stay the same)');
+      }
+      if (query.page !== 1) throw new BadRequestException('page cannot be combined with cursor');
+      cursor = decoded.backend;
+    } else {
+      skip = (query.page - 1) * query.limit;
+      if (skip + query.limit > MAX_OFFSET_ENTRIES) {
+        throw new BadRequestException(
+          `page × limit may reach at most ${MAX_OFFSET_ENTRIES} entries; follow nextCursor to go further`,
+        );
+      }
+    }
+    const wanted = skip + query.limit;
+    const entries: FolderEntry[] = [];
+    let total: number | null = null;
+    let next: string | null = null;
+    try {
+      // A backend may answer short pages (S3 skipping hidden keys); ask again for what is missing.
+      for (let calls = 0; calls < MAX_LIST_CALLS; calls += 1) {
+        const page = await storage.list(folder, { cursor, limit: wanted - entries.length });
+        entries.push(...page.entries);
+        if (calls === 0) total = page.total;
+        next = page.next;
+        if (next === null || entries.length >= wanted) break;
+        cursor = next;
+        total = null;
+      }
+    } catch (error) {
+      if (error instanceof RangeError) throw new BadRequestException('cursor is not valid', { cause: error });
+      if (error instanceof PathEscapeError) throw new BadRequestException('path leads through a symbolic link');
+      throw error;
+    }
+    const items = entries.slice(skip);
+    const categories = await mapLimited(items, CATEGORIZE_CONCURRENCY, categorize);
+    return {
+      items: items.map((entry, index) => ({ ...entry, category: categories[index] })),
+      total,
+      page: query.page,
+      limit: query.limit,
+      nextCursor: next === null ? null : encodeListingCursor({ storage: storage.kind, folder, backend: next }),
+    };
+  }
+
+  /** Up to `max` + 1 entries of one folder (any order): enough to tell it holds more than `max`. */
+  private async readFolder(storage: UserStorage, folder: string, max: number): Promise<FolderEntry[]> {
+    const entries: FolderEntry[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await storage.list(folder, { cursor, limit: max + 1 - entries.length });
+      entries.push(...page.entries);
+      cursor = page.next ?? undefined;
+    } while (cursor !== undefined && entries.length <= max);
+    return entries;
+  }
+
+  private tooLarge(): BadRequestException {
+    return new BadRequestException(
+      `More than ${MAX_RECURSIVE_ENTRIES} entries to list and sort; list the folder without recursive=true or category`,
+    );
   }
 
   private checkedPath(raw: string): string {
@@ -90,25 +199,25 @@ export class FilesService {
     }
   }
 
-  /** Every entry below `folder`, breadth first; links are never followed (list leaves them out). */
+  /**
+   * Every entry below `folder`, breadth first, stopping past MAX_RECURSIVE_ENTRIES; links are
+   * never followed (list leaves them out).
+   */
   private async listTree(storage: UserStorage, folder: string): Promise<FolderEntry[]> {
     const result: FolderEntry[] = [];
     const queue = [folder];
-    while (queue.length > 0) {
+    while (queue.length > 0 && result.length <= MAX_RECURSIVE_ENTRIES) {
       const current = queue.shift() as string;
-      const entries = await storage.list(current).catch((error: unknown) => {
-        // A folder removed or made unreadable while we walk is skipped, like a scan does.
-        if ((error as NodeJS.ErrnoException).code !== undefined) return [];
-        throw error;
-      });
+      const entries = await this.readFolder(storage, current, MAX_RECURSIVE_ENTRIES - result.length).catch(
+        (error: unknown) => {
+          // A folder removed, made unreadable or swapped for a link while we walk is skipped, like a scan does.
+          if ((error as NodeJS.ErrnoException).code !== undefined || error instanceof PathEscapeError) return [];
+          throw error;
+        },
+      );
       for (const entry of entries) {
         result.push(entry);
         if (entry.type === 'folder') queue.push(entry.path);
-      }
-      if (result.length > MAX_RECURSIVE_ENTRIES) {
-        throw new BadRequestException(
-          `More than ${MAX_RECURSIVE_ENTRIES} entries below this folder; list it without recursive=true`,
-        );
       }
     }
     return result;

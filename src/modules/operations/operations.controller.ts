@@ -26,6 +26,9 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { csvRow } from '../../common/csv.js';
 import type { AuthUser } from '../../common/auth-user.js';
 import { CurrentUser } from '../../common/decorators/current-user.decorator.js';
 import { PaginationQueryDto } from '../../common/dto/pagination.dto.js';
@@ -45,7 +48,7 @@ import type { OperationView } from './operation.view.js';
 import { OperationsService } from './operations.service.js';
 import type { DuplicateGroupView, FileRecordView, OperationReport } from './operations.service.js';
 
-const CSV_COLUMNS: (keyof FileRecordView)[] = [
+const CSV_COLUMNS: readonly (keyof FileRecordView)[] = [
   'id',
   'sourcePath',
   'destinationPath',
@@ -57,12 +60,20 @@ const CSV_COLUMNS: (keyof FileRecordView)[] = [
   'error',
 ];
 
-function csvCell(value: unknown): string {
-  if (value === null || value === undefined) return '';
-  const text = String(value);
-  // Quote when needed; a leading = + - @ is neutralized so spreadsheets don't run it as a formula.
-  const safe = /^[=+\-@\t\r]/.test(text) ? `'${text}` : text;
-  return /[",\r\n]/.test(safe) || safe !== text ? `"${safe.replace(/"/g, '""')}"` : safe;
+/** The header, then one chunk of rows per batch of file records (the first one already read). */
+async function* csvLines(
+  first: IteratorResult<FileRecordView[]>,
+  rest: AsyncGenerator<FileRecordView[]>,
+): AsyncGenerator<string> {
+  yield csvRow(CSV_COLUMNS);
+  try {
+    for (let batch = first; !batch.done; batch = await rest.next()) {
+      yield batch.value.map((row) => csvRow(CSV_COLUMNS.map((column) => row[column]))).join('');
+    }
+  } finally {
+    // Stopped early (client gone): end the database generator too.
+    await rest.return(undefined);
+  }
 }
 
 @ApiTags('operations')
@@ -194,16 +205,19 @@ export class OperationsController {
   ): Promise<OperationReport | undefined> {
     if (request.accepts(['application/json', 'text/csv']) !== 'text/csv') return this.operations.report(user, id);
     const batches = this.operations.allFiles(user, id);
+    // The first batch before any header: another user's or a missing operation is still a 404.
     const first = await batches.next();
     response.setHeader('Content-Type', 'text/csv; charset=utf-8');
     response.setHeader('Content-Disposition', `attachment; filename="operation-${id}.csv"`);
-    response.write(`${CSV_COLUMNS.join(',')}\r\n`);
-    for (let batch = first; !batch.done; batch = await batches.next()) {
-      response.write(
-        batch.value.map((row) => `${CSV_COLUMNS.map((column) => csvCell(row[column])).join(',')}\r\n`).join(''),
-      );
+    // pipeline() reads the next batch from the database only when the socket has taken the last
+    // one (backpressure): a client that reads slowly holds a few batches in memory, not the report.
+    // A client that goes away destroys the stream, which returns the generator (no more queries).
+    try {
+      await pipeline(Readable.from(csvLines(first, batches)), response);
+    } catch (error) {
+      // The client went away mid-report: nothing to answer, nothing to log as a server fault.
+      if ((error as NodeJS.ErrnoException).code !== 'ERR_STREAM_PREMATURE_CLOSE') throw error;
     }
-    response.end();
     return undefined;
   }
 }

@@ -3,8 +3,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { crashPoint } from '../../common/faults/crash-point.js';
+import { listLocalFolder } from './local-folder-listing.js';
 import type {
-  FolderEntry,
+  FolderPage,
+  FolderPageRequest,
   MoveOptions,
   MoveOutcome,
   ReadRange,
@@ -564,24 +566,8 @@ export class LocalUserStorage implements UserStorage {
     return bytes > PATH_MAX_BYTES ? `the destination is longer than the ${PATH_MAX_BYTES}-byte path limit` : null;
   }
 
-  async list(relativePath: string): Promise<FolderEntry[]> {
+  async list(relativePath: string, request: FolderPageRequest): Promise<FolderPage> {
     const folder = normalizeUserPath(relativePath, 'path');
-    const absoluteFolder = this.absolute(folder);
-    const entries = await fs.promises.readdir(absoluteFolder, { withFileTypes: true });
-    const result: FolderEntry[] = [];
-    for (const entry of entries) {
-      if (isReservedName(entry.name)) continue;
-      if (!entry.isFile() && !entry.isDirectory()) continue;
-      const child = folder === '' ? entry.name : `${folder}/${entry.name}`;
-      const stat = await fs.promises.lstat(`${absoluteFolder}/${entry.name}`).catch(() => null);
-      if (!stat) continue;
-      result.push({
-        path: child,
-        type: entry.isDirectory() ? 'folder' : 'file',
-        size: entry.isDirectory() ? 0 : stat.size,
-        modifiedAt: stat.mtime.toISOString(),
-      });
-    }
-    return result;
+    return listLocalFolder(this.absolute(folder), folder, request);
   }
 }

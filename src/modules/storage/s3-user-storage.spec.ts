@@ -115,7 +115,7 @@ class FakeS3 {
         lastModified: new Date(),
       });
       this.uploads.delete(input.UploadId!);
-      return {};
+      return { ETag: this.objects.get(upload.key)!.etag };
     }
     if (command instanceof AbortMultipartUploadCommand) {
       this.uploads.delete(command.input.UploadId!);
@@ -223,13 +223,39 @@ describe('S3UserStorage.move', () => {
     // The crash: the source is still there next to its copy.
     const copy = fake.objects.get(`${base}d/a.txt`)!;
     fake.objects.set(`${base}a.txt`, { ...copy, metadata: { ...copy.metadata } });
-    expect(await storage.move('a.txt', 'd/a.txt')).toEqual({ kind: 'moved' });
+    // Only a resumed run may take the destination for its own earlier copy.
+    expect(await storage.move('a.txt', 'd/a.txt')).toEqual({ kind: 'destination-exists' });
+    expect(await storage.move('a.txt', 'd/a.txt', { mayBeDone: true })).toEqual({ kind: 'moved' });
     expect([...fake.objects.keys()]).toEqual([`${base}d/a.txt`]);
     // Same bytes, size and mtime, but another source path: a real conflict, nothing deleted.
     fake.objects.set(`${base}b.txt`, { ...copy, metadata: { ...copy.metadata } });
-    expect(await storage.move('b.txt', 'd/a.txt')).toEqual({ kind: 'destination-exists' });
+    expect(await storage.move('b.txt', 'd/a.txt', { mayBeDone: true })).toEqual({ kind: 'destination-exists' });
     expect(fake.objects.has(`${base}b.txt`)).toBe(true);
     expect(copy.metadata[MOVED_FROM_METADATA]).toMatch(/^[0-9a-f]{32}$/);
+  });
+
+  it('never takes a destination with forged metadata for a finished move: size and ETag must match', async () => {
+    const { fake, storage } = setup();
+    fake.put(`${base}a.txt`, 'original', { mtime: '1700000000.000' });
+    const forged = {
+      mtime: '1700000000.000',
+      [MOVED_FROM_METADATA]: createHash('sha256').update('a.txt').digest('hex').slice(0, 32),
+    };
+    // Other bytes of the same size; a multipart ETag, which MD5 comparison cannot judge.
+    fake.objects.set(`${base}d/a.txt`, {
+      body: Buffer.from('PLANTED!'),
+      metadata: forged,
+      etag: '"0123456789abcdef0123456789abcdef-2"',
+      lastModified: new Date(),
+    });
+    expect(await storage.move('a.txt', 'd/a.txt', { mayBeDone: true })).toEqual({ kind: 'destination-exists' });
+    // And a plain MD5 ETag of other bytes.
+    fake.put(`${base}e/a.txt`, 'PLANTED!', forged);
+    expect(await storage.move('a.txt', 'e/a.txt', { mayBeDone: true })).toEqual({ kind: 'destination-exists' });
+    expect(fake.objects.get(`${base}a.txt`)!.body.toString()).toBe('original');
+    expect(fake.objects.get(`${base}d/a.txt`)!.body.toString()).toBe('PLANTED!');
+    expect(fake.objects.get(`${base}e/a.txt`)!.body.toString()).toBe('PLANTED!');
+    expect(fake.log).not.toContain('DeleteObjectCommand');
   });
 
   it('removes a copy that fails verification and keeps the source', async () => {

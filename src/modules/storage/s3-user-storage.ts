@@ -16,7 +16,17 @@ import { Readable } from 'node:stream';
 import { crashPoint } from '../../common/faults/crash-point.js';
 import { mapLimited } from '../../common/map-limited.js';
 import type { S3Target } from './s3-backend.js';
-import type { FolderEntry, MoveOutcome, ReadRange, StoredFile, UserStorage, WalkOptions } from './storage-provider.js';
+import type {
+  FolderEntry,
+  FolderPage,
+  FolderPageRequest,
+  MoveOptions,
+  MoveOutcome,
+  ReadRange,
+  StoredFile,
+  UserStorage,
+  WalkOptions,
+} from './storage-provider.js';
 import { isReservedName, MissingPathError, normalizeUserPath, PathRuleError } from './user-path.js';
 
 const WALK_BATCH = 500;
@@ -29,6 +39,8 @@ const MIN_COPY_PART_BYTES = 512 * 1024 ** 2;
 const MAX_PARTS = 10_000;
 const EPOCH = new Date(0).toISOString();
 const PART_COPY_CONCURRENCY = 4;
+/** ListObjectsV2 requests one listing page may make while skipping hidden keys. */
+const LIST_REQUESTS_PER_PAGE = 10;
 
 /**
  * User metadata (`x-amz-meta-mtime`): the file's modification time in seconds since the epoch,
@@ -36,9 +48,9 @@ const PART_COPY_CONCURRENCY = 4;
  */
 export const MTIME_METADATA = 'mtime';
 /**
- * User metadata written on every copy: a digest of the source path. It tells a copy this service
- * made from that very source (a crash between copy and delete) from an unrelated object that
- * happens to have the same size and modification time.
+ * User metadata written on every copy: a digest of the source path. Anyone who can write to the
+ * bucket can write it too, so it is only ever a further condition: a copy without it is not ours,
+ * but a copy with it is taken as ours only when size and ETag say so as well (isCopyOf).
  */
 export const MOVED_FROM_METADATA = 'fileorganizer-moved-from';
 
@@ -112,6 +124,11 @@ function copySource(bucket: string, key: string): string {
   return `${bucket}/${key.split('/').map(encodeURIComponent).join('/')}`;
 }
 
+/** An ETag without its quotes (servers differ in quoting it). */
+function normalizeEtag(etag: string | undefined): string | undefined {
+  return etag?.replace(/^"|"$/g, '');
+}
+
 /** A plain MD5 ETag (single-part upload, no KMS): equal ETags then mean equal bytes. */
 function isMd5Etag(head: HeadObjectCommandOutput): boolean {
   const sse = head.ServerSideEncryption;
@@ -165,7 +182,9 @@ export interface S3UserStorageOptions {
   minCopyPartBytes?: number;
 }
 
-type CopyResult = 'copied' | 'destination-exists' | 'source-changed';
+/** `etag`: what the write that made the copy answered (undefined when the server did not say). */
+type CopyResult =
+  { kind: 'copied'; etag: string | undefined } | { kind: 'destination-exists' } | { kind: 'source-changed' };
 
 /**
  * A user's folder in a bucket: the prefix `users/<userId>/`. Every path goes through
@@ -390,10 +409,15 @@ export class S3UserStorage implements UserStorage {
    * 5 GiB) with `If-None-Match: *` and `x-copy-source-if-match` on the source's ETag, HeadObject on
    * the copy (size, mtime, checksum or MD5 ETag), then DeleteObject on the source. The copy keeps
    * the source's metadata and adds its modification time and a digest of the source path, so
-   * stat after the move answers what stat answered before, and a copy left by a crash before the
-   * delete is recognised and finished on the next attempt.
+   * stat after the move answers what stat answered before.
+   *
+   * A destination that exists is a conflict, except when the caller says the move may already
+   * have been made (`mayBeDone`: a run resuming from its journal, the journaled destination) and
+   * the object there has the source's size and ETag (see isCopyOf): then a crash came between
+   * copy and delete, and the delete finishes the move. Object metadata is client-writable, so it
+   * never decides on its own that a move is done.
    */
-  async move(from: string, to: string): Promise<MoveOutcome> {
+  async move(from: string, to: string, options: MoveOptions = {}): Promise<MoveOutcome> {
     const fromPath = normalizeUserPath(from, 'path');
     const toPath = normalizeUserPath(to, 'path');
     if (fromPath === '' || toPath === '') throw new PathRuleError('a move needs a file path on both sides');
@@ -405,14 +429,14 @@ export class S3UserStorage implements UserStorage {
       if (!source) return { kind: 'source-missing' };
       const existing = await this.head(toKey, true);
       if (existing) {
-        if (!this.isInterruptedCopy(fromPath, source, existing)) return { kind: 'destination-exists' };
+        if (!options.mayBeDone || !this.isCopyOf(fromPath, source, existing)) return { kind: 'destination-exists' };
         await this.deleteKey(fromKey);
         return { kind: 'moved' };
       }
       const result = await this.copy(fromKey, toKey, fromPath, source);
-      if (result === 'destination-exists') return { kind: 'destination-exists' };
-      if (result === 'source-changed') continue;
-      await this.verifyCopy(toKey, fromPath, source);
+      if (result.kind === 'destination-exists') return { kind: 'destination-exists' };
+      if (result.kind === 'source-changed') continue;
+      await this.verifyCopy(toKey, fromPath, source, result.etag);
       crashPoint('copy');
       await this.deleteKey(fromKey);
       crashPoint('unlink');
@@ -421,17 +445,22 @@ export class S3UserStorage implements UserStorage {
     throw new S3StorageError('SourceKeepsChanging');
   }
 
-  /** The destination is the copy of this source that a crash kept us from finishing. */
-  private isInterruptedCopy(
-    fromPath: string,
-    source: HeadObjectCommandOutput,
-    existing: HeadObjectCommandOutput,
-  ): boolean {
+  /**
+   * Whether `existing` is a copy of `source` this service made: the same size and the same ETag
+   * (a server-side copy of a single-part object keeps its MD5 ETag; equal ETags mean equal
+   * bytes), no differing checksum, and, as further conditions only, the mtime and moved-from
+   * metadata a copy gets. A look-alike planted with forged metadata but other bytes has another
+   * ETag; a source whose copy gets a different ETag (multipart, SSE-KMS) is never taken as done:
+   * the move then counts as a conflict and both objects stay (fail closed).
+   */
+  private isCopyOf(fromPath: string, source: HeadObjectCommandOutput, existing: HeadObjectCommandOutput): boolean {
     return (
-      existing.Metadata?.[MOVED_FROM_METADATA] === movedFromToken(fromPath) &&
+      source.ETag !== undefined &&
+      normalizeEtag(existing.ETag) === normalizeEtag(source.ETag) &&
       existing.ContentLength === source.ContentLength &&
-      objectMtimeMs(existing) === objectMtimeMs(source) &&
-      !contentDiffers(source, existing)
+      !contentDiffers(source, existing) &&
+      existing.Metadata?.[MOVED_FROM_METADATA] === movedFromToken(fromPath) &&
+      objectMtimeMs(existing) === objectMtimeMs(source)
     );
   }
 
@@ -465,33 +494,35 @@ export class S3UserStorage implements UserStorage {
   ): Promise<CopyResult> {
     try {
       if ((source.ContentLength ?? 0) > this.maxSingleCopyBytes) {
-        await this.copyMultipart(fromKey, toKey, fromPath, source);
-      } else {
-        await this.withConditionalWrite((ifNoneMatch) =>
-          this.target.client.send(
-            new CopyObjectCommand({
-              Bucket: this.bucket,
-              Key: toKey,
-              CopySource: copySource(this.bucket, fromKey),
-              CopySourceIfMatch: source.ETag,
-              MetadataDirective: 'REPLACE',
-              IfNoneMatch: ifNoneMatch,
-              ...this.copyAttributes(fromPath, source),
-            }),
-          ),
-        );
+        return { kind: 'copied', etag: await this.copyMultipart(fromKey, toKey, fromPath, source) };
       }
-      return 'copied';
+      const copied = await this.withConditionalWrite((ifNoneMatch) =>
+        this.target.client.send(
+          new CopyObjectCommand({
+            Bucket: this.bucket,
+            Key: toKey,
+            CopySource: copySource(this.bucket, fromKey),
+            CopySourceIfMatch: source.ETag,
+            MetadataDirective: 'REPLACE',
+            IfNoneMatch: ifNoneMatch,
+            ...this.copyAttributes(fromPath, source),
+          }),
+        ),
+      );
+      return { kind: 'copied', etag: copied.CopyObjectResult?.ETag };
     } catch (error) {
       const failure = wrap(error);
-      if (isConditionalConflict(failure)) return 'destination-exists';
-      if (isNotFound(failure)) return 'source-changed';
+      if (isConditionalConflict(failure)) return { kind: 'destination-exists' };
+      if (isNotFound(failure)) return { kind: 'source-changed' };
       if (!isPreconditionFailed(failure)) throw failure;
       // Either the destination appeared (If-None-Match) or the source changed (copy-source-if-match).
-      // A destination that is this very copy (the SDK retried a copy whose answer was lost) counts as copied.
+      // A destination that is this very copy (the SDK retried a copy whose answer was lost) counts
+      // as copied, on the same size-and-ETag rule as a resumed move.
       const existing = await this.head(toKey, true);
-      if (!existing) return 'source-changed';
-      return this.isInterruptedCopy(fromPath, source, existing) ? 'copied' : 'destination-exists';
+      if (!existing) return { kind: 'source-changed' };
+      return this.isCopyOf(fromPath, source, existing)
+        ? { kind: 'copied', etag: existing.ETag }
+        : { kind: 'destination-exists' };
     }
   }
 
@@ -514,7 +545,7 @@ export class S3UserStorage implements UserStorage {
     toKey: string,
     fromPath: string,
     source: HeadObjectCommandOutput,
-  ): Promise<void> {
+  ): Promise<string | undefined> {
     const size = source.ContentLength ?? 0;
     const partSize = Math.max(this.minCopyPartBytes, Math.ceil(size / MAX_PARTS));
     const created = await this.call(() =>
@@ -545,7 +576,7 @@ export class S3UserStorage implements UserStorage {
         );
         return { PartNumber: part, ETag: copied.CopyPartResult?.ETag } satisfies CompletedPart;
       });
-      await this.withConditionalWrite((ifNoneMatch) =>
+      const completed = await this.withConditionalWrite((ifNoneMatch) =>
         this.target.client.send(
           new CompleteMultipartUploadCommand({
             Bucket: this.bucket,
@@ -556,6 +587,7 @@ export class S3UserStorage implements UserStorage {
           }),
         ),
       );
+      return completed.ETag;
     } catch (error) {
       await this.target.client
         .send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: toKey, UploadId: uploadId }))
@@ -564,10 +596,23 @@ export class S3UserStorage implements UserStorage {
     }
   }
 
-  /** The copy must have the source's size, mtime and (where comparable) content; else it is removed. */
-  private async verifyCopy(toKey: string, fromPath: string, source: HeadObjectCommandOutput): Promise<void> {
+  /**
+   * The copy must be the object our write made (the ETag that write answered, when it answered
+   * one) with the source's size, mtime and (where comparable) content. One that is ours but wrong
+   * is removed; one replaced by someone else since our write is left alone. Either way the move
+   * fails and the source stays.
+   */
+  private async verifyCopy(
+    toKey: string,
+    fromPath: string,
+    source: HeadObjectCommandOutput,
+    writtenEtag: string | undefined,
+  ): Promise<void> {
     const copy = await this.head(toKey, true);
-    const ours = copy?.Metadata?.[MOVED_FROM_METADATA] === movedFromToken(fromPath);
+    const ours =
+      copy !== null &&
+      copy.Metadata?.[MOVED_FROM_METADATA] === movedFromToken(fromPath) &&
+      (writtenEtag === undefined || normalizeEtag(copy.ETag) === normalizeEtag(writtenEtag));
     if (
       copy &&
       ours &&
@@ -632,10 +677,6 @@ export class S3UserStorage implements UserStorage {
     }
   }
 
-  /**
-   * One level: common prefixes are folders (modifiedAt: the epoch, a prefix has no time), objects
-   * are files (HEADed for their mtime). Markers and `.fileorganizer*` are left out.
-   */
   async contentHash(relativePath: string): Promise<string> {
     const hash = createHash('sha256');
     for await (const chunk of await this.openRead(relativePath)) hash.update(chunk as Buffer);
@@ -664,41 +705,94 @@ export class S3UserStorage implements UserStorage {
       : null;
   }
 
-  async list(relativePath: string): Promise<FolderEntry[]> {
+  /**
+   * One page of a folder, straight from ListObjectsV2 (Delimiter "/", MaxKeys, ContinuationToken):
+   * common prefixes are folders (modifiedAt: the epoch, a prefix has no time), objects are files
+   * with the listing's Size and LastModified; no HEAD per object. Markers, `.fileorganizer*` and
+   * keys that are not canonical paths are left out. A folder of mostly hidden keys gives short
+   * pages (at most LIST_REQUESTS_PER_PAGE requests each) rather than a long request.
+   *
+   * The cursor is `<n>:<continuation token>` (empty token: the folder's start): resume with that
+   * token and pass over the first n entries it answers. Some servers answer more than MaxKeys
+   * (s3rver counts only keys, not prefixes), so a page can end inside an answer.
+   */
+  async list(relativePath: string, request: FolderPageRequest): Promise<FolderPage> {
     const folder = normalizeUserPath(relativePath, 'path');
     const folderKey = this.folderKey(folder);
-    const folders: FolderEntry[] = [];
-    const files: string[] = [];
-    let exists = folder === '';
-    for await (const page of this.listPages(folderKey, '/')) {
+    let token: string | undefined;
+    let skip = 0;
+    if (request.cursor !== undefined) {
+      const match = /^(\d{1,4}):(.*)$/s.exec(request.cursor);
+      if (!match) throw new RangeError('malformed cursor');
+      skip = Number(match[1]);
+      token = match[2] === '' ? undefined : match[2];
+    }
+    const entries: FolderEntry[] = [];
+    const child = (name: string) => (folder === '' ? name : `${folder}/${name}`);
+    for (let requests = 0; requests < LIST_REQUESTS_PER_PAGE; requests += 1) {
+      let page: ListObjectsV2CommandOutput;
+      try {
+        page = await this.call(() =>
+          this.target.client.send(
+            new ListObjectsV2Command({
+              Bucket: this.bucket,
+              Prefix: folderKey,
+              Delimiter: '/',
+              MaxKeys: Math.min(1000, skip + request.limit - entries.length),
+              ContinuationToken: token,
+            }),
+          ),
+        );
+      } catch (error) {
+        // The first request of a resumed page carries the client's token: a token the server did
+        // not issue is refused as a bad cursor (s3rver answers 500 to one it cannot parse).
+        const status = (error as S3StorageError).status;
+        if (requests === 0 && token !== undefined && (status === 400 || status === 500)) {
+          throw new RangeError('malformed cursor', { cause: error });
+        }
+        throw error;
+      }
+      const listed: { key: string; entry: FolderEntry | null }[] = [];
       for (const common of page.CommonPrefixes ?? []) {
-        exists = true;
-        const name = (common.Prefix ?? '').slice(folderKey.length, -1);
-        if (name === '' || isReservedName(name)) continue;
-        const child = folder === '' ? name : `${folder}/${name}`;
-        // A prefix has no time of its own.
-        if (this.isCanonical(child)) folders.push({ path: child, type: 'folder', size: 0, modifiedAt: EPOCH });
+        const key = common.Prefix ?? '';
+        const name = key.startsWith(folderKey) ? key.slice(folderKey.length, -1) : '';
+        const visible = name !== '' && !isReservedName(name) && this.isCanonical(child(name));
+        listed.push({ key, entry: visible ? { path: child(name), type: 'folder', size: 0, modifiedAt: EPOCH } : null });
       }
       for (const object of page.Contents ?? []) {
-        exists = true;
-        const name = (object.Key ?? '').slice(folderKey.length);
-        if (name === '' || isReservedName(name)) continue;
-        const child = folder === '' ? name : `${folder}/${name}`;
-        if (this.isCanonical(child)) files.push(child);
+        const key = object.Key ?? '';
+        const name = key.startsWith(folderKey) ? key.slice(folderKey.length) : '';
+        const visible = name !== '' && !isReservedName(name) && this.isCanonical(child(name));
+        listed.push({
+          key,
+          entry: visible
+            ? {
+                path: child(name),
+                type: 'file',
+                size: object.Size ?? 0,
+                modifiedAt: (object.LastModified ?? new Date(0)).toISOString(),
+              }
+            : null,
+        });
       }
+      // S3 answers prefixes and keys in one key order (UTF-8 bytes); merge them back into it.
+      listed.sort((a, b) => Buffer.compare(Buffer.from(a.key), Buffer.from(b.key)));
+      for (let index = skip; index < listed.length; index += 1) {
+        if (entries.length === request.limit) {
+          return { entries, total: null, next: `${index}:${token ?? ''}` };
+        }
+        const { entry } = listed[index];
+        if (entry) entries.push(entry);
+      }
+      skip = 0;
+      const nextToken = page.IsTruncated ? page.NextContinuationToken : undefined;
+      if (nextToken === undefined) {
+        // The whole folder was read in this call: its size is known exactly.
+        return { entries, total: request.cursor === undefined ? entries.length : null, next: null };
+      }
+      token = nextToken;
+      if (entries.length === request.limit) break;
     }
-    if (!exists) throw new MissingPathError(`path does not exist: ${relativePath}`);
-    const heads = await mapLimited(files, HEAD_CONCURRENCY, (child) => this.head(`${this.prefix}${child}`));
-    const entries = folders;
-    heads.forEach((head, index) => {
-      if (!head) return;
-      entries.push({
-        path: files[index],
-        type: 'file',
-        size: head.ContentLength ?? 0,
-        modifiedAt: new Date(objectMtimeMs(head)).toISOString(),
-      });
-    });
-    return entries;
+    return { entries, total: null, next: `0:${token ?? ''}` };
   }
 }

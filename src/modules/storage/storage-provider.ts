@@ -29,6 +29,26 @@ export interface FolderEntry {
   modifiedAt: string;
 }
 
+/** One page of a folder listing: up to `limit` entries after `cursor`. */
+export interface FolderPageRequest {
+  /** Where the previous page ended (its `next`); absent for the first page. */
+  cursor?: string;
+  /** At least 1. */
+  limit: number;
+}
+
+export interface FolderPage {
+  entries: FolderEntry[];
+  /** Entries in the whole folder, when the backend learnt it without extra cost; else null. */
+  total: number | null;
+  /**
+   * Where the next page starts, or null when this page ends the folder. Backend-defined (local:
+   * the last entry's kind and name; S3: the ListObjectsV2 continuation token); callers treat it
+   * as opaque. A page may hold fewer than `limit` entries and still have a next one.
+   */
+  next: string | null;
+}
+
 /** Bytes `start` to `end`, both included (as fs.createReadStream takes them). */
 export interface ReadRange {
   start: number;
@@ -99,7 +119,13 @@ export interface UserStorage {
    * are durable once answered, drops folder markers that makeFolder wrote and no longer needs.
    */
   flush(): Promise<void>;
-  list(relativePath: string): Promise<FolderEntry[]>;
+  /**
+   * One page of the folder's direct entries (regular files and folders; no links, no
+   * `.fileorganizer*`), in memory bounded by the page. Order: local disk, folders first then by
+   * name; S3, key order (folders and files interleaved: S3 lists in no other order). Throws
+   * RangeError for a cursor the backend did not make.
+   */
+  list(relativePath: string, request: FolderPageRequest): Promise<FolderPage>;
   /** SHA-256 (hex) of the file's whole content: re-verification before a destructive step. */
   contentHash(relativePath: string): Promise<string>;
   /**
