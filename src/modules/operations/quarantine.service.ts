@@ -39,7 +39,11 @@ export class QuarantineService {
 
   private async removeQuarantine(operation: Pick<Operation, 'id' | 'userId' | 'storage'>): Promise<void> {
     const storage = await this.storage.forUser(operation.storage, operation.userId);
-    await storage.removeTree(quarantineFolder(operation.id));
+    try {
+      await storage.removeTree(quarantineFolder(operation.id));
+    } finally {
+      storage.close?.();
+    }
     await this.dataSource.query('UPDATE operations SET purged_at = now() WHERE id = $1', [operation.id]);
   }
 

@@ -215,6 +215,8 @@ export function loadDirFd(): DirFd | null {
     const fd = openTrustedFolder(layer, '/');
     try {
       if (layer.fstat(fd).type !== 'folder') throw new Error('statx answered nonsense for /');
+      // Folders are listed through /proc/self/fd: without /proc there is no way to list a pinned folder.
+      layer.names(fd);
     } finally {
       fs.closeSync(fd);
     }
