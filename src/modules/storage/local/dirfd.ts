@@ -42,7 +42,10 @@ export interface DirFd {
    * FIFO or a device (O_NONBLOCK). The caller checks that it is a regular file (fstat) before reading.
    */
   openFile(dirfd: number, name: string): number;
-  /** Creates `name` in `dirfd` for writing; fails with EEXIST when anything (a link too) is there. */
+  /**
+   * Creates `name` in `dirfd` for reading and writing (a copy is read back to verify it); fails
+   * with EEXIST when anything (a link too) is there.
+   */
   createFile(dirfd: number, name: string, mode: number): number;
   /** statx of `name` in `dirfd`, a link itself rather than its target. */
   stat(dirfd: number, name: string): EntryStat;
@@ -138,7 +141,7 @@ function bind(koffi: Koffi): DirFd {
   );
   const unlinkat = libc.func('int unlinkat(int dirfd, const char *path, int flags)');
   const mkdirat = libc.func('int mkdirat(int dirfd, const char *path, unsigned int mode)');
-  const { O_RDONLY, O_WRONLY, O_CREAT, O_EXCL, O_DIRECTORY, O_NOFOLLOW, O_NONBLOCK } = fs.constants;
+  const { O_RDONLY, O_RDWR, O_CREAT, O_EXCL, O_DIRECTORY, O_NOFOLLOW, O_NONBLOCK } = fs.constants;
   const statBuffer = Buffer.alloc(STATX_SIZE);
   /** Set when the filesystem of the first rename answered that it has no RENAME_NOREPLACE. */
   let noRenameNoReplace = false;
@@ -162,7 +165,7 @@ function bind(koffi: Koffi): DirFd {
       check(openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC), 'openat', name),
     createFile: (dirfd, name, mode) =>
       check(
-        openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 'unsigned int', mode),
+        openat(dirfd, name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 'unsigned int', mode),
         'openat',
         name,
       ),
