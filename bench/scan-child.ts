@@ -6,8 +6,14 @@
 import { performance } from 'node:perf_hooks';
 import { LocalUserStorage } from '../src/modules/storage/local-user-storage.js';
 
+/** STORAGE_FILE_LAYER=dirfd|path picks the local file layer, as in the service (else the one that loads). */
+const layer =
+  process.env.STORAGE_FILE_LAYER === 'path' || process.env.STORAGE_FILE_LAYER === 'dirfd'
+    ? process.env.STORAGE_FILE_LAYER
+    : undefined;
+
 export async function scanOurs(root: string): Promise<{ files: number; bytes: number; errors: number }> {
-  const storage = await LocalUserStorage.open(root);
+  const storage = await LocalUserStorage.open(root, undefined, layer);
   let files = 0;
   let bytes = 0;
   let errors = 0;
@@ -17,6 +23,7 @@ export async function scanOurs(root: string): Promise<{ files: number; bytes: nu
     files += batch.length;
     for (const file of batch) bytes += file.size;
   }
+  storage.close();
   return { files, bytes, errors };
 }
 

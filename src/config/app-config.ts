@@ -18,6 +18,12 @@ export interface AppConfig {
   jwtAccessTtlSeconds: number;
   jwtRefreshTtlSeconds: number;
   storageLocalRoot: string;
+  /**
+   * STORAGE_FILE_LAYER: how local storage reaches files. `dirfd`: pinned directory descriptors
+   * (openat/statx/renameat2 through koffi; immune to folders swapped for links); `path`: the
+   * path-based fallback; `auto` (default): dirfd where it loads (Linux with glibc), else path.
+   */
+  storageFileLayer: 'auto' | 'dirfd' | 'path';
   s3: {
     endpoint?: string;
     region: string;
@@ -239,6 +245,13 @@ function loadThrottles(env: Env): ThrottleConfig {
   };
 }
 
+function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T): T {
+  const raw = str(env, name, fallback);
+  if (!(allowed as readonly string[]).includes(raw))
+    fail(name, `must be one of ${allowed.join(', ')}, got ${shown(raw)}`);
+  return raw as T;
+}
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
 
 /**
@@ -330,6 +343,7 @@ export function loadConfig(env: Env = process.env, stdoutIsTty = Boolean(process
     jwtAccessTtlSeconds: parseDuration('JWT_ACCESS_TTL', str(env, 'JWT_ACCESS_TTL', '15m')),
     jwtRefreshTtlSeconds: parseDuration('JWT_REFRESH_TTL', str(env, 'JWT_REFRESH_TTL', '30d')),
     storageLocalRoot: path.resolve(str(env, 'STORAGE_LOCAL_ROOT', './data/files')),
+    storageFileLayer: oneOf(env, 'STORAGE_FILE_LAYER', ['auto', 'dirfd', 'path'] as const, 'auto'),
     s3: {
       endpoint: s3Endpoint,
       region: str(env, 'S3_REGION', 'us-east-1'),

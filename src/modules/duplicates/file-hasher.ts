@@ -36,7 +36,8 @@ export const HASH_SCHEME = 'partial:xxh64(head4k+tail4k@64k);full:sha256';
 /** At most this much of small files' content is kept per size group, so that their full hash needs no second read. */
 const RETAIN_LIMIT = 16 * 1024 * 1024;
 
-const OPEN_FLAGS = constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0);
+// O_NONBLOCK: a FIFO put where a listed file was (a swapped folder) must not block a hash thread.
+const OPEN_FLAGS = constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0);
 
 /**
  * One unit of work for a thread: whole size groups, packed so that posting it to a worker is a

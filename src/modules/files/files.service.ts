@@ -60,6 +60,19 @@ export class FilesService {
     const folder = this.checkedPath(query.path);
     const storage = await this.storage.forUser(query.storage, user.id);
     try {
+      return await this.listIn(storage, user, query, folder);
+    } finally {
+      storage.close?.();
+    }
+  }
+
+  private async listIn(
+    storage: UserStorage,
+    user: AuthUser,
+    query: ListFolderQueryDto,
+    folder: string,
+  ): Promise<FolderListing> {
+    try {
       await storage.assertFolder(folder, 'path');
     } catch (error) {
       if (error instanceof MissingPathError) throw new NotFoundException(error.message);

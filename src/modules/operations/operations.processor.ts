@@ -13,12 +13,15 @@ import { QueueName } from '../../queue/queue.constants.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { inJobSpan } from '../../tracing/tracing.js';
 import { FencedError, ProgressService } from '../progress/progress.service.js';
+import type { StrayTemp } from '../storage/storage-provider.js';
 import { StorageService } from '../storage/storage.service.js';
+import { PathRuleError } from '../storage/user-path.js';
 import { FileRecordsStore, INTERRUPTED } from './file-records.store.js';
 import { Operation } from './operation.entity.js';
-import { CleanupRunner, quarantineFolder } from './runners/cleanup.runner.js';
+import { CleanupRunner } from './runners/cleanup.runner.js';
 import { OrganizeRunner } from './runners/organize.runner.js';
 import { RollbackRunner } from './runners/rollback.runner.js';
+import { MOVE_BATCH, parentOf, tempKeyOf } from './runners/run-context.js';
 import type { RunContext } from './runners/run-context.js';
 
 /** A job put back for another deployment waits this long, so this worker does not take it again at once. */
@@ -130,12 +133,31 @@ export class OperationsProcessor implements OnModuleInit, BeforeApplicationShutd
     return rows.length > 0;
   }
 
+  /**
+   * Removes the temp copies that a killed run's moves left, and only those: each planned record
+   * names the temp its move writes (tempKeyOf, in its destination's folder). A rollback's record
+   * that the parent left interrupted names the parent's temp too (in the parent's destination
+   * folder, which is the rollback's source folder). Never anything by name pattern alone.
+   */
   private async removeStrayTemps({ operation, storage }: RunContext): Promise<void> {
     if (!storage.removeStrayTemps) return;
-    const trees = new Set([operation.rootPath, operation.options.destination ?? operation.rootPath]);
-    if (operation.type === 'cleanup_duplicates') trees.add(quarantineFolder(operation.id));
     let removed = 0;
-    for (const tree of trees) removed += await storage.removeStrayTemps(tree).catch(() => 0);
+    for (let after = -1; ;) {
+      const planned = await this.records.nextPlanned(operation.id, after, MOVE_BATCH);
+      if (planned.length === 0) break;
+      after = planned[planned.length - 1].seq;
+      const temps: StrayTemp[] = [];
+      for (const record of planned) {
+        if (record.destinationPath === null) continue;
+        const maxSize = record.size;
+        temps.push({ folder: parentOf(record.destinationPath), tempKey: tempKeyOf(operation.id, record.seq), maxSize });
+        if (operation.type === 'rollback' && record.error === INTERRUPTED && operation.parentOperationId) {
+          const parentKey = tempKeyOf(operation.parentOperationId, record.seq);
+          temps.push({ folder: parentOf(record.sourcePath), tempKey: parentKey, maxSize });
+        }
+      }
+      removed += await storage.removeStrayTemps(temps).catch(() => 0);
+    }
     await storage.flush();
     if (removed) this.logger.warn(`operation ${operation.id}: removed ${removed} temp file(s) of an interrupted run`);
   }
@@ -150,8 +172,13 @@ export class OperationsProcessor implements OnModuleInit, BeforeApplicationShutd
     addToLogContext({ userId: operation.userId });
     const tracker = this.progress.track(operation.id, operation.leaseEpoch, operation.progress);
     await tracker.statusChanged('running');
+    let close: (() => void) | undefined;
     try {
+      // The user's folder is opened (pinned) now, for this run: what the POST checked may have
+      // changed since, so the root is checked again here and a root swapped for a link fails the run.
       const storage = await this.storage.forUser(operation.storage, operation.userId);
+      close = () => storage.close?.();
+      if (operation.type !== 'rollback') await storage.assertFolder(operation.rootPath, 'rootPath');
       const context: RunContext = { operation, epoch: operation.leaseEpoch, storage, tracker };
       // A resumed run (or a rollback, which may follow a run that died) clears the temp copies
       // that a killed process left: no move of this operation's trees is under way elsewhere.
@@ -179,7 +206,7 @@ export class OperationsProcessor implements OnModuleInit, BeforeApplicationShutd
       }
       this.logger.error(`operation ${operation.id} failed`, error instanceof Error ? error.stack : String(error));
       const message =
-        error instanceof HttpException
+        error instanceof HttpException || error instanceof PathRuleError
           ? error.message
           : 'The operation stopped on an unexpected error; it can be rolled back';
       // Records still planned may hold moves of the batch that was under way: a rollback reconciles them.
@@ -187,6 +214,8 @@ export class OperationsProcessor implements OnModuleInit, BeforeApplicationShutd
         .settleRemaining(operation.id, operation.leaseEpoch, 'failed', INTERRUPTED)
         .then(() => tracker.finish('failed', { message }))
         .catch(() => undefined);
+    } finally {
+      close?.();
     }
   }
 }

@@ -156,6 +156,8 @@ export class OperationsService {
     } catch (error) {
       if (error instanceof PathRuleError) throw new BadRequestException(error.message);
       throw error;
+    } finally {
+      storage.close?.();
     }
     const options: StoredOptions = {
       destination,

@@ -53,26 +53,30 @@ export class QuarantineService {
    */
   private async removeQuarantine(operation: Pick<Operation, 'id' | 'userId' | 'storage'>): Promise<void> {
     const storage = await this.storage.forUser(operation.storage, operation.userId);
-    const quarantine = quarantineFolder(operation.id);
-    const vacated = new Set<string>();
-    for (let after = -1; ;) {
-      const page = await this.records.quarantinedFiles(operation.id, after, PURGE_PAGE);
-      if (page.length === 0) break;
-      after = page[page.length - 1].seq;
-      for (const file of page) {
-        if (!isInside(file.path, quarantine) || file.path === quarantine) continue;
-        const current = await storage.stat(file.path);
-        if (!current || !sameContentStamp(current, file)) {
-          if (current) this.logger.warn(`purge of ${operation.id}: a quarantined copy changed; left in place`);
-          continue;
+    try {
+      const quarantine = quarantineFolder(operation.id);
+      const vacated = new Set<string>();
+      for (let after = -1; ;) {
+        const page = await this.records.quarantinedFiles(operation.id, after, PURGE_PAGE);
+        if (page.length === 0) break;
+        after = page[page.length - 1].seq;
+        for (const file of page) {
+          if (!isInside(file.path, quarantine) || file.path === quarantine) continue;
+          const current = await storage.stat(file.path);
+          if (!current || !sameContentStamp(current, file)) {
+            if (current) this.logger.warn(`purge of ${operation.id}: a quarantined copy changed; left in place`);
+            continue;
+          }
+          if (await storage.removeFile(file.path)) vacated.add(parentOf(file.path));
         }
-        if (await storage.removeFile(file.path)) vacated.add(parentOf(file.path));
+        await storage.flush();
       }
+      await removeEmptiedFolders(storage, vacated, quarantine);
+      await storage.removeEmptyFolder(quarantine);
       await storage.flush();
+    } finally {
+      storage.close?.();
     }
-    await removeEmptiedFolders(storage, vacated, quarantine);
-    await storage.removeEmptyFolder(quarantine);
-    await storage.flush();
     await this.dataSource.query('UPDATE operations SET purged_at = now() WHERE id = $1', [operation.id]);
   }
 

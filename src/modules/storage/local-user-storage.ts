@@ -4,6 +4,18 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { crashPoint } from '../../common/faults/crash-point.js';
 import { listLocalFolder } from './local-folder-listing.js';
+import {
+  COPY_MTIME_TOLERANCE_MS,
+  errorCode,
+  isHidden,
+  RESERVED_PREFIX,
+  specialFileReason,
+  tempName,
+  utimeSeconds,
+  WALK_BATCH,
+} from './local/common.js';
+import { loadDirFd } from './local/dirfd.js';
+import { PinnedTree } from './local/pinned-tree.js';
 import type {
   FolderPage,
   FolderPageRequest,
@@ -11,54 +23,52 @@ import type {
   MoveOutcome,
   ReadRange,
   StoredFile,
+  StrayTemp,
   UserStorage,
   WalkOptions,
 } from './storage-provider.js';
 import { PathEscapeError } from './storage-provider.js';
-import { isReservedName, MissingPathError, normalizeUserPath, PathRuleError, RESERVED_PREFIX } from './user-path.js';
+import { isReservedName, MissingPathError, normalizeUserPath, PathRuleError } from './user-path.js';
 
-const WALK_BATCH = 2000;
-export { RESERVED_PREFIX };
+export { COPY_MTIME_TOLERANCE_MS, RESERVED_PREFIX, TEMP_PREFIX } from './local/common.js';
 /** PATH_MAX of Linux: bytes of a whole path given to a system call, its terminating NUL included. */
 export const PATH_MAX_BYTES = 4096;
-/** The name a copy across filesystems is written under until it is verified. */
-export const TEMP_PREFIX = `${RESERVED_PREFIX}-tmp-`;
+
 /**
- * Node sets a copy's times as a double of seconds, which keeps the microseconds and no more: a
- * copy's mtime is the source's within this (in ms).
+ * How the local storage reaches files: `dirfd`, through pinned directory descriptors (openat,
+ * statx, renameat2: see local/pinned-tree.ts), where the binding loads (Linux with glibc); `path`,
+ * the path-based code below, elsewhere. STORAGE_FILE_LAYER chooses; `auto` takes dirfd where it
+ * loads.
  */
-export const COPY_MTIME_TOLERANCE_MS = 0.002;
+export type FileLayer = 'dirfd' | 'path';
 
-function errorCode(error: unknown): string | undefined {
-  return (error as NodeJS.ErrnoException | null)?.code;
+/** The layer `auto` resolves to here. */
+export function availableFileLayer(): FileLayer {
+  return loadDirFd() ? 'dirfd' : 'path';
 }
 
-function isHidden(name: string): boolean {
-  return name.startsWith('.');
-}
+/** A descriptor-held storage that was never closed (a caller's bug) still gives its root back. */
+const unclosed = new FinalizationRegistry<PinnedTree>((tree) => tree.close());
 
 function toStoredFile(relativePath: string, stat: fs.Stats): StoredFile {
   return { path: relativePath, size: stat.size, mtimeMs: stat.mtimeMs, dev: stat.dev, ino: stat.ino };
 }
 
+/** Every file is opened so: never through a final link, never waiting on a FIFO or a device. */
+const READ_FLAGS = fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK;
+
 function hashFileSync(absolutePath: string): string {
   const hash = createHash('sha256');
   const buffer = Buffer.allocUnsafe(1 << 20);
-  const fd = fs.openSync(absolutePath, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+  const fd = fs.openSync(absolutePath, READ_FLAGS);
   try {
+    if (!fs.fstatSync(fd).isFile()) throw Object.assign(new Error('not a regular file'), { code: 'EINVAL' });
     let read: number;
     while ((read = fs.readSync(fd, buffer, 0, buffer.length, null)) > 0) hash.update(buffer.subarray(0, read));
   } finally {
     fs.closeSync(fd);
   }
   return hash.digest('hex');
-}
-
-/** Seconds for utimes that land on `ns`'s microsecond: libuv truncates to it, so aim at its middle. */
-function utimeSeconds(ns: bigint): number {
-  const micros = ns / 1000n - (ns < 0n && ns % 1000n !== 0n ? 1n : 0n);
-  const seconds = micros / 1_000_000n - (micros < 0n && micros % 1_000_000n !== 0n ? 1n : 0n);
-  return Number(seconds) + (Number(micros - seconds * 1_000_000n) + 0.5) / 1e6;
 }
 
 /**
@@ -72,10 +82,18 @@ function copyTimes(source: string, target: string): void {
 }
 
 /**
- * A user's folder on local disk, jailed: `base` is a canonical real path, every relative path is
- * normalized (no `..`), and before anything is moved the real path of each folder involved must
- * equal its literal path, which fails when any component is a symbolic link. So a link swapped in
- * after the scan cannot lead outside.
+ * A user's folder on local disk, jailed: `base` is a canonical real path and every relative path is
+ * normalized (no `..`).
+ *
+ * With the `dirfd` layer (the default where it loads) every file-system call goes through a
+ * PinnedTree: the folder is opened once when the storage is opened (at each job's start) and every
+ * other folder is reached from it without following links, so a folder swapped for a link is
+ * refused by the kernel whenever the swap happens. `list()` and the service's state files stay
+ * path-based.
+ *
+ * The `path` layer (the fallback where the binding is missing) checks instead, before anything is
+ * moved, that the real path of each folder involved equals its literal path, which fails when any
+ * component is a symbolic link; a swap between that check and the rename is the race it leaves.
  */
 export class LocalUserStorage implements UserStorage {
   readonly kind = 'local' as const;
@@ -90,15 +108,34 @@ export class LocalUserStorage implements UserStorage {
   private constructor(
     private readonly base: string,
     private readonly stateFolder: string | undefined,
-  ) {}
+    private readonly pinned: PinnedTree | undefined,
+  ) {
+    if (pinned) unclosed.register(this, pinned, this);
+  }
 
   /**
    * `stateFolder`: where the service keeps its own files about this user's folder (the hash
    * cache), outside it, so that nothing of the service's shows up among the user's files.
+   * `layer`: see FileLayer (the available one by default). The caller close()s the storage.
    */
-  static async open(root: string, stateFolder?: string): Promise<LocalUserStorage> {
+  static async open(root: string, stateFolder?: string, layer?: FileLayer): Promise<LocalUserStorage> {
     await fs.promises.mkdir(root, { recursive: true });
-    return new LocalUserStorage(await fs.promises.realpath(root), stateFolder);
+    const base = await fs.promises.realpath(root);
+    const dirfd = (layer ?? availableFileLayer()) === 'dirfd' ? loadDirFd() : null;
+    if (layer === 'dirfd' && !dirfd)
+      throw new Error('STORAGE_FILE_LAYER=dirfd but the descriptor layer does not load here');
+    return new LocalUserStorage(base, stateFolder, dirfd ? PinnedTree.open(dirfd, base) : undefined);
+  }
+
+  /** Which layer this storage works through. */
+  get fileLayer(): FileLayer {
+    return this.pinned ? 'dirfd' : 'path';
+  }
+
+  close(): void {
+    if (!this.pinned) return;
+    unclosed.unregister(this);
+    this.pinned.close();
   }
 
   private absolute(relativePath: string): string {
@@ -168,6 +205,7 @@ export class LocalUserStorage implements UserStorage {
   }
 
   async assertFolder(relativePath: string, field: string): Promise<void> {
+    if (this.pinned) return this.pinned.assertFolder(relativePath, field);
     const absolutePath = this.absolute(relativePath);
     let stat: fs.Stats;
     try {
@@ -187,6 +225,10 @@ export class LocalUserStorage implements UserStorage {
   }
 
   async *walk(relativePath: string, options: WalkOptions): AsyncIterable<StoredFile[]> {
+    if (this.pinned) {
+      yield* this.pinned.walk(relativePath, options);
+      return;
+    }
     const start = normalizeUserPath(relativePath);
     const stack: string[] = [start];
     let batch: StoredFile[] = [];
@@ -219,8 +261,11 @@ export class LocalUserStorage implements UserStorage {
             yield batch;
             batch = [];
           }
+        } else if (!entry.isSymbolicLink()) {
+          const kind = entry.isFIFO() ? 'fifo' : entry.isSocket() ? 'socket' : 'device';
+          options.onSkipped?.({ path: child, reason: specialFileReason(kind) });
         }
-        // Symbolic links, sockets, devices: never followed, never moved.
+        // Symbolic links: never followed, never moved.
       }
       for (let i = subfolders.length - 1; i >= 0; i -= 1) stack.push(subfolders[i]);
     }
@@ -233,6 +278,7 @@ export class LocalUserStorage implements UserStorage {
 
   /** stat() without a promise. */
   statSync(relativePath: string): StoredFile | null {
+    if (this.pinned) return this.pinned.statSync(relativePath);
     try {
       const stat = fs.lstatSync(this.absolute(relativePath));
       return stat.isFile() ? toStoredFile(normalizeUserPath(relativePath), stat) : null;
@@ -243,10 +289,12 @@ export class LocalUserStorage implements UserStorage {
   }
 
   async readHead(relativePath: string, bytes: number): Promise<Uint8Array> {
+    if (this.pinned) return this.pinned.readHead(relativePath, bytes);
     const absolutePath = this.absolute(relativePath);
     this.assertRealFolder(path.dirname(absolutePath));
-    const fd = fs.openSync(absolutePath, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+    const fd = fs.openSync(absolutePath, READ_FLAGS);
     try {
+      if (!fs.fstatSync(fd).isFile()) throw Object.assign(new Error('not a regular file'), { code: 'EINVAL' });
       const buffer = Buffer.alloc(bytes);
       const read = fs.readSync(fd, buffer, 0, bytes, 0);
       return buffer.subarray(0, read);
@@ -256,9 +304,10 @@ export class LocalUserStorage implements UserStorage {
   }
 
   async openRead(relativePath: string, range?: ReadRange): Promise<Readable> {
+    if (this.pinned) return this.pinned.openRead(relativePath, range);
     const absolutePath = this.absolute(relativePath);
     this.assertRealFolder(path.dirname(absolutePath));
-    const handle = await fs.promises.open(absolutePath, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+    const handle = await fs.promises.open(absolutePath, READ_FLAGS);
     try {
       if (!(await handle.stat()).isFile()) {
         throw Object.assign(new Error('not a regular file'), { code: 'EISDIR' });
@@ -277,6 +326,7 @@ export class LocalUserStorage implements UserStorage {
 
   /** move() without a promise: the organize and rollback loops call it once per file. */
   moveSync(from: string, to: string, options: MoveOptions = {}): MoveOutcome {
+    if (this.pinned) return this.pinned.moveSync(from, to, options);
     const source = this.absolute(from);
     const destination = this.absolute(to);
     let sourceStat: fs.Stats;
@@ -322,6 +372,7 @@ export class LocalUserStorage implements UserStorage {
    * replaces a stat per planned destination.
    */
   async namesIn(relativePath: string): Promise<Set<string> | null> {
+    if (this.pinned) return this.pinned.namesIn(relativePath);
     const absoluteFolder = this.absolute(relativePath);
     try {
       const stat = fs.lstatSync(absoluteFolder);
@@ -366,8 +417,10 @@ export class LocalUserStorage implements UserStorage {
   /** Across filesystems: copy to an exclusive temp name, fsync, verify, claim the name, then unlink. */
   private copyAcross(source: string, destination: string, sourceStat: fs.Stats, options: MoveOptions): MoveOutcome {
     const folder = path.dirname(destination);
-    const temp = `${folder}/${TEMP_PREFIX}${randomBytes(6).toString('hex')}`;
+    const temp = `${folder}/${tempName(options.tempKey, () => randomBytes(6).toString('hex'))}`;
     try {
+      // A leftover of this very move (a run killed during its copy): the journal names it ours.
+      if (options.tempKey !== undefined) fs.rmSync(temp, { force: true });
       // Inside the try: a copy that fails half-way (ENOSPC) leaves no temp file behind.
       fs.copyFileSync(source, temp, fs.constants.COPYFILE_EXCL);
       crashPoint('copy');
@@ -400,36 +453,35 @@ export class LocalUserStorage implements UserStorage {
   }
 
   /**
-   * Removes the temp copies that a process killed during a move across filesystems left below
-   * `relativePath` (links are not followed); answers how many. Only a resumed run calls it, so no
-   * move of its own is under way there.
+   * Removes the temp copies that a process killed during a move across filesystems left: the exact
+   * names its journaled moves give (see MoveOptions.tempKey), each only when it is a regular file
+   * no larger than the file it copies; answers how many. Nothing is removed for its name pattern
+   * alone. Only a resumed run calls it, so no move of its own is under way there.
    */
-  async removeStrayTemps(relativePath: string): Promise<number> {
+  async removeStrayTemps(temps: StrayTemp[]): Promise<number> {
+    if (this.pinned) return this.pinned.removeStrayTemps(temps);
     let removed = 0;
-    const visit = (absoluteFolder: string) => {
-      let entries: fs.Dirent[];
+    for (const temp of temps) {
+      const folder = this.absolute(temp.folder);
+      const candidate = `${folder}/${tempName(temp.tempKey, () => '')}`;
       try {
-        entries = fs.readdirSync(absoluteFolder, { withFileTypes: true });
-      } catch {
-        return;
+        this.assertRealFolder(folder);
+        const stat = fs.lstatSync(candidate);
+        if (!stat.isFile() || stat.size > temp.maxSize) continue;
+        fs.rmSync(candidate, { force: true });
+      } catch (error) {
+        if (error instanceof PathEscapeError || errorCode(error) === 'ENOENT' || errorCode(error) === 'ENOTDIR')
+          continue;
+        throw error;
       }
-      for (const entry of entries) {
-        const child = `${absoluteFolder}/${entry.name}`;
-        if (entry.isDirectory()) visit(child);
-        else if (entry.isFile() && entry.name.startsWith(TEMP_PREFIX)) {
-          fs.rmSync(child, { force: true });
-          this.touchedFolders.add(absoluteFolder);
-          removed += 1;
-        }
-      }
-    };
-    const start = this.absolute(relativePath);
-    this.assertRealFolder(start);
-    visit(start);
+      this.touchedFolders.add(folder);
+      removed += 1;
+    }
     return removed;
   }
 
   async removeEmptyFolder(relativePath: string): Promise<boolean> {
+    if (this.pinned) return this.pinned.removeEmptyFolder(relativePath);
     const absolutePath = this.absolute(relativePath);
     if (absolutePath === this.base) return false;
     try {
@@ -448,6 +500,7 @@ export class LocalUserStorage implements UserStorage {
   }
 
   async makeFolder(relativePath: string): Promise<void> {
+    if (this.pinned) return this.pinned.makeFolder(relativePath);
     this.ensureFolder(this.absolute(relativePath));
   }
 
@@ -471,6 +524,7 @@ export class LocalUserStorage implements UserStorage {
    * call belong to the next batch.
    */
   async flush(): Promise<void> {
+    if (this.pinned) return this.pinned.flush();
     this.verifiedFolders.clear();
     if (this.touchedFolders.size === 0) return;
     const folders = [...this.touchedFolders];
@@ -536,12 +590,14 @@ export class LocalUserStorage implements UserStorage {
   }
 
   async contentHash(relativePath: string): Promise<string> {
+    if (this.pinned) return this.pinned.contentHash(relativePath);
     const absolutePath = this.absolute(relativePath);
     this.assertRealFolder(path.dirname(absolutePath));
     return hashFileSync(absolutePath);
   }
 
   async removeFile(relativePath: string): Promise<boolean> {
+    if (this.pinned) return this.pinned.removeFile(relativePath);
     const absolutePath = this.absolute(relativePath);
     // Throws when the folder leads through a symbolic link; false when it is gone.
     if (!this.checkFolder(path.dirname(absolutePath))) return false;

@@ -16,10 +16,26 @@ export interface WalkError {
   reason: string;
 }
 
+/** An entry met by a walk that is neither a regular file, a folder nor a link (FIFO, socket, device). */
+export interface SkippedEntry {
+  path: string;
+  reason: string;
+}
+
 export interface WalkOptions {
   includeHidden: boolean;
   /** Called for unreadable entries; the walk goes on. */
   onError: (error: WalkError) => void;
+  /** Called for special files, which are never opened (a FIFO would block its reader); the walk goes on. */
+  onSkipped?: (entry: SkippedEntry) => void;
+}
+
+/** A temp copy that a move journaled under `tempKey` may have left in `folder` (see MoveOptions.tempKey). */
+export interface StrayTemp {
+  folder: string;
+  tempKey: string;
+  /** The journaled size of the file copied: a temp is a copy of it, complete or partial, never larger. */
+  maxSize: number;
 }
 
 export interface FolderEntry {
@@ -82,6 +98,11 @@ export interface MoveOptions {
    * answered `changed` (the lstat the move makes anyway does the check).
    */
   expected?: ContentStamp;
+  /**
+   * Names the temp copy a move across filesystems writes (derived from the journaled move, e.g.
+   * operation id and seq), so that a resumed run can remove exactly that name (removeStrayTemps).
+   */
+  tempKey?: string;
 }
 
 /** Thrown when a path leads outside the user's folder or through a symbolic link. */
@@ -109,8 +130,13 @@ export interface UserStorage {
   openRead(relativePath: string, range?: ReadRange): Promise<Readable>;
   /** Moves without ever overwriting; keeps the modification time. */
   move(from: string, to: string, options?: MoveOptions): Promise<MoveOutcome>;
-  /** Removes temp copies that an interrupted move left below `relativePath` (backends that make them). */
-  removeStrayTemps?(relativePath: string): Promise<number>;
+  /**
+   * Removes the temp copies that interrupted moves journaled as `temps` left (backends that make
+   * them); answers how many. Never removes anything by its name pattern alone.
+   */
+  removeStrayTemps?(temps: StrayTemp[]): Promise<number>;
+  /** Releases what the storage holds open (pinned folders); it is not used afterwards. */
+  close?(): void;
   /** Removes the folder when empty; answers whether it did. */
   removeEmptyFolder(relativePath: string): Promise<boolean>;
   makeFolder(relativePath: string): Promise<void>;

@@ -1,9 +1,11 @@
-import { BadRequestException, Inject, Injectable } from '@nestjs/common';
+import { BadRequestException, Inject, Injectable, Logger } from '@nestjs/common';
 import type { OnModuleDestroy } from '@nestjs/common';
 import path from 'node:path';
 import type { AppConfig } from '../../config/app-config.js';
 import { APP_CONFIG } from '../../config/config.module.js';
-import { LocalUserStorage } from './local-user-storage.js';
+import { availableFileLayer, LocalUserStorage } from './local-user-storage.js';
+import type { FileLayer } from './local-user-storage.js';
+import { dirFdUnavailableReason } from './local/dirfd.js';
 import { S3Backend } from './s3-backend.js';
 import type { StorageKind, UserStorage } from './storage-provider.js';
 
@@ -20,21 +22,32 @@ export const S3_NOT_CONFIGURED = 'S3 storage is not configured on this server (S
 export class StorageService implements OnModuleDestroy {
   /** One S3 client per process, when S3_BUCKET is set. */
   private readonly s3?: S3Backend;
+  /** How local storage reaches files (STORAGE_FILE_LAYER, `auto` resolved here once). */
+  readonly fileLayer: FileLayer;
 
   constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {
     const { bucket } = config.s3;
     if (bucket !== undefined) this.s3 = new S3Backend({ ...config.s3, bucket });
+    const available = availableFileLayer();
+    if (config.storageFileLayer === 'dirfd' && available !== 'dirfd') {
+      throw new Error(`STORAGE_FILE_LAYER=dirfd, but the descriptor layer does not load: ${dirFdUnavailableReason()}`);
+    }
+    this.fileLayer = config.storageFileLayer === 'auto' ? available : config.storageFileLayer;
+    const why = this.fileLayer === 'path' ? ` (${dirFdUnavailableReason() ?? 'chosen by STORAGE_FILE_LAYER'})` : '';
+    new Logger('StorageService').log(`local storage file layer: ${this.fileLayer}${why}`);
   }
 
   get s3Configured(): boolean {
     return this.s3 !== undefined;
   }
 
+  /** The caller close()s what it gets (it pins the user's folder on local disk). */
   async forUser(kind: StorageKind, userId: string): Promise<UserStorage> {
     if (kind === 'local') {
       return LocalUserStorage.open(
         path.join(this.config.storageLocalRoot, userId),
         path.join(this.config.storageLocalRoot, STATE_FOLDER, userId),
+        this.fileLayer,
       );
     }
     if (!this.s3) throw new BadRequestException(S3_NOT_CONFIGURED);

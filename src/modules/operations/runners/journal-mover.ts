@@ -5,7 +5,7 @@ import { MetricsService } from '../../metrics/metrics.service.js';
 import { FileRecordsStore } from '../file-records.store.js';
 import type { FileOutcome, PlannedFile } from '../file-records.store.js';
 import type { FileStatus } from '../operation.types.js';
-import { describeFileError, MOVE_BATCH, sameContentStamp } from './run-context.js';
+import { describeFileError, MOVE_BATCH, sameContentStamp, tempKeyOf } from './run-context.js';
 import type { RunContext } from './run-context.js';
 
 /** How many numbered names ("a (1).jpg" ...) a conflict may try before the file is skipped. */
@@ -109,7 +109,10 @@ export class JournalMover {
     const destination = record.destinationPath as string;
     try {
       // See moveOneAsync: only a resumed run may find its own earlier move at the destination.
-      const moved = storage.moveSync(record.sourcePath, destination, { mayBeDone: context.epoch > 1 });
+      const moved = storage.moveSync(record.sourcePath, destination, {
+        mayBeDone: context.epoch > 1,
+        tempKey: tempKeyOf(context.operation.id, record.seq),
+      });
       if (moved.kind === 'moved') return outcome(record, policy.movedStatus);
       if (moved.kind === 'source-missing') return sourceMissing(record, policy, storage.statSync(destination));
       if (policy.onConflict === 'skip') return outcome(record, 'skipped', 'destination exists');
@@ -136,7 +139,10 @@ export class JournalMover {
         // A resumed run (not the first claim) may find the journaled destination holding this file
         // already: an earlier run died before recording the move. A numbered name tried just now cannot.
         const mayBeDone = context.epoch > 1 && target === destination;
-        const moved = await storage.move(record.sourcePath, target, { mayBeDone });
+        const moved = await storage.move(record.sourcePath, target, {
+          mayBeDone,
+          tempKey: tempKeyOf(operation.id, record.seq),
+        });
         if (moved.kind === 'moved') return outcome(record, policy.movedStatus);
         if (moved.kind === 'source-missing') return outcome(record, 'failed', 'source vanished');
         if (policy.onConflict === 'skip') return outcome(record, 'skipped', 'destination exists');

@@ -98,6 +98,7 @@ export class OrganizeRunner {
     const options = this.options(context);
     const categorizer = await this.categories.categorizerFor(operation.userId);
     const destinations = new DestinationNames(storage);
+    /** Entries the walk could not plan: unreadable ones (failed) and special files (skipped, never opened). */
     const failures: PlannedFile[] = [];
     let seq = 0;
     // Up to INSERTS_IN_FLIGHT inserts at once, each on its own connection (PostgreSQL works on
@@ -118,6 +119,7 @@ export class OrganizeRunner {
     const walk = storage.walk(operation.rootPath, {
       includeHidden: options.includeHidden,
       onError: (error) => failures.push(this.failedRecord(error.path, error.reason, 0)),
+      onSkipped: (entry) => failures.push({ ...this.failedRecord(entry.path, entry.reason, 0), status: 'skipped' }),
     });
     let planned: PlannedFile[] = [];
     for await (const batch of walk) {
@@ -138,7 +140,7 @@ export class OrganizeRunner {
         failure.seq = seq;
         seq += 1;
         planned.push(failure);
-        failed += 1;
+        if (failure.status === 'failed') failed += 1;
       }
       if (planned.length >= INSERT_BATCH) {
         await insert(planned);
@@ -151,7 +153,7 @@ export class OrganizeRunner {
       failure.seq = seq;
       seq += 1;
       planned.push(failure);
-      tracker.add({ errors: 1 });
+      if (failure.status === 'failed') tracker.add({ errors: 1 });
     }
     if (planned.length > 0) await insert(planned);
     await Promise.all(inserting);

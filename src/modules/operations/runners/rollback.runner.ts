@@ -9,7 +9,7 @@ import type { MoveOutcome, StoredFile } from '../../storage/storage-provider.js'
 import { removeEmptiedFolders } from './empty-folders.js';
 import { quarantineFolder } from './cleanup.runner.js';
 import { JournalMover } from './journal-mover.js';
-import { describeFileError, parentOf, sameContentStamp } from './run-context.js';
+import { describeFileError, parentOf, sameContentStamp, tempKeyOf } from './run-context.js';
 import type { RunContext } from './run-context.js';
 
 /**
@@ -90,6 +90,7 @@ export class RollbackRunner {
       const moved = storage.moveSync(record.sourcePath, original, {
         expected: record,
         mayBeDone: mayBeDone(context, record),
+        tempKey: tempKeyOf(context.operation.id, record.seq),
       });
       if (moved.kind === 'changed') return restored(record, 'conflict', 'changed since it was moved');
       if (moved.kind === 'source-missing') return restoreMissing(record, storage.statSync(original));
@@ -108,7 +109,10 @@ export class RollbackRunner {
       if (!sameContentStamp(current, record)) return restored(record, 'conflict', 'changed since it was moved');
       return restoreMoved(
         record,
-        await storage.move(record.sourcePath, original, { mayBeDone: mayBeDone(context, record) }),
+        await storage.move(record.sourcePath, original, {
+          mayBeDone: mayBeDone(context, record),
+          tempKey: tempKeyOf(context.operation.id, record.seq),
+        }),
       );
     } catch (error) {
       return restored(record, 'failed', describeFileError(error));

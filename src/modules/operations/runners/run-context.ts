@@ -30,6 +30,14 @@ export function sameContentStamp(a: { size: number; mtimeMs: number }, b: { size
   return a.size === b.size && Math.abs(a.mtimeMs - b.mtimeMs) < COPY_MTIME_TOLERANCE_MS;
 }
 
+/**
+ * The key a journaled move names its temp copy by (MoveOptions.tempKey): the operation and the
+ * record, so that a resumed run knows exactly which temp names are its own to remove.
+ */
+export function tempKeyOf(operationId: string, seq: number): string {
+  return `${operationId}-${seq}`;
+}
+
 /** Parent folder of a relative path ('' for the user's folder). */
 export function parentOf(relativePath: string): string {
   const slash = relativePath.lastIndexOf('/');
