@@ -8,7 +8,6 @@ import {
   COPY_MTIME_TOLERANCE_MS,
   errorCode,
   isHidden,
-  RESERVED_PREFIX,
   specialFileReason,
   tempName,
   utimeSeconds,
