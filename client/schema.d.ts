@@ -518,6 +518,11 @@ export interface components {
              * @example Unavailable: redis
              */
             message: string | string[];
+            /**
+             * @description With 429 (and a busy 503): seconds to wait, also sent as the Retry-After header
+             * @example 30
+             */
+            retryAfter?: number;
             /** @enum {string} */
             status: "error";
             details: components["schemas"]["DependenciesDto"];
@@ -537,6 +542,11 @@ export interface components {
              *     ]
              */
             message: string | string[];
+            /**
+             * @description With 429 (and a busy 503): seconds to wait, also sent as the Retry-After header
+             * @example 30
+             */
+            retryAfter?: number;
         };
         SignupDto: {
             /**
@@ -666,35 +676,44 @@ export interface components {
              */
             includeHidden?: boolean;
         };
-        CreateOperationDto: {
-            /**
-             * @example organize
-             * @enum {string}
-             */
-            type: "organize" | "cleanup_duplicates";
+        OrganizeOperationRequestDto: {
             /**
              * @default local
              * @enum {string}
              */
             storage?: "local" | "s3";
-            /**
-             * @description Folder to organize, relative to your folder (organize only)
-             * @example inbox
-             */
-            rootPath?: string;
             /** @default false */
             dryRun?: boolean;
-            options?: components["schemas"]["OrganizeOptionsDto"];
             /**
-             * Format: uuid
-             * @description cleanup_duplicates: the organize operation whose groups to clean
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
              */
-            sourceOperationId?: string;
+            type: "organize";
+            /**
+             * @description Folder to organize, relative to your folder
+             * @example inbox
+             */
+            rootPath: string;
+            options?: components["schemas"]["OrganizeOptionsDto"];
+        };
+        CleanupDuplicatesOperationRequestDto: {
+            /** @default false */
+            dryRun?: boolean;
             /**
              * @default oldest
              * @enum {string}
              */
             keep?: "oldest" | "newest" | "shortest_path";
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "cleanup_duplicates";
+            /**
+             * Format: uuid
+             * @description A completed organize operation of yours: its duplicate groups are cleaned, on its storage, in its folder
+             */
+            sourceOperationId: string;
         };
         ProgressDto: {
             /** @enum {string} */
@@ -1085,6 +1104,27 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "status": "ok",
+                     *       "info": {
+                     *         "database": {
+                     *           "status": "up"
+                     *         },
+                     *         "redis": {
+                     *           "status": "up"
+                     *         }
+                     *       },
+                     *       "details": {
+                     *         "database": {
+                     *           "status": "up"
+                     *         },
+                     *         "redis": {
+                     *           "status": "up"
+                     *         }
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["HealthDto"];
                 };
             };
@@ -1094,6 +1134,22 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 503,
+                     *       "error": "Service Unavailable",
+                     *       "message": "Unavailable: redis",
+                     *       "status": "error",
+                     *       "details": {
+                     *         "database": {
+                     *           "status": "up"
+                     *         },
+                     *         "redis": {
+                     *           "status": "down"
+                     *         }
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["HealthUnavailableDto"];
                 };
             };
@@ -1114,6 +1170,11 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "status": "ok"
+                     *     }
+                     */
                     "application/json": components["schemas"]["LiveDto"];
                 };
             };
@@ -1134,6 +1195,11 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example # HELP fileorganizer_operation_jobs_total Operation job runs in this process, by operation type and the status they left
+                     *     # TYPE fileorganizer_operation_jobs_total counter
+                     *     fileorganizer_operation_jobs_total{type="organize",status="completed"} 42
+                     */
                     "text/plain": string;
                 };
             };
@@ -1143,7 +1209,14 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/plain": components["schemas"]["ErrorResponseDto"];
+                    /**
+                     * @example {
+                     *       "statusCode": 401,
+                     *       "error": "Unauthorized",
+                     *       "message": "GET /metrics needs Authorization: Bearer <METRICS_TOKEN>"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
             /** @description Not allowed for this role */
@@ -1152,7 +1225,14 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/plain": components["schemas"]["ErrorResponseDto"];
+                    /**
+                     * @example {
+                     *       "statusCode": 403,
+                     *       "error": "Forbidden",
+                     *       "message": "GET /metrics is closed in production until the server sets METRICS_TOKEN"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
             /** @description Not found (also for another user's resource) */
@@ -1161,7 +1241,14 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/plain": components["schemas"]["ErrorResponseDto"];
+                    /**
+                     * @example {
+                     *       "statusCode": 404,
+                     *       "error": "Not Found",
+                     *       "message": "Cannot GET /metrics"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
         };
@@ -1175,6 +1262,13 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "email": "ada@example.com",
+                 *       "password": "correct horse battery staple",
+                 *       "name": "Ada Lovelace"
+                 *     }
+                 */
                 "application/json": components["schemas"]["SignupDto"];
             };
         };
@@ -1185,6 +1279,21 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "user": {
+                     *         "id": "5b0e7c2a-1d3f-4e6a-8b9c-0d1e2f3a4b5c",
+                     *         "email": "ada@example.com",
+                     *         "name": "Ada Lovelace",
+                     *         "role": "user",
+                     *         "createdAt": "2026-12-06T09:30:00.000Z"
+                     *       },
+                     *       "accessToken": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiI1YjBlN2MyYSJ9.c2lnbmF0dXJl",
+                     *       "refreshToken": "kq3l8xW0m3mA2yDq2Qp9xPqkM0x6V1fZ7h8bJ0cW9dE",
+                     *       "tokenType": "Bearer",
+                     *       "expiresIn": 900
+                     *     }
+                     */
                     "application/json": components["schemas"]["AuthTokensDto"];
                 };
             };
@@ -1194,6 +1303,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 400,
+                     *       "error": "Bad Request",
+                     *       "message": [
+                     *         "property unknownField should not exist"
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -1203,6 +1321,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 409,
+                     *       "error": "Conflict",
+                     *       "message": "An account with this email already exists"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -1212,6 +1337,29 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 413,
+                     *       "error": "Payload Too Large",
+                     *       "message": "Request body is too large"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description The request has a body that is not JSON: send `Content-Type: application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 415,
+                     *       "error": "Unsupported Media Type",
+                     *       "message": "Request bodies must be JSON: send Content-Type: application/json (got \"application/x-www-form-urlencoded\")"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -1221,6 +1369,14 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 429,
+                     *       "error": "Too Many Requests",
+                     *       "message": "Rate limit of 10 requests per 60 s exceeded; retry in 30 s",
+                     *       "retryAfter": 30
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -1230,6 +1386,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 503,
+                     *       "error": "Service Unavailable",
+                     *       "message": "A service this request needs is unavailable; try again later"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -1244,6 +1407,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "email": "ada@example.com",
+                 *       "password": "correct horse battery staple"
+                 *     }
+                 */
                 "application/json": components["schemas"]["LoginDto"];
             };
         };
@@ -1254,6 +1423,21 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "user": {
+                     *         "id": "5b0e7c2a-1d3f-4e6a-8b9c-0d1e2f3a4b5c",
+                     *         "email": "ada@example.com",
+                     *         "name": "Ada Lovelace",
+                     *         "role": "user",
+                     *         "createdAt": "2026-12-06T09:30:00.000Z"
+                     *       },
+                     *       "accessToken": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiI1YjBlN2MyYSJ9.c2lnbmF0dXJl",
+                     *       "refreshToken": "kq3l8xW0m3mA2yDq2Qp9xPqkM0x6V1fZ7h8bJ0cW9dE",
+                     *       "tokenType": "Bearer",
+                     *       "expiresIn": 900
+                     *     }
+                     */
                     "application/json": components["schemas"]["AuthTokensDto"];
                 };
             };
@@ -1263,6 +1447,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 400,
+                     *       "error": "Bad Request",
+                     *       "message": [
+                     *         "property unknownField should not exist"
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -1272,6 +1465,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 401,
+                     *       "error": "Unauthorized",
+                     *       "message": "Invalid email or password"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -1281,6 +1481,29 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 413,
+                     *       "error": "Payload Too Large",
+                     *       "message": "Request body is too large"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description The request has a body that is not JSON: send `Content-Type: application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 415,
+                     *       "error": "Unsupported Media Type",
+                     *       "message": "Request bodies must be JSON: send Content-Type: application/json (got \"application/x-www-form-urlencoded\")"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -1290,6 +1513,14 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 429,
+                     *       "error": "Too Many Requests",
+                     *       "message": "Rate limit of 10 requests per 60 s exceeded; retry in 30 s",
+                     *       "retryAfter": 30
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -1299,6 +1530,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 503,
+                     *       "error": "Service Unavailable",
+                     *       "message": "A service this request needs is unavailable; try again later"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -1313,6 +1551,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "refreshToken": "kq3l8xW0m3mA2yDq2Qp9xPqkM0x6V1fZ7h8bJ0cW9dE"
+                 *     }
+                 */
                 "application/json": components["schemas"]["RefreshTokenDto"];
             };
         };
@@ -1323,6 +1566,21 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "user": {
+                     *         "id": "5b0e7c2a-1d3f-4e6a-8b9c-0d1e2f3a4b5c",
+                     *         "email": "ada@example.com",
+                     *         "name": "Ada Lovelace",
+                     *         "role": "user",
+                     *         "createdAt": "2026-12-06T09:30:00.000Z"
+                     *       },
+                     *       "accessToken": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiI1YjBlN2MyYSJ9.c2lnbmF0dXJl",
+                     *       "refreshToken": "kq3l8xW0m3mA2yDq2Qp9xPqkM0x6V1fZ7h8bJ0cW9dE",
+                     *       "tokenType": "Bearer",
+                     *       "expiresIn": 900
+                     *     }
+                     */
                     "application/json": components["schemas"]["AuthTokensDto"];
                 };
             };
@@ -1332,6 +1590,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 400,
+                     *       "error": "Bad Request",
+                     *       "message": [
+                     *         "property unknownField should not exist"
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -1341,6 +1608,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 401,
+                     *       "error": "Unauthorized",
+                     *       "message": "Invalid or expired refresh token"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -1350,6 +1624,29 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 413,
+                     *       "error": "Payload Too Large",
+                     *       "message": "Request body is too large"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description The request has a body that is not JSON: send `Content-Type: application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 415,
+                     *       "error": "Unsupported Media Type",
+                     *       "message": "Request bodies must be JSON: send Content-Type: application/json (got \"application/x-www-form-urlencoded\")"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -1359,6 +1656,14 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 429,
+                     *       "error": "Too Many Requests",
+                     *       "message": "Rate limit of 10 requests per 60 s exceeded; retry in 30 s",
+                     *       "retryAfter": 30
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -1373,6 +1678,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "refreshToken": "kq3l8xW0m3mA2yDq2Qp9xPqkM0x6V1fZ7h8bJ0cW9dE"
+                 *     }
+                 */
                 "application/json": components["schemas"]["RefreshTokenDto"];
             };
         };
@@ -1390,6 +1700,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 400,
+                     *       "error": "Bad Request",
+                     *       "message": [
+                     *         "property unknownField should not exist"
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -1399,6 +1718,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 401,
+                     *       "error": "Unauthorized",
+                     *       "message": "Missing, invalid or expired access token"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -1408,6 +1734,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 403,
+                     *       "error": "Forbidden",
+                     *       "message": "This route is for administrators"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -1417,6 +1750,29 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 413,
+                     *       "error": "Payload Too Large",
+                     *       "message": "Request body is too large"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description The request has a body that is not JSON: send `Content-Type: application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 415,
+                     *       "error": "Unsupported Media Type",
+                     *       "message": "Request bodies must be JSON: send Content-Type: application/json (got \"application/x-www-form-urlencoded\")"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -1426,6 +1782,14 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 429,
+                     *       "error": "Too Many Requests",
+                     *       "message": "Rate limit of 10 requests per 60 s exceeded; retry in 30 s",
+                     *       "retryAfter": 30
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -1446,6 +1810,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "5b0e7c2a-1d3f-4e6a-8b9c-0d1e2f3a4b5c",
+                     *       "email": "ada@example.com",
+                     *       "name": "Ada Lovelace",
+                     *       "role": "user",
+                     *       "createdAt": "2026-12-06T09:30:00.000Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["UserDto"];
                 };
             };
@@ -1455,6 +1828,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 401,
+                     *       "error": "Unauthorized",
+                     *       "message": "Missing, invalid or expired access token"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -1464,6 +1844,14 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 429,
+                     *       "error": "Too Many Requests",
+                     *       "message": "Rate limit of 10 requests per 60 s exceeded; retry in 30 s",
+                     *       "retryAfter": 30
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -1487,6 +1875,23 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "id": "9d8c7b6a-5f4e-4d3c-8b2a-1f0e9d8c7b6a",
+                     *           "name": "backup script",
+                     *           "prefix": "fo_Ab12Cd34",
+                     *           "createdAt": "2026-12-06T09:30:00.000Z",
+                     *           "expiresAt": null,
+                     *           "lastUsedAt": "2026-12-06T10:02:11.000Z"
+                     *         }
+                     *       ],
+                     *       "total": 1,
+                     *       "page": 1,
+                     *       "limit": 50
+                     *     }
+                     */
                     "application/json": components["schemas"]["ApiKeyPageDto"];
                 };
             };
@@ -1496,6 +1901,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 400,
+                     *       "error": "Bad Request",
+                     *       "message": [
+                     *         "property unknownField should not exist"
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -1505,6 +1919,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 401,
+                     *       "error": "Unauthorized",
+                     *       "message": "Missing, invalid or expired access token"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -1514,6 +1935,14 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 429,
+                     *       "error": "Too Many Requests",
+                     *       "message": "Rate limit of 10 requests per 60 s exceeded; retry in 30 s",
+                     *       "retryAfter": 30
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -1528,6 +1957,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "name": "backup script",
+                 *       "expiresAt": "2027-06-30T00:00:00.000Z"
+                 *     }
+                 */
                 "application/json": components["schemas"]["CreateApiKeyDto"];
             };
         };
@@ -1538,6 +1973,17 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "9d8c7b6a-5f4e-4d3c-8b2a-1f0e9d8c7b6a",
+                     *       "name": "backup script",
+                     *       "prefix": "fo_Ab12Cd34",
+                     *       "createdAt": "2026-12-06T09:30:00.000Z",
+                     *       "expiresAt": null,
+                     *       "lastUsedAt": null,
+                     *       "key": "fo_Ab12Cd34.Zx9Yw8Vu7Ts6Rq5Po4Nm3Lk2Ji1Hg0Fe"
+                     *     }
+                     */
                     "application/json": components["schemas"]["CreatedApiKeyDto"];
                 };
             };
@@ -1547,6 +1993,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 400,
+                     *       "error": "Bad Request",
+                     *       "message": [
+                     *         "property unknownField should not exist"
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -1556,6 +2011,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 401,
+                     *       "error": "Unauthorized",
+                     *       "message": "Missing, invalid or expired access token"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -1565,6 +2027,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 403,
+                     *       "error": "Forbidden",
+                     *       "message": "This route is for administrators"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -1574,6 +2043,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 409,
+                     *       "error": "Conflict",
+                     *       "message": "You have 20 API keys, the most allowed is 20; revoke one first"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -1583,6 +2059,29 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 413,
+                     *       "error": "Payload Too Large",
+                     *       "message": "Request body is too large"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description The request has a body that is not JSON: send `Content-Type: application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 415,
+                     *       "error": "Unsupported Media Type",
+                     *       "message": "Request bodies must be JSON: send Content-Type: application/json (got \"application/x-www-form-urlencoded\")"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -1592,6 +2091,14 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 429,
+                     *       "error": "Too Many Requests",
+                     *       "message": "Rate limit of 10 requests per 60 s exceeded; retry in 30 s",
+                     *       "retryAfter": 30
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -1621,6 +2128,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 400,
+                     *       "error": "Bad Request",
+                     *       "message": [
+                     *         "property unknownField should not exist"
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -1630,6 +2146,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 401,
+                     *       "error": "Unauthorized",
+                     *       "message": "Missing, invalid or expired access token"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -1639,6 +2162,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 403,
+                     *       "error": "Forbidden",
+                     *       "message": "This route is for administrators"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -1648,6 +2178,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 404,
+                     *       "error": "Not Found",
+                     *       "message": "API key not found"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -1657,6 +2194,14 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 429,
+                     *       "error": "Too Many Requests",
+                     *       "message": "Rate limit of 10 requests per 60 s exceeded; retry in 30 s",
+                     *       "retryAfter": 30
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -1682,6 +2227,46 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "id": "3f2c8a4e-5b7d-4c1e-9a2f-6d8e0b1c2a3f",
+                     *           "type": "organize",
+                     *           "status": "completed",
+                     *           "storage": "local",
+                     *           "rootPath": "inbox",
+                     *           "dryRun": false,
+                     *           "options": {
+                     *             "destination": "sorted",
+                     *             "template": "{category}/{filename}",
+                     *             "onConflict": "rename",
+                     *             "includeHidden": false
+                     *           },
+                     *           "parentOperationId": null,
+                     *           "sourceOperationId": null,
+                     *           "progress": {
+                     *             "phase": "done",
+                     *             "filesTotal": 3,
+                     *             "filesScanned": 3,
+                     *             "filesProcessed": 3,
+                     *             "bytesScanned": 2411520,
+                     *             "duplicatesFound": 1,
+                     *             "reclaimableBytes": 1204224,
+                     *             "spaceSavedBytes": 0,
+                     *             "errors": 0
+                     *           },
+                     *           "error": null,
+                     *           "createdAt": "2026-12-06T09:30:00.000Z",
+                     *           "startedAt": "2026-12-06T09:30:00.120Z",
+                     *           "finishedAt": "2026-12-06T09:30:01.480Z"
+                     *         }
+                     *       ],
+                     *       "total": 1,
+                     *       "page": 1,
+                     *       "limit": 50
+                     *     }
+                     */
                     "application/json": components["schemas"]["OperationPageDto"];
                 };
             };
@@ -1691,6 +2276,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 400,
+                     *       "error": "Bad Request",
+                     *       "message": [
+                     *         "property unknownField should not exist"
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -1700,6 +2294,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 401,
+                     *       "error": "Unauthorized",
+                     *       "message": "Missing, invalid or expired access token"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -1715,9 +2316,10 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
+        /** @description One shape per `type` */
         requestBody: {
             content: {
-                "application/json": components["schemas"]["CreateOperationDto"];
+                "application/json": components["schemas"]["OrganizeOperationRequestDto"] | components["schemas"]["CleanupDuplicatesOperationRequestDto"];
             };
         };
         responses: {
@@ -1727,6 +2329,39 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "3f2c8a4e-5b7d-4c1e-9a2f-6d8e0b1c2a3f",
+                     *       "type": "organize",
+                     *       "status": "pending",
+                     *       "storage": "local",
+                     *       "rootPath": "inbox",
+                     *       "dryRun": false,
+                     *       "options": {
+                     *         "destination": "sorted",
+                     *         "template": "{category}/{filename}",
+                     *         "onConflict": "rename",
+                     *         "includeHidden": false
+                     *       },
+                     *       "parentOperationId": null,
+                     *       "sourceOperationId": null,
+                     *       "progress": {
+                     *         "phase": "queued",
+                     *         "filesTotal": 0,
+                     *         "filesScanned": 0,
+                     *         "filesProcessed": 0,
+                     *         "bytesScanned": 0,
+                     *         "duplicatesFound": 0,
+                     *         "reclaimableBytes": 0,
+                     *         "spaceSavedBytes": 0,
+                     *         "errors": 0
+                     *       },
+                     *       "error": null,
+                     *       "createdAt": "2026-12-06T09:30:00.000Z",
+                     *       "startedAt": null,
+                     *       "finishedAt": null
+                     *     }
+                     */
                     "application/json": components["schemas"]["OperationDto"];
                 };
             };
@@ -1736,6 +2371,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 400,
+                     *       "error": "Bad Request",
+                     *       "message": [
+                     *         "rootPath must be shorter than or equal to 4096 characters",
+                     *         "rootPath must be a string (the folder to organize, relative to your folder)"
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -1745,6 +2390,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 401,
+                     *       "error": "Unauthorized",
+                     *       "message": "Missing, invalid or expired access token"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -1754,6 +2406,29 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 409,
+                     *       "error": "Conflict",
+                     *       "message": "Idempotency-Key was already used with a different request body"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description The request has a body that is not JSON: send `Content-Type: application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 415,
+                     *       "error": "Unsupported Media Type",
+                     *       "message": "Request bodies must be JSON: send Content-Type: application/json (got \"application/x-www-form-urlencoded\")"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -1763,6 +2438,14 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 429,
+                     *       "error": "Too Many Requests",
+                     *       "message": "Rate limit of 10 requests per 60 s exceeded; retry in 30 s",
+                     *       "retryAfter": 30
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -1772,6 +2455,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 503,
+                     *       "error": "Service Unavailable",
+                     *       "message": "The job queue (Redis) is unavailable; try again shortly"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -1793,6 +2483,39 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "3f2c8a4e-5b7d-4c1e-9a2f-6d8e0b1c2a3f",
+                     *       "type": "organize",
+                     *       "status": "pending",
+                     *       "storage": "local",
+                     *       "rootPath": "inbox",
+                     *       "dryRun": false,
+                     *       "options": {
+                     *         "destination": "sorted",
+                     *         "template": "{category}/{filename}",
+                     *         "onConflict": "rename",
+                     *         "includeHidden": false
+                     *       },
+                     *       "parentOperationId": null,
+                     *       "sourceOperationId": null,
+                     *       "progress": {
+                     *         "phase": "queued",
+                     *         "filesTotal": 0,
+                     *         "filesScanned": 0,
+                     *         "filesProcessed": 0,
+                     *         "bytesScanned": 0,
+                     *         "duplicatesFound": 0,
+                     *         "reclaimableBytes": 0,
+                     *         "spaceSavedBytes": 0,
+                     *         "errors": 0
+                     *       },
+                     *       "error": null,
+                     *       "createdAt": "2026-12-06T09:30:00.000Z",
+                     *       "startedAt": null,
+                     *       "finishedAt": null
+                     *     }
+                     */
                     "application/json": components["schemas"]["OperationDto"];
                 };
             };
@@ -1802,6 +2525,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 400,
+                     *       "error": "Bad Request",
+                     *       "message": "Validation failed (uuid is expected)"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -1811,6 +2541,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 401,
+                     *       "error": "Unauthorized",
+                     *       "message": "Missing, invalid or expired access token"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -1820,6 +2557,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 404,
+                     *       "error": "Not Found",
+                     *       "message": "Operation not found"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -1842,6 +2586,39 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "3f2c8a4e-5b7d-4c1e-9a2f-6d8e0b1c2a3f",
+                     *       "type": "organize",
+                     *       "status": "pending",
+                     *       "storage": "local",
+                     *       "rootPath": "inbox",
+                     *       "dryRun": false,
+                     *       "options": {
+                     *         "destination": "sorted",
+                     *         "template": "{category}/{filename}",
+                     *         "onConflict": "rename",
+                     *         "includeHidden": false
+                     *       },
+                     *       "parentOperationId": null,
+                     *       "sourceOperationId": null,
+                     *       "progress": {
+                     *         "phase": "queued",
+                     *         "filesTotal": 0,
+                     *         "filesScanned": 0,
+                     *         "filesProcessed": 0,
+                     *         "bytesScanned": 0,
+                     *         "duplicatesFound": 0,
+                     *         "reclaimableBytes": 0,
+                     *         "spaceSavedBytes": 0,
+                     *         "errors": 0
+                     *       },
+                     *       "error": null,
+                     *       "createdAt": "2026-12-06T09:30:00.000Z",
+                     *       "startedAt": null,
+                     *       "finishedAt": null
+                     *     }
+                     */
                     "application/json": components["schemas"]["OperationDto"];
                 };
             };
@@ -1851,6 +2628,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 400,
+                     *       "error": "Bad Request",
+                     *       "message": "Validation failed (uuid is expected)"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -1860,6 +2644,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 401,
+                     *       "error": "Unauthorized",
+                     *       "message": "Missing, invalid or expired access token"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -1869,6 +2660,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 404,
+                     *       "error": "Not Found",
+                     *       "message": "Operation not found"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -1878,6 +2676,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 409,
+                     *       "error": "Conflict",
+                     *       "message": "Operation already ended (completed)"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -1900,6 +2705,39 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "3f2c8a4e-5b7d-4c1e-9a2f-6d8e0b1c2a3f",
+                     *       "type": "organize",
+                     *       "status": "pending",
+                     *       "storage": "local",
+                     *       "rootPath": "inbox",
+                     *       "dryRun": false,
+                     *       "options": {
+                     *         "destination": "sorted",
+                     *         "template": "{category}/{filename}",
+                     *         "onConflict": "rename",
+                     *         "includeHidden": false
+                     *       },
+                     *       "parentOperationId": null,
+                     *       "sourceOperationId": null,
+                     *       "progress": {
+                     *         "phase": "queued",
+                     *         "filesTotal": 0,
+                     *         "filesScanned": 0,
+                     *         "filesProcessed": 0,
+                     *         "bytesScanned": 0,
+                     *         "duplicatesFound": 0,
+                     *         "reclaimableBytes": 0,
+                     *         "spaceSavedBytes": 0,
+                     *         "errors": 0
+                     *       },
+                     *       "error": null,
+                     *       "createdAt": "2026-12-06T09:30:00.000Z",
+                     *       "startedAt": null,
+                     *       "finishedAt": null
+                     *     }
+                     */
                     "application/json": components["schemas"]["OperationDto"];
                 };
             };
@@ -1909,6 +2747,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 400,
+                     *       "error": "Bad Request",
+                     *       "message": "Validation failed (uuid is expected)"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -1918,6 +2763,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 401,
+                     *       "error": "Unauthorized",
+                     *       "message": "Missing, invalid or expired access token"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -1927,6 +2779,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 404,
+                     *       "error": "Not Found",
+                     *       "message": "Operation not found"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -1936,6 +2795,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 409,
+                     *       "error": "Conflict",
+                     *       "message": "Operation is already rolled back"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -1945,6 +2811,14 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 429,
+                     *       "error": "Too Many Requests",
+                     *       "message": "Rate limit of 10 requests per 60 s exceeded; retry in 30 s",
+                     *       "retryAfter": 30
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -1967,6 +2841,39 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "3f2c8a4e-5b7d-4c1e-9a2f-6d8e0b1c2a3f",
+                     *       "type": "organize",
+                     *       "status": "pending",
+                     *       "storage": "local",
+                     *       "rootPath": "inbox",
+                     *       "dryRun": false,
+                     *       "options": {
+                     *         "destination": "sorted",
+                     *         "template": "{category}/{filename}",
+                     *         "onConflict": "rename",
+                     *         "includeHidden": false
+                     *       },
+                     *       "parentOperationId": null,
+                     *       "sourceOperationId": null,
+                     *       "progress": {
+                     *         "phase": "queued",
+                     *         "filesTotal": 0,
+                     *         "filesScanned": 0,
+                     *         "filesProcessed": 0,
+                     *         "bytesScanned": 0,
+                     *         "duplicatesFound": 0,
+                     *         "reclaimableBytes": 0,
+                     *         "spaceSavedBytes": 0,
+                     *         "errors": 0
+                     *       },
+                     *       "error": null,
+                     *       "createdAt": "2026-12-06T09:30:00.000Z",
+                     *       "startedAt": null,
+                     *       "finishedAt": null
+                     *     }
+                     */
                     "application/json": components["schemas"]["OperationDto"];
                 };
             };
@@ -1976,6 +2883,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 400,
+                     *       "error": "Bad Request",
+                     *       "message": "Validation failed (uuid is expected)"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -1985,6 +2899,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 401,
+                     *       "error": "Unauthorized",
+                     *       "message": "Missing, invalid or expired access token"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -1994,6 +2915,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 404,
+                     *       "error": "Not Found",
+                     *       "message": "Operation not found"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -2003,6 +2931,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 409,
+                     *       "error": "Conflict",
+                     *       "message": "Only a completed organize dry run can be applied"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -2012,6 +2947,14 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 429,
+                     *       "error": "Too Many Requests",
+                     *       "message": "Rate limit of 10 requests per 60 s exceeded; retry in 30 s",
+                     *       "retryAfter": 30
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -2041,6 +2984,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 400,
+                     *       "error": "Bad Request",
+                     *       "message": "Validation failed (uuid is expected)"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -2050,6 +3000,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 401,
+                     *       "error": "Unauthorized",
+                     *       "message": "Missing, invalid or expired access token"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -2059,6 +3016,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 404,
+                     *       "error": "Not Found",
+                     *       "message": "Operation not found"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -2068,6 +3032,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 409,
+                     *       "error": "Conflict",
+                     *       "message": "Only a cleanup_duplicates operation (not a dry run) has a quarantine"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -2094,6 +3065,26 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "id": "7a6b5c4d-3e2f-4a1b-8c9d-0e1f2a3b4c5d",
+                     *           "sourcePath": "inbox/photo.JPG",
+                     *           "destinationPath": "sorted/Images/photo.JPG",
+                     *           "category": "Images",
+                     *           "matchedBy": "extension",
+                     *           "size": 1204224,
+                     *           "hash": "b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9",
+                     *           "status": "moved",
+                     *           "error": null
+                     *         }
+                     *       ],
+                     *       "total": 1,
+                     *       "page": 1,
+                     *       "limit": 50
+                     *     }
+                     */
                     "application/json": components["schemas"]["FileRecordPageDto"];
                 };
             };
@@ -2103,6 +3094,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 400,
+                     *       "error": "Bad Request",
+                     *       "message": [
+                     *         "status must be one of the following values: planned, moved, skipped, failed, quarantined, restored, conflict"
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -2112,6 +3112,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 401,
+                     *       "error": "Unauthorized",
+                     *       "message": "Missing, invalid or expired access token"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -2121,6 +3128,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 404,
+                     *       "error": "Not Found",
+                     *       "message": "Operation not found"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -2145,6 +3159,25 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "hash": "b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9",
+                     *           "size": 1204224,
+                     *           "count": 2,
+                     *           "keep": "sorted/Images/photo.JPG",
+                     *           "files": [
+                     *             "sorted/Images/photo.JPG",
+                     *             "sorted/Images/photo (copy).JPG"
+                     *           ]
+                     *         }
+                     *       ],
+                     *       "total": 1,
+                     *       "page": 1,
+                     *       "limit": 50
+                     *     }
+                     */
                     "application/json": components["schemas"]["DuplicateGroupPageDto"];
                 };
             };
@@ -2154,6 +3187,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 400,
+                     *       "error": "Bad Request",
+                     *       "message": [
+                     *         "limit must not be greater than 200"
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -2163,6 +3205,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 401,
+                     *       "error": "Unauthorized",
+                     *       "message": "Missing, invalid or expired access token"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -2172,6 +3221,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 404,
+                     *       "error": "Not Found",
+                     *       "message": "Operation not found"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -2194,8 +3250,36 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "byCategory": {
+                     *         "Images": {
+                     *           "files": 2,
+                     *           "bytes": 2408448
+                     *         },
+                     *         "Documents": {
+                     *           "files": 1,
+                     *           "bytes": 3072
+                     *         }
+                     *       },
+                     *       "moved": 3,
+                     *       "skipped": 0,
+                     *       "failed": 0,
+                     *       "duplicates": {
+                     *         "groups": 1,
+                     *         "files": 2,
+                     *         "reclaimableBytes": 1204224
+                     *       },
+                     *       "spaceSavedBytes": 0,
+                     *       "durationMs": 1360
+                     *     }
+                     */
                     "application/json": components["schemas"]["OperationReportDto"];
-                    "text/csv": components["schemas"]["OperationReportDto"];
+                    /**
+                     * @example id,sourcePath,destinationPath,category,matchedBy,size,hash,status,error
+                     *     7a6b5c4d-3e2f-4a1b-8c9d-0e1f2a3b4c5d,inbox/photo.JPG,sorted/Images/photo.JPG,Images,extension,1204224,b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9,moved,
+                     */
+                    "text/csv": string;
                 };
             };
             /** @description Invalid input (validation errors are listed in `message`) */
@@ -2204,8 +3288,14 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 400,
+                     *       "error": "Bad Request",
+                     *       "message": "Validation failed (uuid is expected)"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
-                    "text/csv": components["schemas"]["ErrorResponseDto"];
                 };
             };
             /** @description Missing or invalid credentials */
@@ -2214,8 +3304,14 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 401,
+                     *       "error": "Unauthorized",
+                     *       "message": "Missing, invalid or expired access token"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
-                    "text/csv": components["schemas"]["ErrorResponseDto"];
                 };
             };
             /** @description Not found (also for another user's resource) */
@@ -2224,8 +3320,14 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 404,
+                     *       "error": "Not Found",
+                     *       "message": "Operation not found"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
-                    "text/csv": components["schemas"]["ErrorResponseDto"];
                 };
             };
         };
@@ -2244,6 +3346,49 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "id": "0c9b8a7d-6e5f-4a3b-9c2d-1e0f9a8b7c6d",
+                     *           "name": "Scans",
+                     *           "builtIn": false,
+                     *           "extensions": [
+                     *             "pdf",
+                     *             "tiff"
+                     *           ],
+                     *           "mimeTypes": [],
+                     *           "namePattern": "scan-*",
+                     *           "minSize": null,
+                     *           "maxSize": 10485760,
+                     *           "priority": 10,
+                     *           "template": "scans/{year}/{filename}"
+                     *         },
+                     *         {
+                     *           "id": "builtin:Images",
+                     *           "name": "Images",
+                     *           "builtIn": true,
+                     *           "extensions": [
+                     *             "jpg",
+                     *             "jpeg",
+                     *             "png",
+                     *             "gif"
+                     *           ],
+                     *           "mimeTypes": [
+                     *             "image/*"
+                     *           ],
+                     *           "namePattern": null,
+                     *           "minSize": null,
+                     *           "maxSize": null,
+                     *           "priority": null,
+                     *           "template": null
+                     *         }
+                     *       ],
+                     *       "total": 2,
+                     *       "page": 1,
+                     *       "limit": 2
+                     *     }
+                     */
                     "application/json": components["schemas"]["CategoryListDto"];
                 };
             };
@@ -2253,6 +3398,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 401,
+                     *       "error": "Unauthorized",
+                     *       "message": "Missing, invalid or expired access token"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -2267,6 +3419,19 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "name": "Scans",
+                 *       "extensions": [
+                 *         "pdf",
+                 *         "tiff"
+                 *       ],
+                 *       "namePattern": "scan-*",
+                 *       "maxSize": 10485760,
+                 *       "priority": 10,
+                 *       "template": "scans/{year}/{filename}"
+                 *     }
+                 */
                 "application/json": components["schemas"]["CreateCategoryRuleDto"];
             };
         };
@@ -2276,6 +3441,23 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0c9b8a7d-6e5f-4a3b-9c2d-1e0f9a8b7c6d",
+                     *       "name": "Scans",
+                     *       "builtIn": false,
+                     *       "extensions": [
+                     *         "pdf",
+                     *         "tiff"
+                     *       ],
+                     *       "mimeTypes": [],
+                     *       "namePattern": "scan-*",
+                     *       "minSize": null,
+                     *       "maxSize": 10485760,
+                     *       "priority": 10,
+                     *       "template": "scans/{year}/{filename}"
+                     *     }
+                     */
                     "application/json": components["schemas"]["CategoryDto"];
                 };
             };
@@ -2285,6 +3467,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 400,
+                     *       "error": "Bad Request",
+                     *       "message": [
+                     *         "property unknownField should not exist"
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -2294,6 +3485,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 401,
+                     *       "error": "Unauthorized",
+                     *       "message": "Missing, invalid or expired access token"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -2303,6 +3501,29 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 409,
+                     *       "error": "Conflict",
+                     *       "message": "You have 100 category rules, the most allowed is 100; delete one first"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description The request has a body that is not JSON: send `Content-Type: application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 415,
+                     *       "error": "Unsupported Media Type",
+                     *       "message": "Request bodies must be JSON: send Content-Type: application/json (got \"application/x-www-form-urlencoded\")"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -2332,6 +3553,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 400,
+                     *       "error": "Bad Request",
+                     *       "message": [
+                     *         "property unknownField should not exist"
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -2341,6 +3571,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 401,
+                     *       "error": "Unauthorized",
+                     *       "message": "Missing, invalid or expired access token"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -2350,6 +3587,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 404,
+                     *       "error": "Not Found",
+                     *       "message": "Category rule not found"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -2366,6 +3610,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "priority": 5,
+                 *       "template": "scans/{year}/{month}/{filename}"
+                 *     }
+                 */
                 "application/json": components["schemas"]["UpdateCategoryRuleDto"];
             };
         };
@@ -2375,6 +3625,23 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0c9b8a7d-6e5f-4a3b-9c2d-1e0f9a8b7c6d",
+                     *       "name": "Scans",
+                     *       "builtIn": false,
+                     *       "extensions": [
+                     *         "pdf",
+                     *         "tiff"
+                     *       ],
+                     *       "mimeTypes": [],
+                     *       "namePattern": "scan-*",
+                     *       "minSize": null,
+                     *       "maxSize": 10485760,
+                     *       "priority": 10,
+                     *       "template": "scans/{year}/{filename}"
+                     *     }
+                     */
                     "application/json": components["schemas"]["CategoryDto"];
                 };
             };
@@ -2384,6 +3651,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 400,
+                     *       "error": "Bad Request",
+                     *       "message": [
+                     *         "property unknownField should not exist"
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -2393,6 +3669,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 401,
+                     *       "error": "Unauthorized",
+                     *       "message": "Missing, invalid or expired access token"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -2402,6 +3685,29 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 404,
+                     *       "error": "Not Found",
+                     *       "message": "Category rule not found"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description The request has a body that is not JSON: send `Content-Type: application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 415,
+                     *       "error": "Unsupported Media Type",
+                     *       "message": "Request bodies must be JSON: send Content-Type: application/json (got \"application/x-www-form-urlencoded\")"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -2429,6 +3735,24 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "id": "5b0e7c2a-1d3f-4e6a-8b9c-0d1e2f3a4b5c",
+                     *           "email": "ada@example.com",
+                     *           "name": "Ada Lovelace",
+                     *           "role": "user",
+                     *           "createdAt": "2026-12-06T09:30:00.000Z",
+                     *           "disabled": false,
+                     *           "disabledAt": null
+                     *         }
+                     *       ],
+                     *       "total": 1,
+                     *       "page": 1,
+                     *       "limit": 50
+                     *     }
+                     */
                     "application/json": components["schemas"]["AdminUserPageDto"];
                 };
             };
@@ -2438,6 +3762,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 400,
+                     *       "error": "Bad Request",
+                     *       "message": [
+                     *         "property unknownField should not exist"
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -2447,6 +3780,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 401,
+                     *       "error": "Unauthorized",
+                     *       "message": "Missing, invalid or expired access token"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -2456,6 +3796,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 403,
+                     *       "error": "Forbidden",
+                     *       "message": "This route is for administrators"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -2465,6 +3812,14 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 429,
+                     *       "error": "Too Many Requests",
+                     *       "message": "Rate limit of 10 requests per 60 s exceeded; retry in 30 s",
+                     *       "retryAfter": 30
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -2481,6 +3836,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "role": "admin",
+                 *       "disabled": false
+                 *     }
+                 */
                 "application/json": components["schemas"]["UpdateUserDto"];
             };
         };
@@ -2490,6 +3851,17 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "5b0e7c2a-1d3f-4e6a-8b9c-0d1e2f3a4b5c",
+                     *       "email": "ada@example.com",
+                     *       "name": "Ada Lovelace",
+                     *       "role": "admin",
+                     *       "createdAt": "2026-12-06T09:30:00.000Z",
+                     *       "disabled": false,
+                     *       "disabledAt": null
+                     *     }
+                     */
                     "application/json": components["schemas"]["AdminUserDto"];
                 };
             };
@@ -2499,6 +3871,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 400,
+                     *       "error": "Bad Request",
+                     *       "message": [
+                     *         "disabled must be a boolean value"
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -2508,6 +3889,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 401,
+                     *       "error": "Unauthorized",
+                     *       "message": "Missing, invalid or expired access token"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -2517,6 +3905,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 403,
+                     *       "error": "Forbidden",
+                     *       "message": "This route is for administrators"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -2526,6 +3921,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 404,
+                     *       "error": "Not Found",
+                     *       "message": "User not found"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -2535,6 +3937,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 409,
+                     *       "error": "Conflict",
+                     *       "message": "You cannot remove your own admin role"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -2544,6 +3953,29 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 413,
+                     *       "error": "Payload Too Large",
+                     *       "message": "Request body is too large"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description The request has a body that is not JSON: send `Content-Type: application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 415,
+                     *       "error": "Unsupported Media Type",
+                     *       "message": "Request bodies must be JSON: send Content-Type: application/json (got \"application/x-www-form-urlencoded\")"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -2553,6 +3985,14 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 429,
+                     *       "error": "Too Many Requests",
+                     *       "message": "Rate limit of 10 requests per 60 s exceeded; retry in 30 s",
+                     *       "retryAfter": 30
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -2580,6 +4020,48 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "id": "3f2c8a4e-5b7d-4c1e-9a2f-6d8e0b1c2a3f",
+                     *           "type": "organize",
+                     *           "status": "completed",
+                     *           "storage": "local",
+                     *           "rootPath": "inbox",
+                     *           "dryRun": false,
+                     *           "options": {
+                     *             "destination": "sorted",
+                     *             "template": "{category}/{filename}",
+                     *             "onConflict": "rename",
+                     *             "includeHidden": false
+                     *           },
+                     *           "parentOperationId": null,
+                     *           "sourceOperationId": null,
+                     *           "progress": {
+                     *             "phase": "done",
+                     *             "filesTotal": 3,
+                     *             "filesScanned": 3,
+                     *             "filesProcessed": 3,
+                     *             "bytesScanned": 2411520,
+                     *             "duplicatesFound": 1,
+                     *             "reclaimableBytes": 1204224,
+                     *             "spaceSavedBytes": 0,
+                     *             "errors": 0
+                     *           },
+                     *           "error": null,
+                     *           "createdAt": "2026-12-06T09:30:00.000Z",
+                     *           "startedAt": "2026-12-06T09:30:00.120Z",
+                     *           "finishedAt": "2026-12-06T09:30:01.480Z",
+                     *           "userId": "5b0e7c2a-1d3f-4e6a-8b9c-0d1e2f3a4b5c",
+                     *           "userEmail": "ada@example.com"
+                     *         }
+                     *       ],
+                     *       "total": 1,
+                     *       "page": 1,
+                     *       "limit": 50
+                     *     }
+                     */
                     "application/json": components["schemas"]["AdminOperationPageDto"];
                 };
             };
@@ -2589,6 +4071,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 400,
+                     *       "error": "Bad Request",
+                     *       "message": [
+                     *         "property unknownField should not exist"
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -2598,6 +4089,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 401,
+                     *       "error": "Unauthorized",
+                     *       "message": "Missing, invalid or expired access token"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -2607,6 +4105,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 403,
+                     *       "error": "Forbidden",
+                     *       "message": "This route is for administrators"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -2616,6 +4121,14 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 429,
+                     *       "error": "Too Many Requests",
+                     *       "message": "Rate limit of 10 requests per 60 s exceeded; retry in 30 s",
+                     *       "retryAfter": 30
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -2636,6 +4149,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "url": "/admin/queues",
+                     *       "expiresAt": "2026-12-06T09:45:00.000Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["AdminSessionDto"];
                 };
             };
@@ -2645,6 +4164,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 401,
+                     *       "error": "Unauthorized",
+                     *       "message": "Missing, invalid or expired access token"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -2654,6 +4180,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 403,
+                     *       "error": "Forbidden",
+                     *       "message": "This route is for administrators"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -2663,6 +4196,14 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 429,
+                     *       "error": "Too Many Requests",
+                     *       "message": "Rate limit of 10 requests per 60 s exceeded; retry in 30 s",
+                     *       "retryAfter": 30
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -2690,6 +4231,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 401,
+                     *       "error": "Unauthorized",
+                     *       "message": "Missing, invalid or expired access token"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -2699,6 +4247,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 403,
+                     *       "error": "Forbidden",
+                     *       "message": "This route is for administrators"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -2708,6 +4263,14 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 429,
+                     *       "error": "Too Many Requests",
+                     *       "message": "Rate limit of 10 requests per 60 s exceeded; retry in 30 s",
+                     *       "retryAfter": 30
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -2737,6 +4300,29 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "path": "inbox/holiday",
+                     *           "type": "folder",
+                     *           "size": 0,
+                     *           "modifiedAt": "2026-12-06T09:30:00.000Z",
+                     *           "category": null
+                     *         },
+                     *         {
+                     *           "path": "inbox/photo.JPG",
+                     *           "type": "file",
+                     *           "size": 1204224,
+                     *           "modifiedAt": "2026-12-06T09:30:00.000Z",
+                     *           "category": "Images"
+                     *         }
+                     *       ],
+                     *       "total": 2,
+                     *       "page": 1,
+                     *       "limit": 50
+                     *     }
+                     */
                     "application/json": components["schemas"]["FolderEntryPageDto"];
                 };
             };
@@ -2746,6 +4332,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 400,
+                     *       "error": "Bad Request",
+                     *       "message": [
+                     *         "property unknownField should not exist"
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -2755,6 +4350,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 401,
+                     *       "error": "Unauthorized",
+                     *       "message": "Missing, invalid or expired access token"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -2764,6 +4366,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 404,
+                     *       "error": "Not Found",
+                     *       "message": "Not Found"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -2773,6 +4382,14 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 429,
+                     *       "error": "Too Many Requests",
+                     *       "message": "Rate limit of 10 requests per 60 s exceeded; retry in 30 s",
+                     *       "retryAfter": 30
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };

@@ -6,6 +6,7 @@ import type { RequestHandler } from 'express';
 import helmet from 'helmet';
 import type { AppConfig } from './config/app-config.js';
 import { serveConsole } from './console/console.js';
+import { completeOpenApiExamples } from './common/openapi-examples.js';
 import { HttpExceptionFilter } from './common/filters/http-exception.filter.js';
 import { AppLogger } from './common/logging/app-logger.js';
 import { httpLogger } from './common/logging/http-logger.js';
@@ -91,6 +92,7 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
       if (operation && operation.security === undefined) operation.security = [];
     }
   }
+  completeOpenApiExamples(document);
   return document;
 }
 
