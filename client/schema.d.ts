@@ -1959,8 +1959,7 @@ export interface operations {
             content: {
                 /**
                  * @example {
-                 *       "name": "backup script",
-                 *       "expiresAt": "2027-06-30T00:00:00.000Z"
+                 *       "name": "backup script"
                  *     }
                  */
                 "application/json": components["schemas"]["CreateApiKeyDto"];

@@ -170,7 +170,8 @@ export const REQUEST_EXAMPLES: Record<string, unknown> = {
   SignupDto: { email: 'ada@example.com', password: 'correct horse battery staple', name: 'Ada Lovelace' },
   LoginDto: { email: 'ada@example.com', password: 'correct horse battery staple' },
   RefreshTokenDto: { refreshToken: 'kq3l8xW0m3mA2yDq2Qp9xPqkM0x6V1fZ7h8bJ0cW9dE' },
-  CreateApiKeyDto: { name: 'backup script', expiresAt: '2027-06-30T00:00:00.000Z' },
+  // No expiresAt: a fixed date would turn into a refused past date one day (the schema shows the field).
+  CreateApiKeyDto: { name: 'backup script' },
   CreateCategoryRuleDto: {
     name: 'Scans',
     extensions: ['pdf', 'tiff'],

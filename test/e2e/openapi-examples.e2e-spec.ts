@@ -6,6 +6,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { HttpExceptionFilter } from '../../src/common/filters/http-exception.filter.js';
 import { CreateOperationDto } from '../../src/modules/operations/dto/create-operation.dto.js';
 import { OPERATION_TYPES } from '../../src/modules/operations/operation.types.js';
+import { signUpAdmin } from '../utils/admin.js';
 import { createOperation, userFolder, waitForOperation, writeTree } from '../utils/operations.js';
 import { createTestApp, signUp } from '../utils/test-app.js';
 import type { SignedUpUser, TestApp } from '../utils/test-app.js';
@@ -246,4 +247,50 @@ describe('OpenAPI examples (e2e)', () => {
     }
     expect(organized).toBeDefined();
   }, 60_000);
+
+  it('every other request-body example, sent as is, gets the documented success status', async () => {
+    const sent = new Set<string>();
+    const send = async (
+      method: string,
+      route: string,
+      options: { token?: string; params?: Record<string, string>; replace?: Record<string, unknown> } = {},
+    ) => {
+      const operation = document.paths[route][method];
+      const [value] = examplesOf(operation.requestBody!.content['application/json']);
+      expect({ route, example: value }).toEqual({ route, example: expect.any(Object) });
+      // Only tokens and ids of the caller's own things are replaced; every other field goes as is.
+      const body = { ...(value as Record<string, unknown>), ...options.replace };
+      const success = Object.keys(operation.responses).find((status) => status.startsWith('2'))!;
+      const url = route.replace(/\{(\w+)\}/g, (_match, name: string) => options.params?.[name] ?? '');
+      let call = t.http()[method as 'post'](url).send(body);
+      if (options.token) call = call.set('Authorization', `Bearer ${options.token}`);
+      const answer = await call;
+      expect({ route, status: answer.status, body: answer.body as unknown }).toMatchObject({
+        route,
+        status: Number(success),
+      });
+      sent.add(`${method.toUpperCase()} ${route}`);
+      return answer.body as Record<string, unknown> & { id: string; refreshToken: string; accessToken: string };
+    };
+
+    const signedUp = await send('post', '/api/v1/auth/signup');
+    const loggedIn = await send('post', '/api/v1/auth/login');
+    const refreshed = await send('post', '/api/v1/auth/refresh', { replace: { refreshToken: loggedIn.refreshToken } });
+    await send('post', '/api/v1/auth/logout', {
+      token: refreshed.accessToken,
+      replace: { refreshToken: refreshed.refreshToken },
+    });
+    await send('post', '/api/v1/auth/api-keys', { token: signedUp.accessToken });
+    const rule = await send('post', '/api/v1/categories', { token: signedUp.accessToken });
+    await send('patch', '/api/v1/categories/{id}', { token: signedUp.accessToken, params: { id: rule.id } });
+    const admin = await signUpAdmin(t, 'examples-admin');
+    const target = (signedUp.user as { id: string }).id;
+    await send('patch', '/api/v1/admin/users/{id}', { token: admin.accessToken, params: { id: target } });
+    sent.add('POST /api/v1/operations'); // sent by the test above, one example per type
+
+    const withBody = operations
+      .filter(([, , operation]) => operation.requestBody)
+      .map(([method, route]) => `${method.toUpperCase()} ${route}`);
+    expect(withBody.filter((route) => !sent.has(route))).toEqual([]);
+  });
 });
