@@ -184,7 +184,8 @@ export const REQUEST_EXAMPLES: Record<string, unknown> = {
   UpdateUserDto: { role: 'admin', disabled: false },
 };
 
-const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'] as const;
+/** The operation keys of an OpenAPI path item. */
+export const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'] as const;
 
 interface MediaType {
   schema?: { $ref?: string };
