@@ -518,6 +518,11 @@ export interface components {
              * @example Unavailable: redis
              */
             message: string | string[];
+            /**
+             * @description With 429 (and a busy 503): seconds to wait, also sent as the Retry-After header
+             * @example 30
+             */
+            retryAfter?: number;
             /** @enum {string} */
             status: "error";
             details: components["schemas"]["DependenciesDto"];
@@ -537,6 +542,11 @@ export interface components {
              *     ]
              */
             message: string | string[];
+            /**
+             * @description With 429 (and a busy 503): seconds to wait, also sent as the Retry-After header
+             * @example 30
+             */
+            retryAfter?: number;
         };
         SignupDto: {
             /**
@@ -666,35 +676,44 @@ export interface components {
              */
             includeHidden?: boolean;
         };
-        CreateOperationDto: {
-            /**
-             * @example organize
-             * @enum {string}
-             */
-            type: "organize" | "cleanup_duplicates";
+        OrganizeOperationRequestDto: {
             /**
              * @default local
              * @enum {string}
              */
             storage?: "local" | "s3";
-            /**
-             * @description Folder to organize, relative to your folder (organize only)
-             * @example inbox
-             */
-            rootPath?: string;
             /** @default false */
             dryRun?: boolean;
-            options?: components["schemas"]["OrganizeOptionsDto"];
             /**
-             * Format: uuid
-             * @description cleanup_duplicates: the organize operation whose groups to clean
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
              */
-            sourceOperationId?: string;
+            type: "organize";
+            /**
+             * @description Folder to organize, relative to your folder
+             * @example inbox
+             */
+            rootPath: string;
+            options?: components["schemas"]["OrganizeOptionsDto"];
+        };
+        CleanupDuplicatesOperationRequestDto: {
+            /** @default false */
+            dryRun?: boolean;
             /**
              * @default oldest
              * @enum {string}
              */
             keep?: "oldest" | "newest" | "shortest_path";
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "cleanup_duplicates";
+            /**
+             * Format: uuid
+             * @description A completed organize operation of yours: its duplicate groups are cleaned, on its storage, in its folder
+             */
+            sourceOperationId: string;
         };
         ProgressDto: {
             /** @enum {string} */
@@ -1088,6 +1107,27 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "status": "ok",
+                     *       "info": {
+                     *         "database": {
+                     *           "status": "up"
+                     *         },
+                     *         "redis": {
+                     *           "status": "up"
+                     *         }
+                     *       },
+                     *       "details": {
+                     *         "database": {
+                     *           "status": "up"
+                     *         },
+                     *         "redis": {
+                     *           "status": "up"
+                     *         }
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["HealthDto"];
                 };
             };
@@ -1097,6 +1137,22 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 503,
+                     *       "error": "Service Unavailable",
+                     *       "message": "Unavailable: redis",
+                     *       "status": "error",
+                     *       "details": {
+                     *         "database": {
+                     *           "status": "up"
+                     *         },
+                     *         "redis": {
+                     *           "status": "down"
+                     *         }
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["HealthUnavailableDto"];
                 };
             };
@@ -1117,6 +1173,11 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "status": "ok"
+                     *     }
+                     */
                     "application/json": components["schemas"]["LiveDto"];
                 };
             };
@@ -1137,6 +1198,11 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example # HELP fileorganizer_operation_jobs_total Operation job runs in this process, by operation type and the status they left
+                     *     # TYPE fileorganizer_operation_jobs_total counter
+                     *     fileorganizer_operation_jobs_total{type="organize",status="completed"} 42
+                     */
                     "text/plain": string;
                 };
             };
@@ -1146,7 +1212,14 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/plain": components["schemas"]["ErrorResponseDto"];
+                    /**
+                     * @example {
+                     *       "statusCode": 401,
+                     *       "error": "Unauthorized",
+                     *       "message": "GET /metrics needs Authorization: Bearer <METRICS_TOKEN>"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
             /** @description Not allowed for this role */
@@ -1155,7 +1228,14 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/plain": components["schemas"]["ErrorResponseDto"];
+                    /**
+                     * @example {
+                     *       "statusCode": 403,
+                     *       "error": "Forbidden",
+                     *       "message": "GET /metrics is closed in production until the server sets METRICS_TOKEN"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
             /** @description Not found (also for another user's resource) */
@@ -1164,7 +1244,14 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/plain": components["schemas"]["ErrorResponseDto"];
+                    /**
+                     * @example {
+                     *       "statusCode": 404,
+                     *       "error": "Not Found",
+                     *       "message": "Cannot GET /metrics"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
         };
@@ -1178,6 +1265,13 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "email": "ada@example.com",
+                 *       "password": "correct horse battery staple",
+                 *       "name": "Ada Lovelace"
+                 *     }
+                 */
                 "application/json": components["schemas"]["SignupDto"];
             };
         };
@@ -1188,6 +1282,21 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "user": {
+                     *         "id": "5b0e7c2a-1d3f-4e6a-8b9c-0d1e2f3a4b5c",
+                     *         "email": "ada@example.com",
+                     *         "name": "Ada Lovelace",
+                     *         "role": "user",
+                     *         "createdAt": "2026-12-06T09:30:00.000Z"
+                     *       },
+                     *       "accessToken": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiI1YjBlN2MyYSJ9.c2lnbmF0dXJl",
+                     *       "refreshToken": "kq3l8xW0m3mA2yDq2Qp9xPqkM0x6V1fZ7h8bJ0cW9dE",
+                     *       "tokenType": "Bearer",
+                     *       "expiresIn": 900
+                     *     }
+                     */
                     "application/json": components["schemas"]["AuthTokensDto"];
                 };
             };
@@ -1197,6 +1306,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 400,
+                     *       "error": "Bad Request",
+                     *       "message": [
+                     *         "property unknownField should not exist"
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -1206,6 +1324,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 409,
+                     *       "error": "Conflict",
+                     *       "message": "An account with this email already exists"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -1215,6 +1340,29 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 413,
+                     *       "error": "Payload Too Large",
+                     *       "message": "Request body is too large"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description The request has a body that is not JSON: send `Content-Type: application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 415,
+                     *       "error": "Unsupported Media Type",
+                     *       "message": "Request bodies must be JSON: send Content-Type: application/json (got \"application/x-www-form-urlencoded\")"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -1224,6 +1372,14 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 429,
+                     *       "error": "Too Many Requests",
+                     *       "message": "Rate limit of 10 requests per 60 s exceeded; retry in 30 s",
+                     *       "retryAfter": 30
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -1233,6 +1389,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 503,
+                     *       "error": "Service Unavailable",
+                     *       "message": "A service this request needs is unavailable; try again later"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -1247,6 +1410,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "email": "ada@example.com",
+                 *       "password": "correct horse battery staple"
+                 *     }
+                 */
                 "application/json": components["schemas"]["LoginDto"];
             };
         };
@@ -1257,6 +1426,21 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "user": {
+                     *         "id": "5b0e7c2a-1d3f-4e6a-8b9c-0d1e2f3a4b5c",
+                     *         "email": "ada@example.com",
+                     *         "name": "Ada Lovelace",
+                     *         "role": "user",
+                     *         "createdAt": "2026-12-06T09:30:00.000Z"
+                     *       },
+                     *       "accessToken": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiI1YjBlN2MyYSJ9.c2lnbmF0dXJl",
+                     *       "refreshToken": "kq3l8xW0m3mA2yDq2Qp9xPqkM0x6V1fZ7h8bJ0cW9dE",
+                     *       "tokenType": "Bearer",
+                     *       "expiresIn": 900
+                     *     }
+                     */
                     "application/json": components["schemas"]["AuthTokensDto"];
                 };
             };
@@ -1266,6 +1450,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 400,
+                     *       "error": "Bad Request",
+                     *       "message": [
+                     *         "property unknownField should not exist"
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -1275,6 +1468,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 401,
+                     *       "error": "Unauthorized",
+                     *       "message": "Invalid email or password"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -1284,6 +1484,29 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 413,
+                     *       "error": "Payload Too Large",
+                     *       "message": "Request body is too large"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description The request has a body that is not JSON: send `Content-Type: application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 415,
+                     *       "error": "Unsupported Media Type",
+                     *       "message": "Request bodies must be JSON: send Content-Type: application/json (got \"application/x-www-form-urlencoded\")"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -1293,6 +1516,14 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 429,
+                     *       "error": "Too Many Requests",
+                     *       "message": "Rate limit of 10 requests per 60 s exceeded; retry in 30 s",
+                     *       "retryAfter": 30
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -1302,6 +1533,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 503,
+                     *       "error": "Service Unavailable",
+                     *       "message": "A service this request needs is unavailable; try again later"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -1316,6 +1554,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "refreshToken": "kq3l8xW0m3mA2yDq2Qp9xPqkM0x6V1fZ7h8bJ0cW9dE"
+                 *     }
+                 */
                 "application/json": components["schemas"]["RefreshTokenDto"];
             };
         };
@@ -1326,6 +1569,21 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "user": {
+                     *         "id": "5b0e7c2a-1d3f-4e6a-8b9c-0d1e2f3a4b5c",
+                     *         "email": "ada@example.com",
+                     *         "name": "Ada Lovelace",
+                     *         "role": "user",
+                     *         "createdAt": "2026-12-06T09:30:00.000Z"
+                     *       },
+                     *       "accessToken": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiI1YjBlN2MyYSJ9.c2lnbmF0dXJl",
+                     *       "refreshToken": "kq3l8xW0m3mA2yDq2Qp9xPqkM0x6V1fZ7h8bJ0cW9dE",
+                     *       "tokenType": "Bearer",
+                     *       "expiresIn": 900
+                     *     }
+                     */
                     "application/json": components["schemas"]["AuthTokensDto"];
                 };
             };
@@ -1335,6 +1593,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 400,
+                     *       "error": "Bad Request",
+                     *       "message": [
+                     *         "property unknownField should not exist"
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -1344,6 +1611,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 401,
+                     *       "error": "Unauthorized",
+                     *       "message": "Invalid or expired refresh token"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -1353,6 +1627,29 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 413,
+                     *       "error": "Payload Too Large",
+                     *       "message": "Request body is too large"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description The request has a body that is not JSON: send `Content-Type: application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 415,
+                     *       "error": "Unsupported Media Type",
+                     *       "message": "Request bodies must be JSON: send Content-Type: application/json (got \"application/x-www-form-urlencoded\")"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -1362,6 +1659,14 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 429,
+                     *       "error": "Too Many Requests",
+                     *       "message": "Rate limit of 10 requests per 60 s exceeded; retry in 30 s",
+                     *       "retryAfter": 30
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -1376,6 +1681,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "refreshToken": "kq3l8xW0m3mA2yDq2Qp9xPqkM0x6V1fZ7h8bJ0cW9dE"
+                 *     }
+                 */
                 "application/json": components["schemas"]["RefreshTokenDto"];
             };
         };
@@ -1393,6 +1703,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 400,
+                     *       "error": "Bad Request",
+                     *       "message": [
+                     *         "property unknownField should not exist"
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -1402,6 +1721,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 401,
+                     *       "error": "Unauthorized",
+                     *       "message": "Missing, invalid or expired access token"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -1411,6 +1737,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 403,
+                     *       "error": "Forbidden",
+                     *       "message": "This route is for administrators"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -1420,6 +1753,29 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 413,
+                     *       "error": "Payload Too Large",
+                     *       "message": "Request body is too large"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description The request has a body that is not JSON: send `Content-Type: application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 415,
+                     *       "error": "Unsupported Media Type",
+                     *       "message": "Request bodies must be JSON: send Content-Type: application/json (got \"application/x-www-form-urlencoded\")"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -1429,6 +1785,14 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 429,
+                     *       "error": "Too Many Requests",
+                     *       "message": "Rate limit of 10 requests per 60 s exceeded; retry in 30 s",
+                     *       "retryAfter": 30
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -1449,6 +1813,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "5b0e7c2a-1d3f-4e6a-8b9c-0d1e2f3a4b5c",
+                     *       "email": "ada@example.com",
+                     *       "name": "Ada Lovelace",
+                     *       "role": "user",
+                     *       "createdAt": "2026-12-06T09:30:00.000Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["UserDto"];
                 };
             };
@@ -1458,6 +1831,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 401,
+                     *       "error": "Unauthorized",
+                     *       "message": "Missing, invalid or expired access token"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -1467,6 +1847,14 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 429,
+                     *       "error": "Too Many Requests",
+                     *       "message": "Rate limit of 10 requests per 60 s exceeded; retry in 30 s",
+                     *       "retryAfter": 30
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -1490,6 +1878,23 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "id": "9d8c7b6a-5f4e-4d3c-8b2a-1f0e9d8c7b6a",
+                     *           "name": "backup script",
+                     *           "prefix": "fo_Ab12Cd34",
+                     *           "createdAt": "2026-12-06T09:30:00.000Z",
+                     *           "expiresAt": null,
+                     *           "lastUsedAt": "2026-12-06T10:02:11.000Z"
+                     *         }
+                     *       ],
+                     *       "total": 1,
+                     *       "page": 1,
+                     *       "limit": 50
+                     *     }
+                     */
                     "application/json": components["schemas"]["ApiKeyPageDto"];
                 };
             };
@@ -1499,6 +1904,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 400,
+                     *       "error": "Bad Request",
+                     *       "message": [
+                     *         "property unknownField should not exist"
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -1508,6 +1922,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 401,
+                     *       "error": "Unauthorized",
+                     *       "message": "Missing, invalid or expired access token"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -1517,6 +1938,14 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 429,
+                     *       "error": "Too Many Requests",
+                     *       "message": "Rate limit of 10 requests per 60 s exceeded; retry in 30 s",
+                     *       "retryAfter": 30
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -1531,6 +1960,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "name": "backup script"
+                 *     }
+                 */
                 "application/json": components["schemas"]["CreateApiKeyDto"];
             };
         };
@@ -1541,6 +1975,17 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "9d8c7b6a-5f4e-4d3c-8b2a-1f0e9d8c7b6a",
+                     *       "name": "backup script",
+                     *       "prefix": "fo_Ab12Cd34",
+                     *       "createdAt": "2026-12-06T09:30:00.000Z",
+                     *       "expiresAt": null,
+                     *       "lastUsedAt": null,
+                     *       "key": "fo_Ab12Cd34.Zx9Yw8Vu7Ts6Rq5Po4Nm3Lk2Ji1Hg0Fe"
+                     *     }
+                     */
                     "application/json": components["schemas"]["CreatedApiKeyDto"];
                 };
             };
@@ -1550,6 +1995,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 400,
+                     *       "error": "Bad Request",
+                     *       "message": [
+                     *         "property unknownField should not exist"
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -1559,6 +2013,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 401,
+                     *       "error": "Unauthorized",
+                     *       "message": "Missing, invalid or expired access token"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -1568,6 +2029,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 403,
+                     *       "error": "Forbidden",
+                     *       "message": "This route is for administrators"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -1577,6 +2045,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 409,
+                     *       "error": "Conflict",
+                     *       "message": "You have 20 API keys, the most allowed is 20; revoke one first"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -1586,6 +2061,29 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 413,
+                     *       "error": "Payload Too Large",
+                     *       "message": "Request body is too large"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description The request has a body that is not JSON: send `Content-Type: application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 415,
+                     *       "error": "Unsupported Media Type",
+                     *       "message": "Request bodies must be JSON: send Content-Type: application/json (got \"application/x-www-form-urlencoded\")"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -1595,6 +2093,14 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 429,
+                     *       "error": "Too Many Requests",
+                     *       "message": "Rate limit of 10 requests per 60 s exceeded; retry in 30 s",
+                     *       "retryAfter": 30
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -1624,6 +2130,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 400,
+                     *       "error": "Bad Request",
+                     *       "message": [
+                     *         "property unknownField should not exist"
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -1633,6 +2148,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 401,
+                     *       "error": "Unauthorized",
+                     *       "message": "Missing, invalid or expired access token"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -1642,6 +2164,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 403,
+                     *       "error": "Forbidden",
+                     *       "message": "This route is for administrators"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -1651,6 +2180,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 404,
+                     *       "error": "Not Found",
+                     *       "message": "API key not found"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -1660,6 +2196,14 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 429,
+                     *       "error": "Too Many Requests",
+                     *       "message": "Rate limit of 10 requests per 60 s exceeded; retry in 30 s",
+                     *       "retryAfter": 30
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -1685,6 +2229,46 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "id": "3f2c8a4e-5b7d-4c1e-9a2f-6d8e0b1c2a3f",
+                     *           "type": "organize",
+                     *           "status": "completed",
+                     *           "storage": "local",
+                     *           "rootPath": "inbox",
+                     *           "dryRun": false,
+                     *           "options": {
+                     *             "destination": "sorted",
+                     *             "template": "{category}/{filename}",
+                     *             "onConflict": "rename",
+                     *             "includeHidden": false
+                     *           },
+                     *           "parentOperationId": null,
+                     *           "sourceOperationId": null,
+                     *           "progress": {
+                     *             "phase": "done",
+                     *             "filesTotal": 3,
+                     *             "filesScanned": 3,
+                     *             "filesProcessed": 3,
+                     *             "bytesScanned": 2411520,
+                     *             "duplicatesFound": 1,
+                     *             "reclaimableBytes": 1204224,
+                     *             "spaceSavedBytes": 0,
+                     *             "errors": 0
+                     *           },
+                     *           "error": null,
+                     *           "createdAt": "2026-12-06T09:30:00.000Z",
+                     *           "startedAt": "2026-12-06T09:30:00.120Z",
+                     *           "finishedAt": "2026-12-06T09:30:01.480Z"
+                     *         }
+                     *       ],
+                     *       "total": 1,
+                     *       "page": 1,
+                     *       "limit": 50
+                     *     }
+                     */
                     "application/json": components["schemas"]["OperationPageDto"];
                 };
             };
@@ -1694,6 +2278,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 400,
+                     *       "error": "Bad Request",
+                     *       "message": [
+                     *         "property unknownField should not exist"
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -1703,6 +2296,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 401,
+                     *       "error": "Unauthorized",
+                     *       "message": "Missing, invalid or expired access token"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -1718,9 +2318,10 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
+        /** @description One shape per `type` */
         requestBody: {
             content: {
-                "application/json": components["schemas"]["CreateOperationDto"];
+                "application/json": components["schemas"]["OrganizeOperationRequestDto"] | components["schemas"]["CleanupDuplicatesOperationRequestDto"];
             };
         };
         responses: {
@@ -1730,6 +2331,39 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "3f2c8a4e-5b7d-4c1e-9a2f-6d8e0b1c2a3f",
+                     *       "type": "organize",
+                     *       "status": "pending",
+                     *       "storage": "local",
+                     *       "rootPath": "inbox",
+                     *       "dryRun": false,
+                     *       "options": {
+                     *         "destination": "sorted",
+                     *         "template": "{category}/{filename}",
+                     *         "onConflict": "rename",
+                     *         "includeHidden": false
+                     *       },
+                     *       "parentOperationId": null,
+                     *       "sourceOperationId": null,
+                     *       "progress": {
+                     *         "phase": "queued",
+                     *         "filesTotal": 0,
+                     *         "filesScanned": 0,
+                     *         "filesProcessed": 0,
+                     *         "bytesScanned": 0,
+                     *         "duplicatesFound": 0,
+                     *         "reclaimableBytes": 0,
+                     *         "spaceSavedBytes": 0,
+                     *         "errors": 0
+                     *       },
+                     *       "error": null,
+                     *       "createdAt": "2026-12-06T09:30:00.000Z",
+                     *       "startedAt": null,
+                     *       "finishedAt": null
+                     *     }
+                     */
                     "application/json": components["schemas"]["OperationDto"];
                 };
             };
@@ -1739,6 +2373,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 400,
+                     *       "error": "Bad Request",
+                     *       "message": [
+                     *         "rootPath must be shorter than or equal to 4096 characters",
+                     *         "rootPath must be a string (the folder to organize, relative to your folder)"
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -1748,6 +2392,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 401,
+                     *       "error": "Unauthorized",
+                     *       "message": "Missing, invalid or expired access token"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -1757,6 +2408,29 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 409,
+                     *       "error": "Conflict",
+                     *       "message": "Idempotency-Key was already used with a different request body"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description The request has a body that is not JSON: send `Content-Type: application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 415,
+                     *       "error": "Unsupported Media Type",
+                     *       "message": "Request bodies must be JSON: send Content-Type: application/json (got \"application/x-www-form-urlencoded\")"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -1766,6 +2440,14 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 429,
+                     *       "error": "Too Many Requests",
+                     *       "message": "Rate limit of 10 requests per 60 s exceeded; retry in 30 s",
+                     *       "retryAfter": 30
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -1775,6 +2457,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 503,
+                     *       "error": "Service Unavailable",
+                     *       "message": "The job queue (Redis) is unavailable; try again shortly"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -1796,6 +2485,39 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "3f2c8a4e-5b7d-4c1e-9a2f-6d8e0b1c2a3f",
+                     *       "type": "organize",
+                     *       "status": "pending",
+                     *       "storage": "local",
+                     *       "rootPath": "inbox",
+                     *       "dryRun": false,
+                     *       "options": {
+                     *         "destination": "sorted",
+                     *         "template": "{category}/{filename}",
+                     *         "onConflict": "rename",
+                     *         "includeHidden": false
+                     *       },
+                     *       "parentOperationId": null,
+                     *       "sourceOperationId": null,
+                     *       "progress": {
+                     *         "phase": "queued",
+                     *         "filesTotal": 0,
+                     *         "filesScanned": 0,
+                     *         "filesProcessed": 0,
+                     *         "bytesScanned": 0,
+                     *         "duplicatesFound": 0,
+                     *         "reclaimableBytes": 0,
+                     *         "spaceSavedBytes": 0,
+                     *         "errors": 0
+                     *       },
+                     *       "error": null,
+                     *       "createdAt": "2026-12-06T09:30:00.000Z",
+                     *       "startedAt": null,
+                     *       "finishedAt": null
+                     *     }
+                     */
                     "application/json": components["schemas"]["OperationDto"];
                 };
             };
@@ -1805,6 +2527,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 400,
+                     *       "error": "Bad Request",
+                     *       "message": "Validation failed (uuid is expected)"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -1814,6 +2543,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 401,
+                     *       "error": "Unauthorized",
+                     *       "message": "Missing, invalid or expired access token"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -1823,6 +2559,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 404,
+                     *       "error": "Not Found",
+                     *       "message": "Operation not found"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -1845,6 +2588,39 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "3f2c8a4e-5b7d-4c1e-9a2f-6d8e0b1c2a3f",
+                     *       "type": "organize",
+                     *       "status": "pending",
+                     *       "storage": "local",
+                     *       "rootPath": "inbox",
+                     *       "dryRun": false,
+                     *       "options": {
+                     *         "destination": "sorted",
+                     *         "template": "{category}/{filename}",
+                     *         "onConflict": "rename",
+                     *         "includeHidden": false
+                     *       },
+                     *       "parentOperationId": null,
+                     *       "sourceOperationId": null,
+                     *       "progress": {
+                     *         "phase": "queued",
+                     *         "filesTotal": 0,
+                     *         "filesScanned": 0,
+                     *         "filesProcessed": 0,
+                     *         "bytesScanned": 0,
+                     *         "duplicatesFound": 0,
+                     *         "reclaimableBytes": 0,
+                     *         "spaceSavedBytes": 0,
+                     *         "errors": 0
+                     *       },
+                     *       "error": null,
+                     *       "createdAt": "2026-12-06T09:30:00.000Z",
+                     *       "startedAt": null,
+                     *       "finishedAt": null
+                     *     }
+                     */
                     "application/json": components["schemas"]["OperationDto"];
                 };
             };
@@ -1854,6 +2630,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 400,
+                     *       "error": "Bad Request",
+                     *       "message": "Validation failed (uuid is expected)"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -1863,6 +2646,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 401,
+                     *       "error": "Unauthorized",
+                     *       "message": "Missing, invalid or expired access token"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -1872,6 +2662,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 404,
+                     *       "error": "Not Found",
+                     *       "message": "Operation not found"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -1881,6 +2678,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 409,
+                     *       "error": "Conflict",
+                     *       "message": "Operation already ended (completed)"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -1903,6 +2707,39 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "3f2c8a4e-5b7d-4c1e-9a2f-6d8e0b1c2a3f",
+                     *       "type": "organize",
+                     *       "status": "pending",
+                     *       "storage": "local",
+                     *       "rootPath": "inbox",
+                     *       "dryRun": false,
+                     *       "options": {
+                     *         "destination": "sorted",
+                     *         "template": "{category}/{filename}",
+                     *         "onConflict": "rename",
+                     *         "includeHidden": false
+                     *       },
+                     *       "parentOperationId": null,
+                     *       "sourceOperationId": null,
+                     *       "progress": {
+                     *         "phase": "queued",
+                     *         "filesTotal": 0,
+                     *         "filesScanned": 0,
+                     *         "filesProcessed": 0,
+                     *         "bytesScanned": 0,
+                     *         "duplicatesFound": 0,
+                     *         "reclaimableBytes": 0,
+                     *         "spaceSavedBytes": 0,
+                     *         "errors": 0
+                     *       },
+                     *       "error": null,
+                     *       "createdAt": "2026-12-06T09:30:00.000Z",
+                     *       "startedAt": null,
+                     *       "finishedAt": null
+                     *     }
+                     */
                     "application/json": components["schemas"]["OperationDto"];
                 };
             };
@@ -1912,6 +2749,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 400,
+                     *       "error": "Bad Request",
+                     *       "message": "Validation failed (uuid is expected)"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -1921,6 +2765,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 401,
+                     *       "error": "Unauthorized",
+                     *       "message": "Missing, invalid or expired access token"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -1930,6 +2781,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 404,
+                     *       "error": "Not Found",
+                     *       "message": "Operation not found"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -1939,6 +2797,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 409,
+                     *       "error": "Conflict",
+                     *       "message": "Operation is already rolled back"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -1948,6 +2813,14 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 429,
+                     *       "error": "Too Many Requests",
+                     *       "message": "Rate limit of 10 requests per 60 s exceeded; retry in 30 s",
+                     *       "retryAfter": 30
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -1970,6 +2843,39 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "3f2c8a4e-5b7d-4c1e-9a2f-6d8e0b1c2a3f",
+                     *       "type": "organize",
+                     *       "status": "pending",
+                     *       "storage": "local",
+                     *       "rootPath": "inbox",
+                     *       "dryRun": false,
+                     *       "options": {
+                     *         "destination": "sorted",
+                     *         "template": "{category}/{filename}",
+                     *         "onConflict": "rename",
+                     *         "includeHidden": false
+                     *       },
+                     *       "parentOperationId": null,
+                     *       "sourceOperationId": null,
+                     *       "progress": {
+                     *         "phase": "queued",
+                     *         "filesTotal": 0,
+                     *         "filesScanned": 0,
+                     *         "filesProcessed": 0,
+                     *         "bytesScanned": 0,
+                     *         "duplicatesFound": 0,
+                     *         "reclaimableBytes": 0,
+                     *         "spaceSavedBytes": 0,
+                     *         "errors": 0
+                     *       },
+                     *       "error": null,
+                     *       "createdAt": "2026-12-06T09:30:00.000Z",
+                     *       "startedAt": null,
+                     *       "finishedAt": null
+                     *     }
+                     */
                     "application/json": components["schemas"]["OperationDto"];
                 };
             };
@@ -1979,6 +2885,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 400,
+                     *       "error": "Bad Request",
+                     *       "message": "Validation failed (uuid is expected)"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -1988,6 +2901,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 401,
+                     *       "error": "Unauthorized",
+                     *       "message": "Missing, invalid or expired access token"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -1997,6 +2917,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 404,
+                     *       "error": "Not Found",
+                     *       "message": "Operation not found"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -2006,6 +2933,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 409,
+                     *       "error": "Conflict",
+                     *       "message": "Only a completed organize dry run can be applied"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -2015,6 +2949,14 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 429,
+                     *       "error": "Too Many Requests",
+                     *       "message": "Rate limit of 10 requests per 60 s exceeded; retry in 30 s",
+                     *       "retryAfter": 30
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -2044,6 +2986,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 400,
+                     *       "error": "Bad Request",
+                     *       "message": "Validation failed (uuid is expected)"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -2053,6 +3002,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 401,
+                     *       "error": "Unauthorized",
+                     *       "message": "Missing, invalid or expired access token"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -2062,6 +3018,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 404,
+                     *       "error": "Not Found",
+                     *       "message": "Operation not found"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -2071,6 +3034,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 409,
+                     *       "error": "Conflict",
+                     *       "message": "Only a cleanup_duplicates operation (not a dry run) has a quarantine"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -2097,6 +3067,26 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "id": "7a6b5c4d-3e2f-4a1b-8c9d-0e1f2a3b4c5d",
+                     *           "sourcePath": "inbox/photo.JPG",
+                     *           "destinationPath": "sorted/Images/photo.JPG",
+                     *           "category": "Images",
+                     *           "matchedBy": "extension",
+                     *           "size": 1204224,
+                     *           "hash": "b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9",
+                     *           "status": "moved",
+                     *           "error": null
+                     *         }
+                     *       ],
+                     *       "total": 1,
+                     *       "page": 1,
+                     *       "limit": 50
+                     *     }
+                     */
                     "application/json": components["schemas"]["FileRecordPageDto"];
                 };
             };
@@ -2106,6 +3096,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 400,
+                     *       "error": "Bad Request",
+                     *       "message": [
+                     *         "status must be one of the following values: planned, moved, skipped, failed, quarantined, restored, conflict"
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -2115,6 +3114,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 401,
+                     *       "error": "Unauthorized",
+                     *       "message": "Missing, invalid or expired access token"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -2124,6 +3130,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 404,
+                     *       "error": "Not Found",
+                     *       "message": "Operation not found"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -2148,6 +3161,25 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "hash": "b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9",
+                     *           "size": 1204224,
+                     *           "count": 2,
+                     *           "keep": "sorted/Images/photo.JPG",
+                     *           "files": [
+                     *             "sorted/Images/photo.JPG",
+                     *             "sorted/Images/photo (copy).JPG"
+                     *           ]
+                     *         }
+                     *       ],
+                     *       "total": 1,
+                     *       "page": 1,
+                     *       "limit": 50
+                     *     }
+                     */
                     "application/json": components["schemas"]["DuplicateGroupPageDto"];
                 };
             };
@@ -2157,6 +3189,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 400,
+                     *       "error": "Bad Request",
+                     *       "message": [
+                     *         "limit must not be greater than 200"
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -2166,6 +3207,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 401,
+                     *       "error": "Unauthorized",
+                     *       "message": "Missing, invalid or expired access token"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -2175,6 +3223,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 404,
+                     *       "error": "Not Found",
+                     *       "message": "Operation not found"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -2197,8 +3252,36 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "byCategory": {
+                     *         "Images": {
+                     *           "files": 2,
+                     *           "bytes": 2408448
+                     *         },
+                     *         "Documents": {
+                     *           "files": 1,
+                     *           "bytes": 3072
+                     *         }
+                     *       },
+                     *       "moved": 3,
+                     *       "skipped": 0,
+                     *       "failed": 0,
+                     *       "duplicates": {
+                     *         "groups": 1,
+                     *         "files": 2,
+                     *         "reclaimableBytes": 1204224
+                     *       },
+                     *       "spaceSavedBytes": 0,
+                     *       "durationMs": 1360
+                     *     }
+                     */
                     "application/json": components["schemas"]["OperationReportDto"];
-                    "text/csv": components["schemas"]["OperationReportDto"];
+                    /**
+                     * @example id,sourcePath,destinationPath,category,matchedBy,size,hash,status,error
+                     *     7a6b5c4d-3e2f-4a1b-8c9d-0e1f2a3b4c5d,inbox/photo.JPG,sorted/Images/photo.JPG,Images,extension,1204224,b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9,moved,
+                     */
+                    "text/csv": string;
                 };
             };
             /** @description Invalid input (validation errors are listed in `message`) */
@@ -2207,8 +3290,14 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 400,
+                     *       "error": "Bad Request",
+                     *       "message": "Validation failed (uuid is expected)"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
-                    "text/csv": components["schemas"]["ErrorResponseDto"];
                 };
             };
             /** @description Missing or invalid credentials */
@@ -2217,8 +3306,14 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 401,
+                     *       "error": "Unauthorized",
+                     *       "message": "Missing, invalid or expired access token"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
-                    "text/csv": components["schemas"]["ErrorResponseDto"];
                 };
             };
             /** @description Not found (also for another user's resource) */
@@ -2227,8 +3322,14 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 404,
+                     *       "error": "Not Found",
+                     *       "message": "Operation not found"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
-                    "text/csv": components["schemas"]["ErrorResponseDto"];
                 };
             };
         };
@@ -2247,6 +3348,49 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "id": "0c9b8a7d-6e5f-4a3b-9c2d-1e0f9a8b7c6d",
+                     *           "name": "Scans",
+                     *           "builtIn": false,
+                     *           "extensions": [
+                     *             "pdf",
+                     *             "tiff"
+                     *           ],
+                     *           "mimeTypes": [],
+                     *           "namePattern": "scan-*",
+                     *           "minSize": null,
+                     *           "maxSize": 10485760,
+                     *           "priority": 10,
+                     *           "template": "scans/{year}/{filename}"
+                     *         },
+                     *         {
+                     *           "id": "builtin:Images",
+                     *           "name": "Images",
+                     *           "builtIn": true,
+                     *           "extensions": [
+                     *             "jpg",
+                     *             "jpeg",
+                     *             "png",
+                     *             "gif"
+                     *           ],
+                     *           "mimeTypes": [
+                     *             "image/*"
+                     *           ],
+                     *           "namePattern": null,
+                     *           "minSize": null,
+                     *           "maxSize": null,
+                     *           "priority": null,
+                     *           "template": null
+                     *         }
+                     *       ],
+                     *       "total": 2,
+                     *       "page": 1,
+                     *       "limit": 2
+                     *     }
+                     */
                     "application/json": components["schemas"]["CategoryListDto"];
                 };
             };
@@ -2256,6 +3400,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 401,
+                     *       "error": "Unauthorized",
+                     *       "message": "Missing, invalid or expired access token"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -2270,6 +3421,19 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "name": "Scans",
+                 *       "extensions": [
+                 *         "pdf",
+                 *         "tiff"
+                 *       ],
+                 *       "namePattern": "scan-*",
+                 *       "maxSize": 10485760,
+                 *       "priority": 10,
+                 *       "template": "scans/{year}/{filename}"
+                 *     }
+                 */
                 "application/json": components["schemas"]["CreateCategoryRuleDto"];
             };
         };
@@ -2279,6 +3443,23 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0c9b8a7d-6e5f-4a3b-9c2d-1e0f9a8b7c6d",
+                     *       "name": "Scans",
+                     *       "builtIn": false,
+                     *       "extensions": [
+                     *         "pdf",
+                     *         "tiff"
+                     *       ],
+                     *       "mimeTypes": [],
+                     *       "namePattern": "scan-*",
+                     *       "minSize": null,
+                     *       "maxSize": 10485760,
+                     *       "priority": 10,
+                     *       "template": "scans/{year}/{filename}"
+                     *     }
+                     */
                     "application/json": components["schemas"]["CategoryDto"];
                 };
             };
@@ -2288,6 +3469,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 400,
+                     *       "error": "Bad Request",
+                     *       "message": [
+                     *         "property unknownField should not exist"
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -2297,6 +3487,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 401,
+                     *       "error": "Unauthorized",
+                     *       "message": "Missing, invalid or expired access token"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -2306,6 +3503,29 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 409,
+                     *       "error": "Conflict",
+                     *       "message": "You have 100 category rules, the most allowed is 100; delete one first"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description The request has a body that is not JSON: send `Content-Type: application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 415,
+                     *       "error": "Unsupported Media Type",
+                     *       "message": "Request bodies must be JSON: send Content-Type: application/json (got \"application/x-www-form-urlencoded\")"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -2335,6 +3555,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 400,
+                     *       "error": "Bad Request",
+                     *       "message": [
+                     *         "property unknownField should not exist"
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -2344,6 +3573,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 401,
+                     *       "error": "Unauthorized",
+                     *       "message": "Missing, invalid or expired access token"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -2353,6 +3589,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 404,
+                     *       "error": "Not Found",
+                     *       "message": "Category rule not found"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -2369,6 +3612,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "priority": 5,
+                 *       "template": "scans/{year}/{month}/{filename}"
+                 *     }
+                 */
                 "application/json": components["schemas"]["UpdateCategoryRuleDto"];
             };
         };
@@ -2378,6 +3627,23 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0c9b8a7d-6e5f-4a3b-9c2d-1e0f9a8b7c6d",
+                     *       "name": "Scans",
+                     *       "builtIn": false,
+                     *       "extensions": [
+                     *         "pdf",
+                     *         "tiff"
+                     *       ],
+                     *       "mimeTypes": [],
+                     *       "namePattern": "scan-*",
+                     *       "minSize": null,
+                     *       "maxSize": 10485760,
+                     *       "priority": 10,
+                     *       "template": "scans/{year}/{filename}"
+                     *     }
+                     */
                     "application/json": components["schemas"]["CategoryDto"];
                 };
             };
@@ -2387,6 +3653,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 400,
+                     *       "error": "Bad Request",
+                     *       "message": [
+                     *         "property unknownField should not exist"
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -2396,6 +3671,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 401,
+                     *       "error": "Unauthorized",
+                     *       "message": "Missing, invalid or expired access token"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -2405,6 +3687,29 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 404,
+                     *       "error": "Not Found",
+                     *       "message": "Category rule not found"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description The request has a body that is not JSON: send `Content-Type: application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 415,
+                     *       "error": "Unsupported Media Type",
+                     *       "message": "Request bodies must be JSON: send Content-Type: application/json (got \"application/x-www-form-urlencoded\")"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -2432,6 +3737,24 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "id": "5b0e7c2a-1d3f-4e6a-8b9c-0d1e2f3a4b5c",
+                     *           "email": "ada@example.com",
+                     *           "name": "Ada Lovelace",
+                     *           "role": "user",
+                     *           "createdAt": "2026-12-06T09:30:00.000Z",
+                     *           "disabled": false,
+                     *           "disabledAt": null
+                     *         }
+                     *       ],
+                     *       "total": 1,
+                     *       "page": 1,
+                     *       "limit": 50
+                     *     }
+                     */
                     "application/json": components["schemas"]["AdminUserPageDto"];
                 };
             };
@@ -2441,6 +3764,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 400,
+                     *       "error": "Bad Request",
+                     *       "message": [
+                     *         "property unknownField should not exist"
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -2450,6 +3782,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 401,
+                     *       "error": "Unauthorized",
+                     *       "message": "Missing, invalid or expired access token"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -2459,6 +3798,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 403,
+                     *       "error": "Forbidden",
+                     *       "message": "This route is for administrators"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -2468,6 +3814,14 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 429,
+                     *       "error": "Too Many Requests",
+                     *       "message": "Rate limit of 10 requests per 60 s exceeded; retry in 30 s",
+                     *       "retryAfter": 30
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -2484,6 +3838,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "role": "admin",
+                 *       "disabled": false
+                 *     }
+                 */
                 "application/json": components["schemas"]["UpdateUserDto"];
             };
         };
@@ -2493,6 +3853,17 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "5b0e7c2a-1d3f-4e6a-8b9c-0d1e2f3a4b5c",
+                     *       "email": "ada@example.com",
+                     *       "name": "Ada Lovelace",
+                     *       "role": "admin",
+                     *       "createdAt": "2026-12-06T09:30:00.000Z",
+                     *       "disabled": false,
+                     *       "disabledAt": null
+                     *     }
+                     */
                     "application/json": components["schemas"]["AdminUserDto"];
                 };
             };
@@ -2502,6 +3873,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 400,
+                     *       "error": "Bad Request",
+                     *       "message": [
+                     *         "disabled must be a boolean value"
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -2511,6 +3891,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 401,
+                     *       "error": "Unauthorized",
+                     *       "message": "Missing, invalid or expired access token"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -2520,6 +3907,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 403,
+                     *       "error": "Forbidden",
+                     *       "message": "This route is for administrators"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -2529,6 +3923,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 404,
+                     *       "error": "Not Found",
+                     *       "message": "User not found"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -2538,6 +3939,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 409,
+                     *       "error": "Conflict",
+                     *       "message": "You cannot remove your own admin role"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -2547,6 +3955,29 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 413,
+                     *       "error": "Payload Too Large",
+                     *       "message": "Request body is too large"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description The request has a body that is not JSON: send `Content-Type: application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 415,
+                     *       "error": "Unsupported Media Type",
+                     *       "message": "Request bodies must be JSON: send Content-Type: application/json (got \"application/x-www-form-urlencoded\")"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -2556,6 +3987,14 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 429,
+                     *       "error": "Too Many Requests",
+                     *       "message": "Rate limit of 10 requests per 60 s exceeded; retry in 30 s",
+                     *       "retryAfter": 30
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -2583,6 +4022,48 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "id": "3f2c8a4e-5b7d-4c1e-9a2f-6d8e0b1c2a3f",
+                     *           "type": "organize",
+                     *           "status": "completed",
+                     *           "storage": "local",
+                     *           "rootPath": "inbox",
+                     *           "dryRun": false,
+                     *           "options": {
+                     *             "destination": "sorted",
+                     *             "template": "{category}/{filename}",
+                     *             "onConflict": "rename",
+                     *             "includeHidden": false
+                     *           },
+                     *           "parentOperationId": null,
+                     *           "sourceOperationId": null,
+                     *           "progress": {
+                     *             "phase": "done",
+                     *             "filesTotal": 3,
+                     *             "filesScanned": 3,
+                     *             "filesProcessed": 3,
+                     *             "bytesScanned": 2411520,
+                     *             "duplicatesFound": 1,
+                     *             "reclaimableBytes": 1204224,
+                     *             "spaceSavedBytes": 0,
+                     *             "errors": 0
+                     *           },
+                     *           "error": null,
+                     *           "createdAt": "2026-12-06T09:30:00.000Z",
+                     *           "startedAt": "2026-12-06T09:30:00.120Z",
+                     *           "finishedAt": "2026-12-06T09:30:01.480Z",
+                     *           "userId": "5b0e7c2a-1d3f-4e6a-8b9c-0d1e2f3a4b5c",
+                     *           "userEmail": "ada@example.com"
+                     *         }
+                     *       ],
+                     *       "total": 1,
+                     *       "page": 1,
+                     *       "limit": 50
+                     *     }
+                     */
                     "application/json": components["schemas"]["AdminOperationPageDto"];
                 };
             };
@@ -2592,6 +4073,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 400,
+                     *       "error": "Bad Request",
+                     *       "message": [
+                     *         "property unknownField should not exist"
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -2601,6 +4091,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 401,
+                     *       "error": "Unauthorized",
+                     *       "message": "Missing, invalid or expired access token"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -2610,6 +4107,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 403,
+                     *       "error": "Forbidden",
+                     *       "message": "This route is for administrators"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -2619,6 +4123,14 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 429,
+                     *       "error": "Too Many Requests",
+                     *       "message": "Rate limit of 10 requests per 60 s exceeded; retry in 30 s",
+                     *       "retryAfter": 30
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -2639,6 +4151,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "url": "/admin/queues",
+                     *       "expiresAt": "2026-12-06T09:45:00.000Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["AdminSessionDto"];
                 };
             };
@@ -2648,6 +4166,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 401,
+                     *       "error": "Unauthorized",
+                     *       "message": "Missing, invalid or expired access token"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -2657,6 +4182,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 403,
+                     *       "error": "Forbidden",
+                     *       "message": "This route is for administrators"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -2666,6 +4198,14 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 429,
+                     *       "error": "Too Many Requests",
+                     *       "message": "Rate limit of 10 requests per 60 s exceeded; retry in 30 s",
+                     *       "retryAfter": 30
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -2693,6 +4233,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 401,
+                     *       "error": "Unauthorized",
+                     *       "message": "Missing, invalid or expired access token"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -2702,6 +4249,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 403,
+                     *       "error": "Forbidden",
+                     *       "message": "This route is for administrators"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -2711,6 +4265,14 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 429,
+                     *       "error": "Too Many Requests",
+                     *       "message": "Rate limit of 10 requests per 60 s exceeded; retry in 30 s",
+                     *       "retryAfter": 30
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -2742,6 +4304,29 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "path": "inbox/holiday",
+                     *           "type": "folder",
+                     *           "size": 0,
+                     *           "modifiedAt": "2026-12-06T09:30:00.000Z",
+                     *           "category": null
+                     *         },
+                     *         {
+                     *           "path": "inbox/photo.JPG",
+                     *           "type": "file",
+                     *           "size": 1204224,
+                     *           "modifiedAt": "2026-12-06T09:30:00.000Z",
+                     *           "category": "Images"
+                     *         }
+                     *       ],
+                     *       "total": 2,
+                     *       "page": 1,
+                     *       "limit": 50
+                     *     }
+                     */
                     "application/json": components["schemas"]["FolderEntryPageDto"];
                 };
             };
@@ -2751,6 +4336,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 400,
+                     *       "error": "Bad Request",
+                     *       "message": [
+                     *         "property unknownField should not exist"
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -2760,6 +4354,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 401,
+                     *       "error": "Unauthorized",
+                     *       "message": "Missing, invalid or expired access token"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -2769,6 +4370,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 404,
+                     *       "error": "Not Found",
+                     *       "message": "Not Found"
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };
@@ -2778,6 +4386,14 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 429,
+                     *       "error": "Too Many Requests",
+                     *       "message": "Rate limit of 10 requests per 60 s exceeded; retry in 30 s",
+                     *       "retryAfter": 30
+                     *     }
+                     */
                     "application/json": components["schemas"]["ErrorResponseDto"];
                 };
             };

@@ -6,6 +6,7 @@ import type { RequestHandler } from 'express';
 import helmet from 'helmet';
 import type { AppConfig } from './config/app-config.js';
 import { serveConsole } from './console/console.js';
+import { completeOpenApiExamples, HTTP_METHODS } from './common/openapi-examples.js';
 import { HttpExceptionFilter } from './common/filters/http-exception.filter.js';
 import { AppLogger } from './common/logging/app-logger.js';
 import { httpLogger } from './common/logging/http-logger.js';
@@ -68,8 +69,6 @@ export function securityHeaders(): RequestHandler {
   return (request, response, next) => (request.secure ? overHttps : overHttp)(request, response, next);
 }
 
-const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'] as const;
-
 export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
   const config = new DocumentBuilder()
     .setTitle('FileOrganizer API')
@@ -91,6 +90,7 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
       if (operation && operation.security === undefined) operation.security = [];
     }
   }
+  completeOpenApiExamples(document);
   return document;
 }
 

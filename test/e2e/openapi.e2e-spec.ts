@@ -132,7 +132,8 @@ describe('OpenAPI document (e2e)', () => {
     expect(fields('CreatedApiKeyDto')).toEqual(expect.arrayContaining(['id', 'name', 'prefix', 'key', 'expiresAt']));
     expect(fields('ApiKeyDto')).not.toContain('key');
     expect(fields('ApiKeyPageDto')).toEqual(['items', 'limit', 'page', 'total']);
-    expect(fields('ErrorResponseDto')).toEqual(['error', 'message', 'statusCode']);
+    expect(fields('ErrorResponseDto')).toEqual(['error', 'message', 'retryAfter', 'statusCode']);
+    expect(document.components.schemas.ErrorResponseDto.required?.sort()).toEqual(['error', 'message', 'statusCode']);
   });
 
   it('documents the health answers', () => {

@@ -79,7 +79,15 @@ export class AdminController {
       'Disabling stops the user at once: access tokens, refresh tokens, API keys and live sockets are refused from the next request on, and their logins are revoked. An admin cannot disable or demote themselves (409). Needs a bearer token: an API key cannot change who may sign in (403).',
   })
   @ApiOkResponse({ type: AdminUserDto })
-  @ApiErrors(400, 401, 403, 404, 409, 413, 429)
+  @ApiErrors(
+    [400, ['disabled must be a boolean value']],
+    401,
+    403,
+    [404, 'User not found'],
+    [409, 'You cannot remove your own admin role'],
+    413,
+    429,
+  )
   updateUser(
     @CurrentUser() caller: AuthUser,
     @Param('id', ParseUUIDPipe) id: string,

@@ -60,7 +60,7 @@ export class AuthController {
       'Limited per client address (SIGNUP_RATE_LIMIT, 429). Password hashing is capped per process: when too many wait, 503 with Retry-After.',
   })
   @ApiCreatedResponse({ type: AuthTokensDto, description: 'The new user and a token pair' })
-  @ApiErrors(400, 409, 413, 429, 503)
+  @ApiErrors(400, [409, 'An account with this email already exists'], 413, 429, 503)
   signup(@Body() body: SignupDto): Promise<AuthTokens> {
     return this.auth.signup(body);
   }
@@ -75,7 +75,7 @@ export class AuthController {
       'An unknown email and a wrong password answer the same 401. Attempts are limited per client address (429); ten failures a minute for one email from one address lock that email for that address only (429 with Retry-After, doubling on each lockout), so the owner can still log in from elsewhere.',
   })
   @ApiOkResponse({ type: AuthTokensDto, description: 'The user and a token pair' })
-  @ApiErrors(400, 401, 413, 429, 503)
+  @ApiErrors(400, [401, 'Invalid email or password'], 413, 429, 503)
   login(@Body() body: LoginDto, @Req() request: Request): Promise<AuthTokens> {
     return this.auth.login(body, request.ip ?? 'unknown');
   }
@@ -88,7 +88,7 @@ export class AuthController {
     description: 'The presented token is spent. Presenting a spent token again revokes every token of that login.',
   })
   @ApiOkResponse({ type: AuthTokensDto, description: 'A new pair; the presented refresh token is spent' })
-  @ApiErrors(400, 401, 413, 429)
+  @ApiErrors(400, [401, 'Invalid or expired refresh token'], 413, 429)
   refresh(@Body() body: RefreshTokenDto): Promise<AuthTokens> {
     return this.auth.refresh(body.refreshToken);
   }
@@ -128,7 +128,7 @@ export class AuthController {
       'The key is in this answer only; it is stored as a hash. Needs a bearer token: an API key cannot create keys (403). At most MAX_API_KEYS_PER_USER keys that are not revoked (409).',
   })
   @ApiCreatedResponse({ type: CreatedApiKeyDto, description: 'The key, shown this once' })
-  @ApiErrors(400, 401, 403, 409, 413, 429)
+  @ApiErrors(400, 401, 403, [409, 'You have 20 API keys, the most allowed is 20; revoke one first'], 413, 429)
   createApiKey(@CurrentUser() user: AuthUser, @Body() body: CreateApiKeyDto): Promise<ApiKeyView & { key: string }> {
     return this.apiKeys.create(user, body.name, body.expiresAt);
   }
@@ -152,7 +152,7 @@ export class AuthController {
     description: 'With a bearer token, any of your keys; an API key may revoke only itself (403 otherwise).',
   })
   @ApiNoContentResponse({ description: 'The key stops working at once' })
-  @ApiErrors(400, 401, 403, 404, 429)
+  @ApiErrors(400, 401, 403, [404, 'API key not found'], 429)
   revokeApiKey(@CurrentUser() user: AuthUser, @Param('id', ParseUUIDPipe) id: string): Promise<void> {
     // Revoking itself only takes power away (a key that leaked can be killed with itself); revoking
     // the owner's other keys is auth management, which keys lack.

@@ -37,7 +37,7 @@ export class CategoriesController {
     description: 'At most MAX_CATEGORY_RULES_PER_USER rules per user (409 beyond).',
   })
   @ApiCreatedResponse({ type: CategoryDto })
-  @ApiErrors(400, 401, 409)
+  @ApiErrors(400, 401, [409, 'You have 100 category rules, the most allowed is 100; delete one first'])
   create(@CurrentUser() user: AuthUser, @Body() body: CreateCategoryRuleDto): Promise<CategoryView> {
     return this.categories.create(user, body);
   }
@@ -45,7 +45,7 @@ export class CategoriesController {
   @Patch(':id')
   @ApiOperation({ summary: 'Change one of your category rules' })
   @ApiOkResponse({ type: CategoryDto })
-  @ApiErrors(400, 401, 404)
+  @ApiErrors(400, 401, [404, 'Category rule not found'])
   update(
     @CurrentUser() user: AuthUser,
     @Param('id') id: string,
@@ -58,7 +58,7 @@ export class CategoriesController {
   @ApiOperation({ summary: 'Delete one of your category rules' })
   @HttpCode(HttpStatus.NO_CONTENT)
   @ApiNoContentResponse({ description: 'Deleted' })
-  @ApiErrors(400, 401, 404)
+  @ApiErrors(400, 401, [404, 'Category rule not found'])
   remove(@CurrentUser() user: AuthUser, @Param('id') id: string): Promise<void> {
     return this.categories.remove(user, id);
   }

@@ -58,8 +58,23 @@ export class MetricsController implements OnModuleInit {
       'Prometheus text format, every name prefixed `fileorganizer_`. With METRICS_TOKEN set it needs `Authorization: Bearer <METRICS_TOKEN>`; without one it is open, except with NODE_ENV=production, where it answers 403. METRICS_ENABLED=false: 404. Each API and worker process answers for itself.',
   })
   @ApiProduces('text/plain')
-  @ApiOkResponse({ description: 'Prometheus text exposition format', schema: { type: 'string' } })
-  @ApiErrors(401, 403, 404)
+  @ApiOkResponse({
+    description: 'Prometheus text exposition format',
+    content: {
+      'text/plain': {
+        schema: { type: 'string' },
+        example:
+          '# HELP fileorganizer_operation_jobs_total Operation job runs in this process, by operation type and the status they left\n' +
+          '# TYPE fileorganizer_operation_jobs_total counter\n' +
+          'fileorganizer_operation_jobs_total{type="organize",status="completed"} 42\n',
+      },
+    },
+  })
+  @ApiErrors(
+    [401, 'GET /metrics needs Authorization: Bearer <METRICS_TOKEN>'],
+    [403, 'GET /metrics is closed in production until the server sets METRICS_TOKEN'],
+    [404, 'Cannot GET /metrics'],
+  )
   async scrape(@Req() request: Request, @Res() response: Response): Promise<void> {
     if (!this.config.metricsEnabled) throw new NotFoundException('Cannot GET /metrics');
     if (this.closed) {

@@ -17,6 +17,8 @@ import {
 import {
   ApiAcceptedResponse,
   ApiBearerAuth,
+  ApiBody,
+  ApiExtraModels,
   ApiHeader,
   ApiNoContentResponse,
   ApiOkResponse,
@@ -24,6 +26,7 @@ import {
   ApiProduces,
   ApiSecurity,
   ApiTags,
+  getSchemaPath,
 } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { Readable } from 'node:stream';
@@ -33,9 +36,15 @@ import type { AuthUser } from '../../common/auth-user.js';
 import { CurrentUser } from '../../common/decorators/current-user.decorator.js';
 import { PaginationQueryDto } from '../../common/dto/pagination.dto.js';
 import type { Page } from '../../common/dto/pagination.dto.js';
-import { ApiErrors } from '../../common/openapi.js';
+import { ApiErrors, INVALID_ID_MESSAGE } from '../../common/openapi.js';
+import { RESPONSE_EXAMPLES } from '../../common/openapi-examples.js';
 import { RateLimit } from '../../common/throttling/rate-limit.decorator.js';
 import { CreateOperationDto } from './dto/create-operation.dto.js';
+import {
+  OPERATION_REQUEST_EXAMPLES,
+  OPERATION_REQUEST_SHAPES,
+  operationRequestSchema,
+} from './dto/create-operation.openapi.js';
 import { ListFilesQueryDto, ListOperationsQueryDto } from './dto/operation-query.dto.js';
 import {
   DuplicateGroupPageDto,
@@ -92,8 +101,26 @@ export class OperationsController {
     required: false,
     description: 'The same key with the same body within 24 hours answers the operation created the first time',
   })
+  @ApiExtraModels(...Object.values(OPERATION_REQUEST_SHAPES))
+  @ApiBody({
+    description: 'One shape per `type`',
+    schema: operationRequestSchema(),
+    examples: OPERATION_REQUEST_EXAMPLES,
+  })
   @ApiAcceptedResponse({ type: OperationDto, description: 'Created and queued; file work happens in the background' })
-  @ApiErrors(400, 401, 409, 429, 503)
+  @ApiErrors(
+    [
+      400,
+      [
+        'rootPath must be shorter than or equal to 4096 characters',
+        'rootPath must be a string (the folder to organize, relative to your folder)',
+      ],
+    ],
+    401,
+    [409, 'Idempotency-Key was already used with a different request body'],
+    429,
+    [503, 'The job queue (Redis) is unavailable; try again shortly'],
+  )
   create(
     @CurrentUser() user: AuthUser,
     @Body() body: CreateOperationDto,
@@ -116,7 +143,7 @@ export class OperationsController {
   @Get(':id')
   @ApiOperation({ summary: 'One operation with its live progress' })
   @ApiOkResponse({ type: OperationDto })
-  @ApiErrors(400, 401, 404)
+  @ApiErrors([400, INVALID_ID_MESSAGE], 401, [404, 'Operation not found'])
   get(@CurrentUser() user: AuthUser, @Param('id', ParseUUIDPipe) id: string): Promise<OperationView> {
     return this.operations.get(user, id);
   }
@@ -128,7 +155,7 @@ export class OperationsController {
     type: OperationDto,
     description: 'Pending: cancelled at once; running: stops at the next file',
   })
-  @ApiErrors(400, 401, 404, 409)
+  @ApiErrors([400, INVALID_ID_MESSAGE], 401, [404, 'Operation not found'], [409, 'Operation already ended (completed)'])
   cancel(@CurrentUser() user: AuthUser, @Param('id', ParseUUIDPipe) id: string): Promise<OperationView> {
     return this.operations.cancel(user, id);
   }
@@ -138,7 +165,13 @@ export class OperationsController {
   @HttpCode(HttpStatus.ACCEPTED)
   @RateLimit({ name: 'operations.create', configured: 'operationsCreate' })
   @ApiAcceptedResponse({ type: OperationDto, description: 'The new rollback operation' })
-  @ApiErrors(400, 401, 404, 409, 429)
+  @ApiErrors(
+    [400, INVALID_ID_MESSAGE],
+    401,
+    [404, 'Operation not found'],
+    [409, 'Operation is already rolled back'],
+    429,
+  )
   rollback(@CurrentUser() user: AuthUser, @Param('id', ParseUUIDPipe) id: string): Promise<OperationView> {
     return this.operations.rollback(user, id);
   }
@@ -151,7 +184,13 @@ export class OperationsController {
     type: OperationDto,
     description: 'A new organize operation that carries out the dry run plan',
   })
-  @ApiErrors(400, 401, 404, 409, 429)
+  @ApiErrors(
+    [400, INVALID_ID_MESSAGE],
+    401,
+    [404, 'Operation not found'],
+    [409, 'Only a completed organize dry run can be applied'],
+    429,
+  )
   apply(@CurrentUser() user: AuthUser, @Param('id', ParseUUIDPipe) id: string): Promise<OperationView> {
     return this.operations.apply(user, id);
   }
@@ -160,7 +199,12 @@ export class OperationsController {
   @ApiOperation({ summary: 'Delete the quarantined copies of a cleanup for good' })
   @HttpCode(HttpStatus.NO_CONTENT)
   @ApiNoContentResponse({ description: 'The quarantined copies are deleted for good; rollback then answers 409' })
-  @ApiErrors(400, 401, 404, 409)
+  @ApiErrors(
+    [400, INVALID_ID_MESSAGE],
+    401,
+    [404, 'Operation not found'],
+    [409, 'Only a cleanup_duplicates operation (not a dry run) has a quarantine'],
+  )
   purgeQuarantine(@CurrentUser() user: AuthUser, @Param('id', ParseUUIDPipe) id: string): Promise<void> {
     return this.operations.purgeQuarantine(user, id);
   }
@@ -168,7 +212,14 @@ export class OperationsController {
   @Get(':id/files')
   @ApiOperation({ summary: 'The file records of an operation' })
   @ApiOkResponse({ type: FileRecordPageDto })
-  @ApiErrors(400, 401, 404)
+  @ApiErrors(
+    [
+      400,
+      ['status must be one of the following values: planned, moved, skipped, failed, quarantined, restored, conflict'],
+    ],
+    401,
+    [404, 'Operation not found'],
+  )
   files(
     @CurrentUser() user: AuthUser,
     @Param('id', ParseUUIDPipe) id: string,
@@ -180,7 +231,7 @@ export class OperationsController {
   @Get(':id/duplicates')
   @ApiOperation({ summary: 'The duplicate groups an operation found' })
   @ApiOkResponse({ type: DuplicateGroupPageDto })
-  @ApiErrors(400, 401, 404)
+  @ApiErrors([400, ['limit must not be greater than 200']], 401, [404, 'Operation not found'])
   duplicates(
     @CurrentUser() user: AuthUser,
     @Param('id', ParseUUIDPipe) id: string,
@@ -193,10 +244,22 @@ export class OperationsController {
   @ApiOperation({ summary: 'Totals of an operation (JSON) or its file records (CSV)' })
   @ApiProduces('application/json', 'text/csv')
   @ApiOkResponse({
-    type: OperationReportDto,
     description: 'JSON totals; `Accept: text/csv` gives the file records as CSV',
+    content: {
+      'application/json': {
+        schema: { $ref: getSchemaPath(OperationReportDto) },
+        example: RESPONSE_EXAMPLES.OperationReportDto,
+      },
+      'text/csv': {
+        schema: { type: 'string' },
+        example:
+          `${CSV_COLUMNS.join(',')}\r\n` +
+          '7a6b5c4d-3e2f-4a1b-8c9d-0e1f2a3b4c5d,inbox/photo.JPG,sorted/Images/photo.JPG,Images,extension,1204224,b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9,moved,\r\n',
+      },
+    },
   })
-  @ApiErrors(400, 401, 404)
+  @ApiExtraModels(OperationReportDto)
+  @ApiErrors([400, INVALID_ID_MESSAGE], 401, [404, 'Operation not found'])
   async report(
     @CurrentUser() user: AuthUser,
     @Param('id', ParseUUIDPipe) id: string,

@@ -1,0 +1,64 @@
+import { ApiProperty, ApiPropertyOptional, getSchemaPath, PickType } from '@nestjs/swagger';
+import type { SchemaObject } from '@nestjs/swagger';
+import { CreateOperationDto, OrganizeOptionsDto } from './create-operation.dto.js';
+
+/*
+ * The shapes of POST /operations, one per `type`, for the OpenAPI document only: CreateOperationDto
+ * still validates every request. The fields are picked from it, so their descriptions and limits
+ * stay its own; only `type` and what each type requires are restated.
+ */
+
+export class OrganizeOperationRequestDto extends PickType(CreateOperationDto, ['storage', 'dryRun'] as const) {
+  @ApiProperty({ enum: ['organize'] }) type!: 'organize';
+
+  @ApiProperty({ description: 'Folder to organize, relative to your folder', example: 'inbox', maxLength: 4096 })
+  rootPath!: string;
+
+  @ApiPropertyOptional({ type: OrganizeOptionsDto }) options?: OrganizeOptionsDto;
+}
+
+export class CleanupDuplicatesOperationRequestDto extends PickType(CreateOperationDto, ['dryRun', 'keep'] as const) {
+  @ApiProperty({ enum: ['cleanup_duplicates'] }) type!: 'cleanup_duplicates';
+
+  @ApiProperty({
+    format: 'uuid',
+    description:
+      'A completed organize operation of yours: its duplicate groups are cleaned, on its storage, in its folder',
+  })
+  sourceOperationId!: string;
+}
+
+/** Every type POST /operations accepts, with its documented shape. */
+export const OPERATION_REQUEST_SHAPES = {
+  organize: OrganizeOperationRequestDto,
+  cleanup_duplicates: CleanupDuplicatesOperationRequestDto,
+} as const;
+
+/** One example per type, each valid as is (test/e2e/openapi-examples sends them). */
+export const OPERATION_REQUEST_EXAMPLES = {
+  organize: {
+    summary: 'organize: sort inbox into sorted/<category>/',
+    value: {
+      type: 'organize',
+      rootPath: 'inbox',
+      dryRun: false,
+      options: { destination: 'sorted', template: '{category}/{filename}', onConflict: 'rename' },
+    },
+  },
+  cleanup_duplicates: {
+    summary: 'cleanup_duplicates: quarantine the extra copies an organize found',
+    value: { type: 'cleanup_duplicates', sourceOperationId: '3f2c8a4e-5b7d-4c1e-9a2f-6d8e0b1c2a3f', keep: 'oldest' },
+  },
+} as const;
+
+/** `oneOf` the shapes with a discriminator on `type`, so Swagger UI and clients pick the shape by type. */
+export function operationRequestSchema(): SchemaObject {
+  const entries = Object.entries(OPERATION_REQUEST_SHAPES);
+  return {
+    oneOf: entries.map(([, shape]) => ({ $ref: getSchemaPath(shape) })),
+    discriminator: {
+      propertyName: 'type',
+      mapping: Object.fromEntries(entries.map(([type, shape]) => [type, getSchemaPath(shape)])),
+    },
+  };
+}
