@@ -4322,9 +4322,10 @@ export interface operations {
                      *           "category": "Images"
                      *         }
                      *       ],
-                     *       "total": 2,
+                     *       "total": 312,
                      *       "page": 1,
-                     *       "limit": 50
+                     *       "limit": 2,
+                     *       "nextCursor": "eyJ2IjoxLCJzIjoibG9jYWwiLCJwIjoiaW5ib3giLCJjIjoiZjpwaG90by5KUEcifQ"
                      *     }
                      */
                     "application/json": components["schemas"]["FolderEntryPageDto"];

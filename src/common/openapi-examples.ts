@@ -150,10 +150,15 @@ export const RESPONSE_EXAMPLES: Record<string, unknown> = {
   AdminUserPageDto: page([adminUser]),
   AdminOperationPageDto: page([{ ...operation, userId: USER_ID, userEmail: 'ada@example.com' }]),
   AdminSessionDto: { url: '/admin/queues', expiresAt: '2026-12-06T09:45:00.000Z' },
-  FolderEntryPageDto: page([
-    { path: 'inbox/holiday', type: 'folder', size: 0, modifiedAt: CREATED_AT, category: null },
-    { path: 'inbox/photo.JPG', type: 'file', size: 1_204_224, modifiedAt: CREATED_AT, category: 'Images' },
-  ]),
+  FolderEntryPageDto: {
+    ...page([
+      { path: 'inbox/holiday', type: 'folder', size: 0, modifiedAt: CREATED_AT, category: null },
+      { path: 'inbox/photo.JPG', type: 'file', size: 1_204_224, modifiedAt: CREATED_AT, category: 'Images' },
+    ]),
+    total: 312,
+    limit: 2,
+    nextCursor: 'eyJ2IjoxLCJzIjoibG9jYWwiLCJwIjoiaW5ib3giLCJjIjoiZjpwaG90by5KUEcifQ',
+  },
   HealthDto: { status: 'ok', info: upDependencies, details: upDependencies },
   HealthUnavailableDto: {
     statusCode: 503,
