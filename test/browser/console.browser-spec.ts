@@ -143,6 +143,30 @@ describe('web console in headless Chromium', () => {
     await page.close();
   });
 
+  it('shows no account bar (Sign out, the last email) while nobody is signed in', async () => {
+    const page = await browser.newPage({ viewport: { width: 1100, height: 700 } });
+    const problems = collectProblems(page);
+    await page.goto(t.url);
+    await page.getByTestId('sign-in').waitFor();
+    expect(await page.getByTestId('sign-out').isVisible()).toBe(false);
+    expect(await page.getByTestId('whoami').isVisible()).toBe(false);
+
+    await page.getByTestId('email').fill(user.email);
+    await page.getByTestId('password').fill(user.password);
+    await page.getByTestId('sign-in').click();
+    await page.getByTestId('whoami').filter({ hasText: user.email }).waitFor();
+    expect(await page.getByTestId('sign-out').isVisible()).toBe(true);
+
+    await page.getByTestId('sign-out').click();
+    await page.getByTestId('sign-in').waitFor();
+    expect(await page.getByTestId('sign-out').isVisible()).toBe(false);
+    expect(await page.getByTestId('whoami').isVisible()).toBe(false);
+    // Not only hidden: the last user's email is gone from the page.
+    expect(await page.content()).not.toContain(user.email);
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
   it('shows a clear message for a bad password and for a folder that does not exist', async () => {
     const page = await browser.newPage();
     const problems = collectProblems(page);

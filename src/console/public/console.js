@@ -98,6 +98,10 @@
     current = null;
     $('console').hidden = true;
     $('account').hidden = true;
+    // Nothing of the last user stays on the page, hidden or not.
+    $('whoami').textContent = '';
+    $('open-queues').hidden = true;
+    $('operations').replaceChildren();
     $('sign-in').hidden = false;
     $('current').hidden = true;
     if (text) say(text);
