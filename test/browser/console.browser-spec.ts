@@ -68,6 +68,13 @@ describe('web console in headless Chromium', () => {
     await page.getByTestId('sign-in').click();
     await page.getByTestId('whoami').filter({ hasText: user.email }).waitFor();
     expect(await page.getByTestId('open-queues').isHidden()).toBe(true);
+    // Where the files go, without the server's host path; the folders in it are offered.
+    expect(await text(page, 'your-folder')).toContain(`STORAGE_LOCAL_ROOT/${user.id}`);
+    expect(await text(page, 'your-folder')).not.toContain(t.config.storageLocalRoot);
+    await page.getByTestId('folder-contents').filter({ hasText: '1 folder and 0 files' }).waitFor();
+    expect(
+      await page.locator('#folder-names option').evaluateAll((options) => options.map((o) => o.getAttribute('value'))),
+    ).toEqual(['inbox']);
 
     // A dry run plans and moves nothing.
     const before = manifest(userFolder(t, user));

@@ -122,10 +122,37 @@
     saveSession(session);
     $('whoami').textContent = `${me.email}${me.role === 'admin' ? ' (admin)' : ''}`;
     $('open-queues').hidden = me.role !== 'admin';
+    showFolder(me);
     connectSocket();
     await loadOperations();
     if (new URLSearchParams(location.search).get('next') === 'queues' && me.role === 'admin') await openQueues();
   }
+
+  /**
+   * Where the user's files go, said without the server's host path (the API does not give it):
+   * the storage root setting and the user's id, then what the top of the folder holds, whose
+   * folders the "Folder" field offers.
+   */
+  async function showFolder(me) {
+    $('folder-path').textContent = `STORAGE_LOCAL_ROOT/${me.id}`;
+    $('folder-contents').textContent = '';
+    try {
+      const page = await request('GET', '/api/v1/files?limit=200');
+      const folders = page.items.filter((entry) => entry.type === 'folder').map((entry) => entry.path);
+      const options = folders.map((name) => Object.assign(document.createElement('option'), { value: name }));
+      $('folder-names').replaceChildren(...options);
+      $('folder-contents').textContent =
+        page.total === 0
+          ? 'It is empty: put files in a folder inside it (for example inbox), then organize that folder.'
+          : page.total > page.items.length
+            ? `It holds ${page.total} folders and files at the top.`
+            : `It holds ${plural(folders.length, 'folder')} and ${plural(page.total - folders.length, 'file')} at the top.`;
+    } catch (error) {
+      say(error.message);
+    }
+  }
+
+  const plural = (n, noun) => `${n} ${noun}${n === 1 ? '' : 's'}`;
 
   /** The queue board is a page: an admin gets a short-lived cookie for it, then goes there. */
   async function openQueues() {
