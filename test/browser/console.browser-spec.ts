@@ -106,6 +106,7 @@ describe('web console in headless Chromium', () => {
     expect(await text(page, 'current-status')).toBe('completed');
     expect(await page.getByTestId('progress-bar').getAttribute('aria-valuenow')).toBe('100');
     expect(seen.at(-1)).toBe(100);
+    expect(seen).toEqual([...seen].sort((a, b) => a - b));
     expect(await text(page, 'current-counts')).toMatch(/^12 of 12 files processed/);
     const organized = Object.keys(manifest(userFolder(t, user)));
     expect(organized).toContain('inbox/Images/IMG_0001.JPG');
@@ -170,6 +171,93 @@ describe('web console in headless Chromium', () => {
     expect(await page.getByTestId('whoami').isVisible()).toBe(false);
     // Not only hidden: the last user's email is gone from the page.
     expect(await page.content()).not.toContain(user.email);
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
+  it('weights the phases so that overall progress never goes back, for every kind of operation', async () => {
+    const page = await browser.newPage();
+    const problems = collectProblems(page);
+    await page.goto(t.url);
+    await page.getByTestId('sign-in').waitFor();
+    const runs = await page.evaluate(() => {
+      const { overall } = (window as unknown as { FileOrganizerProgress: { overall: (operation: object) => number } })
+        .FileOrganizerProgress;
+      const counters = { filesTotal: 0, filesScanned: 0, filesProcessed: 0 };
+      /** The progress payloads of one run, as the worker publishes them phase after phase. */
+      const run = (type: string, dryRun: boolean, phases: string[], total: number) => {
+        const values: number[] = [];
+        const show = (status: string, progress: object) => values.push(overall({ type, dryRun, status, progress }));
+        show('pending', { ...counters, phase: 'queued' });
+        for (const phase of phases) {
+          const scanned = phase === 'scanning' || (type === 'cleanup_duplicates' && phase === 'hashing');
+          for (let n = 0; n <= total; n += total / 4) {
+            if (phase === 'moving')
+              show('running', { phase, filesTotal: total, filesScanned: total, filesProcessed: n });
+            else if (scanned) show('running', { phase, filesTotal: 0, filesScanned: n, filesProcessed: 0 });
+            else show('running', { phase, filesTotal: total, filesScanned: total, filesProcessed: 0 });
+          }
+        }
+        show('completed', { ...counters, phase: 'done', filesTotal: total });
+        return values;
+      };
+      return {
+        organize: run('organize', false, ['scanning', 'hashing', 'moving', 'finalizing'], 100_000),
+        dryRun: run('organize', true, ['scanning', 'hashing'], 100_000),
+        cleanup: run('cleanup_duplicates', false, ['hashing', 'moving'], 40),
+        rollback: run('rollback', false, ['moving', 'finalizing'], 12),
+      };
+    });
+    for (const [kind, values] of Object.entries(runs)) {
+      for (let i = 1; i < values.length; i++) {
+        if (values[i] < values[i - 1]) throw new Error(`${kind}: ${values[i - 1]} then ${values[i]} in ${values}`);
+      }
+      expect(values[0]).toBe(0);
+      expect(values.at(-1)).toBe(100);
+      // Each phase moves the bar: not a bar that sits still and jumps at the end.
+      expect(new Set(values).size).toBeGreaterThan(4);
+    }
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
+  it('never moves the progress bar back during a real run, and ends it at 100', async () => {
+    const owner = await signUp(t, 'console-progress');
+    const files: Record<string, string> = {};
+    for (let i = 0; i < 1500; i++)
+      files[`bulk/file-${i}.${['jpg', 'pdf', 'txt', 'mp3'][i % 4]}`] = `content ${i % 700}`;
+    writeTree(userFolder(t, owner), files);
+    const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
+    const problems = collectProblems(page);
+    await page.goto(t.url);
+    await page.getByTestId('email').fill(owner.email);
+    await page.getByTestId('password').fill(owner.password);
+    await page.getByTestId('sign-in').click();
+    await page.getByTestId('whoami').filter({ hasText: owner.email }).waitFor();
+    const seen: number[] = [];
+    await page.exposeFunction('reportBar', (value: string) => seen.push(Number(value)));
+    await page.evaluate(() => {
+      const bar = document.querySelector('[data-testid="progress-bar"]') as HTMLElement;
+      new MutationObserver(() =>
+        (window as unknown as { reportBar: (v: string | null) => void }).reportBar(bar.getAttribute('aria-valuenow')),
+      ).observe(bar, { attributes: true, attributeFilter: ['aria-valuenow'] });
+    });
+    await page.getByTestId('root-path').fill('bulk');
+    await page.getByTestId('dry-run').uncheck();
+    await page.getByTestId('start').click();
+    await waitForEnd(page, null);
+    expect(await text(page, 'current-status')).toBe('completed');
+    expect(await text(page, 'current-counts')).toMatch(/^1500 of 1500 files processed/);
+    // The observer reports asynchronously: the last change may still be on its way.
+    await page.waitForFunction(() => true);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(seen.length).toBeGreaterThan(0);
+    for (let i = 1; i < seen.length; i++) {
+      if (seen[i] < seen[i - 1]) throw new Error(`the bar went from ${seen[i - 1]} back to ${seen[i]}: ${seen}`);
+    }
+    expect(seen.at(-1)).toBe(100);
+    // The run was watched while it ran, not only at its end.
+    expect(seen.some((value) => value > 0 && value < 100)).toBe(true);
     expect(problems).toEqual([]);
     await page.close();
   });

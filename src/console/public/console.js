@@ -277,14 +277,8 @@
 
   // ---- the operation panel ---------------------------------------------------------------------
 
-  function percent(operation) {
-    if (ENDED.includes(operation.status)) return 100;
-    const p = operation.progress || {};
-    if (p.phase === 'moving' && p.filesTotal > 0)
-      return Math.min(99, Math.round((100 * p.filesProcessed) / p.filesTotal));
-    const byPhase = { queued: 0, scanning: 10, hashing: 40, moving: 60, finalizing: 95, done: 100 };
-    return byPhase[p.phase] ?? 0;
-  }
+  /** Overall percent, weighted by phase and never lower than already shown (progress.js). */
+  const percent = window.FileOrganizerProgress.createTracker();
 
   function render(operation) {
     if (current && socket && current.id !== operation.id) socket.emit('unsubscribe', { operationId: current.id });
