@@ -87,6 +87,22 @@ describe('web console in headless Chromium', () => {
       (await hasSocketServer(t.url)) ? 'live over Socket.IO' : 'updated by polling',
     );
     expect(manifest(userFolder(t, user))).toEqual(before);
+    // Its report says it was a plan, shows where each file would go, and the duplicates.
+    await page.getByTestId('report-totals').filter({ hasText: /\S/ }).waitFor();
+    expect(await text(page, 'report-totals')).toMatch(
+      /^12 planned, nothing moved \(dry run\); 0 skipped, 0 failed; 1 duplicate groups/,
+    );
+    await page.getByTestId('plan').waitFor();
+    const plan = await page
+      .locator('#plan-rows tr')
+      .evaluateAll((trs) => trs.map((tr) => Array.from(tr.children, (td) => td.textContent)));
+    expect(plan).toHaveLength(12);
+    expect(plan).toContainEqual(['inbox/taxes-2024.pdf', 'inbox/Documents/taxes-2024.pdf', 'Documents', 'planned']);
+    expect(await text(page, 'plan-count')).toBe('12 of 12 files shown.');
+    await page.getByTestId('duplicates').waitFor();
+    expect(await page.locator('#duplicate-groups > li').count()).toBe(1);
+    expect(await text(page, 'duplicate-groups')).toContain('inbox/IMG_0001 copy.JPG');
+    expect(await page.getByTestId('start-cleanup').isVisible()).toBe(true);
 
     // For real, this time: the bar fills, the files move.
     await page.getByTestId('dry-run').uncheck();
@@ -258,6 +274,46 @@ describe('web console in headless Chromium', () => {
     expect(seen.at(-1)).toBe(100);
     // The run was watched while it ran, not only at its end.
     expect(seen.some((value) => value > 0 && value < 100)).toBe(true);
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
+  it('starts a duplicate cleanup from a dry run: one copy stays, the others go to the quarantine', async () => {
+    const owner = await signUp(t, 'console-cleanup');
+    writeTree(userFolder(t, owner), {
+      'photos/a.jpg': 'same bytes',
+      'photos/copy of a.jpg': 'same bytes',
+      'photos/old/a.jpg': 'same bytes',
+      'photos/other.jpg': 'other bytes',
+    });
+    const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
+    const problems = collectProblems(page);
+    await page.goto(t.url);
+    await page.getByTestId('email').fill(owner.email);
+    await page.getByTestId('password').fill(owner.password);
+    await page.getByTestId('sign-in').click();
+    await page.getByTestId('whoami').filter({ hasText: owner.email }).waitFor();
+    await page.getByTestId('root-path').fill('photos');
+    await page.getByTestId('start').click();
+    const dryRunId = await waitForEnd(page, null);
+    await page.getByTestId('duplicates').waitFor();
+    expect(await text(page, 'duplicates-summary')).toMatch(/^1 group of identical files; 20 B to reclaim/);
+    await page.getByTestId('cleanup-keep').selectOption('shortest_path');
+    await page.getByTestId('start-cleanup').click();
+    const cleanupId = await waitForEnd(page, dryRunId);
+    expect(await page.locator('#current-kind').textContent()).toMatch(/^cleanup_duplicates/);
+    expect(await text(page, 'current-status')).toBe('completed');
+    await page
+      .getByTestId('report-totals')
+      .filter({ hasText: /^2 moved to the quarantine, 1 skipped, 0 failed/ })
+      .waitFor();
+    const after = Object.keys(manifest(userFolder(t, owner))).sort();
+    expect(after).toEqual([
+      `.fileorganizer/quarantine/${cleanupId}/photos/copy of a.jpg`,
+      `.fileorganizer/quarantine/${cleanupId}/photos/old/a.jpg`,
+      'photos/a.jpg',
+      'photos/other.jpg',
+    ]);
     expect(problems).toEqual([]);
     await page.close();
   });

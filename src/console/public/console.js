@@ -96,6 +96,8 @@
     socket = null;
     stopPolling();
     current = null;
+    reportFor = null;
+    $('report').hidden = true;
     $('console').hidden = true;
     $('account').hidden = true;
     // Nothing of the last user stays on the page, hidden or not.
@@ -306,10 +308,13 @@
     $('apply-plan').disabled = operation.status !== 'completed';
     $('roll-back').hidden = operation.dryRun || operation.type === 'rollback';
     $('roll-back').disabled = !['completed', 'failed', 'cancelled'].includes(operation.status);
+    // Once it ends, what it did (or planned) is what the user wants to see.
+    if (ended && reportFor !== operation.id) showReport();
   }
 
   function open(operation) {
     $('report').hidden = true;
+    reportFor = null;
     render(operation);
     if (!ENDED.includes(operation.status)) watch(operation.id);
   }
@@ -366,24 +371,140 @@
     return td;
   }
 
+  /** The operation whose report is shown or on its way, and the pages of its lists loaded so far. */
+  let reportFor = null;
+  let planPage = 0;
+  let groupPage = 0;
+  const PLAN_PAGE = 100;
+  const GROUP_PAGE = 20;
+
+  /** Still the operation on screen: an answer about another one (the user opened a new one) is dropped. */
+  const stillShowing = (operation) => Boolean(current && current.id === operation.id && reportFor === operation.id);
+
   async function showReport() {
     if (!current) return;
+    const operation = current;
+    reportFor = operation.id;
     try {
-      const report = await request('GET', `/api/v1/operations/${current.id}/report`);
+      const report = await request('GET', `/api/v1/operations/${operation.id}/report`);
+      const totals = await totalsText(operation, report);
+      if (!stillShowing(operation)) return;
       const rows = $('report-rows');
       rows.replaceChildren();
-      for (const [category, totals] of Object.entries(report.byCategory).sort()) {
+      for (const [category, counts] of Object.entries(report.byCategory).sort()) {
         const row = document.createElement('tr');
         cell(row, category);
-        cell(row, String(totals.files), true);
-        cell(row, bytes(totals.bytes), true);
+        cell(row, String(counts.files), true);
+        cell(row, bytes(counts.bytes), true);
         rows.appendChild(row);
       }
-      $('report-totals').textContent =
-        `${report.moved} moved, ${report.skipped} skipped, ${report.failed} failed; ` +
-        `${report.duplicates.groups} duplicate groups (${bytes(report.duplicates.reclaimableBytes)} reclaimable)` +
-        (report.durationMs === null ? '' : `; took ${report.durationMs} ms`);
+      $('report-totals').textContent = totals;
       $('report').hidden = false;
+      planPage = 0;
+      groupPage = 0;
+      $('plan-rows').replaceChildren();
+      $('duplicate-groups').replaceChildren();
+      await loadPlan(operation);
+      if (operation.type === 'organize') await loadGroups(operation, report);
+      else $('duplicates').hidden = true;
+    } catch (error) {
+      say(error.message);
+    }
+  }
+
+  /** "12 planned, nothing moved (dry run)" for a plan; what was done, in the operation's words, otherwise. */
+  async function totalsText(operation, report) {
+    const rest = `${report.skipped} skipped, ${report.failed} failed`;
+    const took = report.durationMs === null ? '' : `; took ${report.durationMs} ms`;
+    const groups =
+      operation.type === 'organize'
+        ? `; ${report.duplicates.groups} duplicate groups (${bytes(report.duplicates.reclaimableBytes)} reclaimable)`
+        : '';
+    if (operation.dryRun) {
+      const planned = await request('GET', `/api/v1/operations/${operation.id}/files?status=planned&limit=1`);
+      return `${planned.total} planned, nothing moved (dry run); ${rest}${groups}${took}`;
+    }
+    const done = { cleanup_duplicates: 'moved to the quarantine', rollback: 'put back' }[operation.type] ?? 'moved';
+    return `${report.moved} ${done}, ${rest}${groups}${took}`;
+  }
+
+  /** The file records: for a dry run, where each file would go; otherwise where each one went. */
+  async function loadPlan(operation) {
+    const page = await request(
+      'GET',
+      `/api/v1/operations/${operation.id}/files?page=${planPage + 1}&limit=${PLAN_PAGE}`,
+    );
+    if (!stillShowing(operation)) return;
+    planPage += 1;
+    const rows = $('plan-rows');
+    for (const record of page.items) {
+      const row = document.createElement('tr');
+      cell(row, record.sourcePath);
+      cell(row, record.destinationPath ?? '—');
+      cell(row, record.category ?? '');
+      cell(row, record.error ? `${record.status}: ${record.error}` : record.status);
+      rows.appendChild(row);
+    }
+    $('plan-title').textContent = operation.dryRun
+      ? 'The plan: where each file would go'
+      : ({ cleanup_duplicates: 'Copies moved to the quarantine', rollback: 'Files put back' }[operation.type] ??
+        'Where each file went');
+    const shown = rows.childElementCount;
+    $('plan-count').textContent = `${shown} of ${page.total} files shown.`;
+    $('plan-more').hidden = shown >= page.total;
+    $('plan').hidden = page.total === 0;
+  }
+
+  /** Groups of identical files that organize found, and the cleanup that keeps one copy of each. */
+  async function loadGroups(operation, report) {
+    const page = await request(
+      'GET',
+      `/api/v1/operations/${operation.id}/duplicates?page=${groupPage + 1}&limit=${GROUP_PAGE}`,
+    );
+    if (!stillShowing(operation)) return;
+    groupPage += 1;
+    const list = $('duplicate-groups');
+    for (const group of page.items) {
+      const item = document.createElement('li');
+      item.textContent = `${group.count} identical files of ${bytes(group.size)}:`;
+      const files = document.createElement('ul');
+      for (const file of group.files) {
+        const entry = document.createElement('li');
+        entry.textContent = file === group.keep ? `${file} (the oldest: kept by default)` : file;
+        files.appendChild(entry);
+      }
+      item.appendChild(files);
+      list.appendChild(item);
+    }
+    $('duplicates-summary').textContent =
+      `${page.total} ${page.total === 1 ? 'group' : 'groups'} of identical files; ` +
+      `${bytes(report.duplicates.reclaimableBytes)} to reclaim by keeping one copy of each.`;
+    $('duplicates-more').hidden = list.childElementCount >= page.total;
+    $('cleanup-form').hidden = operation.status !== 'completed';
+    $('duplicates').hidden = page.total === 0;
+  }
+
+  async function more(load) {
+    if (!current || reportFor !== current.id) return;
+    try {
+      await load(current, await request('GET', `/api/v1/operations/${current.id}/report`));
+    } catch (error) {
+      say(error.message);
+    }
+  }
+
+  async function startCleanup(event) {
+    event.preventDefault();
+    if (!current || reportFor !== current.id) return;
+    try {
+      const operation = await request('POST', '/api/v1/operations', {
+        type: 'cleanup_duplicates',
+        sourceOperationId: current.id,
+        keep: $('cleanup-form').elements.keep.value,
+      });
+      say('Started the duplicate cleanup: the extra copies go to the quarantine.', true);
+      open(operation);
+      loadOperations();
     } catch (error) {
       say(error.message);
     }
@@ -434,6 +555,9 @@
     $('apply-plan').addEventListener('click', () => follow('apply'));
     $('roll-back').addEventListener('click', () => follow('rollback'));
     $('cancel').addEventListener('click', () => follow('cancel'));
+    $('plan-more').addEventListener('click', () => more(loadPlan));
+    $('duplicates-more').addEventListener('click', () => more(loadGroups));
+    $('cleanup-form').addEventListener('submit', startCleanup);
     if (session) showConsole().catch(() => signedOut());
     else signedOut();
   });
