@@ -4,9 +4,12 @@ import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { signUpAdmin } from '../utils/admin.js';
 import { collectProblems, hasSocketServer, launchBrowser, screenshot } from '../utils/browser.js';
-import { manifest, userFolder, writeTree } from '../utils/operations.js';
+import { createOperation, manifest, organize, userFolder, writeTree } from '../utils/operations.js';
 import { createTestApp, signUp } from '../utils/test-app.js';
 import type { SignedUpUser, TestApp } from '../utils/test-app.js';
+
+/** Statuses of an operation that has not ended yet. */
+const ENDED_NOT_YET = new Set(['pending', 'running']);
 
 const MESSY = {
   'inbox/IMG_0001.JPG': 'jpeg bytes',
@@ -314,6 +317,56 @@ describe('web console in headless Chromium', () => {
       'photos/a.jpg',
       'photos/other.jpg',
     ]);
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
+  it('keeps the operations list live: rows change status without Refresh, new operations appear', async () => {
+    const owner = await signUp(t, 'console-live');
+    const files: Record<string, string> = { 'small/a.txt': 'a', 'small/b.txt': 'b', 'later/c.txt': 'c' };
+    for (let i = 0; i < 2000; i++) files[`bulk/file-${i}.${['jpg', 'pdf', 'txt'][i % 3]}`] = `content ${i}`;
+    writeTree(userFolder(t, owner), files);
+    const older = await organize(t, owner, { rootPath: 'small', dryRun: true });
+    const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
+    const problems = collectProblems(page);
+    await page.goto(t.url);
+    await page.getByTestId('email').fill(owner.email);
+    await page.getByTestId('password').fill(owner.password);
+    await page.getByTestId('sign-in').click();
+    const statusOf = (id: string) =>
+      page.waitForFunction(
+        (id) =>
+          Array.from(document.querySelectorAll<HTMLElement>('#operations tr'))
+            .find((tr) => tr.dataset.operationId === id)
+            ?.querySelector('[data-testid="status"]')?.textContent,
+        id,
+        { timeout: 5_000 },
+      );
+    const waitForRow = (id: string, status: string) =>
+      page.waitForFunction(
+        ([id, status]) =>
+          Array.from(document.querySelectorAll<HTMLElement>('#operations tr'))
+            .find((tr) => tr.dataset.operationId === id)
+            ?.querySelector('[data-testid="status"]')?.textContent === status,
+        [id, status],
+        { timeout: 40_000 },
+      );
+    await waitForRow(older.id, 'completed');
+
+    // A long run started here, then another operation opened: the run's row still follows it.
+    await page.getByTestId('root-path').fill('bulk');
+    await page.getByTestId('dry-run').uncheck();
+    await page.getByTestId('start').click();
+    await page.getByTestId('current-id').filter({ hasNotText: older.id }).waitFor();
+    const runId = (await text(page, 'current-id')) as string;
+    await page.locator(`#operations tr[data-operation-id="${older.id}"] button`).click();
+    await page.getByTestId('current-id').filter({ hasText: older.id }).waitFor();
+    expect(ENDED_NOT_YET.has(String(await (await statusOf(runId)).jsonValue()))).toBe(true);
+    await waitForRow(runId, 'completed');
+
+    // One started elsewhere (a script, another tab) shows up and ends in the list on its own.
+    const elsewhere = await createOperation(t, owner, { type: 'organize', rootPath: 'later', dryRun: true });
+    await waitForRow(elsewhere.id, 'completed');
     expect(problems).toEqual([]);
     await page.close();
   });

@@ -95,6 +95,7 @@
     if (socket) socket.disconnect();
     socket = null;
     stopPolling();
+    stopListUpdates();
     current = null;
     reportFor = null;
     $('report').hidden = true;
@@ -125,6 +126,7 @@
     $('whoami').textContent = `${me.email}${me.role === 'admin' ? ' (admin)' : ''}`;
     $('open-queues').hidden = me.role !== 'admin';
     showFolder(me);
+    startListUpdates();
     connectSocket();
     await loadOperations();
     if (new URLSearchParams(location.search).get('next') === 'queues' && me.role === 'admin') await openQueues();
@@ -191,15 +193,22 @@
     });
     socket.on('connect', () => {
       setLiveMode();
+      // A new connection has no subscriptions: follow the current operation and the list again.
+      followed.clear();
       if (current && !ENDED.includes(current.status)) watch(current.id);
+      loadOperations();
     });
     socket.on('connect_error', async () => {
       // An expired access token: refresh it and let the next attempt use the new one.
       if (session) await refreshTokens();
       setLiveMode();
     });
-    socket.on('disconnect', () => setLiveMode());
+    socket.on('disconnect', () => {
+      followed.clear();
+      setLiveMode();
+    });
     const onEvent = (name) => (payload) => {
+      onListEvent(name, payload);
       if (!current || payload.operationId !== current.id) return;
       if (currentSeq !== null && typeof payload.seq === 'number' && payload.seq > currentSeq + 1) {
         // A missed event: the row is the truth.
@@ -224,6 +233,72 @@
     for (const name of ['operation.status', 'operation.progress', 'operation.completed', 'operation.failed']) {
       socket.on(name, onEvent(name));
     }
+  }
+
+  // ---- the operations list, kept live ----------------------------------------------------------
+
+  /** Active operations of the list that the socket follows besides the current one. */
+  const followed = new Set();
+  /** The list as last loaded, by id. */
+  const listed = new Map();
+  const LIST_POLL_MS = 3000;
+  /** With a socket, events keep the listed operations live; a slow poll still finds new ones. */
+  const LIST_POLLS_PER_SOCKET_POLL = 4;
+  let listTimer = null;
+  let listTicks = 0;
+  let listReload = null;
+
+  function startListUpdates() {
+    stopListUpdates();
+    listTicks = 0;
+    listTimer = setInterval(() => {
+      listTicks += 1;
+      if (!socketLive() || listTicks % LIST_POLLS_PER_SOCKET_POLL === 0) loadOperations();
+    }, LIST_POLL_MS);
+  }
+
+  function stopListUpdates() {
+    if (listTimer) clearInterval(listTimer);
+    if (listReload) clearTimeout(listReload);
+    listTimer = null;
+    listReload = null;
+    followed.clear();
+    listed.clear();
+  }
+
+  /** Subscribes to the listed operations that are still active (the server caps subscriptions at 100). */
+  function followList(items) {
+    if (!socketLive()) return;
+    for (const operation of items) {
+      if (ENDED.includes(operation.status) || followed.has(operation.id)) continue;
+      if (current && current.id === operation.id) continue; // watch() follows it
+      followed.add(operation.id);
+      socket.emit('subscribe', { operationId: operation.id });
+    }
+  }
+
+  /** A status change reloads the list (once for a burst of them); progress updates the row in place. */
+  function onListEvent(name, payload) {
+    const operation = listed.get(payload.operationId);
+    if (!operation) return;
+    if (name === 'operation.progress') {
+      const next = { ...operation, progress: payload.progress };
+      listed.set(operation.id, next);
+      const row = Array.from($('operations').rows).find((tr) => tr.dataset.operationId === operation.id);
+      const progressCell = row && row.querySelector('[data-testid="progress"]');
+      if (progressCell) progressCell.textContent = `${percent(next)}%`;
+      return;
+    }
+    if (name !== 'operation.status' && followed.has(operation.id) && (!current || current.id !== operation.id)) {
+      // Ended: nothing more will come.
+      followed.delete(operation.id);
+      socket.emit('unsubscribe', { operationId: operation.id });
+    }
+    if (listReload) clearTimeout(listReload);
+    listReload = setTimeout(() => {
+      listReload = null;
+      loadOperations();
+    }, 200);
   }
 
   function socketLive() {
@@ -283,7 +358,11 @@
   const percent = window.FileOrganizerProgress.createTracker();
 
   function render(operation) {
-    if (current && socket && current.id !== operation.id) socket.emit('unsubscribe', { operationId: current.id });
+    if (current && socket && current.id !== operation.id) {
+      // The one shown before: still followed for the list while it runs, let go once it ended.
+      if (ENDED.includes(current.status)) socket.emit('unsubscribe', { operationId: current.id });
+      else followed.add(current.id);
+    }
     current = operation;
     $('current').hidden = false;
     $('current-id').textContent = operation.id;
@@ -516,9 +595,12 @@
     if (!session) return;
     try {
       const page = await request('GET', '/api/v1/operations?limit=20');
+      if (!session) return;
       const body = $('operations');
       body.replaceChildren();
+      listed.clear();
       for (const operation of page.items) {
+        listed.set(operation.id, operation);
         const row = document.createElement('tr');
         row.dataset.operationId = operation.id;
         cell(row, new Date(operation.createdAt).toLocaleString());
@@ -526,7 +608,7 @@
         cell(row, operation.rootPath || '.');
         cell(row, operation.dryRun ? 'yes' : 'no');
         cell(row, operation.status).dataset.testid = 'status';
-        cell(row, `${percent(operation)}%`, true);
+        cell(row, `${percent(operation)}%`, true).dataset.testid = 'progress';
         const button = document.createElement('button');
         button.type = 'button';
         button.textContent = 'Open';
@@ -534,6 +616,7 @@
         cell(row, '').appendChild(button);
         body.appendChild(row);
       }
+      followList(page.items);
     } catch (error) {
       say(error.message);
     }
