@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { signUpAdmin } from '../utils/admin.js';
-import { collectProblems, hasSocketServer, launchBrowser, screenshot } from '../utils/browser.js';
+import { ARTIFACTS, collectProblems, hasSocketServer, launchBrowser, screenshot } from '../utils/browser.js';
 import { createOperation, manifest, organize, userFolder, writeTree } from '../utils/operations.js';
 import { createTestApp, signUp } from '../utils/test-app.js';
 import type { SignedUpUser, TestApp } from '../utils/test-app.js';
@@ -136,8 +136,18 @@ describe('web console in headless Chromium', () => {
     const rows = await page.locator('#report-rows tr').allTextContents();
     expect(rows.join('\n')).toMatch(/Images\s*3/);
     expect(await text(page, 'report-totals')).toMatch(/^12 moved, 0 skipped, 0 failed; 1 duplicate groups/);
+    // Shown once, though the report loaded on its own at the end and again on the click.
+    await page.locator('#duplicate-groups > li').first().waitFor();
+    expect(await page.locator('#duplicate-groups > li').count()).toBe(1);
+    expect(await page.locator('#plan-rows tr').count()).toBe(12);
     const file = await screenshot(page, 'console.png');
     expect(fs.statSync(file).size).toBeGreaterThan(10_000);
+    // The top of it, small enough for the README (docs/images/console-desktop.png is a copy).
+    await page.screenshot({
+      path: path.join(ARTIFACTS, 'console-desktop.png'),
+      fullPage: true,
+      clip: { x: 0, y: 0, width: 1100, height: 1100 },
+    });
 
     // Every operation is listed, newest first.
     await page.getByTestId('refresh').click();
@@ -367,6 +377,36 @@ describe('web console in headless Chromium', () => {
     // One started elsewhere (a script, another tab) shows up and ends in the list on its own.
     const elsewhere = await createOperation(t, owner, { type: 'organize', rootPath: 'later', dryRun: true });
     await waitForRow(elsewhere.id, 'completed');
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
+  it('fits a 390 px wide phone: no sideways scrolling, signed out or with a report open', async () => {
+    const owner = await signUp(t, 'console-phone');
+    writeTree(userFolder(t, owner), {
+      'inbox/a-very-long-file-name-without-any-spaces-that-would-push-the-page-sideways-2024-12-06.pdf': 'pdf',
+      'inbox/Holiday photo from the beach at sunset, taken with the old camera.jpg': 'same',
+      'inbox/Holiday photo from the beach at sunset, taken with the old camera (copy).jpg': 'same',
+      'inbox/notes.txt': 'notes',
+    });
+    const page = await browser.newPage({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
+    const problems = collectProblems(page);
+    const scrollWidth = () => page.evaluate(() => document.scrollingElement!.scrollWidth);
+    await page.goto(t.url);
+    await page.getByTestId('sign-in').waitFor();
+    expect(await scrollWidth()).toBeLessThanOrEqual(390);
+    await page.getByTestId('email').fill(owner.email);
+    await page.getByTestId('password').fill(owner.password);
+    await page.getByTestId('sign-in').click();
+    await page.getByTestId('whoami').filter({ hasText: owner.email }).waitFor();
+    expect(await scrollWidth()).toBeLessThanOrEqual(390);
+    await page.getByTestId('start').click();
+    await waitForEnd(page, null);
+    await page.getByTestId('duplicates').waitFor();
+    await page.getByTestId('plan').waitFor();
+    await page.locator('#operations tr').first().waitFor();
+    expect(await scrollWidth()).toBeLessThanOrEqual(390);
+    await screenshot(page, 'console-390.png');
     expect(problems).toEqual([]);
     await page.close();
   });

@@ -452,22 +452,27 @@
 
   /** The operation whose report is shown or on its way, and the pages of its lists loaded so far. */
   let reportFor = null;
+  /** Which load of the report is the latest: an older one still on its way (a second click) is dropped. */
+  let reportRun = 0;
   let planPage = 0;
   let groupPage = 0;
   const PLAN_PAGE = 100;
   const GROUP_PAGE = 20;
 
   /** Still the operation on screen: an answer about another one (the user opened a new one) is dropped. */
-  const stillShowing = (operation) => Boolean(current && current.id === operation.id && reportFor === operation.id);
+  const stillShowing = (operation, run) =>
+    Boolean(current && current.id === operation.id && reportFor === operation.id && run === reportRun);
 
   async function showReport() {
     if (!current) return;
     const operation = current;
     reportFor = operation.id;
+    reportRun += 1;
+    const run = reportRun;
     try {
       const report = await request('GET', `/api/v1/operations/${operation.id}/report`);
       const totals = await totalsText(operation, report);
-      if (!stillShowing(operation)) return;
+      if (!stillShowing(operation, run)) return;
       const rows = $('report-rows');
       rows.replaceChildren();
       for (const [category, counts] of Object.entries(report.byCategory).sort()) {
@@ -483,8 +488,8 @@
       groupPage = 0;
       $('plan-rows').replaceChildren();
       $('duplicate-groups').replaceChildren();
-      await loadPlan(operation);
-      if (operation.type === 'organize') await loadGroups(operation, report);
+      await loadPlan(operation, report, run);
+      if (operation.type === 'organize') await loadGroups(operation, report, run);
       else $('duplicates').hidden = true;
     } catch (error) {
       say(error.message);
@@ -508,13 +513,11 @@
   }
 
   /** The file records: for a dry run, where each file would go; otherwise where each one went. */
-  async function loadPlan(operation) {
-    const page = await request(
-      'GET',
-      `/api/v1/operations/${operation.id}/files?page=${planPage + 1}&limit=${PLAN_PAGE}`,
-    );
-    if (!stillShowing(operation)) return;
-    planPage += 1;
+  async function loadPlan(operation, report, run) {
+    const wanted = planPage + 1;
+    const page = await request('GET', `/api/v1/operations/${operation.id}/files?page=${wanted}&limit=${PLAN_PAGE}`);
+    if (!stillShowing(operation, run) || planPage !== wanted - 1) return;
+    planPage = wanted;
     const rows = $('plan-rows');
     for (const record of page.items) {
       const row = document.createElement('tr');
@@ -535,13 +538,14 @@
   }
 
   /** Groups of identical files that organize found, and the cleanup that keeps one copy of each. */
-  async function loadGroups(operation, report) {
+  async function loadGroups(operation, report, run) {
+    const wanted = groupPage + 1;
     const page = await request(
       'GET',
-      `/api/v1/operations/${operation.id}/duplicates?page=${groupPage + 1}&limit=${GROUP_PAGE}`,
+      `/api/v1/operations/${operation.id}/duplicates?page=${wanted}&limit=${GROUP_PAGE}`,
     );
-    if (!stillShowing(operation)) return;
-    groupPage += 1;
+    if (!stillShowing(operation, run) || groupPage !== wanted - 1) return;
+    groupPage = wanted;
     const list = $('duplicate-groups');
     for (const group of page.items) {
       const item = document.createElement('li');
@@ -566,7 +570,8 @@
   async function more(load) {
     if (!current || reportFor !== current.id) return;
     try {
-      await load(current, await request('GET', `/api/v1/operations/${current.id}/report`));
+      const run = reportRun;
+      await load(current, await request('GET', `/api/v1/operations/${current.id}/report`), run);
     } catch (error) {
       say(error.message);
     }
