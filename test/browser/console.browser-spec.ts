@@ -3,10 +3,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { signUpAdmin } from '../utils/admin.js';
-import { collectProblems, hasSocketServer, launchBrowser, screenshot } from '../utils/browser.js';
-import { manifest, userFolder, writeTree } from '../utils/operations.js';
+import { ARTIFACTS, collectProblems, hasSocketServer, launchBrowser, screenshot } from '../utils/browser.js';
+import { createOperation, manifest, organize, userFolder, writeTree } from '../utils/operations.js';
 import { createTestApp, signUp } from '../utils/test-app.js';
 import type { SignedUpUser, TestApp } from '../utils/test-app.js';
+
+/** Statuses of an operation that has not ended yet. */
+const ENDED_NOT_YET = new Set(['pending', 'running']);
 
 const MESSY = {
   'inbox/IMG_0001.JPG': 'jpeg bytes',
@@ -68,6 +71,13 @@ describe('web console in headless Chromium', () => {
     await page.getByTestId('sign-in').click();
     await page.getByTestId('whoami').filter({ hasText: user.email }).waitFor();
     expect(await page.getByTestId('open-queues').isHidden()).toBe(true);
+    // Where the files go, without the server's host path; the folders in it are offered.
+    expect(await text(page, 'your-folder')).toContain(`STORAGE_LOCAL_ROOT/${user.id}`);
+    expect(await text(page, 'your-folder')).not.toContain(t.config.storageLocalRoot);
+    await page.getByTestId('folder-contents').filter({ hasText: '1 folder and 0 files' }).waitFor();
+    expect(
+      await page.locator('#folder-names option').evaluateAll((options) => options.map((o) => o.getAttribute('value'))),
+    ).toEqual(['inbox']);
 
     // A dry run plans and moves nothing.
     const before = manifest(userFolder(t, user));
@@ -80,6 +90,22 @@ describe('web console in headless Chromium', () => {
       (await hasSocketServer(t.url)) ? 'live over Socket.IO' : 'updated by polling',
     );
     expect(manifest(userFolder(t, user))).toEqual(before);
+    // Its report says it was a plan, shows where each file would go, and the duplicates.
+    await page.getByTestId('report-totals').filter({ hasText: /\S/ }).waitFor();
+    expect(await text(page, 'report-totals')).toMatch(
+      /^12 planned, nothing moved \(dry run\); 0 skipped, 0 failed; 1 duplicate groups/,
+    );
+    await page.getByTestId('plan').waitFor();
+    const plan = await page
+      .locator('#plan-rows tr')
+      .evaluateAll((trs) => trs.map((tr) => Array.from(tr.children, (td) => td.textContent)));
+    expect(plan).toHaveLength(12);
+    expect(plan).toContainEqual(['inbox/taxes-2024.pdf', 'inbox/Documents/taxes-2024.pdf', 'Documents', 'planned']);
+    expect(await text(page, 'plan-count')).toBe('12 of 12 files shown.');
+    await page.getByTestId('duplicates').waitFor();
+    expect(await page.locator('#duplicate-groups > li').count()).toBe(1);
+    expect(await text(page, 'duplicate-groups')).toContain('inbox/IMG_0001 copy.JPG');
+    expect(await page.getByTestId('start-cleanup').isVisible()).toBe(true);
 
     // For real, this time: the bar fills, the files move.
     await page.getByTestId('dry-run').uncheck();
@@ -99,6 +125,7 @@ describe('web console in headless Chromium', () => {
     expect(await text(page, 'current-status')).toBe('completed');
     expect(await page.getByTestId('progress-bar').getAttribute('aria-valuenow')).toBe('100');
     expect(seen.at(-1)).toBe(100);
+    expect(seen).toEqual([...seen].sort((a, b) => a - b));
     expect(await text(page, 'current-counts')).toMatch(/^12 of 12 files processed/);
     const organized = Object.keys(manifest(userFolder(t, user)));
     expect(organized).toContain('inbox/Images/IMG_0001.JPG');
@@ -109,8 +136,18 @@ describe('web console in headless Chromium', () => {
     const rows = await page.locator('#report-rows tr').allTextContents();
     expect(rows.join('\n')).toMatch(/Images\s*3/);
     expect(await text(page, 'report-totals')).toMatch(/^12 moved, 0 skipped, 0 failed; 1 duplicate groups/);
+    // Shown once, though the report loaded on its own at the end and again on the click.
+    await page.locator('#duplicate-groups > li').first().waitFor();
+    expect(await page.locator('#duplicate-groups > li').count()).toBe(1);
+    expect(await page.locator('#plan-rows tr').count()).toBe(12);
     const file = await screenshot(page, 'console.png');
     expect(fs.statSync(file).size).toBeGreaterThan(10_000);
+    // The top of it, small enough for the README (docs/images/console-desktop.png is a copy).
+    await page.screenshot({
+      path: path.join(ARTIFACTS, 'console-desktop.png'),
+      fullPage: true,
+      clip: { x: 0, y: 0, width: 1100, height: 1100 },
+    });
 
     // Every operation is listed, newest first.
     await page.getByTestId('refresh').click();
@@ -139,6 +176,237 @@ describe('web console in headless Chromium', () => {
     await page.getByTestId('sign-out').click();
     await page.getByTestId('sign-in').waitFor();
     expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
+  it('shows no account bar (Sign out, the last email) while nobody is signed in', async () => {
+    const page = await browser.newPage({ viewport: { width: 1100, height: 700 } });
+    const problems = collectProblems(page);
+    await page.goto(t.url);
+    await page.getByTestId('sign-in').waitFor();
+    expect(await page.getByTestId('sign-out').isVisible()).toBe(false);
+    expect(await page.getByTestId('whoami').isVisible()).toBe(false);
+
+    await page.getByTestId('email').fill(user.email);
+    await page.getByTestId('password').fill(user.password);
+    await page.getByTestId('sign-in').click();
+    await page.getByTestId('whoami').filter({ hasText: user.email }).waitFor();
+    expect(await page.getByTestId('sign-out').isVisible()).toBe(true);
+
+    await page.getByTestId('sign-out').click();
+    await page.getByTestId('sign-in').waitFor();
+    expect(await page.getByTestId('sign-out').isVisible()).toBe(false);
+    expect(await page.getByTestId('whoami').isVisible()).toBe(false);
+    // Not only hidden: the last user's email is gone from the page.
+    expect(await page.content()).not.toContain(user.email);
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
+  it('weights the phases so that overall progress never goes back, for every kind of operation', async () => {
+    const page = await browser.newPage();
+    const problems = collectProblems(page);
+    await page.goto(t.url);
+    await page.getByTestId('sign-in').waitFor();
+    const runs = await page.evaluate(() => {
+      const { overall } = (window as unknown as { FileOrganizerProgress: { overall: (operation: object) => number } })
+        .FileOrganizerProgress;
+      const counters = { filesTotal: 0, filesScanned: 0, filesProcessed: 0 };
+      /** The progress payloads of one run, as the worker publishes them phase after phase. */
+      const run = (type: string, dryRun: boolean, phases: string[], total: number) => {
+        const values: number[] = [];
+        const show = (status: string, progress: object) => values.push(overall({ type, dryRun, status, progress }));
+        show('pending', { ...counters, phase: 'queued' });
+        for (const phase of phases) {
+          const scanned = phase === 'scanning' || (type === 'cleanup_duplicates' && phase === 'hashing');
+          for (let n = 0; n <= total; n += total / 4) {
+            if (phase === 'moving')
+              show('running', { phase, filesTotal: total, filesScanned: total, filesProcessed: n });
+            else if (scanned) show('running', { phase, filesTotal: 0, filesScanned: n, filesProcessed: 0 });
+            else show('running', { phase, filesTotal: total, filesScanned: total, filesProcessed: 0 });
+          }
+        }
+        show('completed', { ...counters, phase: 'done', filesTotal: total });
+        return values;
+      };
+      return {
+        organize: run('organize', false, ['scanning', 'hashing', 'moving', 'finalizing'], 100_000),
+        dryRun: run('organize', true, ['scanning', 'hashing'], 100_000),
+        cleanup: run('cleanup_duplicates', false, ['hashing', 'moving'], 40),
+        rollback: run('rollback', false, ['moving', 'finalizing'], 12),
+      };
+    });
+    for (const [kind, values] of Object.entries(runs)) {
+      for (let i = 1; i < values.length; i++) {
+        if (values[i] < values[i - 1]) throw new Error(`${kind}: ${values[i - 1]} then ${values[i]} in ${values}`);
+      }
+      expect(values[0]).toBe(0);
+      expect(values.at(-1)).toBe(100);
+      // Each phase moves the bar: not a bar that sits still and jumps at the end.
+      expect(new Set(values).size).toBeGreaterThan(4);
+    }
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
+  it('never moves the progress bar back during a real run, and ends it at 100', async () => {
+    const owner = await signUp(t, 'console-progress');
+    const files: Record<string, string> = {};
+    for (let i = 0; i < 1500; i++)
+      files[`bulk/file-${i}.${['jpg', 'pdf', 'txt', 'mp3'][i % 4]}`] = `content ${i % 700}`;
+    writeTree(userFolder(t, owner), files);
+    const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
+    const problems = collectProblems(page);
+    await page.goto(t.url);
+    await page.getByTestId('email').fill(owner.email);
+    await page.getByTestId('password').fill(owner.password);
+    await page.getByTestId('sign-in').click();
+    await page.getByTestId('whoami').filter({ hasText: owner.email }).waitFor();
+    const seen: number[] = [];
+    await page.exposeFunction('reportBar', (value: string) => seen.push(Number(value)));
+    await page.evaluate(() => {
+      const bar = document.querySelector('[data-testid="progress-bar"]') as HTMLElement;
+      new MutationObserver(() =>
+        (window as unknown as { reportBar: (v: string | null) => void }).reportBar(bar.getAttribute('aria-valuenow')),
+      ).observe(bar, { attributes: true, attributeFilter: ['aria-valuenow'] });
+    });
+    await page.getByTestId('root-path').fill('bulk');
+    await page.getByTestId('dry-run').uncheck();
+    await page.getByTestId('start').click();
+    await waitForEnd(page, null);
+    expect(await text(page, 'current-status')).toBe('completed');
+    expect(await text(page, 'current-counts')).toMatch(/^1500 of 1500 files processed/);
+    // The observer reports asynchronously: the last change may still be on its way.
+    await page.waitForFunction(() => true);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(seen.length).toBeGreaterThan(0);
+    for (let i = 1; i < seen.length; i++) {
+      if (seen[i] < seen[i - 1]) throw new Error(`the bar went from ${seen[i - 1]} back to ${seen[i]}: ${seen}`);
+    }
+    expect(seen.at(-1)).toBe(100);
+    // The run was watched while it ran, not only at its end.
+    expect(seen.some((value) => value > 0 && value < 100)).toBe(true);
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
+  it('starts a duplicate cleanup from a dry run: one copy stays, the others go to the quarantine', async () => {
+    const owner = await signUp(t, 'console-cleanup');
+    writeTree(userFolder(t, owner), {
+      'photos/a.jpg': 'same bytes',
+      'photos/copy of a.jpg': 'same bytes',
+      'photos/old/a.jpg': 'same bytes',
+      'photos/other.jpg': 'other bytes',
+    });
+    const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
+    const problems = collectProblems(page);
+    await page.goto(t.url);
+    await page.getByTestId('email').fill(owner.email);
+    await page.getByTestId('password').fill(owner.password);
+    await page.getByTestId('sign-in').click();
+    await page.getByTestId('whoami').filter({ hasText: owner.email }).waitFor();
+    await page.getByTestId('root-path').fill('photos');
+    await page.getByTestId('start').click();
+    const dryRunId = await waitForEnd(page, null);
+    await page.getByTestId('duplicates').waitFor();
+    expect(await text(page, 'duplicates-summary')).toMatch(/^1 group of identical files; 20 B to reclaim/);
+    await page.getByTestId('cleanup-keep').selectOption('shortest_path');
+    await page.getByTestId('start-cleanup').click();
+    const cleanupId = await waitForEnd(page, dryRunId);
+    expect(await page.locator('#current-kind').textContent()).toMatch(/^cleanup_duplicates/);
+    expect(await text(page, 'current-status')).toBe('completed');
+    await page
+      .getByTestId('report-totals')
+      .filter({ hasText: /^2 moved to the quarantine, 1 skipped, 0 failed/ })
+      .waitFor();
+    const after = Object.keys(manifest(userFolder(t, owner))).sort();
+    expect(after).toEqual([
+      `.fileorganizer/quarantine/${cleanupId}/photos/copy of a.jpg`,
+      `.fileorganizer/quarantine/${cleanupId}/photos/old/a.jpg`,
+      'photos/a.jpg',
+      'photos/other.jpg',
+    ]);
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
+  it('keeps the operations list live: rows change status without Refresh, new operations appear', async () => {
+    const owner = await signUp(t, 'console-live');
+    const files: Record<string, string> = { 'small/a.txt': 'a', 'small/b.txt': 'b', 'later/c.txt': 'c' };
+    for (let i = 0; i < 2000; i++) files[`bulk/file-${i}.${['jpg', 'pdf', 'txt'][i % 3]}`] = `content ${i}`;
+    writeTree(userFolder(t, owner), files);
+    const older = await organize(t, owner, { rootPath: 'small', dryRun: true });
+    const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
+    const problems = collectProblems(page);
+    await page.goto(t.url);
+    await page.getByTestId('email').fill(owner.email);
+    await page.getByTestId('password').fill(owner.password);
+    await page.getByTestId('sign-in').click();
+    const statusOf = (id: string) =>
+      page.waitForFunction(
+        (id) =>
+          Array.from(document.querySelectorAll<HTMLElement>('#operations tr'))
+            .find((tr) => tr.dataset.operationId === id)
+            ?.querySelector('[data-testid="status"]')?.textContent,
+        id,
+        { timeout: 5_000 },
+      );
+    const waitForRow = (id: string, status: string) =>
+      page.waitForFunction(
+        ([id, status]) =>
+          Array.from(document.querySelectorAll<HTMLElement>('#operations tr'))
+            .find((tr) => tr.dataset.operationId === id)
+            ?.querySelector('[data-testid="status"]')?.textContent === status,
+        [id, status],
+        { timeout: 40_000 },
+      );
+    await waitForRow(older.id, 'completed');
+
+    // A long run started here, then another operation opened: the run's row still follows it.
+    await page.getByTestId('root-path').fill('bulk');
+    await page.getByTestId('dry-run').uncheck();
+    await page.getByTestId('start').click();
+    await page.getByTestId('current-id').filter({ hasNotText: older.id }).waitFor();
+    const runId = (await text(page, 'current-id')) as string;
+    await page.locator(`#operations tr[data-operation-id="${older.id}"] button`).click();
+    await page.getByTestId('current-id').filter({ hasText: older.id }).waitFor();
+    expect(ENDED_NOT_YET.has(String(await (await statusOf(runId)).jsonValue()))).toBe(true);
+    await waitForRow(runId, 'completed');
+
+    // One started elsewhere (a script, another tab) shows up and ends in the list on its own.
+    const elsewhere = await createOperation(t, owner, { type: 'organize', rootPath: 'later', dryRun: true });
+    await waitForRow(elsewhere.id, 'completed');
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
+  it('fits a 390 px wide phone: no sideways scrolling, signed out or with a report open', async () => {
+    const owner = await signUp(t, 'console-phone');
+    writeTree(userFolder(t, owner), {
+      'inbox/a-very-long-file-name-without-any-spaces-that-would-push-the-page-sideways-2024-12-06.pdf': 'pdf',
+      'inbox/Holiday photo from the beach at sunset, taken with the old camera.jpg': 'same',
+      'inbox/Holiday photo from the beach at sunset, taken with the old camera (copy).jpg': 'same',
+      'inbox/notes.txt': 'notes',
+    });
+    const page = await browser.newPage({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
+    const problems = collectProblems(page);
+    const scrollWidth = () => page.evaluate(() => document.scrollingElement!.scrollWidth);
+    await page.goto(t.url);
+    await page.getByTestId('sign-in').waitFor();
+    expect(await scrollWidth()).toBeLessThanOrEqual(390);
+    await page.getByTestId('email').fill(owner.email);
+    await page.getByTestId('password').fill(owner.password);
+    await page.getByTestId('sign-in').click();
+    await page.getByTestId('whoami').filter({ hasText: owner.email }).waitFor();
+    expect(await scrollWidth()).toBeLessThanOrEqual(390);
+    await page.getByTestId('start').click();
+    await waitForEnd(page, null);
+    await page.getByTestId('duplicates').waitFor();
+    await page.getByTestId('plan').waitFor();
+    await page.locator('#operations tr').first().waitFor();
+    expect(await scrollWidth()).toBeLessThanOrEqual(390);
+    await screenshot(page, 'console-390.png');
     expect(problems).toEqual([]);
     await page.close();
   });

@@ -1,3 +1,5 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import { DataSource } from 'typeorm';
 import { craftJwt, decodeJwt, expectError, messageText, sleep } from '../utils/assertions.js';
 import { createTestApp, signUp, TestApp, uniqueEmail } from '../utils/test-app.js';
@@ -88,6 +90,24 @@ describe('auth (e2e)', () => {
       );
       expect(answers.map((answer) => answer.status).sort()).toEqual([201, 409, 409]);
       for (const answer of answers.filter((a) => a.status === 409)) expectError(answer, 409);
+    });
+
+    it("creates the new user's folder, empty, before anything else is asked", async () => {
+      const response = await t
+        .http()
+        .post('/api/v1/auth/signup')
+        .send({ email: uniqueEmail('folder'), password: PASSWORD })
+        .expect(201);
+      // Looked at before any other request: GET /files or an operation would make it on their own.
+      const folder = path.join(t.config.storageLocalRoot, response.body.user.id);
+      expect(fs.lstatSync(folder).isDirectory()).toBe(true);
+      expect(fs.readdirSync(folder)).toEqual([]);
+      const listed = await t
+        .http()
+        .get('/api/v1/files')
+        .set('Authorization', `Bearer ${response.body.accessToken}`)
+        .expect(200);
+      expect(listed.body).toMatchObject({ items: [], total: 0 });
     });
 
     it('accepts passwords of 8 and 128 characters and refuses 7 and 129 with 400', async () => {

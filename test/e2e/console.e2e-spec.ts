@@ -22,6 +22,9 @@ describe('web console files', () => {
     const script = await t.http().get('/console.js').expect(200);
     expect(script.headers['content-type']).toMatch(/javascript/);
     expect(script.text).toContain("'/api/v1/operations'");
+    const progress = await t.http().get('/progress.js').expect(200);
+    expect(progress.headers['content-type']).toMatch(/javascript/);
+    expect(page.text).toContain('<script defer src="/progress.js"></script>');
     await t.http().get('/console.css').expect(200);
     await t.http().get('/favicon.svg').expect(200);
     const client = await t.http().get('/vendor/socket.io.min.js').expect(200);

@@ -95,9 +95,16 @@
     if (socket) socket.disconnect();
     socket = null;
     stopPolling();
+    stopListUpdates();
     current = null;
+    reportFor = null;
+    $('report').hidden = true;
     $('console').hidden = true;
     $('account').hidden = true;
+    // Nothing of the last user stays on the page, hidden or not.
+    $('whoami').textContent = '';
+    $('open-queues').hidden = true;
+    $('operations').replaceChildren();
     $('sign-in').hidden = false;
     $('current').hidden = true;
     if (text) say(text);
@@ -118,10 +125,38 @@
     saveSession(session);
     $('whoami').textContent = `${me.email}${me.role === 'admin' ? ' (admin)' : ''}`;
     $('open-queues').hidden = me.role !== 'admin';
+    showFolder(me);
+    startListUpdates();
     connectSocket();
     await loadOperations();
     if (new URLSearchParams(location.search).get('next') === 'queues' && me.role === 'admin') await openQueues();
   }
+
+  /**
+   * Where the user's files go, said without the server's host path (the API does not give it):
+   * the storage root setting and the user's id, then what the top of the folder holds, whose
+   * folders the "Folder" field offers.
+   */
+  async function showFolder(me) {
+    $('folder-path').textContent = `STORAGE_LOCAL_ROOT/${me.id}`;
+    $('folder-contents').textContent = '';
+    try {
+      const page = await request('GET', '/api/v1/files?limit=200');
+      const folders = page.items.filter((entry) => entry.type === 'folder').map((entry) => entry.path);
+      const options = folders.map((name) => Object.assign(document.createElement('option'), { value: name }));
+      $('folder-names').replaceChildren(...options);
+      $('folder-contents').textContent =
+        page.total === 0
+          ? 'It is empty: put files in a folder inside it (for example inbox), then organize that folder.'
+          : page.total > page.items.length
+            ? `It holds ${page.total} folders and files at the top.`
+            : `It holds ${plural(folders.length, 'folder')} and ${plural(page.total - folders.length, 'file')} at the top.`;
+    } catch (error) {
+      say(error.message);
+    }
+  }
+
+  const plural = (n, noun) => `${n} ${noun}${n === 1 ? '' : 's'}`;
 
   /** The queue board is a page: an admin gets a short-lived cookie for it, then goes there. */
   async function openQueues() {
@@ -158,15 +193,22 @@
     });
     socket.on('connect', () => {
       setLiveMode();
+      // A new connection has no subscriptions: follow the current operation and the list again.
+      followed.clear();
       if (current && !ENDED.includes(current.status)) watch(current.id);
+      loadOperations();
     });
     socket.on('connect_error', async () => {
       // An expired access token: refresh it and let the next attempt use the new one.
       if (session) await refreshTokens();
       setLiveMode();
     });
-    socket.on('disconnect', () => setLiveMode());
+    socket.on('disconnect', () => {
+      followed.clear();
+      setLiveMode();
+    });
     const onEvent = (name) => (payload) => {
+      onListEvent(name, payload);
       if (!current || payload.operationId !== current.id) return;
       if (currentSeq !== null && typeof payload.seq === 'number' && payload.seq > currentSeq + 1) {
         // A missed event: the row is the truth.
@@ -191,6 +233,72 @@
     for (const name of ['operation.status', 'operation.progress', 'operation.completed', 'operation.failed']) {
       socket.on(name, onEvent(name));
     }
+  }
+
+  // ---- the operations list, kept live ----------------------------------------------------------
+
+  /** Active operations of the list that the socket follows besides the current one. */
+  const followed = new Set();
+  /** The list as last loaded, by id. */
+  const listed = new Map();
+  const LIST_POLL_MS = 3000;
+  /** With a socket, events keep the listed operations live; a slow poll still finds new ones. */
+  const LIST_POLLS_PER_SOCKET_POLL = 4;
+  let listTimer = null;
+  let listTicks = 0;
+  let listReload = null;
+
+  function startListUpdates() {
+    stopListUpdates();
+    listTicks = 0;
+    listTimer = setInterval(() => {
+      listTicks += 1;
+      if (!socketLive() || listTicks % LIST_POLLS_PER_SOCKET_POLL === 0) loadOperations();
+    }, LIST_POLL_MS);
+  }
+
+  function stopListUpdates() {
+    if (listTimer) clearInterval(listTimer);
+    if (listReload) clearTimeout(listReload);
+    listTimer = null;
+    listReload = null;
+    followed.clear();
+    listed.clear();
+  }
+
+  /** Subscribes to the listed operations that are still active (the server caps subscriptions at 100). */
+  function followList(items) {
+    if (!socketLive()) return;
+    for (const operation of items) {
+      if (ENDED.includes(operation.status) || followed.has(operation.id)) continue;
+      if (current && current.id === operation.id) continue; // watch() follows it
+      followed.add(operation.id);
+      socket.emit('subscribe', { operationId: operation.id });
+    }
+  }
+
+  /** A status change reloads the list (once for a burst of them); progress updates the row in place. */
+  function onListEvent(name, payload) {
+    const operation = listed.get(payload.operationId);
+    if (!operation) return;
+    if (name === 'operation.progress') {
+      const next = { ...operation, progress: payload.progress };
+      listed.set(operation.id, next);
+      const row = Array.from($('operations').rows).find((tr) => tr.dataset.operationId === operation.id);
+      const progressCell = row && row.querySelector('[data-testid="progress"]');
+      if (progressCell) progressCell.textContent = `${percent(next)}%`;
+      return;
+    }
+    if (name !== 'operation.status' && followed.has(operation.id) && (!current || current.id !== operation.id)) {
+      // Ended: nothing more will come.
+      followed.delete(operation.id);
+      socket.emit('unsubscribe', { operationId: operation.id });
+    }
+    if (listReload) clearTimeout(listReload);
+    listReload = setTimeout(() => {
+      listReload = null;
+      loadOperations();
+    }, 200);
   }
 
   function socketLive() {
@@ -246,17 +354,15 @@
 
   // ---- the operation panel ---------------------------------------------------------------------
 
-  function percent(operation) {
-    if (ENDED.includes(operation.status)) return 100;
-    const p = operation.progress || {};
-    if (p.phase === 'moving' && p.filesTotal > 0)
-      return Math.min(99, Math.round((100 * p.filesProcessed) / p.filesTotal));
-    const byPhase = { queued: 0, scanning: 10, hashing: 40, moving: 60, finalizing: 95, done: 100 };
-    return byPhase[p.phase] ?? 0;
-  }
+  /** Overall percent, weighted by phase and never lower than already shown (progress.js). */
+  const percent = window.FileOrganizerProgress.createTracker();
 
   function render(operation) {
-    if (current && socket && current.id !== operation.id) socket.emit('unsubscribe', { operationId: current.id });
+    if (current && socket && current.id !== operation.id) {
+      // The one shown before: still followed for the list while it runs, let go once it ended.
+      if (ENDED.includes(current.status)) socket.emit('unsubscribe', { operationId: current.id });
+      else followed.add(current.id);
+    }
     current = operation;
     $('current').hidden = false;
     $('current-id').textContent = operation.id;
@@ -281,10 +387,13 @@
     $('apply-plan').disabled = operation.status !== 'completed';
     $('roll-back').hidden = operation.dryRun || operation.type === 'rollback';
     $('roll-back').disabled = !['completed', 'failed', 'cancelled'].includes(operation.status);
+    // Once it ends, what it did (or planned) is what the user wants to see.
+    if (ended && reportFor !== operation.id) showReport();
   }
 
   function open(operation) {
     $('report').hidden = true;
+    reportFor = null;
     render(operation);
     if (!ENDED.includes(operation.status)) watch(operation.id);
   }
@@ -341,24 +450,145 @@
     return td;
   }
 
+  /** The operation whose report is shown or on its way, and the pages of its lists loaded so far. */
+  let reportFor = null;
+  /** Which load of the report is the latest: an older one still on its way (a second click) is dropped. */
+  let reportRun = 0;
+  let planPage = 0;
+  let groupPage = 0;
+  const PLAN_PAGE = 100;
+  const GROUP_PAGE = 20;
+
+  /** Still the operation on screen: an answer about another one (the user opened a new one) is dropped. */
+  const stillShowing = (operation, run) =>
+    Boolean(current && current.id === operation.id && reportFor === operation.id && run === reportRun);
+
   async function showReport() {
     if (!current) return;
+    const operation = current;
+    reportFor = operation.id;
+    reportRun += 1;
+    const run = reportRun;
     try {
-      const report = await request('GET', `/api/v1/operations/${current.id}/report`);
+      const report = await request('GET', `/api/v1/operations/${operation.id}/report`);
+      const totals = await totalsText(operation, report);
+      if (!stillShowing(operation, run)) return;
       const rows = $('report-rows');
       rows.replaceChildren();
-      for (const [category, totals] of Object.entries(report.byCategory).sort()) {
+      for (const [category, counts] of Object.entries(report.byCategory).sort()) {
         const row = document.createElement('tr');
         cell(row, category);
-        cell(row, String(totals.files), true);
-        cell(row, bytes(totals.bytes), true);
+        cell(row, String(counts.files), true);
+        cell(row, bytes(counts.bytes), true);
         rows.appendChild(row);
       }
-      $('report-totals').textContent =
-        `${report.moved} moved, ${report.skipped} skipped, ${report.failed} failed; ` +
-        `${report.duplicates.groups} duplicate groups (${bytes(report.duplicates.reclaimableBytes)} reclaimable)` +
-        (report.durationMs === null ? '' : `; took ${report.durationMs} ms`);
+      $('report-totals').textContent = totals;
       $('report').hidden = false;
+      planPage = 0;
+      groupPage = 0;
+      $('plan-rows').replaceChildren();
+      $('duplicate-groups').replaceChildren();
+      await loadPlan(operation, report, run);
+      if (operation.type === 'organize') await loadGroups(operation, report, run);
+      else $('duplicates').hidden = true;
+    } catch (error) {
+      say(error.message);
+    }
+  }
+
+  /** "12 planned, nothing moved (dry run)" for a plan; what was done, in the operation's words, otherwise. */
+  async function totalsText(operation, report) {
+    const rest = `${report.skipped} skipped, ${report.failed} failed`;
+    const took = report.durationMs === null ? '' : `; took ${report.durationMs} ms`;
+    const groups =
+      operation.type === 'organize'
+        ? `; ${report.duplicates.groups} duplicate groups (${bytes(report.duplicates.reclaimableBytes)} reclaimable)`
+        : '';
+    if (operation.dryRun) {
+      const planned = await request('GET', `/api/v1/operations/${operation.id}/files?status=planned&limit=1`);
+      return `${planned.total} planned, nothing moved (dry run); ${rest}${groups}${took}`;
+    }
+    const done = { cleanup_duplicates: 'moved to the quarantine', rollback: 'put back' }[operation.type] ?? 'moved';
+    return `${report.moved} ${done}, ${rest}${groups}${took}`;
+  }
+
+  /** The file records: for a dry run, where each file would go; otherwise where each one went. */
+  async function loadPlan(operation, report, run) {
+    const wanted = planPage + 1;
+    const page = await request('GET', `/api/v1/operations/${operation.id}/files?page=${wanted}&limit=${PLAN_PAGE}`);
+    if (!stillShowing(operation, run) || planPage !== wanted - 1) return;
+    planPage = wanted;
+    const rows = $('plan-rows');
+    for (const record of page.items) {
+      const row = document.createElement('tr');
+      cell(row, record.sourcePath);
+      cell(row, record.destinationPath ?? '—');
+      cell(row, record.category ?? '');
+      cell(row, record.error ? `${record.status}: ${record.error}` : record.status);
+      rows.appendChild(row);
+    }
+    $('plan-title').textContent = operation.dryRun
+      ? 'The plan: where each file would go'
+      : ({ cleanup_duplicates: 'Copies moved to the quarantine', rollback: 'Files put back' }[operation.type] ??
+        'Where each file went');
+    const shown = rows.childElementCount;
+    $('plan-count').textContent = `${shown} of ${page.total} files shown.`;
+    $('plan-more').hidden = shown >= page.total;
+    $('plan').hidden = page.total === 0;
+  }
+
+  /** Groups of identical files that organize found, and the cleanup that keeps one copy of each. */
+  async function loadGroups(operation, report, run) {
+    const wanted = groupPage + 1;
+    const page = await request(
+      'GET',
+      `/api/v1/operations/${operation.id}/duplicates?page=${wanted}&limit=${GROUP_PAGE}`,
+    );
+    if (!stillShowing(operation, run) || groupPage !== wanted - 1) return;
+    groupPage = wanted;
+    const list = $('duplicate-groups');
+    for (const group of page.items) {
+      const item = document.createElement('li');
+      item.textContent = `${group.count} identical files of ${bytes(group.size)}:`;
+      const files = document.createElement('ul');
+      for (const file of group.files) {
+        const entry = document.createElement('li');
+        entry.textContent = file === group.keep ? `${file} (the oldest: kept by default)` : file;
+        files.appendChild(entry);
+      }
+      item.appendChild(files);
+      list.appendChild(item);
+    }
+    $('duplicates-summary').textContent =
+      `${page.total} ${page.total === 1 ? 'group' : 'groups'} of identical files; ` +
+      `${bytes(report.duplicates.reclaimableBytes)} to reclaim by keeping one copy of each.`;
+    $('duplicates-more').hidden = list.childElementCount >= page.total;
+    $('cleanup-form').hidden = operation.status !== 'completed';
+    $('duplicates').hidden = page.total === 0;
+  }
+
+  async function more(load) {
+    if (!current || reportFor !== current.id) return;
+    try {
+      const run = reportRun;
+      await load(current, await request('GET', `/api/v1/operations/${current.id}/report`), run);
+    } catch (error) {
+      say(error.message);
+    }
+  }
+
+  async function startCleanup(event) {
+    event.preventDefault();
+    if (!current || reportFor !== current.id) return;
+    try {
+      const operation = await request('POST', '/api/v1/operations', {
+        type: 'cleanup_duplicates',
+        sourceOperationId: current.id,
+        keep: $('cleanup-form').elements.keep.value,
+      });
+      say('Started the duplicate cleanup: the extra copies go to the quarantine.', true);
+      open(operation);
+      loadOperations();
     } catch (error) {
       say(error.message);
     }
@@ -370,9 +600,12 @@
     if (!session) return;
     try {
       const page = await request('GET', '/api/v1/operations?limit=20');
+      if (!session) return;
       const body = $('operations');
       body.replaceChildren();
+      listed.clear();
       for (const operation of page.items) {
+        listed.set(operation.id, operation);
         const row = document.createElement('tr');
         row.dataset.operationId = operation.id;
         cell(row, new Date(operation.createdAt).toLocaleString());
@@ -380,7 +613,7 @@
         cell(row, operation.rootPath || '.');
         cell(row, operation.dryRun ? 'yes' : 'no');
         cell(row, operation.status).dataset.testid = 'status';
-        cell(row, `${percent(operation)}%`, true);
+        cell(row, `${percent(operation)}%`, true).dataset.testid = 'progress';
         const button = document.createElement('button');
         button.type = 'button';
         button.textContent = 'Open';
@@ -388,6 +621,7 @@
         cell(row, '').appendChild(button);
         body.appendChild(row);
       }
+      followList(page.items);
     } catch (error) {
       say(error.message);
     }
@@ -409,6 +643,9 @@
     $('apply-plan').addEventListener('click', () => follow('apply'));
     $('roll-back').addEventListener('click', () => follow('rollback'));
     $('cancel').addEventListener('click', () => follow('cancel'));
+    $('plan-more').addEventListener('click', () => more(loadPlan));
+    $('duplicates-more').addEventListener('click', () => more(loadGroups));
+    $('cleanup-form').addEventListener('submit', startCleanup);
     if (session) showConsole().catch(() => signedOut());
     else signedOut();
   });

@@ -4,6 +4,7 @@ import { PassportModule } from '@nestjs/passport';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import type { AppConfig } from '../../config/app-config.js';
 import { APP_CONFIG } from '../../config/config.module.js';
+import { StorageModule } from '../storage/storage.module.js';
 import { UsersModule } from '../users/users.module.js';
 import { ApiKey } from './api-key.entity.js';
 import { ApiKeysService } from './api-keys.service.js';
@@ -19,6 +20,7 @@ import { RefreshToken } from './refresh-token.entity.js';
 @Module({
   imports: [
     UsersModule,
+    StorageModule,
     PassportModule,
     TypeOrmModule.forFeature([ApiKey, AuthSession, RefreshToken]),
     JwtModule.registerAsync({

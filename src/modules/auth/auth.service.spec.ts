@@ -3,6 +3,7 @@ import type { JwtService } from '@nestjs/jwt';
 import argon2 from 'argon2';
 import type { DataSource } from 'typeorm';
 import { loadConfig } from '../../config/app-config.js';
+import type { StorageService } from '../storage/storage.service.js';
 import type { User } from '../users/user.entity.js';
 import type { UsersService } from '../users/users.service.js';
 import { AuthService } from './auth.service.js';
@@ -34,6 +35,7 @@ describe('AuthService.login', () => {
       attempts as unknown as LoginAttemptsService,
       {} as DataSource,
       loadConfig({}),
+      {} as StorageService,
     );
     await service.onModuleInit();
   });

@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { Inject, Injectable, OnModuleInit, UnauthorizedException } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnModuleInit, UnauthorizedException } from '@nestjs/common';
 import { JwtService } from '@nestjs/jwt';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, IsNull, Repository } from 'typeorm';
 import type { AppConfig } from '../../config/app-config.js';
 import { APP_CONFIG } from '../../config/config.module.js';
 import type { AuthUser } from '../../common/auth-user.js';
+import { StorageService } from '../storage/storage.service.js';
 import { User } from '../users/user.entity.js';
 import { normalizeEmail, toUserView, UsersService, UserView } from '../users/users.service.js';
 import { AuthSession } from './auth-session.entity.js';
@@ -36,6 +37,7 @@ export function hasExpiry(claims: object): boolean {
 }
 
 const INVALID_CREDENTIALS = 'Invalid email or password';
+const logger = new Logger('Auth');
 const INVALID_REFRESH = 'Invalid or expired refresh token';
 
 @Injectable()
@@ -48,6 +50,7 @@ export class AuthService implements OnModuleInit {
     private readonly loginAttempts: LoginAttemptsService,
     @InjectDataSource() private readonly dataSource: DataSource,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly storage: StorageService,
   ) {
     this.hasher = new PasswordHasher({
       concurrency: config.throttles.argon2Concurrency,
@@ -63,6 +66,11 @@ export class AuthService implements OnModuleInit {
   async signup(input: { email: string; password: string; name?: string }): Promise<AuthTokens> {
     const passwordHash = await this.hasher.hash(input.password);
     const user = await this.users.create({ email: input.email, name: input.name, passwordHash });
+    // The new user's folder is there to put files in at once. The account exists by now: a disk
+    // that refuses is logged, not the signup's failure (the folder is made again on first use).
+    await this.storage.ensureLocalFolder(user.id).catch((error: unknown) => {
+      logger.warn(`could not create the folder of user ${user.id}: ${(error as Error).message}`);
+    });
     return this.startSession(user);
   }
 

@@ -127,3 +127,35 @@ describe.each(['dirfd', 'path'] as const)('LocalUserStorage on the %s layer', (l
     ]);
   });
 });
+
+describe('LocalUserStorage.ensureFolder', () => {
+  let root: string;
+  beforeEach(() => {
+    root = fs.mkdtempSync(path.join(os.tmpdir(), 'fo-local-ensure-'));
+  });
+  afterEach(() => {
+    fs.rmSync(root, { recursive: true, force: true });
+  });
+
+  it('makes the folder and the storage root above it, and leaves an existing folder as it is', async () => {
+    const folder = path.join(root, 'files', 'user');
+    expect(await LocalUserStorage.ensureFolder(folder)).toBe(true);
+    expect(fs.lstatSync(folder).isDirectory()).toBe(true);
+    fs.writeFileSync(path.join(folder, 'kept.txt'), 'kept');
+    expect(await LocalUserStorage.ensureFolder(folder)).toBe(false);
+    expect(fs.readFileSync(path.join(folder, 'kept.txt'), 'utf8')).toBe('kept');
+  });
+
+  it('refuses a symbolic link or a file in its place, and makes nothing where a link points', async () => {
+    const elsewhere = path.join(root, 'elsewhere');
+    fs.mkdirSync(elsewhere);
+    fs.symlinkSync(elsewhere, path.join(root, 'linked'));
+    await expect(LocalUserStorage.ensureFolder(path.join(root, 'linked'))).rejects.toThrow(PathEscapeError);
+    fs.symlinkSync(path.join(root, 'nowhere'), path.join(root, 'dangling'));
+    await expect(LocalUserStorage.ensureFolder(path.join(root, 'dangling'))).rejects.toThrow(PathEscapeError);
+    expect(fs.existsSync(path.join(root, 'nowhere'))).toBe(false);
+    fs.writeFileSync(path.join(root, 'file'), 'x');
+    await expect(LocalUserStorage.ensureFolder(path.join(root, 'file'))).rejects.toMatchObject({ code: 'ENOTDIR' });
+    expect(fs.readdirSync(elsewhere)).toEqual([]);
+  });
+});

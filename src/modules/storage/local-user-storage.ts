@@ -137,6 +137,25 @@ export class LocalUserStorage implements UserStorage {
     this.pinned.close();
   }
 
+  /**
+   * Creates the user's folder `root` (its parent, the storage root, with `mkdir -p`; the folder
+   * itself with a plain mkdir) and checks that what is there is a real folder: a symbolic link or
+   * a file in its place is refused, never followed or replaced. Answers whether it made it.
+   */
+  static async ensureFolder(root: string): Promise<boolean> {
+    await fs.promises.mkdir(path.dirname(root), { recursive: true });
+    try {
+      await fs.promises.mkdir(root);
+      return true;
+    } catch (error) {
+      if (errorCode(error) !== 'EEXIST') throw error;
+    }
+    const stat = await fs.promises.lstat(root);
+    if (stat.isSymbolicLink()) throw new PathEscapeError(`${root} is a symbolic link; links are never followed`);
+    if (!stat.isDirectory()) throw Object.assign(new Error(`${root} is not a folder`), { code: 'ENOTDIR' });
+    return false;
+  }
+
   private absolute(relativePath: string): string {
     const normalized = normalizeUserPath(relativePath, 'path');
     return normalized === '' ? this.base : `${this.base}/${normalized}`;

@@ -15,6 +15,9 @@ import type { StorageKind, UserStorage } from './storage-provider.js';
  */
 export const STATE_FOLDER = '.fileorganizer-state';
 
+/** A user id as the database makes it (a UUID): one path segment, never `.`, `..` or a separator. */
+const USER_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 export const S3_NOT_CONFIGURED = 'S3 storage is not configured on this server (S3_BUCKET is not set)';
 
 /** Opens a user's folder on a backend. */
@@ -45,13 +48,28 @@ export class StorageService implements OnModuleDestroy {
   async forUser(kind: StorageKind, userId: string): Promise<UserStorage> {
     if (kind === 'local') {
       return LocalUserStorage.open(
-        path.join(this.config.storageLocalRoot, userId),
+        this.localFolder(userId),
         path.join(this.config.storageLocalRoot, STATE_FOLDER, userId),
         this.fileLayer,
       );
     }
     if (!this.s3) throw new BadRequestException(S3_NOT_CONFIGURED);
     return this.s3.forUser(userId);
+  }
+
+  /**
+   * Creates a new user's local folder, so that it is there to put files in before any operation
+   * (S3 needs nothing: a prefix exists once a key has it). Refuses a link or a file in its place.
+   */
+  async ensureLocalFolder(userId: string): Promise<void> {
+    // The id is the database's UUID; checked anyway, since it becomes a path segment here.
+    if (!USER_ID.test(userId)) throw new Error(`not a user id: ${JSON.stringify(userId)}`);
+    await LocalUserStorage.ensureFolder(this.localFolder(userId));
+  }
+
+  /** `<STORAGE_LOCAL_ROOT>/<userId>`. */
+  private localFolder(userId: string): string {
+    return path.join(this.config.storageLocalRoot, userId);
   }
 
   /** Throws unless the configured bucket answers; a no-op when S3 is not configured. */
