@@ -203,6 +203,9 @@ describe('API and worker processes (built app)', () => {
     const signalled = Date.now();
     worker.child.kill('SIGTERM');
     await until(() => worker.output().includes('taking no more jobs'), 10_000, 'the worker to stop taking jobs');
+    // Bull aborts an idle slot's blocking wait for the next job within about half a second (a job
+    // fetched before that is put back unclaimed).
+    await new Promise((resolve) => setTimeout(resolve, 1000));
     const later = await json<{ id: string }>(
       await http(api1, 'POST', '/api/v1/operations', { type: 'organize', rootPath: 'later' }),
       202,

@@ -101,6 +101,11 @@ export class OperationsProcessor implements OnModuleInit, BeforeApplicationShutd
     return runWithLogContext({ operationId, jobId: String(job.id) }, async () => {
       // Before anything is measured or logged as this deployment's job.
       if (!(await this.exists(operationId))) throw new ForeignOperationError(operationId);
+      // Fetched just as the stop began: not claimed, straight back to the queue.
+      if (this.stopping) {
+        this.released.push(job);
+        return;
+      }
       const started = Date.now();
       this.logger.log('operation job started');
       const outcome: { value: 'ended' | 'released' } = { value: 'ended' };
