@@ -10,8 +10,8 @@ import type { OperationBody, StackUser } from './support/stack.js';
 import { buildTree, exactView, snapshot, tempFiles } from './support/tree.js';
 import type { Entry } from './support/tree.js';
 
-/** Extra files, so an operation spans three move batches and a stop in the second leaves the third. */
-const BULK_FILES = 2 * MOVE_BATCH + 400;
+/** Extra files, so an operation spans four move batches and a stop in the second leaves two. */
+const BULK_FILES = 3 * MOVE_BATCH + 400;
 /** The move frozen at: in the second batch. */
 const FREEZE_AT = `link:${MOVE_BATCH + 500}`;
 /** A stopping worker ends its batch and exits well within this (a container runtime's default grace is 30 s). */

@@ -22,6 +22,9 @@ import { RollbackRunner } from './runners/rollback.runner.js';
 import { StopRequestedError } from './runners/run-context.js';
 import type { RunContext } from './runners/run-context.js';
 
+/** The signals on which Nest's shutdown hooks stop the process (app.setup.ts: enableShutdownHooks). */
+const STOP_SIGNALS: NodeJS.Signals[] = ['SIGTERM', 'SIGINT'];
+
 /** A job put back for another deployment waits this long, so this worker does not take it again at once. */
 export const FOREIGN_JOB_DELAY_MS = 1_000;
 
@@ -58,7 +61,13 @@ export class OperationsProcessor implements OnModuleInit, BeforeApplicationShutd
     private readonly metrics: MetricsService,
   ) {}
 
+  /** The stop begins when the signal arrives, not once Nest reaches this provider's shutdown hook. */
+  private readonly onStopSignal = (): void => {
+    this.stopping = true;
+  };
+
   onModuleInit(): void {
+    for (const signal of STOP_SIGNALS) process.once(signal, this.onStopSignal);
     void this.queue.process(OperationJob.Run, this.config.workerConcurrency, (job: Job<RunOperationJobData>) =>
       this.runJob(job),
     );
@@ -129,6 +138,7 @@ export class OperationsProcessor implements OnModuleInit, BeforeApplicationShutd
    */
   async beforeApplicationShutdown(): Promise<void> {
     this.stopping = true;
+    for (const signal of STOP_SIGNALS) process.off(signal, this.onStopSignal);
     this.logger.log('Stopping: taking no more jobs; running ones stop after their batch and go back to the queue');
     // Waits for the active jobs, which now end at their next batch boundary.
     await this.queue.pause(true).catch(() => undefined);
