@@ -180,7 +180,7 @@ describe('API and worker processes (built app)', () => {
     expect(fetched.progress).toMatchObject({ filesTotal: total, filesProcessed: total, errors: 0 });
   }, 120_000);
 
-  it('SIGTERM: a worker takes no new job, finishes its running one, then exits; an API instance exits promptly', async () => {
+  it('SIGTERM: a worker takes no new job, hands its running one back after a batch, exits; the next worker completes it; an API instance exits promptly', async () => {
     const total = 15_000;
     const files: Record<string, string> = {};
     for (let i = 0; i < total; i += 1) files[`drain/d${i % 40}/f${i}.${['jpg', 'txt'][i % 2]}`] = `d${i}`;
@@ -200,25 +200,40 @@ describe('API and worker processes (built app)', () => {
       60_000,
       `moves to start (logs:\n${logs()})`,
     );
+    const signalled = Date.now();
     worker.child.kill('SIGTERM');
     await until(() => worker.output().includes('taking no more jobs'), 10_000, 'the worker to stop taking jobs');
-    // Bull aborts an idle slot's blocking wait for the next job within about half a second.
+    // Bull aborts an idle slot's blocking wait for the next job within about half a second (a job
+    // fetched before that is put back unclaimed).
     await new Promise((resolve) => setTimeout(resolve, 1000));
-    expect(terminalEvent(events, running.id)).toBeUndefined();
     const later = await json<{ id: string }>(
       await http(api1, 'POST', '/api/v1/operations', { type: 'organize', rootPath: 'later' }),
       202,
     );
     const exit = await worker.exited;
     expect(exit.signal).toBe('SIGTERM');
-    // It finished the running operation (and announced it) before exiting...
-    expect(terminalEvent(events, running.id)?.payload).toMatchObject({
-      status: 'completed',
-      progress: { filesProcessed: total },
-    });
+    // A batch (at most 1,000 moves) is not a whole operation: the stop does not wait for 15,000 moves.
+    expect(Date.now() - signalled).toBeLessThan(10_000);
+    expect(worker.output()).toContain('released: this worker is stopping');
+    // It handed the running operation back unfinished...
+    expect(terminalEvent(events, running.id)).toBeUndefined();
+    const released = await json<{ status: string; progress: { filesProcessed: number } }>(
+      await http(api1, 'GET', `/api/v1/operations/${running.id}`),
+      200,
+    );
+    expect(released.status).toBe('running');
+    expect(released.progress.filesProcessed).toBeLessThan(total);
     // ...and took no new one.
     const waiting = await json<{ status: string }>(await http(api1, 'GET', `/api/v1/operations/${later.id}`), 200);
     expect(waiting.status).toBe('pending');
+
+    // The next worker resumes it from the journal at once (the job is back in the queue, no lock to lapse).
+    workers.push(await startBuiltApp('worker-3', { ...env, APP_ROLE: 'worker' }));
+    await until(() => terminalEvent(events, running.id), 60_000, `the end after the stop (logs:\n${logs()})`);
+    expect(terminalEvent(events, running.id)?.payload).toMatchObject({
+      status: 'completed',
+      progress: { filesProcessed: total, errors: 0 },
+    });
 
     const begin = Date.now();
     await stopApp(api1, 15_000);
@@ -226,5 +241,5 @@ describe('API and worker processes (built app)', () => {
     expect((await api1.exited).signal).toBe('SIGTERM');
     // API #2 still serves.
     expect((await fetch(`${api2.url}/health`)).status).toBe(200);
-  }, 120_000);
+  }, 180_000);
 });

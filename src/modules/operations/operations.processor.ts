@@ -21,8 +21,11 @@ import { Operation } from './operation.entity.js';
 import { CleanupRunner } from './runners/cleanup.runner.js';
 import { OrganizeRunner } from './runners/organize.runner.js';
 import { RollbackRunner } from './runners/rollback.runner.js';
-import { MOVE_BATCH, parentOf, tempKeyOf } from './runners/run-context.js';
+import { MOVE_BATCH, parentOf, StopRequestedError, tempKeyOf } from './runners/run-context.js';
 import type { RunContext } from './runners/run-context.js';
+
+/** The signals on which Nest's shutdown hooks stop the process (app.setup.ts: enableShutdownHooks). */
+const STOP_SIGNALS: NodeJS.Signals[] = ['SIGTERM', 'SIGINT'];
 
 /** A job put back for another deployment waits this long, so this worker does not take it again at once. */
 export const FOREIGN_JOB_DELAY_MS = 1_000;
@@ -42,6 +45,10 @@ export class ForeignOperationError extends Error {
 export class OperationsProcessor implements OnModuleInit, BeforeApplicationShutdown {
   private readonly logger = new Logger('OperationsProcessor');
   private foreignJobLogged = false;
+  /** Set on SIGTERM (beforeApplicationShutdown): runners stop at their next batch boundary. */
+  private stopping = false;
+  /** Jobs whose operation this stopping worker handed back; queued again once they are off this worker. */
+  private readonly released: Job<RunOperationJobData>[] = [];
 
   constructor(
     @InjectQueue(QueueName.Operations) private readonly queue: Queue<RunOperationJobData>,
@@ -56,13 +63,30 @@ export class OperationsProcessor implements OnModuleInit, BeforeApplicationShutd
     private readonly metrics: MetricsService,
   ) {}
 
+  /** The stop begins when the signal arrives, not once Nest reaches this provider's shutdown hook. */
+  private readonly onStopSignal = (): void => {
+    this.stopping = true;
+  };
+
   onModuleInit(): void {
+    for (const signal of STOP_SIGNALS) process.once(signal, this.onStopSignal);
     void this.queue.process(OperationJob.Run, this.config.workerConcurrency, (job: Job<RunOperationJobData>) =>
       this.runJob(job),
     );
     this.queue.on('failed', (job: Job<RunOperationJobData>, error: Error) => {
       if (error instanceof ForeignOperationError) void this.putBack(job);
     });
+  }
+
+  /** The same job (id, data) back in the queue, after `delay` ms; its old copy must have left this worker. */
+  private async requeue(job: Job<RunOperationJobData>, delay: number): Promise<void> {
+    try {
+      await job.remove();
+      await this.queue.add(job.name, job.data, { jobId: String(job.id), attempts: 1, delay });
+    } catch (error) {
+      // The recovery pass re-enqueues an operation whose job went missing.
+      this.logger.warn(`could not put back job ${String(job.id)}: ${String(error)}`);
+    }
   }
 
   /**
@@ -79,13 +103,7 @@ export class OperationsProcessor implements OnModuleInit, BeforeApplicationShutd
           'Give each deployment its own REDIS_PREFIX (or leave it unset: the default names the database).',
       );
     }
-    try {
-      await job.remove();
-      await this.queue.add(job.name, job.data, { jobId: String(job.id), attempts: 1, delay: FOREIGN_JOB_DELAY_MS });
-    } catch (error) {
-      // The owner's recovery pass re-enqueues an operation whose job went missing.
-      this.logger.warn(`could not put back job ${String(job.id)}: ${String(error)}`);
-    }
+    await this.requeue(job, FOREIGN_JOB_DELAY_MS);
   }
 
   /** One job: its log lines carry the operation id, and its duration and outcome are measured. */
@@ -94,23 +112,39 @@ export class OperationsProcessor implements OnModuleInit, BeforeApplicationShutd
     return runWithLogContext({ operationId, jobId: String(job.id) }, async () => {
       // Before anything is measured or logged as this deployment's job.
       if (!(await this.exists(operationId))) throw new ForeignOperationError(operationId);
+      // Fetched just as the stop began: not claimed, straight back to the queue.
+      if (this.stopping) {
+        this.released.push(job);
+        return;
+      }
       const started = Date.now();
       this.logger.log('operation job started');
+      const outcome: { value: 'ended' | 'released' } = { value: 'ended' };
       await inJobSpan('operation.run', job.data.trace, { 'operation.id': operationId, 'job.id': String(job.id) }, () =>
-        this.metrics.timeJob(operationId, () => this.run(operationId)),
+        this.metrics.timeJob(operationId, async () => {
+          outcome.value = await this.run(operationId);
+        }),
       );
-      this.logger.log({ msg: 'operation job ended', durationMs: Date.now() - started });
+      if (outcome.value === 'released') this.released.push(job);
+      this.logger.log({ msg: `operation job ${outcome.value}`, durationMs: Date.now() - started });
     });
   }
 
   /**
-   * Graceful stop (SIGTERM), before the database and Redis close: take no more jobs and wait for
-   * the running ones. Killed while waiting, a job is safe anyway: moves are journaled, and another
-   * worker runs it again once its lock lapses (JOB_LOCK_MS), resuming from the journal.
+   * Graceful stop (SIGTERM), before the database and Redis close: take no more jobs, and have the
+   * running ones stop at their next batch boundary (a batch's moves and outcomes are written
+   * first), then put their jobs back in the queue, where another worker resumes them from the
+   * journal at once. Waiting for whole operations instead would hold a stop for as long as the
+   * largest tree takes, past any orchestrator's grace period. Killed anyway, a job is still safe:
+   * another worker runs it again once its lock lapses (JOB_LOCK_MS).
    */
   async beforeApplicationShutdown(): Promise<void> {
-    this.logger.log('Stopping: taking no more jobs, waiting for the running ones');
+    this.stopping = true;
+    for (const signal of STOP_SIGNALS) process.off(signal, this.onStopSignal);
+    this.logger.log('Stopping: taking no more jobs; running ones stop after their batch and go back to the queue');
+    // Waits for the active jobs, which now end at their next batch boundary.
     await this.queue.pause(true).catch(() => undefined);
+    for (const job of this.released.splice(0)) await this.requeue(job, 0);
   }
 
   /** Claims the operation: only pending or running ones, each claim fencing out the previous. */
@@ -162,12 +196,13 @@ export class OperationsProcessor implements OnModuleInit, BeforeApplicationShutd
     if (removed) this.logger.warn(`operation ${operation.id}: removed ${removed} temp file(s) of an interrupted run`);
   }
 
-  async run(operationId: string): Promise<void> {
+  /** Runs an operation: 'released' when this worker stopped (SIGTERM) and left the rest to another. */
+  async run(operationId: string): Promise<'ended' | 'released'> {
     const operation = await this.claim(operationId);
     if (!operation) {
       // Already ended: a job delivered again after a crash. Its end may not have been announced.
       await this.progress.ensureTerminalPublished(operationId);
-      return;
+      return 'ended';
     }
     addToLogContext({ userId: operation.userId });
     const tracker = this.progress.track(operation.id, operation.leaseEpoch, operation.progress);
@@ -179,7 +214,13 @@ export class OperationsProcessor implements OnModuleInit, BeforeApplicationShutd
       const storage = await this.storage.forUser(operation.storage, operation.userId);
       close = () => storage.close?.();
       if (operation.type !== 'rollback') await storage.assertFolder(operation.rootPath, 'rootPath');
-      const context: RunContext = { operation, epoch: operation.leaseEpoch, storage, tracker };
+      const context: RunContext = {
+        operation,
+        epoch: operation.leaseEpoch,
+        storage,
+        tracker,
+        stopRequested: () => this.stopping,
+      };
       // A resumed run (or a rollback, which may follow a run that died) clears the temp copies
       // that a killed process left: no move of this operation's trees is under way elsewhere.
       if (operation.leaseEpoch > 1 || operation.type === 'rollback') await this.removeStrayTemps(context);
@@ -190,7 +231,7 @@ export class OperationsProcessor implements OnModuleInit, BeforeApplicationShutd
       if (tracker.isCancelRequested) {
         await this.records.settleRemaining(operation.id, context.epoch, 'skipped', 'cancelled');
         await tracker.finish('cancelled');
-        return;
+        return 'ended';
       }
       // The parent is rolled_back before the rollback reads completed, so a client that sees the
       // rollback completed never finds the parent still completed.
@@ -199,10 +240,17 @@ export class OperationsProcessor implements OnModuleInit, BeforeApplicationShutd
       if (parentProgress) {
         await this.progress.ended(operation.parentOperationId as string, 'rolled_back', parentProgress);
       }
+      return 'ended';
     } catch (error) {
       if (error instanceof FencedError) {
         this.logger.warn(error.message);
-        return;
+        return 'ended';
+      }
+      if (error instanceof StopRequestedError) {
+        // Still running as far as anyone can see: the next claim resumes it from the journal.
+        await tracker.flush().catch(() => undefined);
+        this.logger.warn(error.message);
+        return 'released';
       }
       this.logger.error(`operation ${operation.id} failed`, error instanceof Error ? error.stack : String(error));
       const message =
@@ -214,6 +262,7 @@ export class OperationsProcessor implements OnModuleInit, BeforeApplicationShutd
         .settleRemaining(operation.id, operation.leaseEpoch, 'failed', INTERRUPTED)
         .then(() => tracker.finish('failed', { message }))
         .catch(() => undefined);
+      return 'ended';
     } finally {
       close?.();
     }

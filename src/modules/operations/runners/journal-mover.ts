@@ -5,7 +5,7 @@ import { MetricsService } from '../../metrics/metrics.service.js';
 import { FileRecordsStore } from '../file-records.store.js';
 import type { FileOutcome, PlannedFile } from '../file-records.store.js';
 import type { FileStatus } from '../operation.types.js';
-import { describeFileError, MOVE_BATCH, sameContentStamp, tempKeyOf } from './run-context.js';
+import { describeFileError, MOVE_BATCH, releaseIfStopping, sameContentStamp, tempKeyOf } from './run-context.js';
 import type { RunContext } from './run-context.js';
 
 /** How many numbered names ("a (1).jpg" ...) a conflict may try before the file is skipped. */
@@ -83,6 +83,11 @@ export class JournalMover {
         if (tracker.isCancelRequested) {
           void next.settled().catch(() => undefined);
           break;
+        }
+        if (context.stopRequested?.()) {
+          // A stopping worker hands the rest over once this batch's outcomes are written (finally).
+          void next.settled().catch(() => undefined);
+          releaseIfStopping(context);
         }
         batch = await next.settled();
       }

@@ -20,7 +20,7 @@ import type { OrganizeOptions } from '../operation.types.js';
 import { removeEmptiedFolders } from './empty-folders.js';
 import { JournalMover, MAX_RENAME_ATTEMPTS } from './journal-mover.js';
 import type { MovePolicy } from './journal-mover.js';
-import { parentOf, sameContentStamp } from './run-context.js';
+import { parentOf, releaseIfStopping, sameContentStamp } from './run-context.js';
 import type { RunContext } from './run-context.js';
 import { MetricsService } from '../../metrics/metrics.service.js';
 
@@ -148,6 +148,11 @@ export class OrganizeRunner {
       }
       tracker.add({ filesScanned: batch.length, bytesScanned: bytes, errors: failed });
       await tracker.tick();
+      if (context.stopRequested?.()) {
+        // The next run plans again (the phase is still scanning); no insert of this one may outlive it.
+        await Promise.all(inserting);
+        releaseIfStopping(context);
+      }
     }
     for (const failure of failures.splice(0)) {
       failure.seq = seq;

@@ -10,6 +10,23 @@ export interface RunContext {
   epoch: number;
   storage: UserStorage;
   tracker: ProgressTracker;
+  /** True once this process is stopping (SIGTERM): a runner stops at the next batch boundary. */
+  stopRequested?: () => boolean;
+}
+
+/**
+ * Thrown at a batch boundary when the process is stopping: everything done so far is journaled
+ * and recorded, so the operation is handed back to the queue for another worker to resume.
+ */
+export class StopRequestedError extends Error {
+  constructor(operationId: string) {
+    super(`operation ${operationId} released: this worker is stopping`);
+  }
+}
+
+/** Throws StopRequestedError when the process is stopping (call only where the journal is settled). */
+export function releaseIfStopping(context: RunContext): void {
+  if (context.stopRequested?.()) throw new StopRequestedError(context.operation.id);
 }
 
 /** Files moved per batch: one status UPDATE, one folder fsync pass and one cancel check each. */
