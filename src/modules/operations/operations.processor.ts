@@ -252,7 +252,12 @@ export class OperationsProcessor implements OnModuleInit, BeforeApplicationShutd
         this.logger.warn(error.message);
         return 'released';
       }
-      this.logger.error(`operation ${operation.id} failed`, error instanceof Error ? error.stack : String(error));
+      if (error instanceof PathRuleError) {
+        // The user's own doing (a root swapped for a link, removed, made a file): no stack to read.
+        this.logger.warn(`operation ${operation.id} failed: ${error.message}`);
+      } else {
+        this.logger.error(`operation ${operation.id} failed`, error instanceof Error ? error.stack : String(error));
+      }
       const message =
         error instanceof HttpException || error instanceof PathRuleError
           ? error.message
