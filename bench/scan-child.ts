@@ -6,13 +6,18 @@
 import { performance } from 'node:perf_hooks';
 import { LocalUserStorage } from '../src/modules/storage/local-user-storage.js';
 
+export type FileLayer = 'dirfd' | 'path';
+
 /** STORAGE_FILE_LAYER=dirfd|path picks the local file layer, as in the service (else the one that loads). */
-const layer =
+export const layerFromEnv = (): FileLayer | undefined =>
   process.env.STORAGE_FILE_LAYER === 'path' || process.env.STORAGE_FILE_LAYER === 'dirfd'
     ? process.env.STORAGE_FILE_LAYER
     : undefined;
 
-export async function scanOurs(root: string): Promise<{ files: number; bytes: number; errors: number }> {
+export async function scanOurs(
+  root: string,
+  layer: FileLayer | undefined = layerFromEnv(),
+): Promise<{ files: number; bytes: number; errors: number }> {
   const storage = await LocalUserStorage.open(root, undefined, layer);
   let files = 0;
   let bytes = 0;
