@@ -8,7 +8,7 @@
  *   npm run bench -- --files 20000 --only scan,duplicates
  *   npm run bench -- --help
  *
- * Scenarios: scan, duplicates, dryrun, organize, api, socket, rerun (see --help and each bench file).
+ * Scenarios: scan, duplicates, dryrun, organize, api, socket, rerun, s3 (see --help and each bench file).
  * `npm run bench` compiles bench/ (tsconfig.bench.json) before this starts; this runs `npm run
  * build` itself when a scenario needs the built service (organize, api, socket), unless --no-build.
  * Generated trees stay cached under the OS temp folder for the next run (same options, same tree);
@@ -33,9 +33,9 @@ import {
 } from './bench-util.js';
 import { benchLeftovers, removeLeftovers } from './service.js';
 
-const SCENARIOS = ['scan', 'duplicates', 'dryrun', 'organize', 'api', 'socket', 'rerun'] as const;
+const SCENARIOS = ['scan', 'duplicates', 'dryrun', 'organize', 'api', 'socket', 'rerun', 's3'] as const;
 type Scenario = (typeof SCENARIOS)[number];
-const NEEDS_BUILD = new Set<Scenario>(['dryrun', 'organize', 'api', 'socket']);
+const NEEDS_BUILD = new Set<Scenario>(['dryrun', 'organize', 'api', 'socket', 's3']);
 
 const USAGE = `npm run bench -- [options]
 
@@ -55,6 +55,7 @@ const USAGE = `npm run bench -- [options]
   --api-rate N          fixed request rate (default 200)       --api-seconds N   per route (default 25)
   --api-connections N   autocannon connections (default 10)    --api-warmup N    seconds (default 2)
   --api-no-worker       run the API alone (operations stay pending) instead of API + worker
+  --s3-files N          objects organized on s3rver (default 10000)
   --socket-clients N    (default 1000)  --socket-files N (default 20000)  --socket-apis N (default 1)
   --no-build            do not run npm run build (dist/ must be current)
   --assess-only         run nothing: judge the result files of an earlier run, write the summary
@@ -247,6 +248,14 @@ function assess(scenario: Scenario, size: string, data: Record<string, unknown> 
         ),
       ];
     }
+    case 's3': {
+      const perObject = num(data.organizeRequestsPerObject);
+      return [
+        ratioTarget('organize: S3 requests per object', perObject, 2.1),
+        t('rollback: S3 requests per object', fixed(num(data.rollbackRequestsPerObject)), 'reported', null),
+        t('organize s', fixed(num(at(data, 'phases.organize.seconds')), 1), 'reported', null),
+      ];
+    }
     case 'rerun': {
       // Issue 16: a re-run on an unchanged tree is the walk plus cache lookups and nothing else, so
       // it is judged against the bare walk of the same tree (second / walk alone <= 1.2x).
@@ -375,6 +384,11 @@ async function main(): Promise<void> {
             `socket-latency-${socketClients}.json`,
           ),
         );
+        break;
+      }
+      case 's3': {
+        const n = intArg('s3-files', 10_000);
+        commands.push(command(scenario, benchJs('s3.bench'), ['--files', String(n)], `s3-${n}.json`));
         break;
       }
       case 'rerun':
