@@ -1,6 +1,6 @@
 /**
- * Scan: the production walk (LocalUserStorage.walk, what the organize runner's planning phase
- * iterates) against `find DIR -type f -printf '%s %T@ %p\n' > /dev/null` on one generated tree,
+ * Scan: the production walk (scanFiles over LocalUserStorage.walkTree, what the organize runner's
+ * planning phase iterates) against `find DIR -type f -printf '%s %T@ %p\n' > /dev/null` on one generated tree,
  * warm cache. Prints a table and writes bench/results/scan-<files>.json.
  *
  *   npm run bench:scan -- [--files 1000000] [--seed 1] [--runs 5] [--content sparse|full] [--root DIR] [--clean]
@@ -13,8 +13,8 @@
  *
  * Rows:
  * - `find -printf > /dev/null`: the floor, a C program doing readdir + stat per file.
- * - `ours (new process)`: a fresh `node` running bench/scan-child.ts (LocalUserStorage.open + walk to
- *   the end), wall time as find is timed (process start and module loading included); the child's
+ * - `ours (new process)`: a fresh `node` running bench/scan-child.ts (LocalUserStorage.open + scanFiles
+ *   to the end), wall time as find is timed (process start and module loading included); the child's
  *   own time for the walk alone is the next row.
  * - `ours (in process)`: the same iteration in this process, already loaded, as the worker runs it.
  * - `bench/walk.ts (reference)`: the bench's plain readdirSync + lstatSync walk, no sorting, no
@@ -85,7 +85,7 @@ async function main(): Promise<void> {
   const childScript = path.join(here, 'scan-child.js');
   const proc = row('ours (new process)', `node ${childScript} ${root}`);
   const procInner = row('ours (new process, walk only)', 'the same, timed inside the child');
-  const inProc = row('ours (in process)', "LocalUserStorage.open(root) + for await (walk(''))");
+  const inProc = row('ours (in process)', "LocalUserStorage.open(root) + for await (scanFiles(storage, ''))");
   const ref = row('bench/walk.ts (reference)', 'walkFiles(root): readdirSync + lstatSync');
   const counts = new Map<Row, number>();
 
