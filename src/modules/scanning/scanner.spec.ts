@@ -37,6 +37,21 @@ async function scanAll(
   return result;
 }
 
+/**
+ * Runs `scan` with the effective user `nobody` when the tests run as root (root reads any folder
+ * whatever its mode, so only an unprivileged scan meets EACCES); root again afterwards, whatever
+ * happens (the real and saved user ids stay root).
+ */
+async function unprivileged<T>(scan: () => Promise<T>): Promise<T> {
+  if (process.geteuid?.() !== 0 || !process.seteuid) return scan();
+  process.seteuid(65534);
+  try {
+    return await scan();
+  } finally {
+    process.seteuid(0);
+  }
+}
+
 function write(root: string, files: Record<string, string>): void {
   for (const [relative, content] of Object.entries(files)) {
     fs.mkdirSync(path.dirname(path.join(root, relative)), { recursive: true });
@@ -149,12 +164,12 @@ describe.each(['dirfd', 'path'] as const)('scanFiles on local disk (%s layer)', 
     });
   }
 
-  // Root reads any folder whatever its mode: only an unprivileged run can make one unreadable.
-  (process.getuid?.() === 0 ? it.skip : it)('reports a folder it may not read and scans the rest', async () => {
+  it('reports a folder it may not read and scans the rest', async () => {
     write(root, { 'locked/inside.txt': 'i' });
+    fs.chmodSync(base, 0o755);
     fs.chmodSync(path.join(root, 'locked'), 0o000);
     try {
-      const result = await scanAll(storage);
+      const result = await unprivileged(() => scanAll(storage));
       expect(result.unreadable).toEqual(['locked: EACCES']);
       expect(result.paths).toEqual(['a.txt', 'sub/b.txt']);
     } finally {
