@@ -385,7 +385,7 @@ export class PinnedTree {
     }
   }
 
-  /** See UserStorage.namesIn. */
+  /** See FolderNameIndex.namesIn (storage-provider.ts). */
   namesIn(relativePath: string): Set<string> | null {
     this.trim();
     const normalized = normalizeUserPath(relativePath, 'path');
