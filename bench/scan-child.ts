@@ -1,9 +1,10 @@
 /**
  * One production scan in a fresh process, for scan.bench.ts's `ours (new process)` row: loads only
- * LocalUserStorage (what a worker loads to walk), iterates its walk over the folder given as the
+ * LocalUserStorage and the scanner (what a worker loads to walk), iterates a scan over the folder given as the
  * only argument, and prints `{ files, bytes, errors, seconds }` (seconds: the walk alone).
  */
 import { performance } from 'node:perf_hooks';
+import { scanFiles } from '../src/modules/scanning/scanner.js';
 import { LocalUserStorage } from '../src/modules/storage/local-user-storage.js';
 
 export type FileLayer = 'dirfd' | 'path';
@@ -23,7 +24,7 @@ export async function scanOurs(
   let bytes = 0;
   let errors = 0;
   // The organize runner's call: the user's folder, hidden files skipped, errors collected.
-  const walk = storage.walk('', { includeHidden: false, onError: () => (errors += 1) });
+  const walk = scanFiles(storage, '', { includeHidden: false, onUnreadable: () => (errors += 1) });
   for await (const batch of walk) {
     files += batch.length;
     for (const file of batch) bytes += file.size;

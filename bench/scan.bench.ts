@@ -1,6 +1,6 @@
 /**
- * Scan: the production walk (LocalUserStorage.walk, what the organize runner's planning phase
- * iterates) against `find DIR -type f -printf '%s %T@ %p\n' > /dev/null` on one generated tree,
+ * Scan: the production walk (scanFiles over LocalUserStorage.walkTree, what the organize runner's
+ * planning phase iterates) against `find DIR -type f -printf '%s %T@ %p\n' > /dev/null` on one generated tree,
  * warm cache. Prints a table and writes bench/results/scan-<files>.json.
  *
  *   npm run bench:scan -- [--files 1000000] [--seed 1] [--runs 5] [--content sparse|full] [--layers dirfd,path]
@@ -15,7 +15,7 @@
  * Rows:
  * - `find -printf > /dev/null`: the floor, a C program doing readdir + stat per file.
  * - `ours <layer> (new process)`: a fresh `node` running bench/scan-child.ts (LocalUserStorage.open +
- *   walk to the end), wall time as find is timed (process start and module loading included); the
+ *   scanFiles to the end), wall time as find is timed (process start and module loading included); the
  *   child's own time for the walk alone is the next row.
  * - `ours <layer> (in process)`: the same iteration in this process, already loaded, as the worker
  *   runs it.
@@ -100,7 +100,10 @@ async function main(): Promise<void> {
       layer,
       proc: row(`ours ${layer} (new process)`, `STORAGE_FILE_LAYER=${layer} node ${childScript} ${root}`),
       procInner: row(`ours ${layer} (new process, walk only)`, 'the same, timed inside the child'),
-      inProc: row(`ours ${layer} (in process)`, `LocalUserStorage.open(root, _, '${layer}') + for await (walk(''))`),
+      inProc: row(
+        `ours ${layer} (in process)`,
+        `LocalUserStorage.open(root, _, '${layer}') + for await (scanFiles(storage, ''))`,
+      ),
     };
   });
   const ref = row('bench/walk.ts (reference)', 'walkFiles(root): readdirSync + lstatSync');

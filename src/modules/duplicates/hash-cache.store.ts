@@ -17,9 +17,10 @@ export class HashCacheStore {
   private readonly logger = new Logger('HashCache');
 
   async open(storage: UserStorage): Promise<PersistentHashCache> {
-    if (!storage.readState) return PersistentHashCache.empty(HASH_SCHEME);
+    const state = storage.capabilities.stateFiles;
+    if (!state) return PersistentHashCache.empty(HASH_SCHEME);
     try {
-      return PersistentHashCache.load(HASH_SCHEME, await storage.readState(HASH_CACHE_FILE));
+      return PersistentHashCache.load(HASH_SCHEME, await state.readState(HASH_CACHE_FILE));
     } catch (error) {
       this.logger.warn(`hash cache not read: ${(error as NodeJS.ErrnoException).code ?? 'error'}`);
       return PersistentHashCache.empty(HASH_SCHEME);
@@ -27,9 +28,10 @@ export class HashCacheStore {
   }
 
   async save(storage: UserStorage, cache: PersistentHashCache): Promise<void> {
-    if (!storage.writeState || cache.learned === 0) return;
+    const state = storage.capabilities.stateFiles;
+    if (!state || cache.learned === 0) return;
     try {
-      await storage.writeState(HASH_CACHE_FILE, cache.toBytes());
+      await state.writeState(HASH_CACHE_FILE, cache.toBytes());
     } catch (error) {
       this.logger.warn(`hash cache not written: ${(error as NodeJS.ErrnoException).code ?? 'error'}`);
     }

@@ -12,6 +12,7 @@ import { findDuplicates } from '../../duplicates/index.js';
 import type { CandidateFile, DuplicateGroup } from '../../duplicates/index.js';
 import { findDuplicatesInStorage } from '../../duplicates/storage-duplicate-finder.js';
 import { PROGRESS_INTERVAL_MS } from '../../progress/progress.service.js';
+import { ScanningService } from '../../scanning/scanning.service.js';
 import type { StoredFile, UserStorage } from '../../storage/storage-provider.js';
 import { destinationProblem, joinUserPath } from '../../storage/user-path.js';
 import { FileRecordsStore } from '../file-records.store.js';
@@ -46,6 +47,7 @@ export class OrganizeRunner {
     private readonly mover: JournalMover,
     private readonly metrics: MetricsService,
     private readonly hashCaches: HashCacheStore,
+    private readonly scanning: ScanningService,
   ) {}
 
   async run(context: RunContext): Promise<void> {
@@ -116,9 +118,9 @@ export class OrganizeRunner {
         .finally(() => inserting.delete(done));
       inserting.add(done);
     };
-    const walk = storage.walk(operation.rootPath, {
+    const walk = this.scanning.files(storage, operation.rootPath, {
       includeHidden: options.includeHidden,
-      onError: (error) => failures.push(this.failedRecord(error.path, error.reason, 0)),
+      onUnreadable: (error) => failures.push(this.failedRecord(error.path, error.reason, 0)),
       onSkipped: (entry) => failures.push({ ...this.failedRecord(entry.path, entry.reason, 0), status: 'skipped' }),
     });
     let planned: PlannedFile[] = [];
@@ -303,7 +305,7 @@ export class OrganizeRunner {
     const { operation, storage, tracker } = context;
     if (!(await this.groups.hasGroups(operation.id))) {
       // Local disk: the threaded engine reads files directly and knows hard links.
-      const onLocalDisk = storage.localPath('') !== null;
+      const localFiles = storage.capabilities.localFiles;
       const abort = new AbortController();
       let tickError: unknown;
       const ticker = setInterval(() => {
@@ -327,9 +329,9 @@ export class OrganizeRunner {
             next.catch(() => undefined);
             const seqByPath = new Map<string, number>();
             let found: DuplicateGroup[];
-            if (onLocalDisk) {
+            if (localFiles) {
               const files: CandidateFile[] = current.value.map((record) => {
-                const absolute = storage.localPath(record.sourcePath) as string;
+                const absolute = localFiles.absolutePath(record.sourcePath);
                 seqByPath.set(absolute, record.seq);
                 return { path: absolute, size: record.size, mtimeMs: record.mtimeMs, dev: record.dev, ino: record.ino };
               });
@@ -427,7 +429,7 @@ class DestinationNames {
    * the filesystem or for an S3 key), or null: that file then fails, and the others go on.
    */
   problem(destination: string): string | null {
-    return destinationProblem(destination) ?? this.storage.lengthProblem?.(destination) ?? null;
+    return destinationProblem(destination) ?? this.storage.lengthProblem(destination) ?? null;
   }
 
   /** Whether `taken(destination)` can answer without a promise. */
@@ -438,7 +440,8 @@ class DestinationNames {
   async load(destination: string): Promise<void> {
     const folder = parentOf(destination);
     if (this.folders.has(folder)) return;
-    this.folders.set(folder, this.storage.namesIn ? await this.storage.namesIn(folder) : null);
+    const index = this.storage.capabilities.folderNameIndex;
+    this.folders.set(folder, index ? await index.namesIn(folder) : null);
   }
 
   /** True or false when known without a promise; undefined when takenAsync must look. */
