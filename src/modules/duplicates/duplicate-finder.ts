@@ -152,11 +152,15 @@ export async function findDuplicates(
   // 3. What the cache knows (numbers only: no string, BigInt or object per file), then hash the
   //    rest, largest files first (better balance between threads).
   let cacheHits = 0;
-  if (cache) {
+  /** Per candidate, what it is cached under (see cacheIdentity); NaN: not cached. */
+  const cacheDev = cache ? new Float64Array(candidates.length).fill(NaN) : undefined;
+  const cacheIno = cache ? new Float64Array(candidates.length) : undefined;
+  const cacheMtime = cache ? new Float64Array(candidates.length) : undefined;
+  if (cache && cacheDev && cacheIno && cacheMtime) {
     for (let c = 0; c < candidates.length; c++) {
       const file = candidates[c];
-      if (file.ino === 0) continue;
-      const entry = cache.find(file.dev, file.ino, file.size, file.mtimeMs);
+      if (!cacheIdentity(file, cacheDev, cacheIno, cacheMtime, c)) continue;
+      const entry = cache.find(cacheDev[c], cacheIno[c], file.size, cacheMtime[c]);
       if (entry < 0) continue;
       if (cache.copyPartial(entry, table.partial, c * 2)) {
         table.state[c] |= HAS_PARTIAL;
@@ -192,10 +196,10 @@ export async function findDuplicates(
       onProgress?.({ ...progress });
     },
     learned: (c, bits) => {
-      const file = candidates[c];
-      if (!cache || file.ino === 0) return;
-      if (bits & HAS_PARTIAL) cache.learnPartial(file, table.partial[c * 2], table.partial[c * 2 + 1]);
-      if (bits & HAS_FULL) cache.learnFull(file, table.full, c * FULL_BYTES);
+      if (!cache || !cacheDev || !cacheIno || !cacheMtime || Number.isNaN(cacheDev[c])) return;
+      const key = { dev: cacheDev[c], ino: cacheIno[c], size: candidates[c].size, mtimeMs: cacheMtime[c] };
+      if (bits & HAS_PARTIAL) cache.learnPartial(key, table.partial[c * 2], table.partial[c * 2 + 1]);
+      if (bits & HAS_FULL) cache.learnFull(key, table.full, c * FULL_BYTES);
     },
   };
   const threads = work.length > 0 ? await source.hash(run) : 0;
@@ -260,6 +264,47 @@ export async function findDuplicates(
       durationMs: Math.round(performance.now() - started),
     },
   };
+}
+
+/**
+ * Writes what `file` is cached under (with its size) to `dev[at]`, `ino[at]` and `mtime[at]`:
+ * its device, inode and mtime where it has an inode; else, where it has an ETag (object stores),
+ * 96 bits of the ETag as two numbers, with a negative "device" that no disk has, and mtime 0. An
+ * ETag with the size names one content (an MD5, or the MD5 of the parts' MD5s; an encrypted
+ * object's ETag names its one version), so it keys the cache without the mtime, and copies of
+ * one object share their entry. False (not cached) for a file with neither. Reads the ETag's
+ * characters in place: no string or object per file.
+ */
+function cacheIdentity(
+  file: CandidateFile,
+  dev: Float64Array,
+  ino: Float64Array,
+  mtime: Float64Array,
+  at: number,
+): boolean {
+  if (file.ino !== 0) {
+    dev[at] = file.dev;
+    ino[at] = file.ino;
+    mtime[at] = file.mtimeMs;
+    return true;
+  }
+  const etag = file.etag;
+  if (etag === undefined) return false;
+  const from = etag.charCodeAt(0) === 34 /* " */ ? 1 : 0;
+  if (etag.length < from + 32) return false;
+  let high = 0;
+  let low = 0;
+  for (let i = 0; i < 24; i++) {
+    const code = etag.charCodeAt(from + i) | 0x20;
+    const digit = code >= 48 && code <= 57 ? code - 48 : code >= 97 && code <= 102 ? code - 87 : -1;
+    if (digit < 0) return false;
+    if (i < 12) high = high * 16 + digit;
+    else low = low * 16 + digit;
+  }
+  dev[at] = -1 - low;
+  ino[at] = high;
+  mtime[at] = 0;
+  return true;
 }
 
 async function collect(batches: AsyncIterable<readonly CandidateFile[]>): Promise<CandidateFile[]> {

@@ -308,19 +308,24 @@ class StreamReader {
           piece.etagMatched! += 1;
           return;
         }
-        // One member's bytes give the sha256 of all; one that fails hands over to the next.
-        for (let m = 0; m < members.length; m++) {
-          const c = members[m];
-          const read = await this.attempt(c, () => this.fullHash(c, group.size));
+        // One member's sha256 stands for all: one the cache knows, else one member's bytes (one
+        // that fails hands over to the next).
+        let known = members.findIndex((c) => (table.state[c] & HAS_FULL) !== 0);
+        for (let m = 0; known < 0 && m < members.length; m++) {
+          const read = await this.attempt(members[m], () => this.fullHash(members[m], group.size));
           if (!read) continue;
           piece.bytes += read.bytes;
           piece.fullHashed += 1;
-          for (const other of members.slice(m + 1)) {
-            table.full.copy(table.full, other * FULL_BYTES, c * FULL_BYTES, (c + 1) * FULL_BYTES);
-            table.state[other] |= HAS_FULL;
-            piece.etagMatched! += 1;
-          }
-          break;
+          known = m;
+        }
+        if (known < 0) return;
+        const from = members[known];
+        for (const other of members) {
+          if (other === from || table.state[other] & (HAS_FULL | FAILED)) continue;
+          table.full.copy(table.full, other * FULL_BYTES, from * FULL_BYTES, (from + 1) * FULL_BYTES);
+          table.state[other] |= HAS_FULL;
+          this.run.learned(other, HAS_FULL);
+          piece.etagMatched! += 1;
         }
       }),
     );
