@@ -79,8 +79,7 @@ export interface HashSource {
   hash(run: HashRun): Promise<number>;
 }
 
-/** A batch closes at this many files or this many bytes (worst case: every file read in full). */
-const BATCH_MAX_FILES = 512;
+/** A batch closes at `batchFiles` files (512 by default) or this many bytes (worst case: every file read in full). */
 const BATCH_MAX_BYTES = 64 * 1024 * 1024;
 
 /**
@@ -94,7 +93,7 @@ export function localFileHashes(): HashSource {
 
 async function hashLocally(run: HashRun): Promise<number> {
   const { table, work } = run;
-  const batchFiles = Math.max(1, Math.min(run.batchFiles, BATCH_MAX_FILES));
+  const batchFiles = Math.max(1, run.batchFiles);
   const batches: HashBatch[] = [];
   /** Per batch, the candidate index of each of its files. */
   const batchIndex = new Map<number, Int32Array>();
