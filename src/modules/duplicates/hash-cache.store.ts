@@ -7,10 +7,13 @@ import { PersistentHashCache } from './persistent-hash-cache.js';
 export const HASH_CACHE_FILE = 'hash-cache.bin';
 
 /**
- * Loads and stores a user's persistent hash cache through their storage (local disk only: other
- * backends have no inode to key it on). A cache that cannot be read is an empty one, and one
- * that cannot be written is only a slower next run: neither ever fails an operation. Two runs of
- * one user that save at once: the last rename wins, the other's new hashes are just not kept.
+ * The owner of a user's hash cache (the one cache of duplicate detection, PersistentHashCache):
+ * opens it before the hashing phase and saves what the phase learned, through the storage's
+ * state files. Only backends with state files keep it between runs (local disk today; S3 has
+ * none yet, so there a cache lives for one run). A cache that cannot be read is an empty one,
+ * and one that cannot be written is only a slower next run: neither ever fails an operation. Two
+ * runs of one user that save at once: the last rename wins, the other's new hashes are just not
+ * kept.
  */
 @Injectable()
 export class HashCacheStore {

@@ -8,9 +8,8 @@ import { DEFAULT_TEMPLATE, numberedAlternative, renderTemplate } from '../../cat
 import { DuplicateGroupsStore } from '../../duplicates/duplicate-groups.store.js';
 import type { StoredGroup } from '../../duplicates/duplicate-groups.store.js';
 import { HashCacheStore } from '../../duplicates/hash-cache.store.js';
-import { findDuplicates } from '../../duplicates/index.js';
-import type { CandidateFile, DuplicateGroup } from '../../duplicates/index.js';
-import { findDuplicatesInStorage } from '../../duplicates/storage-duplicate-finder.js';
+import { findDuplicates, localFileHashes, streamedHashes } from '../../duplicates/index.js';
+import type { CandidateFile } from '../../duplicates/index.js';
 import { PROGRESS_INTERVAL_MS } from '../../progress/progress.service.js';
 import { ScanningService } from '../../scanning/scanning.service.js';
 import type { StoredFile, UserStorage } from '../../storage/storage-provider.js';
@@ -304,8 +303,10 @@ export class OrganizeRunner {
   private async findDuplicates(context: RunContext): Promise<void> {
     const { operation, storage, tracker } = context;
     if (!(await this.groups.hasGroups(operation.id))) {
-      // Local disk: the threaded engine reads files directly and knows hard links.
+      // One engine; the hash source is the backend's: local disk reads files directly in the hash
+      // threads (and knows hard links), other backends stream through the storage.
       const localFiles = storage.capabilities.localFiles;
+      const source = localFiles ? localFileHashes() : streamedHashes(storage);
       const abort = new AbortController();
       let tickError: unknown;
       const ticker = setInterval(() => {
@@ -328,24 +329,14 @@ export class OrganizeRunner {
             // Held until awaited (a failed read is reported there, never as an unhandled rejection).
             next.catch(() => undefined);
             const seqByPath = new Map<string, number>();
-            let found: DuplicateGroup[];
-            if (localFiles) {
-              const files: CandidateFile[] = current.value.map((record) => {
-                const absolute = localFiles.absolutePath(record.sourcePath);
-                seqByPath.set(absolute, record.seq);
-                return { path: absolute, size: record.size, mtimeMs: record.mtimeMs, dev: record.dev, ino: record.ino };
-              });
-              const result = await findDuplicates(files, { signal: abort.signal, cache });
-              this.metrics.bytesHashed.inc(result.stats.bytesRead);
-              found = result.groups;
-            } else {
-              for (const record of current.value) seqByPath.set(record.sourcePath, record.seq);
-              found = await findDuplicatesInStorage(
-                storage,
-                current.value.map((record) => ({ path: record.sourcePath, size: record.size })),
-                abort.signal,
-              );
-            }
+            const files: CandidateFile[] = current.value.map((record) => {
+              const where = localFiles ? localFiles.absolutePath(record.sourcePath) : record.sourcePath;
+              seqByPath.set(where, record.seq);
+              return { path: where, size: record.size, mtimeMs: record.mtimeMs, dev: record.dev, ino: record.ino };
+            });
+            const result = await findDuplicates(files, { source, signal: abort.signal, cache });
+            this.metrics.bytesHashed.inc(result.stats.bytesRead);
+            const found = result.groups;
             for (const group of found) {
               groups.push({
                 first: group.paths[0],
