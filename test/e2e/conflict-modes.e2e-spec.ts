@@ -259,6 +259,29 @@ describe('organize conflict modes that never overwrite (replace, keep_newer, kee
     expect(read('in/changed.txt')).toBe('incoming');
   });
 
+  it('an incoming file that changed or vanished after the plan displaces nothing: the file there stays where it is', async () => {
+    writeTree(root, { 'in/changed.txt': 'incoming', 'in/vanished.txt': 'incoming too' }, NEW);
+    writeTree(
+      root,
+      { 'sorted/Documents/changed.txt': 'existing', 'sorted/Documents/vanished.txt': 'existing too' },
+      OLD,
+    );
+    const plan = await organizeWith('replace', { dryRun: true });
+    writeTree(root, { 'in/changed.txt': 'incoming, rewritten' }, NEW);
+    fs.unlinkSync(path.join(root, 'in/vanished.txt'));
+    const before = exact(root);
+    const applied = await t.http().post(`/api/v1/operations/${plan.id}/apply`).set(auth()).expect(202);
+    await waitForOperation(t, user, applied.body.id);
+    const outcome = await fileRecords(t, user, applied.body.id);
+    expect(outcome.map((record) => [record.sourcePath, record.status, record.error])).toEqual([
+      ['sorted/Documents/changed.txt', 'skipped', 'the incoming file changed since the plan'],
+      ['in/changed.txt', 'skipped', 'stale'],
+      ['sorted/Documents/vanished.txt', 'skipped', 'the incoming file changed since the plan'],
+      ['in/vanished.txt', 'skipped', 'stale'],
+    ]);
+    expect(exact(root)).toEqual(before);
+  });
+
   it('a destination that is a folder, a symbolic link or a FIFO is never displaced: the incoming file is skipped', async () => {
     writeTree(root, { 'in/folder.txt': 'f', 'in/link.txt': 'l', 'in/pipe.txt': 'p', 'outside.txt': 'outside' }, NEW);
     fs.mkdirSync(path.join(root, 'sorted/Documents/folder.txt'), { recursive: true });
