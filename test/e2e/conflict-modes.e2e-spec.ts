@@ -1,6 +1,8 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { DataSource } from 'typeorm';
+import { QuarantineService } from '../../src/modules/operations/quarantine.service.js';
 import { createTestApp, signUp } from '../utils/test-app.js';
 import type { SignedUpUser, TestApp } from '../utils/test-app.js';
 import {
@@ -325,6 +327,53 @@ describe('organize conflict modes that never overwrite (replace, keep_newer, kee
     expect(read('sorted/Documents/l (1).txt')).toBe('incoming l');
     expect(read('sorted/Documents/d (1).txt')).toBe('incoming d');
     expect(fs.existsSync(path.join(root, quarantine(applied.body.id)))).toBe(false);
+  });
+
+  it('an organize’s quarantine is purged like a cleanup’s: on request, after the retention; then rollback answers 409', async () => {
+    writeTree(root, { 'in/x.txt': 'incoming x', 'in/y.txt': 'incoming y' }, NEW);
+    writeTree(root, { 'sorted/Documents/x.txt': 'existing x' }, OLD);
+    const operation = await organizeWith('replace');
+    const aside = path.join(root, quarantine(operation.id), 'sorted/Documents/x.txt');
+    expect(fs.existsSync(aside)).toBe(true);
+    // A file the user put into the quarantine is not the journal's: it stays.
+    writeTree(root, { [`${quarantine(operation.id)}/mine.txt`]: 'mine' });
+    await t.http().delete(`/api/v1/operations/${operation.id}/quarantine`).set(auth()).expect(204);
+    expect(fs.existsSync(aside)).toBe(false);
+    expect(read(`${quarantine(operation.id)}/mine.txt`)).toBe('mine');
+    expect(read('sorted/Documents/x.txt')).toBe('incoming x');
+    await t.http().post(`/api/v1/operations/${operation.id}/rollback`).set(auth()).expect(409);
+
+    // An organize that displaced nothing, and a dry run, have no quarantine.
+    writeTree(root, { 'in/z.txt': 'z' }, NEW);
+    const plain = await organizeWith('replace');
+    const refused = await t.http().delete(`/api/v1/operations/${plain.id}/quarantine`).set(auth()).expect(409);
+    expect(refused.body.message).toContain('has a quarantine');
+    writeTree(root, { 'in/x.txt': 'incoming again' }, NEW);
+    const dry = await organizeWith('replace', { dryRun: true });
+    await t.http().delete(`/api/v1/operations/${dry.id}/quarantine`).set(auth()).expect(409);
+
+    // The retention purge takes an organize with a quarantine, and only such.
+    writeTree(root, { 'in/w.txt': 'incoming w' }, NEW);
+    writeTree(root, { 'sorted/Documents/w.txt': 'existing w' }, OLD);
+    const old = await organizeWith('replace');
+    const nothingAside = await organizeWith('replace');
+    await t.app
+      .get(DataSource)
+      .query(`UPDATE operations SET finished_at = now() - interval '31 days' WHERE id = ANY($1)`, [
+        [old.id, nothingAside.id],
+      ]);
+    expect(await t.app.get(QuarantineService).purgeExpired()).toBe(1);
+    expect(fs.existsSync(path.join(root, quarantine(old.id), 'sorted/Documents/w.txt'))).toBe(false);
+    const purgedAt = await t.app
+      .get(DataSource)
+      .query(`SELECT id, purged_at IS NOT NULL AS purged FROM operations WHERE id = ANY($1) ORDER BY id`, [
+        [old.id, nothingAside.id],
+      ]);
+    expect(Object.fromEntries(purgedAt.map((row: { id: string; purged: boolean }) => [row.id, row.purged]))).toEqual({
+      [old.id]: true,
+      [nothingAside.id]: false,
+    });
+    await t.http().post(`/api/v1/operations/${old.id}/rollback`).set(auth()).expect(409);
   });
 
   it('rejects an unknown conflict mode with a 400 that lists the modes', async () => {
