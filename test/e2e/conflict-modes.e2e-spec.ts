@@ -181,6 +181,32 @@ describe('organize conflict modes that never overwrite (replace, keep_newer, kee
     expect(records.filter((record) => record.matchedBy === 'displaced')).toEqual([]);
   });
 
+  it('a file at a destination that the same plan moves elsewhere is not displaced (whatever the walk order)', async () => {
+    // Organized in place with the year in the template: the file in Documents/2024 is from 2022,
+    // so it moves to Documents/2022, and the incoming file from 2024 wants its name.
+    writeTree(root, { 'in/x.txt': 'incoming, from 2024' }, NEW);
+    writeTree(root, { 'in/Documents/2024/x.txt': 'there, from 2022' }, OLD);
+    const before = exact(root);
+    const operation = await organize(t, user, {
+      rootPath: 'in',
+      options: { template: '{category}/{year}/{filename}', onConflict: 'replace' },
+    });
+    expect(operation.status).toBe('completed');
+    const records = await fileRecords(t, user, operation.id);
+    expect(records.filter((record) => record.status === 'quarantined')).toEqual([]);
+    expect(records.find((record) => record.matchedBy === 'displaced')).toMatchObject({
+      status: 'skipped',
+      error: 'the file there is organized by this operation too',
+    });
+    expect(read('in/Documents/2022/x.txt')).toBe('there, from 2022');
+    const tree = manifest(root);
+    const incomingAt = Object.keys(tree).filter((relative) => relative.startsWith('in/Documents/2024/'));
+    expect(incomingAt).toHaveLength(1);
+    expect(read(incomingAt[0])).toBe('incoming, from 2024');
+    await rollBack(operation.id);
+    expect(exact(root)).toEqual(before);
+  });
+
   it('a dry run shows the file it would displace; apply moves it to the apply’s own quarantine', async () => {
     writeTree(root, { 'in/x.txt': 'incoming x' }, NEW);
     writeTree(root, { 'sorted/Documents/x.txt': 'existing x' }, OLD);

@@ -197,6 +197,22 @@ export class FileRecordsStore {
     return rows.map((row) => ({ ...row, size: Number(row.size), mtimeMs: Number(row.mtimeMs) }));
   }
 
+  /**
+   * Skips the planned displacements (a conflict mode moving the file at a destination aside) of
+   * files that have a planned move of their own in the same plan; fenced. One pass over the plan.
+   */
+  async skipDisplacingPlannedFiles(operationId: string, epoch: number): Promise<void> {
+    await this.dataSource.query(
+      `UPDATE file_records d SET status = 'skipped', error = 'the file there is organized by this operation too'
+         FROM (SELECT DISTINCT source_path FROM file_records
+                WHERE operation_id = $1 AND status = 'planned' AND matched_by IS DISTINCT FROM '${DISPLACED}') o
+        WHERE d.operation_id = $1 AND d.matched_by = '${DISPLACED}' AND d.status = 'planned'
+          AND d.source_path = o.source_path
+          AND EXISTS (SELECT 1 FROM operations WHERE id = $1 AND lease_epoch = $2 FOR SHARE)`,
+      [operationId, epoch],
+    );
+  }
+
   /** One record, whatever its status, or null. */
   async recordAt(operationId: string, seq: number): Promise<PlannedFile | null> {
     const [row] = (await this.dataSource.query(

@@ -128,6 +128,7 @@ export class OrganizeRunner {
       onSkipped: (entry) => failures.push({ ...this.failedRecord(entry.path, entry.reason, 0), status: 'skipped' }),
     });
     let planned: PlannedFile[] = [];
+    let displacements = 0;
     for await (const batch of walk) {
       let bytes = 0;
       let failed = 0;
@@ -139,6 +140,7 @@ export class OrganizeRunner {
           (await this.planFile(context, categorizer, options, destinations, file, seq));
         const displaced = takeDisplacement(record);
         if (displaced) {
+          displacements += 1;
           // The file already at the destination moves aside first: its own journaled move, just
           // before the incoming one (a rollback, in reverse order, restores the incoming first).
           displaced.seq = seq;
@@ -178,6 +180,9 @@ export class OrganizeRunner {
     if (planned.length > 0) await insert(planned);
     await Promise.all(inserting);
     if (insertError) throw insertError.error;
+    // A file this plan moves elsewhere is not moved aside as well (its own move would then find the
+    // incoming file at its source): the incoming file meets a taken or a freed name instead.
+    if (displacements > 0) await this.records.skipDisplacingPlannedFiles(operation.id, context.epoch);
     // The planner's statistics of a table that just grew by a whole plan (see analyze()).
     if (seq >= ANALYZE_AFTER_ROWS) await this.records.analyze();
   }
