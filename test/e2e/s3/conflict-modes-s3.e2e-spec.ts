@@ -104,6 +104,18 @@ describe('organize conflict modes on S3 (s3rver): displaced objects go to the qu
     expect(await bucket.manifest()).toEqual(before);
   });
 
+  it('a "folder" at the destination (objects below its name) is never displaced, nor anything below it', async () => {
+    await bucket.put({ 'in/x.txt': 'incoming x' }, NEW);
+    await bucket.put({ 'sorted/Documents/x.txt/inner.txt': 'inside a folder named x.txt' }, OLD);
+    const operation = await organizeS3('replace');
+    expect(operation.status).toBe('completed');
+    const records = await fileRecords(t, user, operation.id);
+    expect(records.filter((record) => record.matchedBy === 'displaced')).toEqual([]);
+    expect(await bucket.text('sorted/Documents/x.txt/inner.txt')).toBe('inside a folder named x.txt');
+    expect(await mtimeOf('sorted/Documents/x.txt/inner.txt')).toBe(OLD);
+    expect((await bucket.keys()).filter((key) => key.startsWith('.fileorganizer/'))).toEqual([]);
+  });
+
   it('apply after the object there changed: it stays, and replace gives the incoming one a numbered name', async () => {
     await bucket.put({ 'in/x.txt': 'incoming x' }, NEW);
     await bucket.put({ 'sorted/Documents/x.txt': 'existing x' }, OLD);
