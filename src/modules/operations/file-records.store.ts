@@ -3,6 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import { crashPoint } from '../../common/faults/crash-point.js';
 import { FencedError } from '../progress/progress.service.js';
+import { DISPLACED } from './operation.types.js';
 import type { FileStatus } from './operation.types.js';
 
 export interface PlannedFile {
@@ -197,6 +198,33 @@ export class FileRecordsStore {
   }
 
   /**
+   * Skips the planned displacements (a conflict mode moving the file at a destination aside) of
+   * files that have a planned move of their own in the same plan; fenced. One pass over the plan.
+   */
+  async skipDisplacingPlannedFiles(operationId: string, epoch: number): Promise<void> {
+    await this.dataSource.query(
+      `UPDATE file_records d SET status = 'skipped', error = 'the file there is organized by this operation too'
+         FROM (SELECT DISTINCT source_path FROM file_records
+                WHERE operation_id = $1 AND status = 'planned' AND matched_by IS DISTINCT FROM '${DISPLACED}') o
+        WHERE d.operation_id = $1 AND d.matched_by = '${DISPLACED}' AND d.status = 'planned'
+          AND d.source_path = o.source_path
+          AND EXISTS (SELECT 1 FROM operations WHERE id = $1 AND lease_epoch = $2 FOR SHARE)`,
+      [operationId, epoch],
+    );
+  }
+
+  /** One record, whatever its status, or null. */
+  async recordAt(operationId: string, seq: number): Promise<PlannedFile | null> {
+    const [row] = (await this.dataSource.query(
+      `SELECT seq, source_path AS "sourcePath", destination_path AS "destinationPath", category,
+              matched_by AS "matchedBy", size, mtime_ms AS "mtimeMs", hash, status, error
+         FROM file_records WHERE operation_id = $1 AND seq = $2`,
+      [operationId, seq],
+    )) as (Omit<PlannedFile, 'size'> & { size: string })[];
+    return row ? { ...row, size: Number(row.size), mtimeMs: Number(row.mtimeMs) } : null;
+  }
+
+  /**
    * A cleanup's quarantined copies as its journal has them (where, size, mtime), a page at a
    * time in seq order: the only files a purge may delete.
    */
@@ -272,7 +300,8 @@ export class FileRecordsStore {
         `DECLARE candidates NO SCROLL CURSOR FOR
          WITH present AS (
            SELECT seq, source_path, size, mtime_ms, dev, ino FROM file_records
-            WHERE operation_id = $1 AND status IN ('planned', 'skipped') AND size > 0)
+            WHERE operation_id = $1 AND status IN ('planned', 'skipped') AND size > 0
+              AND matched_by IS DISTINCT FROM '${DISPLACED}')
          SELECT p.seq, p.source_path, p.size, p.mtime_ms, p.dev, p.ino FROM present p
           WHERE p.size IN (SELECT size FROM present GROUP BY size HAVING count(*) > 1)
           ORDER BY p.size, p.seq`,
@@ -346,16 +375,24 @@ export class FileRecordsStore {
     return rows.map((row) => row.path);
   }
 
-  /** Copies a finished plan (a dry run's, or a rollback's inverse) into another operation's records. */
+  /**
+   * Copies a finished plan (a dry run's, or a rollback's inverse) into another operation's records.
+   * Applying a plan, destinations below `quarantine.from` (the dry run's quarantine, where its
+   * displacements would go) move below `quarantine.to` (the applying operation's own).
+   */
   async copyPlan(
     fromOperationId: string,
     toOperationId: string,
     epoch: number,
     mode: 'apply' | 'invert',
+    quarantine: { from: string; to: string } = { from: '', to: '' },
   ): Promise<void> {
     const select =
       mode === 'apply'
-        ? `SELECT $2::uuid, seq, source_path, destination_path, category, matched_by, size, mtime_ms, hash, status, error
+        ? `SELECT $2::uuid, seq, source_path,
+                  CASE WHEN $4 <> '' AND starts_with(destination_path, $4 || '/')
+                       THEN $5 || substr(destination_path, length($4) + 1) ELSE destination_path END,
+                  category, matched_by, size, mtime_ms, hash, status, error
              FROM file_records WHERE operation_id = $1 AND status = 'planned'`
         : `SELECT $2::uuid, seq, destination_path, source_path, category, matched_by, size, mtime_ms, hash,
                   'planned', CASE WHEN status = 'failed' THEN error END
@@ -365,7 +402,9 @@ export class FileRecordsStore {
       `INSERT INTO file_records
          (operation_id, seq, source_path, destination_path, category, matched_by, size, mtime_ms, hash, status, error)
        ${select} AND EXISTS (SELECT 1 FROM operations WHERE id = $2 AND lease_epoch = $3 FOR SHARE)`,
-      [fromOperationId, toOperationId, epoch],
+      mode === 'apply'
+        ? [fromOperationId, toOperationId, epoch, quarantine.from, quarantine.to]
+        : [fromOperationId, toOperationId, epoch],
     );
     crashPoint('journal');
   }

@@ -42,10 +42,29 @@ export function emptyProgress(): OperationProgress {
   };
 }
 
+/**
+ * What organize does when a file's destination is taken: `rename` (a numbered name), `skip`, or
+ * one of the displacing modes, which move the file already there into the operation's quarantine
+ * (`replace` always; `keep_newer` / `keep_larger` when the incoming file is newer / larger).
+ */
+export const CONFLICT_MODES = ['rename', 'skip', 'replace', 'keep_newer', 'keep_larger'] as const;
+export type ConflictMode = (typeof CONFLICT_MODES)[number];
+export type DisplacingMode = Extract<ConflictMode, 'replace' | 'keep_newer' | 'keep_larger'>;
+
+export function isDisplacingMode(mode: ConflictMode): mode is DisplacingMode {
+  return mode === 'replace' || mode === 'keep_newer' || mode === 'keep_larger';
+}
+
+/**
+ * `matchedBy` of a displacement record: the file that was at another file's destination, moved
+ * into the quarantine (its own journaled move, planned just before the incoming file's).
+ */
+export const DISPLACED = 'displaced';
+
 export interface OrganizeOptions {
   destination: string;
   template: string;
-  onConflict: 'rename' | 'skip';
+  onConflict: ConflictMode;
   includeHidden: boolean;
 }
 

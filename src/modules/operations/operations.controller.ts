@@ -55,6 +55,7 @@ import {
 } from './dto/operation-response.dto.js';
 import type { OperationView } from './operation.view.js';
 import { OperationsService } from './operations.service.js';
+import { NO_QUARANTINE } from './quarantine.service.js';
 import type { DuplicateGroupView, FileRecordView, OperationReport } from './operations.service.js';
 
 const CSV_COLUMNS: readonly (keyof FileRecordView)[] = [
@@ -196,15 +197,13 @@ export class OperationsController {
   }
 
   @Delete(':id/quarantine')
-  @ApiOperation({ summary: 'Delete the quarantined copies of a cleanup for good' })
+  @ApiOperation({
+    summary:
+      'Delete the quarantined files of a cleanup (or of an organize whose onConflict moved files aside) for good',
+  })
   @HttpCode(HttpStatus.NO_CONTENT)
-  @ApiNoContentResponse({ description: 'The quarantined copies are deleted for good; rollback then answers 409' })
-  @ApiErrors(
-    [400, INVALID_ID_MESSAGE],
-    401,
-    [404, 'Operation not found'],
-    [409, 'Only a cleanup_duplicates operation (not a dry run) has a quarantine'],
-  )
+  @ApiNoContentResponse({ description: 'The quarantined files are deleted for good; rollback then answers 409' })
+  @ApiErrors([400, INVALID_ID_MESSAGE], 401, [404, 'Operation not found'], [409, NO_QUARANTINE])
   purgeQuarantine(@CurrentUser() user: AuthUser, @Param('id', ParseUUIDPipe) id: string): Promise<void> {
     return this.operations.purgeQuarantine(user, id);
   }

@@ -12,10 +12,16 @@ import { quarantineFolder } from './runners/cleanup.runner.js';
 import { removeEmptiedFolders } from './runners/empty-folders.js';
 import { parentOf, sameContentStamp } from './runners/run-context.js';
 
+export const NO_QUARANTINE =
+  'Only a cleanup_duplicates operation, or an organize whose onConflict moved files aside, has a quarantine (never a dry run)';
+
 /** Journal records read per query while purging. */
 const PURGE_PAGE = 1000;
 
-/** Deletes quarantined duplicates for good: on request, or once the retention has passed. */
+/**
+ * Deletes quarantined files for good (a cleanup's duplicates, the files an organize's conflict
+ * mode moved aside): on request, or once the retention has passed.
+ */
 @Injectable()
 export class QuarantineService {
   private readonly logger = new Logger('Quarantine');
@@ -27,14 +33,19 @@ export class QuarantineService {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
-  /** Purges a cleanup's quarantine; afterwards its rollback answers 409. Purging twice is a no-op. */
+  /**
+   * Purges a cleanup's quarantine, or an organize's (the files its conflict mode moved aside);
+   * afterwards its rollback answers 409. Purging twice is a no-op.
+   */
   async purge(operation: Operation): Promise<void> {
-    if (operation.type !== 'cleanup_duplicates' || operation.dryRun) {
-      throw new ConflictException('Only a cleanup_duplicates operation (not a dry run) has a quarantine');
-    }
+    const hasQuarantine =
+      !operation.dryRun &&
+      (operation.type === 'cleanup_duplicates' ||
+        (operation.type === 'organize' && (await this.quarantinedAny(operation.id))));
+    if (!hasQuarantine) throw new ConflictException(NO_QUARANTINE);
     if (operation.status === 'rolled_back') throw new ConflictException('It was rolled back: its quarantine is empty');
     if (operation.status !== 'completed') {
-      throw new ConflictException(`Only a completed cleanup can be purged (this one is ${operation.status})`);
+      throw new ConflictException(`Only a completed operation can be purged (this one is ${operation.status})`);
     }
     if (operation.purgedAt) return;
     const rolledBackMeanwhile = await this.dataSource.query(
@@ -43,6 +54,15 @@ export class QuarantineService {
     );
     if (rolledBackMeanwhile.length) throw new ConflictException('Its rollback is under way');
     await this.removeQuarantine(operation);
+  }
+
+  /** Whether an organize moved any file aside into its quarantine (a conflict mode's displacement). */
+  private async quarantinedAny(operationId: string): Promise<boolean> {
+    const rows: unknown[] = await this.dataSource.query(
+      `SELECT 1 FROM file_records WHERE operation_id = $1 AND status = 'quarantined' LIMIT 1`,
+      [operationId],
+    );
+    return rows.length > 0;
   }
 
   /**
@@ -80,11 +100,17 @@ export class QuarantineService {
     await this.dataSource.query('UPDATE operations SET purged_at = now() WHERE id = $1', [operation.id]);
   }
 
-  /** Purges every completed cleanup older than QUARANTINE_RETENTION_DAYS; answers how many. */
+  /**
+   * Purges every completed cleanup, and every completed organize that moved files aside, older
+   * than QUARANTINE_RETENTION_DAYS; answers how many.
+   */
   async purgeExpired(): Promise<number> {
     const expired: Pick<Operation, 'id' | 'userId' | 'storage'>[] = await this.dataSource.query(
       `SELECT id, user_id AS "userId", storage FROM operations
-        WHERE type = 'cleanup_duplicates' AND status = 'completed' AND NOT dry_run AND purged_at IS NULL
+        WHERE status = 'completed' AND NOT dry_run AND purged_at IS NULL
+          AND (type = 'cleanup_duplicates'
+               OR (type = 'organize' AND EXISTS (SELECT 1 FROM file_records f
+                                                  WHERE f.operation_id = operations.id AND f.status = 'quarantined')))
           AND finished_at <= now() - make_interval(days => $1)
           AND NOT EXISTS (SELECT 1 FROM operations r WHERE r.parent_operation_id = operations.id
                            AND r.status IN ('pending', 'running'))`,

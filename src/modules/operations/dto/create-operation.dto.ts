@@ -11,8 +11,8 @@ import {
   ValidateIf,
   ValidateNested,
 } from 'class-validator';
-import { KEEP_POLICIES, OPERATION_TYPES } from '../operation.types.js';
-import type { KeepPolicy } from '../operation.types.js';
+import { CONFLICT_MODES, KEEP_POLICIES, OPERATION_TYPES } from '../operation.types.js';
+import type { ConflictMode, KeepPolicy } from '../operation.types.js';
 
 export class OrganizeOptionsDto {
   @ApiPropertyOptional({
@@ -34,10 +34,22 @@ export class OrganizeOptionsDto {
   @MaxLength(512)
   template?: string;
 
-  @ApiPropertyOptional({ enum: ['rename', 'skip'], default: 'rename' })
+  @ApiPropertyOptional({
+    enum: CONFLICT_MODES,
+    default: 'rename',
+    description:
+      'When a destination is taken by a file already there: `rename` gives the incoming file a numbered name ' +
+      '("a (1).jpg"); `skip` leaves it in place; `replace` moves the file already there into the ' +
+      "operation's quarantine (`.fileorganizer/quarantine/<operation id>/<its path>`) and the incoming file " +
+      'takes its place; `keep_newer` / `keep_larger` do the same only when the incoming file is newer (mtime) / ' +
+      'larger (size), and otherwise skip it (a tie skips it too). Nothing is ever overwritten: a destination ' +
+      'that is a folder, a link or a special file is never displaced (the file is skipped), and one taken ' +
+      'again after the plan makes `replace` fall back to a numbered name and `keep_*` to a skip. Names the ' +
+      'same operation gives out get numbered names. A rollback puts both files back.',
+  })
   @IsOptional()
-  @IsIn(['rename', 'skip'])
-  onConflict?: 'rename' | 'skip';
+  @IsIn(CONFLICT_MODES)
+  onConflict?: ConflictMode;
 
   @ApiPropertyOptional({ default: false, description: 'Also organize files and folders whose name starts with "."' })
   @IsOptional()

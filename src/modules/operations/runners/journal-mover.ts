@@ -1,9 +1,11 @@
 import { Injectable } from '@nestjs/common';
+import { crashPoint } from '../../../common/faults/crash-point.js';
 import { numberedAlternative } from '../../categories/destination-template.js';
-import type { StoredFile } from '../../storage/storage-provider.js';
+import type { MoveOutcome, StoredFile } from '../../storage/storage-provider.js';
 import { MetricsService } from '../../metrics/metrics.service.js';
 import { FileRecordsStore } from '../file-records.store.js';
 import type { FileOutcome, PlannedFile } from '../file-records.store.js';
+import { DISPLACED } from '../operation.types.js';
 import type { FileStatus } from '../operation.types.js';
 import { describeFileError, MOVE_BATCH, releaseIfStopping, sameContentStamp, tempKeyOf } from './run-context.js';
 import type { RunContext } from './run-context.js';
@@ -99,6 +101,7 @@ export class JournalMover {
 
   /** One journaled move: without a promise where the backend and the policy allow it (moveOneSync). */
   moveOne(context: RunContext, record: PlannedFile, policy: MovePolicy): FileOutcome | Promise<FileOutcome> {
+    if (record.matchedBy === DISPLACED) return this.displace(context, record, policy);
     return this.moveOneSync(context, record, policy) ?? this.moveOneAsync(context, record, policy);
   }
 
@@ -159,6 +162,81 @@ export class JournalMover {
     } catch (error) {
       return outcome(record, 'failed', describeFileError(error));
     }
+  }
+
+  /**
+   * A displacement record (a conflict mode that moves the file already at a destination aside):
+   * moves that file into the quarantine, journaled as `quarantined`, so that the incoming file
+   * (the next record) can take its place with the usual no-replace move. Only while the file there
+   * is still the one the plan compared (same size and mtime) and the incoming file is still the
+   * one planned (and passes `verify` when a plan is applied); otherwise it is skipped with the
+   * reason and stays, and the incoming file meets a taken destination (rename or skip, per policy).
+   * Never onto anything: the quarantine name is claimed like any destination.
+   */
+  private async displace(context: RunContext, record: PlannedFile, policy: MovePolicy): Promise<FileOutcome> {
+    const { storage, operation } = context;
+    const destination = record.sourcePath;
+    const quarantined = record.destinationPath as string;
+    const options = { expected: record, mayBeDone: context.epoch > 1, tempKey: tempKeyOf(operation.id, record.seq) };
+    try {
+      if (context.epoch > 1) {
+        const resumed = await this.resumeDisplacement(context, record);
+        if (resumed) return resumed;
+      }
+      const current = await storage.stat(destination);
+      if (!current) return outcome(record, 'skipped', 'no longer at the destination');
+      if (!sameContentStamp(current, record)) return outcome(record, 'skipped', 'changed since the plan');
+      const incoming = await this.records.recordAt(operation.id, record.seq + 1);
+      if (!incoming || incoming.status !== 'planned' || incoming.destinationPath !== destination) {
+        return outcome(record, 'skipped', 'no incoming file for this destination');
+      }
+      const source = await storage.stat(incoming.sourcePath);
+      if (!source || !sameContentStamp(source, incoming)) {
+        return outcome(record, 'skipped', 'the incoming file changed since the plan');
+      }
+      const reason = policy.verify ? await policy.verify(incoming, source) : null;
+      if (reason) return outcome(record, 'skipped', `the incoming file is ${reason}`);
+      return this.displaced(record, await storage.move(destination, quarantined, options));
+    } catch (error) {
+      return outcome(record, 'failed', describeFileError(error));
+    }
+  }
+
+  /**
+   * A resumed run meets a displacement an earlier run may have made: the quarantine holds the
+   * journaled file. Done, unless the destination still holds it too (the move died before removing
+   * it there): then the move is finished. The destination holding a file with the same size and
+   * mtime may also be the incoming file that already took the place; where that cannot be told
+   * apart (no inode to compare, and an incoming file of the same size and mtime) both stay.
+   * Undefined when nothing was moved aside yet.
+   */
+  private async resumeDisplacement(context: RunContext, record: PlannedFile): Promise<FileOutcome | undefined> {
+    const { storage, operation } = context;
+    const aside = await storage.stat(record.destinationPath as string);
+    if (!aside || !sameContentStamp(aside, record)) return undefined;
+    const there = await storage.stat(record.sourcePath);
+    if (!there || !sameContentStamp(there, record)) return outcome(record, 'quarantined');
+    const sameInode = there.ino !== 0 && there.ino === aside.ino && there.dev === aside.dev;
+    if (!sameInode) {
+      const incoming = await this.records.recordAt(operation.id, record.seq + 1);
+      if (!incoming || sameContentStamp(incoming, record)) return outcome(record, 'quarantined');
+    }
+    const moved = await storage.move(record.sourcePath, record.destinationPath as string, {
+      expected: record,
+      mayBeDone: true,
+      tempKey: tempKeyOf(operation.id, record.seq),
+    });
+    return this.displaced(record, moved);
+  }
+
+  private displaced(record: PlannedFile, moved: MoveOutcome): FileOutcome {
+    if (moved.kind === 'moved') {
+      crashPoint('displace');
+      return outcome(record, 'quarantined');
+    }
+    if (moved.kind === 'destination-exists') return outcome(record, 'skipped', 'its quarantine name is taken');
+    if (moved.kind === 'changed') return outcome(record, 'skipped', 'changed since the plan');
+    return outcome(record, 'skipped', 'no longer at the destination');
   }
 }
 

@@ -13,10 +13,13 @@ import type { CandidateFile } from '../../duplicates/index.js';
 import { PROGRESS_INTERVAL_MS } from '../../progress/progress.service.js';
 import { ScanningService } from '../../scanning/scanning.service.js';
 import type { StoredFile, UserStorage } from '../../storage/storage-provider.js';
+import { COPY_MTIME_TOLERANCE_MS } from '../../storage/local-user-storage.js';
 import { destinationProblem, joinUserPath } from '../../storage/user-path.js';
 import { FileRecordsStore } from '../file-records.store.js';
 import type { PlannedFile } from '../file-records.store.js';
-import type { OrganizeOptions } from '../operation.types.js';
+import { DISPLACED, isDisplacingMode } from '../operation.types.js';
+import type { DisplacingMode, OrganizeOptions } from '../operation.types.js';
+import { quarantineFolder } from './cleanup.runner.js';
 import { removeEmptiedFolders } from './empty-folders.js';
 import { JournalMover, MAX_RENAME_ATTEMPTS } from './journal-mover.js';
 import type { MovePolicy } from './journal-mover.js';
@@ -58,7 +61,10 @@ export class OrganizeRunner {
       tracker.set({ filesScanned: 0, bytesScanned: 0, errors: 0 });
       await tracker.enterPhase('scanning');
       if (operation.sourceOperationId) {
-        await this.records.copyPlan(operation.sourceOperationId, operation.id, context.epoch, 'apply');
+        await this.records.copyPlan(operation.sourceOperationId, operation.id, context.epoch, 'apply', {
+          from: quarantineFolder(operation.sourceOperationId),
+          to: quarantineFolder(operation.id),
+        });
       } else {
         await this.plan(context);
       }
@@ -98,7 +104,7 @@ export class OrganizeRunner {
     const { operation, storage, tracker } = context;
     const options = this.options(context);
     const categorizer = await this.categories.categorizerFor(operation.userId);
-    const destinations = new DestinationNames(storage);
+    const destinations = new DestinationNames(storage, isDisplacingMode(options.onConflict));
     /** Entries the walk could not plan: unreadable ones (failed) and special files (skipped, never opened). */
     const failures: PlannedFile[] = [];
     let seq = 0;
@@ -123,6 +129,7 @@ export class OrganizeRunner {
       onSkipped: (entry) => failures.push({ ...this.failedRecord(entry.path, entry.reason, 0), status: 'skipped' }),
     });
     let planned: PlannedFile[] = [];
+    let displacements = 0;
     for await (const batch of walk) {
       let bytes = 0;
       let failed = 0;
@@ -132,6 +139,16 @@ export class OrganizeRunner {
         const record =
           this.planFileWithoutWaiting(categorizer, options, destinations, file, seq) ??
           (await this.planFile(context, categorizer, options, destinations, file, seq));
+        const displaced = takeDisplacement(record);
+        if (displaced) {
+          displacements += 1;
+          // The file already at the destination moves aside first: its own journaled move, just
+          // before the incoming one (a rollback, in reverse order, restores the incoming first).
+          displaced.seq = seq;
+          seq += 1;
+          record.seq = seq;
+          planned.push(displaced);
+        }
         planned.push(record);
         if (record.status === 'failed') failed += 1;
         seq += 1;
@@ -164,6 +181,9 @@ export class OrganizeRunner {
     if (planned.length > 0) await insert(planned);
     await Promise.all(inserting);
     if (insertError) throw insertError.error;
+    // A file this plan moves elsewhere is not moved aside as well (its own move would then find the
+    // incoming file at its source): the incoming file meets a taken or a freed name instead.
+    if (displacements > 0) await this.records.skipDisplacingPlannedFiles(operation.id, context.epoch);
     // The planner's statistics of a table that just grew by a whole plan (see analyze()).
     if (seq >= ANALYZE_AFTER_ROWS) await this.records.analyze();
   }
@@ -202,7 +222,7 @@ export class OrganizeRunner {
     if (problem) return unusableDestination(file, seq, categorization, problem);
     // A taken name goes the slow way: finding a free one may have to stat.
     if (!destinations.known(wanted) || (wanted !== file.path && destinations.taken(wanted))) return undefined;
-    const claimed = this.claim(options, destinations, file, seq, categorization, wanted);
+    const claimed = this.claim(undefined, options, destinations, file, seq, categorization, wanted);
     if (claimed instanceof Promise) throw new Error('unreachable: a free name is claimed without waiting');
     return claimed;
   }
@@ -241,7 +261,7 @@ export class OrganizeRunner {
     const problem = destinations.problem(wanted);
     if (problem) return unusableDestination(file, seq, categorization, problem);
     await destinations.load(wanted);
-    const claimed = this.claim(options, destinations, file, seq, categorization, wanted);
+    const claimed = this.claim(context, options, destinations, file, seq, categorization, wanted);
     return claimed instanceof Promise ? await claimed : claimed;
   }
 
@@ -250,6 +270,7 @@ export class OrganizeRunner {
    * taken when the plan already gave it to another file or something was there at the scan.
    */
   private claim(
+    context: RunContext | undefined,
     options: OrganizeOptions,
     destinations: DestinationNames,
     file: StoredFile,
@@ -281,6 +302,10 @@ export class OrganizeRunner {
       return record;
     }
     return (async () => {
+      if (context && isDisplacingMode(options.onConflict) && !destinations.claimedByPlan(wanted)) {
+        const displacing = await this.planDisplacement(context, options.onConflict, destinations, record);
+        if (displacing) return displacing;
+      }
       let candidate = wanted;
       for (let n = 1; await destinations.takenAsync(candidate); n += 1) {
         if (options.onConflict === 'skip') return { ...record, status: 'skipped', error: 'destination exists' };
@@ -293,6 +318,52 @@ export class OrganizeRunner {
       destinations.claim(candidate);
       return { ...record, destinationPath: candidate };
     })();
+  }
+
+  /**
+   * A displacing conflict mode and a destination taken by something this plan did not put there:
+   * the incoming record with the displacement of the file already there (see takeDisplacement),
+   * or the incoming record skipped (it loses the comparison; the destination is not a regular
+   * file). Null when the destination turned out free (then the name is claimed as usual).
+   */
+  private async planDisplacement(
+    context: RunContext,
+    mode: DisplacingMode,
+    destinations: DestinationNames,
+    record: PlannedFile,
+  ): Promise<PlannedWithDisplacement | null> {
+    const { storage, operation } = context;
+    const wanted = record.destinationPath as string;
+    const existing = await storage.stat(wanted);
+    if (!existing) {
+      if (!(await destinations.takenAsync(wanted))) return null;
+      // A folder, a link, a FIFO...: never moved aside, never written through.
+      return { ...record, status: 'skipped', error: 'destination is not a regular file' };
+    }
+    const loses = losingReason(mode, record, existing);
+    if (loses) return { ...record, status: 'skipped', error: loses };
+    const quarantined = `${quarantineFolder(operation.id)}/${wanted}`;
+    const problem = storage.lengthProblem?.(quarantined);
+    if (problem)
+      return { ...record, status: 'skipped', error: `the file at the destination cannot be moved aside: ${problem}` };
+    destinations.claim(wanted);
+    return {
+      ...record,
+      displaces: {
+        seq: record.seq,
+        sourcePath: wanted,
+        destinationPath: quarantined,
+        category: null,
+        matchedBy: DISPLACED,
+        size: existing.size,
+        mtimeMs: existing.mtimeMs,
+        hash: null,
+        status: 'planned',
+        error: null,
+        dev: existing.dev || null,
+        ino: existing.ino || null,
+      },
+    };
   }
 
   /**
@@ -373,9 +444,12 @@ export class OrganizeRunner {
   private async moveAll(context: RunContext): Promise<void> {
     const { operation, storage } = context;
     const applying = operation.sourceOperationId !== null;
+    const onConflict = this.options(context).onConflict;
     const policy: MovePolicy = {
       movedStatus: 'moved',
-      onConflict: this.options(context).onConflict,
+      // A destination taken again after a displacement was planned (or one that failed): replace
+      // falls back to a numbered name, keep_newer / keep_larger to a skip. Never an overwrite.
+      onConflict: onConflict === 'rename' || onConflict === 'replace' ? 'rename' : 'skip',
       missingSource: applying ? 'stale' : 'failed',
       // Apply: the file must still be the one the plan saw (and, where the plan hashed it, the same bytes).
       verify: applying
@@ -412,8 +486,23 @@ class DestinationNames {
   private readonly folders = new Map<string, Set<string> | null>();
   /** Names given out in folders that could not be listed. */
   private readonly claimedElsewhere = new Set<string>();
+  /** Every name this plan gave out, kept only for the displacing conflict modes (see claimedByPlan). */
+  private readonly givenOut: Set<string> | null;
 
-  constructor(private readonly storage: UserStorage) {}
+  constructor(
+    private readonly storage: UserStorage,
+    trackGivenOut = false,
+  ) {
+    this.givenOut = trackGivenOut ? new Set() : null;
+  }
+
+  /**
+   * Whether this plan already gave the name to a file: a displacing mode never moves aside a file
+   * the same operation puts there (two incoming files of one name: the second gets a numbered name).
+   */
+  claimedByPlan(destination: string): boolean {
+    return this.givenOut?.has(destination) ?? false;
+  }
 
   /**
    * Why a destination rendered for one file cannot be given out (a reserved name, too long for
@@ -449,10 +538,48 @@ class DestinationNames {
   }
 
   claim(destination: string): void {
+    this.givenOut?.add(destination);
     const names = this.folders.get(parentOf(destination));
     if (names instanceof Set) names.add(flat(destination.slice(destination.lastIndexOf('/') + 1)));
     else this.claimedElsewhere.add(destination);
   }
+}
+
+/** A planned record that may carry the displacement of the file at its destination (planned just before it). */
+type PlannedWithDisplacement = PlannedFile & { displaces?: PlannedFile };
+
+/** The displacement a record carries, detached from it (so it is not kept with the record), or undefined. */
+function takeDisplacement(record: PlannedWithDisplacement): PlannedFile | undefined {
+  const displaced = record.displaces;
+  if (displaced) delete record.displaces;
+  return displaced;
+}
+
+/**
+ * Why the incoming file does not displace the one at its destination under `mode`, or null when
+ * it does: keep_newer keeps the later mtime, keep_larger the larger size; a tie keeps the file
+ * already there (nothing is moved for a difference that is not there).
+ */
+export function losingReason(
+  mode: DisplacingMode,
+  incoming: { size: number; mtimeMs: number },
+  existing: { size: number; mtimeMs: number },
+): string | null {
+  if (mode === 'keep_newer') {
+    // Within the precision a copy across filesystems keeps, two times are the same time.
+    const tie = Math.abs(incoming.mtimeMs - existing.mtimeMs) < COPY_MTIME_TOLERANCE_MS;
+    if (!tie && incoming.mtimeMs > existing.mtimeMs) return null;
+    return tie
+      ? 'same modification time as the file at the destination (tie: kept the file there)'
+      : 'the file at the destination is newer';
+  }
+  if (mode === 'keep_larger') {
+    if (incoming.size > existing.size) return null;
+    return incoming.size === existing.size
+      ? 'same size as the file at the destination (tie: kept the file there)'
+      : 'the file at the destination is larger';
+  }
+  return null;
 }
 
 /** The record of a file whose rendered destination cannot be used: failed, with the reason. */

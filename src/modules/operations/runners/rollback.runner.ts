@@ -59,11 +59,11 @@ export class RollbackRunner {
     await tracker.enterPhase('finalizing');
     // Folders the parent created for its destinations and that are empty again go too.
     const parent = await this.dataSource.getRepository(Operation).findOneByOrFail({ id: parentId });
-    if (parent.type === 'cleanup_duplicates') {
-      const quarantine = quarantineFolder(parent.id);
-      await removeEmptiedFolders(storage, vacated, quarantine);
-      await storage.removeEmptyFolder(quarantine);
-    } else {
+    // A cleanup's quarantine, or an organize's (the files a conflict mode moved aside), emptied.
+    const quarantine = quarantineFolder(parent.id);
+    await removeEmptiedFolders(storage, vacated, quarantine);
+    await storage.removeEmptyFolder(quarantine);
+    if (parent.type !== 'cleanup_duplicates') {
       const destination = parent.options.destination ?? parent.rootPath;
       await removeEmptiedFolders(storage, vacated, destination, new Set(removedByParent));
     }

@@ -1,0 +1,154 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { MetricsService } from '../../metrics/metrics.service.js';
+import type { ProgressTracker } from '../../progress/progress.service.js';
+import { LocalUserStorage } from '../../storage/local-user-storage.js';
+import type { FileRecordsStore, PlannedFile } from '../file-records.store.js';
+import type { Operation } from '../operation.entity.js';
+import { DISPLACED } from '../operation.types.js';
+import { JournalMover } from './journal-mover.js';
+import type { MovePolicy } from './journal-mover.js';
+import type { RunContext } from './run-context.js';
+
+const OLD = Date.UTC(2022, 0, 1);
+const NEW = Date.UTC(2024, 0, 1);
+const QUARANTINED = '.fileorganizer/quarantine/op-1/sorted/x.txt';
+
+/**
+ * The displacement step of the conflict modes on a real folder: the mover with a journal that
+ * answers the incoming record and notes renamed destinations (the database is the e2e's part).
+ */
+describe('JournalMover: moving the file at a destination aside, never over anything', () => {
+  let root: string;
+  let storage: LocalUserStorage;
+  let renamedTo: string[];
+  let displaced: PlannedFile;
+  let incoming: PlannedFile;
+
+  const write = (relative: string, content: string, mtimeMs: number) => {
+    const absolute = path.join(root, relative);
+    fs.mkdirSync(path.dirname(absolute), { recursive: true });
+    fs.writeFileSync(absolute, content);
+    fs.utimesSync(absolute, mtimeMs / 1000, mtimeMs / 1000);
+  };
+  const read = (relative: string) => fs.readFileSync(path.join(root, relative), 'utf8');
+  const record = (fields: Partial<PlannedFile> & Pick<PlannedFile, 'seq' | 'sourcePath'>): PlannedFile => {
+    const stat = fs.statSync(path.join(root, fields.sourcePath));
+    return {
+      destinationPath: null,
+      category: null,
+      matchedBy: null,
+      size: stat.size,
+      mtimeMs: stat.mtimeMs,
+      hash: null,
+      status: 'planned',
+      error: null,
+      ...fields,
+    };
+  };
+  const mover = () => {
+    const journal = {
+      recordAt: async (_operationId: string, seq: number) => (seq === incoming.seq ? incoming : null),
+      setDestination: async (_operationId: string, _epoch: number, _seq: number, destination: string) => {
+        renamedTo.push(destination);
+      },
+    };
+    return new JournalMover(journal as unknown as FileRecordsStore, {} as MetricsService);
+  };
+  const context = (epoch = 1): RunContext => ({
+    operation: { id: 'op-1' } as Operation,
+    epoch,
+    storage,
+    tracker: {} as ProgressTracker,
+  });
+  const policy = (onConflict: MovePolicy['onConflict']): MovePolicy => ({
+    movedStatus: 'moved',
+    onConflict,
+    missingSource: 'failed',
+  });
+
+  beforeEach(async () => {
+    root = fs.mkdtempSync(path.join(os.tmpdir(), 'fo-displace-'));
+    write('in/x.txt', 'incoming', NEW);
+    write('sorted/x.txt', 'existing', OLD);
+    storage = await LocalUserStorage.open(root);
+    renamedTo = [];
+    displaced = record({ seq: 0, sourcePath: 'sorted/x.txt', destinationPath: QUARANTINED, matchedBy: DISPLACED });
+    incoming = record({ seq: 1, sourcePath: 'in/x.txt', destinationPath: 'sorted/x.txt', matchedBy: 'extension' });
+  });
+  afterEach(() => {
+    storage.close?.();
+    fs.rmSync(root, { recursive: true, force: true });
+  });
+
+  it('a destination taken again between moving aside and moving in: replace renames, keep_* skips, nothing is overwritten', async () => {
+    expect(await mover().moveOne(context(), displaced, policy('rename'))).toEqual({
+      seq: 0,
+      status: 'quarantined',
+      error: null,
+    });
+    expect(read(QUARANTINED)).toBe('existing');
+    expect(fs.statSync(path.join(root, QUARANTINED)).mtimeMs).toBe(OLD);
+    // Someone takes the name in between.
+    write('sorted/x.txt', 'intruder', NEW);
+    expect(await mover().moveOne(context(), incoming, policy('skip'))).toEqual({
+      seq: 1,
+      status: 'skipped',
+      error: 'destination exists',
+    });
+    expect(read('in/x.txt')).toBe('incoming');
+    expect(await mover().moveOne(context(), incoming, policy('rename'))).toEqual({
+      seq: 1,
+      status: 'moved',
+      error: null,
+    });
+    expect(renamedTo).toEqual(['sorted/x (1).txt']);
+    expect(read('sorted/x.txt')).toBe('intruder');
+    expect(read('sorted/x (1).txt')).toBe('incoming');
+  });
+
+  it('a quarantine name already taken: the file stays at the destination', async () => {
+    write(QUARANTINED, 'planted', OLD);
+    expect(await mover().moveOne(context(), displaced, policy('rename'))).toEqual({
+      seq: 0,
+      status: 'skipped',
+      error: 'its quarantine name is taken',
+    });
+    expect(read(QUARANTINED)).toBe('planted');
+    expect(read('sorted/x.txt')).toBe('existing');
+  });
+
+  it('resumed after the moving aside: the incoming file already in place stays; a half-done move is finished', async () => {
+    // Died after the link, before the unlink: both names are the displaced file.
+    fs.mkdirSync(path.dirname(path.join(root, QUARANTINED)), { recursive: true });
+    fs.linkSync(path.join(root, 'sorted/x.txt'), path.join(root, QUARANTINED));
+    expect((await mover().moveOne(context(2), displaced, policy('rename'))).status).toBe('quarantined');
+    expect(fs.existsSync(path.join(root, 'sorted/x.txt'))).toBe(false);
+    expect(read(QUARANTINED)).toBe('existing');
+
+    // Died after the incoming file moved in, before the outcomes were written.
+    fs.renameSync(path.join(root, 'in/x.txt'), path.join(root, 'sorted/x.txt'));
+    expect((await mover().moveOne(context(2), displaced, policy('rename'))).status).toBe('quarantined');
+    expect(read('sorted/x.txt')).toBe('incoming');
+    expect(read(QUARANTINED)).toBe('existing');
+    expect(await mover().moveOne(context(2), incoming, policy('rename'))).toEqual({
+      seq: 1,
+      status: 'moved',
+      error: null,
+    });
+    expect(read('sorted/x.txt')).toBe('incoming');
+  });
+
+  it('an incoming file of the same size and mtime in place after a resume is never taken for the displaced one', async () => {
+    write('in/x.txt', 'existing', OLD);
+    incoming = record({ seq: 1, sourcePath: 'in/x.txt', destinationPath: 'sorted/x.txt', matchedBy: 'extension' });
+    fs.mkdirSync(path.dirname(path.join(root, QUARANTINED)), { recursive: true });
+    fs.renameSync(path.join(root, 'sorted/x.txt'), path.join(root, QUARANTINED));
+    fs.renameSync(path.join(root, 'in/x.txt'), path.join(root, 'sorted/x.txt'));
+    expect((await mover().moveOne(context(2), displaced, policy('rename'))).status).toBe('quarantined');
+    // Both stay: the look-alike at the destination is not moved into (or deleted for) the quarantine.
+    expect(read('sorted/x.txt')).toBe('existing');
+    expect(read(QUARANTINED)).toBe('existing');
+  });
+});
