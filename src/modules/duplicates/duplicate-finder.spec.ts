@@ -260,6 +260,25 @@ describe('findDuplicates on hand-made files', () => {
     expect(result.hardLinks).toEqual([{ path: b, representative: a }]);
   });
 
+  it('keeps the smallest of three names of one inode, whatever the input order, and one name given twice', async () => {
+    const c = write('c.txt', 'three names\n');
+    const a = path.join(dir, 'a.txt');
+    const b = path.join(dir, 'b.txt');
+    linkSync(c, a);
+    linkSync(c, b);
+    const d = write('d.txt', 'three names\n');
+    const listed = walkFiles(dir);
+    const byName = (p: string) => listed.find((f) => f.path === p)!;
+    const files = [byName(c), byName(d), byName(b), byName(a), byName(b)];
+    const result = await findDuplicates(files, { threads: 0 });
+    expect(groupPaths(result.groups)).toEqual([[a, d]]);
+    expect(result.hardLinks).toEqual([
+      { path: b, representative: a },
+      { path: c, representative: a },
+    ]);
+    expect(result.stats.candidates).toBe(2);
+  });
+
   it('ignores empty files and a path given twice', async () => {
     write('e1', '');
     write('e2', '');

@@ -92,61 +92,8 @@ export async function findDuplicates(
     ? input
     : await collect(input as AsyncIterable<readonly CandidateFile[]>);
 
-  // 1. One representative per inode; empty files out.
-  let emptyFiles = 0;
-  const reps: CandidateFile[] = [];
-  const repIndex = new Map<number, Map<number, number>>();
-  const otherNames = new Map<number, Set<string>>();
-  for (const file of files) {
-    if (file.size === 0) {
-      emptyFiles++;
-      continue;
-    }
-    if (file.ino === 0) {
-      // No inode known (a backend without one): the file stands alone.
-      reps.push(file);
-      continue;
-    }
-    let inodes = repIndex.get(file.dev);
-    if (!inodes) repIndex.set(file.dev, (inodes = new Map()));
-    const index = inodes.get(file.ino);
-    if (index === undefined) {
-      inodes.set(file.ino, reps.length);
-      reps.push(file);
-      continue;
-    }
-    const rep = reps[index];
-    if (file.path === rep.path) continue;
-    let names = otherNames.get(index);
-    if (!names) otherNames.set(index, (names = new Set()));
-    if (file.path < rep.path) {
-      names.add(rep.path);
-      names.delete(file.path);
-      reps[index] = file;
-    } else {
-      names.add(file.path);
-    }
-  }
-  const hardLinks: HardLinkAlias[] = [];
-  for (const [index, names] of otherNames) {
-    for (const name of names) hardLinks.push({ path: name, representative: reps[index].path });
-  }
-  hardLinks.sort((a, b) => byPath(a.path, b.path));
-
-  // 2. Size groups of two or more, laid out one after the other in the table.
-  const bySize = new Map<number, CandidateFile[]>();
-  for (const file of reps) {
-    const same = bySize.get(file.size);
-    if (same) same.push(file);
-    else bySize.set(file.size, [file]);
-  }
-  const candidates: CandidateFile[] = [];
-  const groups: WorkGroup[] = [];
-  for (const [size, same] of bySize) {
-    if (same.length < 2) continue;
-    groups.push({ start: candidates.length, count: same.length, size });
-    for (const file of same) candidates.push(file);
-  }
+  // 1-2. Empty files out, size groups of two or more, one file per inode within them.
+  const { candidates, groups, hardLinks, emptyFiles } = sizeGroups(files);
   const table = new HashTable(candidates);
 
   // 3. What the cache knows (numbers only: no string, BigInt or object per file), then hash the
@@ -264,6 +211,124 @@ export async function findDuplicates(
       durationMs: Math.round(performance.now() - started),
     },
   };
+}
+
+/**
+ * Steps 1 and 2 without a Map or an array per file or per size: sizes are grouped in an
+ * open-addressing table of typed arrays, and hard links (which share their size) are looked for
+ * only within size groups of two or more. Same result as grouping every file by inode first: a
+ * set of paths with one device and inode is one file, its smallest path stands for it, the
+ * others are aliases; a path given twice counts once; a size group left with one file is dropped.
+ */
+function sizeGroups(files: readonly CandidateFile[]): {
+  candidates: CandidateFile[];
+  groups: WorkGroup[];
+  hardLinks: HardLinkAlias[];
+  emptyFiles: number;
+} {
+  const n = files.length;
+  let capacity = 16;
+  while (capacity < n * 2) capacity *= 2;
+  const mask = capacity - 1;
+  /** Slot -> size (0: free; empty files never enter). */
+  const slotSize = new Float64Array(capacity);
+  const slotGroup = new Int32Array(capacity);
+  const groupOf = new Int32Array(n).fill(-1);
+  const groupCount = new Int32Array(n);
+  const groupSize = new Float64Array(n);
+  let groupTotal = 0;
+  let emptyFiles = 0;
+  for (let i = 0; i < n; i++) {
+    const size = files[i].size;
+    if (size === 0) {
+      emptyFiles++;
+      continue;
+    }
+    let slot = Math.imul((size | 0) ^ ((size / 4294967296) | 0), 0x9e3779b1) & mask;
+    while (slotSize[slot] !== 0 && slotSize[slot] !== size) slot = (slot + 1) & mask;
+    if (slotSize[slot] === 0) {
+      slotSize[slot] = size;
+      slotGroup[slot] = groupTotal;
+      groupSize[groupTotal++] = size;
+    }
+    const g = slotGroup[slot];
+    groupOf[i] = g;
+    groupCount[g]++;
+  }
+  // Members of each size group of two or more, in input order.
+  const first = new Int32Array(groupTotal + 1);
+  for (let g = 0; g < groupTotal; g++) first[g + 1] = first[g] + (groupCount[g] >= 2 ? groupCount[g] : 0);
+  const members = new Int32Array(first[groupTotal]);
+  const filled = new Int32Array(groupTotal);
+  for (let i = 0; i < n; i++) {
+    const g = groupOf[i];
+    if (g < 0 || groupCount[g] < 2) continue;
+    members[first[g] + filled[g]++] = i;
+  }
+
+  const candidates: CandidateFile[] = [];
+  const groups: WorkGroup[] = [];
+  const hardLinks: HardLinkAlias[] = [];
+  let largest = 0;
+  for (let g = 0; g < groupTotal; g++) if (groupCount[g] > largest) largest = groupCount[g];
+  /** Per member of the current group: 1 when it is another name of a file already kept. */
+  const dropped = new Uint8Array(largest);
+  for (let g = 0; g < groupTotal; g++) {
+    const count = groupCount[g];
+    if (count < 2) continue;
+    const from = first[g];
+    dropped.fill(0, 0, count);
+    mergeInodes(files, members, from, count, dropped, hardLinks);
+    let kept = 0;
+    for (let k = 0; k < count; k++) if (!dropped[k]) kept++;
+    if (kept < 2) continue;
+    groups.push({ start: candidates.length, count: kept, size: groupSize[g] });
+    for (let k = 0; k < count; k++) if (!dropped[k]) candidates.push(files[members[from + k]]);
+  }
+  hardLinks.sort((a, b) => byPath(a.path, b.path));
+  return { candidates, groups, hardLinks, emptyFiles };
+}
+
+/**
+ * Within one size group (`members[from .. from + count - 1]`, file indices): the paths of one
+ * device and inode are one file. The smallest path is kept (moved to the first of them), the
+ * others are marked in `dropped` and reported as aliases (a path given twice is not an alias).
+ */
+function mergeInodes(
+  files: readonly CandidateFile[],
+  members: Int32Array,
+  from: number,
+  count: number,
+  dropped: Uint8Array,
+  hardLinks: HardLinkAlias[],
+): void {
+  // Order by (ino, dev) so that names of one inode are next to each other; files without an
+  // inode (0) stand alone. Groups are small, and this runs only for groups of two or more.
+  const order: number[] = [];
+  for (let k = 0; k < count; k++) if (files[members[from + k]].ino !== 0) order.push(k);
+  if (order.length < 2) return;
+  const fileAt = (k: number): CandidateFile => files[members[from + k]];
+  order.sort((a, b) => fileAt(a).ino - fileAt(b).ino || fileAt(a).dev - fileAt(b).dev || a - b);
+  for (let r = 0; r < order.length;) {
+    const head = fileAt(order[r]);
+    let end = r + 1;
+    while (end < order.length && fileAt(order[end]).ino === head.ino && fileAt(order[end]).dev === head.dev) end++;
+    if (end - r > 1) {
+      // The slot of the first of them (input order) is kept, holding the smallest path.
+      let smallest = members[from + order[r]];
+      const names = new Set<string>();
+      for (let q = r; q < end; q++) {
+        const index = members[from + order[q]];
+        names.add(files[index].path);
+        if (files[index].path < files[smallest].path) smallest = index;
+        if (q > r) dropped[order[q]] = 1;
+      }
+      members[from + order[r]] = smallest;
+      names.delete(files[smallest].path);
+      for (const name of names) hardLinks.push({ path: name, representative: files[smallest].path });
+    }
+    r = end;
+  }
 }
 
 /**
