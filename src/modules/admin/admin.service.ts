@@ -3,7 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import type { AuthUser } from '../../common/auth-user.js';
 import type { Page } from '../../common/dto/pagination.dto.js';
-import { Operation } from '../operations/operation.entity.js';
+import { OperationsRepository } from '../operations/operations.repository.js';
 import { toOperationView } from '../operations/operation.view.js';
 import type { OperationView } from '../operations/operation.view.js';
 import { User } from '../users/user.entity.js';
@@ -50,7 +50,10 @@ function likeLiteral(text: string): string {
  */
 @Injectable()
 export class AdminService {
-  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly operations: OperationsRepository,
+  ) {}
 
   async listUsers(query: ListUsersQueryDto): Promise<Page<AdminUserView>> {
     const builder = this.dataSource.getRepository(User).createQueryBuilder('u');
@@ -95,26 +98,15 @@ export class AdminService {
   }
 
   async listOperations(query: ListAllOperationsQueryDto): Promise<Page<AdminOperationView>> {
-    const builder = this.dataSource
-      .getRepository(Operation)
-      .createQueryBuilder('o')
-      .innerJoin(User, 'u', 'u.id = o.userId')
-      .addSelect('u.email', 'user_email');
-    if (query.status) builder.andWhere('o.status = :status', { status: query.status });
-    if (query.type) builder.andWhere('o.type = :type', { type: query.type });
-    if (query.userId) builder.andWhere('o.userId = :userId', { userId: query.userId });
-    if (query.storage) builder.andWhere('o.storage = :storage', { storage: query.storage });
-    const total = await builder.clone().getCount();
-    const { entities, raw } = await builder
-      .orderBy('o.createdAt', 'DESC')
-      .addOrderBy('o.id', 'DESC')
-      .offset((query.page - 1) * query.limit)
-      .limit(query.limit)
-      .getRawAndEntities<{ user_email: string }>();
-    const items = entities.map((operation, index) => ({
+    const { items: rows, total } = await this.operations.listAllWithOwner(
+      { status: query.status, type: query.type, userId: query.userId, storage: query.storage },
+      (query.page - 1) * query.limit,
+      query.limit,
+    );
+    const items = rows.map(({ operation, userEmail }) => ({
       ...toOperationView(operation),
       userId: operation.userId,
-      userEmail: raw[index]?.user_email ?? '',
+      userEmail,
     }));
     return { items, total, page: query.page, limit: query.limit };
   }

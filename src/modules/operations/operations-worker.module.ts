@@ -4,7 +4,8 @@ import { CategoriesModule } from '../categories/categories.module.js';
 import { DuplicatesModule } from '../duplicates/duplicates.module.js';
 import { ProgressModule } from '../progress/progress.module.js';
 import { StorageModule } from '../storage/storage.module.js';
-import { FileRecordsStore } from './file-records.store.js';
+import { OperationsDataModule } from './operations-data.module.js';
+import { ProgressTracking } from './progress-tracker.js';
 import { OperationRecoveryService } from './operation-recovery.service.js';
 import { OperationsProcessor } from './operations.processor.js';
 import { QuarantinePurgeScheduler, QuarantineService } from './quarantine.service.js';
@@ -15,10 +16,10 @@ import { RollbackRunner } from './runners/rollback.runner.js';
 
 /** The worker side of operations: the processor and the runners it drives. */
 @Module({
-  imports: [QueueModule, StorageModule, ProgressModule, CategoriesModule, DuplicatesModule],
+  imports: [QueueModule, StorageModule, ProgressModule, CategoriesModule, DuplicatesModule, OperationsDataModule],
   providers: [
     OperationsProcessor,
-    FileRecordsStore,
+    ProgressTracking,
     OrganizeRunner,
     RollbackRunner,
     JournalMover,

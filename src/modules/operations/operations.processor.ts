@@ -1,9 +1,7 @@
 import { InjectQueue } from '@nestjs/bull';
 import { HttpException, Inject, Injectable, Logger } from '@nestjs/common';
 import type { BeforeApplicationShutdown, OnModuleInit } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
 import type { Job, Queue } from 'bull';
-import type { DataSource } from 'typeorm';
 import type { AppConfig } from '../../config/app-config.js';
 import { APP_CONFIG } from '../../config/config.module.js';
 import { addToLogContext, runWithLogContext } from '../../common/logging/log-context.js';
@@ -12,12 +10,12 @@ import type { RunOperationJobData } from '../../queue/operation-jobs.js';
 import { QueueName } from '../../queue/queue.constants.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { inJobSpan } from '../../tracing/tracing.js';
-import { FencedError, ProgressService } from '../progress/progress.service.js';
 import type { StrayTemp } from '../storage/storage-provider.js';
 import { StorageService } from '../storage/storage.service.js';
 import { PathRuleError } from '../storage/user-path.js';
 import { FileRecordsStore, INTERRUPTED } from './file-records.store.js';
-import { Operation } from './operation.entity.js';
+import { FencedError, OperationsRepository } from './operations.repository.js';
+import { ProgressTracking } from './progress-tracker.js';
 import { CleanupRunner } from './runners/cleanup.runner.js';
 import { OrganizeRunner } from './runners/organize.runner.js';
 import { RollbackRunner } from './runners/rollback.runner.js';
@@ -52,10 +50,10 @@ export class OperationsProcessor implements OnModuleInit, BeforeApplicationShutd
 
   constructor(
     @InjectQueue(QueueName.Operations) private readonly queue: Queue<RunOperationJobData>,
-    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly operations: OperationsRepository,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly storage: StorageService,
-    private readonly progress: ProgressService,
+    private readonly progress: ProgressTracking,
     private readonly records: FileRecordsStore,
     private readonly organize: OrganizeRunner,
     private readonly rollback: RollbackRunner,
@@ -111,7 +109,7 @@ export class OperationsProcessor implements OnModuleInit, BeforeApplicationShutd
     const { operationId } = job.data;
     return runWithLogContext({ operationId, jobId: String(job.id) }, async () => {
       // Before anything is measured or logged as this deployment's job.
-      if (!(await this.exists(operationId))) throw new ForeignOperationError(operationId);
+      if (!(await this.operations.exists(operationId))) throw new ForeignOperationError(operationId);
       // Fetched just as the stop began: not claimed, straight back to the queue.
       if (this.stopping) {
         this.released.push(job);
@@ -121,9 +119,12 @@ export class OperationsProcessor implements OnModuleInit, BeforeApplicationShutd
       this.logger.log('operation job started');
       const outcome: { value: 'ended' | 'released' } = { value: 'ended' };
       await inJobSpan('operation.run', job.data.trace, { 'operation.id': operationId, 'job.id': String(job.id) }, () =>
-        this.metrics.timeJob(operationId, async () => {
-          outcome.value = await this.run(operationId);
-        }),
+        this.metrics.timeJob(
+          async () => {
+            outcome.value = await this.run(operationId);
+          },
+          () => this.operations.metricLabels(operationId),
+        ),
       );
       if (outcome.value === 'released') this.released.push(job);
       this.logger.log({ msg: `operation job ${outcome.value}`, durationMs: Date.now() - started });
@@ -145,26 +146,6 @@ export class OperationsProcessor implements OnModuleInit, BeforeApplicationShutd
     // Waits for the active jobs, which now end at their next batch boundary.
     await this.queue.pause(true).catch(() => undefined);
     for (const job of this.released.splice(0)) await this.requeue(job, 0);
-  }
-
-  /** Claims the operation: only pending or running ones, each claim fencing out the previous. */
-  private async claim(operationId: string): Promise<Operation | null> {
-    const [rows] = (await this.dataSource.query(
-      `UPDATE operations SET status = 'running', started_at = coalesce(started_at, now()),
-              lease_epoch = lease_epoch + 1
-        WHERE id = $1 AND status IN ('pending', 'running') RETURNING lease_epoch`,
-      [operationId],
-    )) as [{ lease_epoch: number }[], number];
-    if (rows.length === 0) return null;
-    const operation = await this.dataSource.getRepository(Operation).findOneBy({ id: operationId });
-    // The epoch this claim won, not whatever a later claim may have written since.
-    if (operation) operation.leaseEpoch = rows[0].lease_epoch;
-    return operation;
-  }
-
-  private async exists(operationId: string): Promise<boolean> {
-    const rows = (await this.dataSource.query(`SELECT 1 FROM operations WHERE id = $1`, [operationId])) as unknown[];
-    return rows.length > 0;
   }
 
   /**
@@ -198,7 +179,7 @@ export class OperationsProcessor implements OnModuleInit, BeforeApplicationShutd
 
   /** Runs an operation: 'released' when this worker stopped (SIGTERM) and left the rest to another. */
   async run(operationId: string): Promise<'ended' | 'released'> {
-    const operation = await this.claim(operationId);
+    const operation = await this.operations.claim(operationId);
     if (!operation) {
       // Already ended: a job delivered again after a crash. Its end may not have been announced.
       await this.progress.ensureTerminalPublished(operationId);

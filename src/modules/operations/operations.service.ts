@@ -6,9 +6,7 @@ import {
   NotFoundException,
   ServiceUnavailableException,
 } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
 import { createHash } from 'node:crypto';
-import type { DataSource, EntityManager, FindOptionsWhere } from 'typeorm';
 import type { AppConfig } from '../../config/app-config.js';
 import { APP_CONFIG } from '../../config/config.module.js';
 import type { AuthUser } from '../../common/auth-user.js';
@@ -18,17 +16,18 @@ import { OperationJobs } from '../../queue/operation-jobs.js';
 import { DEFAULT_TEMPLATE, templateProblem } from '../categories/destination-template.js';
 import { DuplicateGroupsStore } from '../duplicates/duplicate-groups.store.js';
 import { DEFAULT_KEEP_POLICY, selectKeeper } from '../duplicates/keep-policy.js';
-import { FileRecordsStore, INTERRUPTED } from './file-records.store.js';
+import { FileRecordsStore } from './file-records.store.js';
 import { QuarantineService } from './quarantine.service.js';
-import { ProgressService } from '../progress/progress.service.js';
 import { StorageService } from '../storage/storage.service.js';
 import { MissingPathError, normalizeRequestPath, PathRuleError, pathsOverlap } from '../storage/user-path.js';
 import type { CreateOperationDto } from './dto/create-operation.dto.js';
 import type { ListFilesQueryDto, ListOperationsQueryDto } from './dto/operation-query.dto.js';
-import { FileRecord } from './file-record.entity.js';
-import { Operation } from './operation.entity.js';
-import { ACTIVE_STATUSES, emptyProgress } from './operation.types.js';
+import type { FileRecord } from './file-record.entity.js';
+import type { Operation } from './operation.entity.js';
 import type { OperationProgress, OperationStatus, StoredOptions } from './operation.types.js';
+import { IdempotencyKeyReusedError, OperationsRepository } from './operations.repository.js';
+import type { OperationDraft } from './operations.repository.js';
+import { ProgressTracking } from './progress-tracker.js';
 import { toOperationView } from './operation.view.js';
 import type { OperationView } from './operation.view.js';
 
@@ -63,10 +62,6 @@ export interface OperationReport {
   durationMs: number | null;
 }
 
-/** Arbitrary constant naming "operation creation of one user" among advisory locks. */
-const CREATE_LOCK_NAMESPACE = 42_073_110;
-const IDEMPOTENCY_WINDOW_MS = 24 * 3600 * 1000;
-
 function toFileRecordView(record: FileRecord): FileRecordView {
   return {
     id: record.id,
@@ -100,13 +95,13 @@ function requestHash(body: unknown): string {
 @Injectable()
 export class OperationsService {
   constructor(
-    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly operations: OperationsRepository,
     private readonly storage: StorageService,
     private readonly jobs: OperationJobs,
     private readonly groups: DuplicateGroupsStore,
     private readonly records: FileRecordsStore,
     private readonly quarantine: QuarantineService,
-    private readonly progress: ProgressService,
+    private readonly progress: ProgressTracking,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
@@ -120,7 +115,7 @@ export class OperationsService {
   }
 
   /** Validates a create request and turns it into the row to insert (no side effects but the user folder). */
-  private async draftFromRequest(user: AuthUser, dto: CreateOperationDto): Promise<Partial<Operation>> {
+  private async draftFromRequest(user: AuthUser, dto: CreateOperationDto): Promise<OperationDraft> {
     const storageKind = dto.storage ?? 'local';
     if (dto.type === 'cleanup_duplicates') {
       if (dto.options !== undefined || dto.rootPath !== undefined) {
@@ -184,32 +179,19 @@ export class OperationsService {
    */
   private async insertAndEnqueue(
     user: AuthUser,
-    draft: Partial<Operation>,
+    draft: OperationDraft,
     idempotency?: { key: string; hash: string },
   ): Promise<OperationView> {
-    const outcome = await this.dataSource.transaction(async (manager) => {
-      await manager.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [CREATE_LOCK_NAMESPACE, user.id]);
-      if (idempotency) {
-        const earlier = await manager.findOneBy(Operation, { userId: user.id, idempotencyKey: idempotency.key });
-        if (earlier && Date.now() - earlier.createdAt.getTime() < IDEMPOTENCY_WINDOW_MS) {
-          if (earlier.requestHash !== idempotency.hash) {
-            throw new ConflictException('Idempotency-Key was already used with a different request body');
-          }
-          return { operation: earlier, created: false };
-        }
-        if (earlier) await manager.update(Operation, { id: earlier.id }, { idempotencyKey: null });
-      }
-      await this.assertCanStart(manager, user, draft);
-      const operation = manager.create(Operation, {
-        ...draft,
-        userId: user.id,
-        status: 'pending',
-        progress: emptyProgress(),
-        idempotencyKey: idempotency?.key ?? null,
-        requestHash: idempotency?.hash ?? null,
+    let outcome: { operation: Operation; created: boolean };
+    try {
+      outcome = await this.operations.create(user.id, draft, {
+        idempotency,
+        admit: (active) => this.assertCanStart(active, draft),
       });
-      return { operation: await manager.save(operation), created: true };
-    });
+    } catch (error) {
+      if (error instanceof IdempotencyKeyReusedError) throw new ConflictException(error.message);
+      throw error;
+    }
     if (outcome.created) await this.enqueue(outcome.operation);
     return toOperationView(outcome.operation);
   }
@@ -219,28 +201,20 @@ export class OperationsService {
       await this.jobs.enqueue(operation.id);
     } catch {
       // The row is the source of truth: without a job it would wait forever, so end it clearly.
-      await this.dataSource
-        .getRepository(Operation)
-        .update(
-          { id: operation.id, status: 'pending' },
-          { status: 'failed', finishedAt: new Date(), error: { message: 'The job queue is unavailable' } },
-        );
+      await this.operations.failUnqueued(operation.id, 'The job queue is unavailable');
       throw new ServiceUnavailableException('The job queue (Redis) is unavailable; try again shortly');
     }
   }
 
-  private async assertCanStart(manager: EntityManager, user: AuthUser, draft: Partial<Operation>): Promise<void> {
-    const active = await manager
-      .createQueryBuilder(Operation, 'o')
-      .where('o.userId = :userId AND o.status IN (:...statuses)', { userId: user.id, statuses: ACTIVE_STATUSES })
-      .getMany();
+  /** The active-operation limit and the overlap rule, given the user's pending and running operations. */
+  private assertCanStart(active: Operation[], draft: OperationDraft): void {
     if (active.length >= this.config.maxActiveOperationsPerUser) {
       throw RateLimiterService.tooMany(
         `You already have ${active.length} pending or running operations (the limit is ${this.config.maxActiveOperationsPerUser})`,
         5,
       );
     }
-    const trees = operationTrees(draft as Operation);
+    const trees = operationTrees(draft);
     for (const other of active) {
       if (other.storage !== draft.storage) continue;
       const otherTrees = operationTrees(other);
@@ -257,7 +231,7 @@ export class OperationsService {
 
   /** The caller's operation, or 404 (also for another user's). */
   async findOwned(user: AuthUser, id: string): Promise<Operation> {
-    const operation = await this.dataSource.getRepository(Operation).findOneBy({ id, userId: user.id });
+    const operation = await this.operations.findOwned(user.id, id);
     if (!operation) throw new NotFoundException('Operation not found');
     return operation;
   }
@@ -266,41 +240,27 @@ export class OperationsService {
     return toOperationView(await this.findOwned(user, id));
   }
 
-  /** Snapshot for a socket subscriber; null when the operation is not the user's. */
-  async snapshotFor(userId: string, id: string): Promise<OperationView | null> {
-    const operation = await this.dataSource.getRepository(Operation).findOneBy({ id, userId });
-    return operation ? toOperationView(operation) : null;
-  }
-
   async list(user: AuthUser, query: ListOperationsQueryDto): Promise<Page<OperationView>> {
-    const where: FindOptionsWhere<Operation> = { userId: user.id };
-    if (query.status) where.status = query.status;
-    if (query.type) where.type = query.type;
-    const [items, total] = await this.dataSource.getRepository(Operation).findAndCount({
-      where,
-      order: { createdAt: 'DESC', id: 'DESC' },
-      skip: (query.page - 1) * query.limit,
-      take: query.limit,
-    });
+    const [items, total] = await this.operations.listForUser(
+      user.id,
+      { status: query.status, type: query.type },
+      (query.page - 1) * query.limit,
+      query.limit,
+    );
     return { items: items.map(toOperationView), total, page: query.page, limit: query.limit };
   }
 
   async cancel(user: AuthUser, id: string): Promise<OperationView> {
     const operation = await this.findOwned(user, id);
-    const repository = this.dataSource.getRepository(Operation);
     const progress: OperationProgress = { ...operation.progress, phase: 'done' };
-    const cancelledNow = await repository.update(
-      { id, status: 'pending' },
-      { status: 'cancelled', finishedAt: new Date(), progress },
-    );
-    if (cancelledNow.affected) {
+    if (await this.operations.cancelPending(id, progress)) {
       await this.jobs.removeWaiting(id).catch(() => undefined);
       // No worker will run it, so its end is announced here (a running one announces its own).
       await this.progress.ended(id, 'cancelled', progress);
       return this.get(user, id);
     }
-    const requested = await repository.update({ id, status: 'running' }, { cancelRequestedAt: new Date() });
-    if (!requested.affected) throw new ConflictException(`Operation already ended (${operation.status})`);
+    if (!(await this.operations.requestCancel(id)))
+      throw new ConflictException(`Operation already ended (${operation.status})`);
     return this.get(user, id);
   }
 
@@ -315,25 +275,10 @@ export class OperationsService {
       );
     }
     if (parent.purgedAt) throw new ConflictException('Its quarantine was purged: nothing can be restored');
-    const moved = await this.dataSource
-      .getRepository(FileRecord)
-      .createQueryBuilder('f')
-      .where(
-        "f.operationId = :id AND (f.status IN ('moved', 'quarantined') OR (f.status = 'failed' AND f.error = :interrupted))",
-        {
-          id,
-          interrupted: INTERRUPTED,
-        },
-      )
-      .getCount();
+    const moved = await this.records.countUndoable(id);
     if (parent.dryRun || moved === 0)
       throw new ConflictException('Operation moved nothing, so there is nothing to roll back');
-    const running = await this.dataSource.getRepository(Operation).findOne({
-      where: [
-        { parentOperationId: id, type: 'rollback', status: 'pending' },
-        { parentOperationId: id, type: 'rollback', status: 'running' },
-      ],
-    });
+    const running = await this.operations.findActiveRollbackOf(id);
     if (running) throw new ConflictException(`Rollback ${running.id} of this operation is already ${running.status}`);
     return this.insertAndEnqueue(user, {
       type: 'rollback',
@@ -366,30 +311,21 @@ export class OperationsService {
 
   async files(user: AuthUser, id: string, query: ListFilesQueryDto): Promise<Page<FileRecordView>> {
     await this.findOwned(user, id);
-    const where: FindOptionsWhere<FileRecord> = { operationId: id };
-    if (query.status) where.status = query.status;
-    if (query.category) where.category = query.category;
-    const [items, total] = await this.dataSource.getRepository(FileRecord).findAndCount({
-      where,
-      order: { seq: 'ASC' },
-      skip: (query.page - 1) * query.limit,
-      take: query.limit,
-    });
+    const [items, total] = await this.records.page(
+      id,
+      { status: query.status, category: query.category },
+      (query.page - 1) * query.limit,
+      query.limit,
+    );
     return { items: items.map(toFileRecordView), total, page: query.page, limit: query.limit };
   }
 
   /** Every file record, in batches, for the CSV report. */
   async *allFiles(user: AuthUser, id: string): AsyncGenerator<FileRecordView[]> {
     await this.findOwned(user, id);
-    const repository = this.dataSource.getRepository(FileRecord);
     let after = -1;
     for (;;) {
-      const batch = await repository
-        .createQueryBuilder('f')
-        .where('f.operationId = :id AND f.seq > :after', { id, after })
-        .orderBy('f.seq', 'ASC')
-        .take(1000)
-        .getMany();
+      const batch = await this.records.batchAfter(id, after, 1000);
       if (batch.length === 0) return;
       yield batch.map(toFileRecordView);
       after = batch[batch.length - 1].seq;
@@ -424,23 +360,18 @@ export class OperationsService {
 
   async report(user: AuthUser, id: string): Promise<OperationReport> {
     const operation = await this.findOwned(user, id);
-    const rows: { category: string | null; status: string; files: string; bytes: string }[] =
-      await this.dataSource.query(
-        `SELECT category, status, count(*) AS files, coalesce(sum(size), 0) AS bytes
-         FROM file_records WHERE operation_id = $1 GROUP BY category, status`,
-        [id],
-      );
+    const rows = await this.records.totalsByCategoryAndStatus(id);
     const byCategory: OperationReport['byCategory'] = {};
     const counts = { moved: 0, skipped: 0, failed: 0 };
     for (const row of rows) {
       const category = row.category ?? 'Other';
       byCategory[category] ??= { files: 0, bytes: 0 };
-      byCategory[category].files += Number(row.files);
-      byCategory[category].bytes += Number(row.bytes);
+      byCategory[category].files += row.files;
+      byCategory[category].bytes += row.bytes;
       if (row.status === 'moved' || row.status === 'quarantined' || row.status === 'restored')
-        counts.moved += Number(row.files);
-      else if (row.status === 'skipped' || row.status === 'conflict') counts.skipped += Number(row.files);
-      else if (row.status === 'failed') counts.failed += Number(row.files);
+        counts.moved += row.files;
+      else if (row.status === 'skipped' || row.status === 'conflict') counts.skipped += row.files;
+      else if (row.status === 'failed') counts.failed += row.files;
     }
     const progress = operation.progress;
     const totals = await this.groups.totals(id);

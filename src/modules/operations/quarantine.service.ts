@@ -1,13 +1,12 @@
 import { ConflictException, Inject, Injectable, Logger } from '@nestjs/common';
 import type { OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import type { DataSource } from 'typeorm';
 import type { AppConfig } from '../../config/app-config.js';
 import { APP_CONFIG } from '../../config/config.module.js';
 import { StorageService } from '../storage/storage.service.js';
 import { isInside } from '../storage/user-path.js';
 import { FileRecordsStore } from './file-records.store.js';
 import type { Operation } from './operation.entity.js';
+import { OperationsRepository } from './operations.repository.js';
 import { quarantineFolder } from './runners/cleanup.runner.js';
 import { removeEmptiedFolders } from './runners/empty-folders.js';
 import { parentOf, sameContentStamp } from './runners/run-context.js';
@@ -21,7 +20,7 @@ export class QuarantineService {
   private readonly logger = new Logger('Quarantine');
 
   constructor(
-    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly operations: OperationsRepository,
     private readonly storage: StorageService,
     private readonly records: FileRecordsStore,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -37,11 +36,7 @@ export class QuarantineService {
       throw new ConflictException(`Only a completed cleanup can be purged (this one is ${operation.status})`);
     }
     if (operation.purgedAt) return;
-    const rolledBackMeanwhile = await this.dataSource.query(
-      `SELECT 1 FROM operations WHERE parent_operation_id = $1 AND status IN ('pending', 'running')`,
-      [operation.id],
-    );
-    if (rolledBackMeanwhile.length) throw new ConflictException('Its rollback is under way');
+    if (await this.operations.hasActiveChild(operation.id)) throw new ConflictException('Its rollback is under way');
     await this.removeQuarantine(operation);
   }
 
@@ -77,19 +72,12 @@ export class QuarantineService {
     } finally {
       storage.close?.();
     }
-    await this.dataSource.query('UPDATE operations SET purged_at = now() WHERE id = $1', [operation.id]);
+    await this.operations.markPurged(operation.id);
   }
 
   /** Purges every completed cleanup older than QUARANTINE_RETENTION_DAYS; answers how many. */
   async purgeExpired(): Promise<number> {
-    const expired: Pick<Operation, 'id' | 'userId' | 'storage'>[] = await this.dataSource.query(
-      `SELECT id, user_id AS "userId", storage FROM operations
-        WHERE type = 'cleanup_duplicates' AND status = 'completed' AND NOT dry_run AND purged_at IS NULL
-          AND finished_at <= now() - make_interval(days => $1)
-          AND NOT EXISTS (SELECT 1 FROM operations r WHERE r.parent_operation_id = operations.id
-                           AND r.status IN ('pending', 'running'))`,
-      [this.config.quarantineRetentionDays],
-    );
+    const expired = await this.operations.findExpiredQuarantines(this.config.quarantineRetentionDays);
     for (const operation of expired) {
       try {
         await this.removeQuarantine(operation);

@@ -11,12 +11,13 @@ import { HashCacheStore } from '../../duplicates/hash-cache.store.js';
 import { findDuplicates } from '../../duplicates/index.js';
 import type { CandidateFile, DuplicateGroup } from '../../duplicates/index.js';
 import { findDuplicatesInStorage } from '../../duplicates/storage-duplicate-finder.js';
-import { PROGRESS_INTERVAL_MS } from '../../progress/progress.service.js';
+import { PROGRESS_INTERVAL_MS } from '../progress-tracker.js';
 import type { StoredFile, UserStorage } from '../../storage/storage-provider.js';
 import { destinationProblem, joinUserPath } from '../../storage/user-path.js';
 import { FileRecordsStore } from '../file-records.store.js';
 import type { PlannedFile } from '../file-records.store.js';
 import type { OrganizeOptions } from '../operation.types.js';
+import { OperationsRepository } from '../operations.repository.js';
 import { removeEmptiedFolders } from './empty-folders.js';
 import { JournalMover, MAX_RENAME_ATTEMPTS } from './journal-mover.js';
 import type { MovePolicy } from './journal-mover.js';
@@ -46,6 +47,7 @@ export class OrganizeRunner {
     private readonly mover: JournalMover,
     private readonly metrics: MetricsService,
     private readonly hashCaches: HashCacheStore,
+    private readonly operations: OperationsRepository,
   ) {}
 
   async run(context: RunContext): Promise<void> {
@@ -362,7 +364,15 @@ export class OrganizeRunner {
         // The order one search over every candidate gives: largest first, then by first path.
         groups.sort((a, b) => b.size - a.size || (a.first < b.first ? -1 : a.first > b.first ? 1 : 0));
         groups.forEach((group, position) => (group.position = position));
-        await this.groups.save(operation.id, context.epoch, groups);
+        // The groups and their members' hashes in one transaction that holds the run's lease.
+        await this.operations.fenced(operation.id, context.epoch, async (manager) => {
+          await this.groups.save(manager, operation.id, groups);
+          await this.records.setHashes(
+            manager,
+            operation.id,
+            groups.flatMap((group) => group.seqs.map((seq) => ({ seq, hash: group.hash }))),
+          );
+        });
         await this.hashCaches.save(storage, cache);
       } catch (error) {
         if (tickError) throw tickError;
