@@ -1,13 +1,10 @@
-import { InjectQueue } from '@nestjs/bull';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
-import type { Queue } from 'bull';
 import type { AppConfig } from '../../config/app-config.js';
 import { APP_CONFIG } from '../../config/config.module.js';
-import { OperationJob } from '../../queue/operation-jobs.js';
-import type { RunOperationJobData } from '../../queue/operation-jobs.js';
-import { QueueName } from '../../queue/queue.constants.js';
+import { OperationJobs } from '../../queue/operation-jobs.js';
 import { FileRecordsStore } from './file-records.store.js';
+import { jobNameFor } from './operation-job-name.js';
 import { OperationsRepository } from './operations.repository.js';
 import { ProgressTracking } from './progress-tracker.js';
 
@@ -15,7 +12,6 @@ import { ProgressTracking } from './progress-tracker.js';
 export const MAX_AUTO_RESUMES = 3;
 /** A pending operation younger than this may still be on its way into the queue. */
 const GRACE_MS = 5_000;
-const QUEUED_STATES = new Set(['waiting', 'delayed', 'paused', 'active']);
 
 /**
  * PostgreSQL is the source of truth: an operation that is pending or running but has no live
@@ -30,7 +26,7 @@ export class OperationRecoveryService implements OnModuleInit, OnApplicationShut
   private running = false;
 
   constructor(
-    @InjectQueue(QueueName.Operations) private readonly queue: Queue<RunOperationJobData>,
+    private readonly jobs: OperationJobs,
     private readonly operations: OperationsRepository,
     private readonly records: FileRecordsStore,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -59,16 +55,14 @@ export class OperationRecoveryService implements OnModuleInit, OnApplicationShut
       const orphans = await this.operations.findActiveOlderThan(GRACE_MS);
       const resumed: string[] = [];
       for (const orphan of orphans) {
-        const job = await this.queue.getJob(orphan.id);
-        const state = job ? await job.getState() : 'missing';
-        if (QUEUED_STATES.has(state)) continue;
+        const { state, live } = await this.jobs.jobState(orphan.id);
+        if (live) continue;
         if (orphan.resumeCount >= MAX_AUTO_RESUMES) {
           await this.giveUp(orphan.id);
           continue;
         }
         if (!(await this.operations.countResume(orphan.id, orphan.resumeCount))) continue;
-        await job?.remove().catch(() => undefined);
-        await this.queue.add(OperationJob.Run, { operationId: orphan.id }, { jobId: orphan.id, attempts: 1 });
+        await this.jobs.enqueueAgain(orphan.id, jobNameFor(orphan));
         this.logger.warn(`operation ${orphan.id} had no live job (${state}); enqueued again`);
         resumed.push(orphan.id);
       }

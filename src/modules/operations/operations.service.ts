@@ -17,6 +17,7 @@ import { DEFAULT_TEMPLATE, templateProblem } from '../categories/destination-tem
 import { DuplicateGroupsStore } from '../duplicates/duplicate-groups.store.js';
 import { DEFAULT_KEEP_POLICY, selectKeeper } from '../duplicates/keep-policy.js';
 import { FileRecordsStore } from './file-records.store.js';
+import { jobNameFor } from './operation-job-name.js';
 import { QuarantineService } from './quarantine.service.js';
 import { StorageService } from '../storage/storage.service.js';
 import { MissingPathError, normalizeRequestPath, PathRuleError, pathsOverlap } from '../storage/user-path.js';
@@ -198,7 +199,7 @@ export class OperationsService {
 
   private async enqueue(operation: Operation): Promise<void> {
     try {
-      await this.jobs.enqueue(operation.id);
+      await this.jobs.enqueue(operation.id, jobNameFor(operation));
     } catch {
       // The row is the source of truth: without a job it would wait forever, so end it clearly.
       await this.operations.failUnqueued(operation.id, 'The job queue is unavailable');
