@@ -3,9 +3,8 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import type { AuthUser } from '../../common/auth-user.js';
 import type { Page } from '../../common/dto/pagination.dto.js';
-import { OperationsRepository } from '../operations/operations.repository.js';
-import { toOperationView } from '../operations/operation.view.js';
-import type { OperationView } from '../operations/operation.view.js';
+import { OperationsQueriesService } from '../operations/operations-queries.service.js';
+import type { OwnedOperationView } from '../operations/operations-queries.service.js';
 import { User } from '../users/user.entity.js';
 import type { UserRole } from '../users/user.entity.js';
 import type { ListAllOperationsQueryDto, ListUsersQueryDto, UpdateUserDto } from './dto/admin.dto.js';
@@ -21,10 +20,7 @@ export interface AdminUserView {
   createdAt: string;
 }
 
-export interface AdminOperationView extends OperationView {
-  userId: string;
-  userEmail: string;
-}
+export type AdminOperationView = OwnedOperationView;
 
 function toAdminUserView(user: User): AdminUserView {
   return {
@@ -52,7 +48,7 @@ function likeLiteral(text: string): string {
 export class AdminService {
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
-    private readonly operations: OperationsRepository,
+    private readonly operations: OperationsQueriesService,
   ) {}
 
   async listUsers(query: ListUsersQueryDto): Promise<Page<AdminUserView>> {
@@ -98,16 +94,10 @@ export class AdminService {
   }
 
   async listOperations(query: ListAllOperationsQueryDto): Promise<Page<AdminOperationView>> {
-    const { items: rows, total } = await this.operations.listAllWithOwner(
+    return this.operations.listAll(
       { status: query.status, type: query.type, userId: query.userId, storage: query.storage },
-      (query.page - 1) * query.limit,
+      query.page,
       query.limit,
     );
-    const items = rows.map(({ operation, userEmail }) => ({
-      ...toOperationView(operation),
-      userId: operation.userId,
-      userEmail,
-    }));
-    return { items, total, page: query.page, limit: query.limit };
   }
 }

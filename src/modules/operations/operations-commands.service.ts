@@ -3,79 +3,30 @@ import {
   ConflictException,
   Inject,
   Injectable,
-  NotFoundException,
   ServiceUnavailableException,
 } from '@nestjs/common';
 import { createHash } from 'node:crypto';
 import type { AppConfig } from '../../config/app-config.js';
 import { APP_CONFIG } from '../../config/config.module.js';
 import type { AuthUser } from '../../common/auth-user.js';
-import type { Page } from '../../common/dto/pagination.dto.js';
 import { RateLimiterService } from '../../common/throttling/rate-limiter.service.js';
 import { OperationJobs } from '../../queue/operation-jobs.js';
 import { DEFAULT_TEMPLATE, templateProblem } from '../categories/destination-template.js';
-import { DuplicateGroupsStore } from '../duplicates/duplicate-groups.store.js';
-import { DEFAULT_KEEP_POLICY, selectKeeper } from '../duplicates/keep-policy.js';
+import { DEFAULT_KEEP_POLICY } from '../duplicates/keep-policy.js';
 import { FileRecordsStore } from './file-records.store.js';
 import { jobNameFor } from './operation-job-name.js';
 import { QuarantineService } from './quarantine.service.js';
 import { StorageService } from '../storage/storage.service.js';
 import { MissingPathError, normalizeRequestPath, PathRuleError, pathsOverlap } from '../storage/user-path.js';
 import type { CreateOperationDto } from './dto/create-operation.dto.js';
-import type { ListFilesQueryDto, ListOperationsQueryDto } from './dto/operation-query.dto.js';
-import type { FileRecord } from './file-record.entity.js';
 import type { Operation } from './operation.entity.js';
 import type { OperationProgress, OperationStatus, StoredOptions } from './operation.types.js';
 import { IdempotencyKeyReusedError, OperationsRepository } from './operations.repository.js';
 import type { OperationDraft } from './operations.repository.js';
+import { OperationsQueriesService } from './operations-queries.service.js';
 import { ProgressTracking } from './progress-tracker.js';
 import { toOperationView } from './operation.view.js';
 import type { OperationView } from './operation.view.js';
-
-export interface FileRecordView {
-  id: string;
-  sourcePath: string;
-  destinationPath: string | null;
-  category: string | null;
-  matchedBy: string | null;
-  size: number;
-  hash: string | null;
-  status: string;
-  error: string | null;
-}
-
-export interface DuplicateGroupView {
-  hash: string;
-  size: number;
-  count: number;
-  /** The file the default keep policy (oldest) keeps. */
-  keep: string;
-  files: string[];
-}
-
-export interface OperationReport {
-  byCategory: Record<string, { files: number; bytes: number }>;
-  moved: number;
-  skipped: number;
-  failed: number;
-  duplicates: { groups: number; files: number; reclaimableBytes: number };
-  spaceSavedBytes: number;
-  durationMs: number | null;
-}
-
-function toFileRecordView(record: FileRecord): FileRecordView {
-  return {
-    id: record.id,
-    sourcePath: record.sourcePath,
-    destinationPath: record.destinationPath,
-    category: record.category,
-    matchedBy: record.matchedBy,
-    size: record.size,
-    hash: record.hash,
-    status: record.status,
-    error: record.error,
-  };
-}
 
 /** The folders an operation reads or writes: two operations of a user may not share any. */
 export function operationTrees(operation: Pick<Operation, 'rootPath' | 'options'>): string[] {
@@ -93,13 +44,17 @@ function requestHash(body: unknown): string {
   return createHash('sha256').update(JSON.stringify(body)).digest('hex');
 }
 
+/**
+ * Everything that changes operations on a user's request: create (organize, cleanup), cancel,
+ * apply, rollback, purge a quarantine. Reads go through OperationsQueriesService.
+ */
 @Injectable()
-export class OperationsService {
+export class OperationsCommandsService {
   constructor(
     private readonly operations: OperationsRepository,
+    private readonly queries: OperationsQueriesService,
     private readonly storage: StorageService,
     private readonly jobs: OperationJobs,
-    private readonly groups: DuplicateGroupsStore,
     private readonly records: FileRecordsStore,
     private readonly quarantine: QuarantineService,
     private readonly progress: ProgressTracking,
@@ -122,7 +77,7 @@ export class OperationsService {
       if (dto.options !== undefined || dto.rootPath !== undefined) {
         throw new BadRequestException('rootPath and options belong to organize; a cleanup works on its source');
       }
-      const source = await this.findOwned(user, dto.sourceOperationId as string);
+      const source = await this.queries.findOwned(user, dto.sourceOperationId as string);
       if (source.type !== 'organize' || source.status !== 'completed') {
         throw new ConflictException('sourceOperationId must name a completed organize operation');
       }
@@ -230,43 +185,22 @@ export class OperationsService {
     }
   }
 
-  /** The caller's operation, or 404 (also for another user's). */
-  async findOwned(user: AuthUser, id: string): Promise<Operation> {
-    const operation = await this.operations.findOwned(user.id, id);
-    if (!operation) throw new NotFoundException('Operation not found');
-    return operation;
-  }
-
-  async get(user: AuthUser, id: string): Promise<OperationView> {
-    return toOperationView(await this.findOwned(user, id));
-  }
-
-  async list(user: AuthUser, query: ListOperationsQueryDto): Promise<Page<OperationView>> {
-    const [items, total] = await this.operations.listForUser(
-      user.id,
-      { status: query.status, type: query.type },
-      (query.page - 1) * query.limit,
-      query.limit,
-    );
-    return { items: items.map(toOperationView), total, page: query.page, limit: query.limit };
-  }
-
   async cancel(user: AuthUser, id: string): Promise<OperationView> {
-    const operation = await this.findOwned(user, id);
+    const operation = await this.queries.findOwned(user, id);
     const progress: OperationProgress = { ...operation.progress, phase: 'done' };
     if (await this.operations.cancelPending(id, progress)) {
       await this.jobs.removeWaiting(id).catch(() => undefined);
       // No worker will run it, so its end is announced here (a running one announces its own).
       await this.progress.ended(id, 'cancelled', progress);
-      return this.get(user, id);
+      return this.queries.get(user, id);
     }
     if (!(await this.operations.requestCancel(id)))
       throw new ConflictException(`Operation already ended (${operation.status})`);
-    return this.get(user, id);
+    return this.queries.get(user, id);
   }
 
   async rollback(user: AuthUser, id: string): Promise<OperationView> {
-    const parent = await this.findOwned(user, id);
+    const parent = await this.queries.findOwned(user, id);
     const endedStatuses: OperationStatus[] = ['completed', 'failed', 'cancelled'];
     if (parent.type === 'rollback') throw new ConflictException('A rollback cannot be rolled back');
     if (parent.status === 'rolled_back') throw new ConflictException('Operation is already rolled back');
@@ -292,7 +226,7 @@ export class OperationsService {
   }
 
   async apply(user: AuthUser, id: string): Promise<OperationView> {
-    const plan = await this.findOwned(user, id);
+    const plan = await this.queries.findOwned(user, id);
     if (plan.type !== 'organize' || !plan.dryRun || plan.status !== 'completed') {
       throw new ConflictException('Only a completed organize dry run can be applied');
     }
@@ -307,84 +241,6 @@ export class OperationsService {
   }
 
   async purgeQuarantine(user: AuthUser, id: string): Promise<void> {
-    await this.quarantine.purge(await this.findOwned(user, id));
-  }
-
-  async files(user: AuthUser, id: string, query: ListFilesQueryDto): Promise<Page<FileRecordView>> {
-    await this.findOwned(user, id);
-    const [items, total] = await this.records.page(
-      id,
-      { status: query.status, category: query.category },
-      (query.page - 1) * query.limit,
-      query.limit,
-    );
-    return { items: items.map(toFileRecordView), total, page: query.page, limit: query.limit };
-  }
-
-  /** Every file record, in batches, for the CSV report. */
-  async *allFiles(user: AuthUser, id: string): AsyncGenerator<FileRecordView[]> {
-    await this.findOwned(user, id);
-    let after = -1;
-    for (;;) {
-      const batch = await this.records.batchAfter(id, after, 1000);
-      if (batch.length === 0) return;
-      yield batch.map(toFileRecordView);
-      after = batch[batch.length - 1].seq;
-    }
-  }
-
-  async duplicates(user: AuthUser, id: string, page: number, limit: number): Promise<Page<DuplicateGroupView>> {
-    await this.findOwned(user, id);
-    const [groups, totals] = await Promise.all([
-      this.groups.page(id, (page - 1) * limit, limit),
-      this.groups.totals(id),
-    ]);
-    const where = await this.records.currentPaths(
-      id,
-      groups.flatMap((group) => group.seqs),
-    );
-    const items = groups.map((group) => {
-      const files = group.seqs
-        .map((seq) => where.get(seq))
-        .filter((file): file is { path: string; mtimeMs: number; size: number } => file !== undefined);
-      const sorted = files.map((file) => file.path).sort();
-      return {
-        hash: group.hash,
-        size: group.size,
-        count: files.length,
-        keep: files.length ? selectKeeper(files, DEFAULT_KEEP_POLICY).path : '',
-        files: sorted,
-      };
-    });
-    return { items, total: totals.groups, page, limit };
-  }
-
-  async report(user: AuthUser, id: string): Promise<OperationReport> {
-    const operation = await this.findOwned(user, id);
-    const rows = await this.records.totalsByCategoryAndStatus(id);
-    const byCategory: OperationReport['byCategory'] = {};
-    const counts = { moved: 0, skipped: 0, failed: 0 };
-    for (const row of rows) {
-      const category = row.category ?? 'Other';
-      byCategory[category] ??= { files: 0, bytes: 0 };
-      byCategory[category].files += row.files;
-      byCategory[category].bytes += row.bytes;
-      if (row.status === 'moved' || row.status === 'quarantined' || row.status === 'restored')
-        counts.moved += row.files;
-      else if (row.status === 'skipped' || row.status === 'conflict') counts.skipped += row.files;
-      else if (row.status === 'failed') counts.failed += row.files;
-    }
-    const progress = operation.progress;
-    const totals = await this.groups.totals(id);
-    return {
-      byCategory,
-      ...counts,
-      duplicates: { groups: totals.groups, files: totals.files, reclaimableBytes: totals.reclaimableBytes },
-      spaceSavedBytes: progress.spaceSavedBytes,
-      durationMs:
-        operation.startedAt && operation.finishedAt
-          ? operation.finishedAt.getTime() - operation.startedAt.getTime()
-          : null,
-    };
+    await this.quarantine.purge(await this.queries.findOwned(user, id));
   }
 }
