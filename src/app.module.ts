@@ -49,7 +49,7 @@ export class AppModule {
               AuthModule,
               OperationsModule,
               CategoriesApiModule,
-              ProgressGatewayModule,
+              ProgressGatewayModule.register({ accessFrom: OperationsModule }),
               AdminModule,
               FilesModule,
             ]

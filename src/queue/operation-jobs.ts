@@ -5,10 +5,26 @@ import { currentTraceCarrier } from '../tracing/tracing.js';
 import type { TraceCarrier } from '../tracing/tracing.js';
 import { QueueName } from './queue.constants.js';
 
-/** Job names of the operations queue. */
-export enum OperationJob {
-  Run = 'run',
+/**
+ * Every job name of the operations queue: one per job kind, each handled by its own processor
+ * (modules/operations/processors), plus the one name every job had before. A worker refuses to
+ * start unless each name here has a handler.
+ */
+export enum OperationJobName {
+  Organize = 'organize',
+  /** An organize operation that applies a completed dry run's plan. */
+  Apply = 'apply',
+  Rollback = 'rollback',
+  CleanupDuplicates = 'cleanup_duplicates',
+  /**
+   * Before job kinds had names every job was `run`; such jobs, queued by an older release, still
+   * run (by their operation row's type). Nothing enqueues it any more.
+   */
+  LegacyRun = 'run',
 }
+
+/** The states in which a job is still on its way to (or in) a worker. */
+const LIVE_STATES = new Set(['waiting', 'delayed', 'paused', 'active']);
 
 /** Jobs carry ids only (the processor re-reads the operation row), plus the trace they belong to. */
 export interface RunOperationJobData {
@@ -22,13 +38,27 @@ export interface RunOperationJobData {
 export class OperationJobs {
   constructor(@InjectQueue(QueueName.Operations) private readonly queue: Queue<RunOperationJobData>) {}
 
-  /** jobId = operationId, so enqueuing twice (a retry, the recovery pass) makes one job. */
-  async enqueue(operationId: string): Promise<void> {
+  /** Under the kind's name; jobId = operationId, so enqueuing twice (a retry, the recovery pass) makes one job. */
+  async enqueue(operationId: string, name: OperationJobName): Promise<void> {
     const trace = currentTraceCarrier();
-    await this.queue.add(OperationJob.Run, trace ? { operationId, trace } : { operationId }, {
+    await this.queue.add(name, trace ? { operationId, trace } : { operationId }, {
       jobId: operationId,
       attempts: 1,
     });
+  }
+
+  /** The state of the operation's job, or 'missing'; `live` while it is waiting, delayed, paused or active. */
+  async jobState(operationId: string): Promise<{ state: string; live: boolean }> {
+    const job = await this.queue.getJob(operationId);
+    const state = job ? await job.getState() : 'missing';
+    return { state, live: LIVE_STATES.has(state) };
+  }
+
+  /** Enqueues the operation again, replacing a dead job of it (failed, completed) that holds its id. */
+  async enqueueAgain(operationId: string, name: OperationJobName): Promise<void> {
+    const job = await this.queue.getJob(operationId);
+    await job?.remove().catch(() => undefined);
+    await this.queue.add(name, { operationId }, { jobId: operationId, attempts: 1 });
   }
 
   /** How many jobs the queue holds in each state (for metrics). */

@@ -3,7 +3,7 @@ import type { Queue } from 'bull';
 import fs from 'node:fs';
 import path from 'node:path';
 import { DataSource } from 'typeorm';
-import { OperationsProcessor } from '../../src/modules/operations/operations.processor.js';
+import { OperationJobsWorker } from '../../src/modules/operations/processors/operation-jobs.worker.js';
 import { createTestApp, signUp } from '../utils/test-app.js';
 import type { SignedUpUser, TestApp } from '../utils/test-app.js';
 import {
@@ -25,13 +25,13 @@ describe('an organize run repeated or interrupted (Bull delivers at least once)'
   let user: SignedUpUser;
   let root: string;
   let queue: Queue;
-  let processor: OperationsProcessor;
+  let processor: OperationJobsWorker;
   let db: DataSource;
 
   beforeAll(async () => {
     t = await createTestApp();
     queue = t.app.get<Queue>(getQueueToken('operations'));
-    processor = t.app.get(OperationsProcessor);
+    processor = t.app.get(OperationJobsWorker);
     db = t.app.get(DataSource);
   });
   afterAll(async () => {

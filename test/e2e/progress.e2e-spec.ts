@@ -2,7 +2,7 @@ import { getQueueToken } from '@nestjs/bull';
 import type { Queue } from 'bull';
 import { DataSource } from 'typeorm';
 import { Redis } from 'ioredis';
-import { OperationsProcessor } from '../../src/modules/operations/operations.processor.js';
+import { OperationJobsWorker } from '../../src/modules/operations/processors/operation-jobs.worker.js';
 import { progressSequenceKey } from '../../src/modules/progress/progress-channels.js';
 import { ProgressGateway } from '../../src/modules/progress/progress.gateway.js';
 import { createOperation, userFolder, waitForOperation, writeTree } from '../utils/operations.js';
@@ -227,7 +227,7 @@ describe('live progress over Socket.IO', () => {
     const socket = await connect();
     const events = recordEvents(socket);
     const ack = await subscribe(socket, created.id);
-    const processor = t.app.get(OperationsProcessor);
+    const processor = t.app.get(OperationJobsWorker);
     await processor.run(created.id);
     const end = await until(() => terminalEvent(events, created.id), 10_000, 'the re-announced end');
     expect(end.payload).toMatchObject({ status: 'completed', progress: ack.operation?.progress, seq: ack.seq! + 1 });

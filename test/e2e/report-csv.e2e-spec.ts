@@ -1,7 +1,7 @@
 import http from 'node:http';
 import type { IncomingMessage } from 'node:http';
 import { DataSource } from 'typeorm';
-import { OperationsService } from '../../src/modules/operations/operations.service.js';
+import { OperationsQueriesService } from '../../src/modules/operations/operations-queries.service.js';
 import { organize, userFolder, writeTree } from '../utils/operations.js';
 import { createTestApp, signUp } from '../utils/test-app.js';
 import type { SignedUpUser, TestApp } from '../utils/test-app.js';
@@ -108,7 +108,7 @@ describe('GET /api/v1/operations/:id/report as CSV', () => {
       [operation.id, long, rows],
     );
     // Counts the batches the report has read from the database.
-    const service = t.app.get(OperationsService);
+    const service = t.app.get(OperationsQueriesService);
     const original = service.allFiles;
     let batchesRead = 0;
     service.allFiles = async function* (...args) {

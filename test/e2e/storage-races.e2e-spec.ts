@@ -7,7 +7,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { DataSource } from 'typeorm';
-import { OperationsProcessor } from '../../src/modules/operations/operations.processor.js';
+import { OperationJobsWorker } from '../../src/modules/operations/processors/operation-jobs.worker.js';
 import { tempKeyOf } from '../../src/modules/operations/runners/run-context.js';
 import { TEMP_PREFIX } from '../../src/modules/storage/local-user-storage.js';
 import { StorageService } from '../../src/modules/storage/storage.service.js';
@@ -303,7 +303,7 @@ describe.each(['dirfd', 'path'])('special files and stray temps (STORAGE_FILE_LA
     await db.query(`UPDATE operations SET status = 'running', finished_at = NULL WHERE id = $1`, [done.id]);
     const ownTemp = path.join(root, path.dirname(record.destinationPath), `${TEMP_PREFIX}${tempKeyOf(done.id, seq)}`);
     fs.writeFileSync(ownTemp, 'a'.slice(0, 1));
-    await t.app.get(OperationsProcessor).run(done.id);
+    await t.app.get(OperationJobsWorker).run(done.id);
     const resumed = await waitForOperation(t, user, done.id);
     expect(resumed.status).toBe('completed');
     expect(fs.existsSync(ownTemp)).toBe(false);

@@ -5,6 +5,7 @@ import type { Express, RequestHandler } from 'express';
 import { QUEUE_BOARD_PATH } from '../../queue/queue-board.js';
 import { QUEUE_BOARD_ROUTER, QueueBoardModule } from '../../queue/queue-board.module.js';
 import { AuthModule } from '../auth/auth.module.js';
+import { OperationsDataModule } from '../operations/operations-data.module.js';
 import { AdminSessionService } from './admin-session.service.js';
 import { AdminController } from './admin.controller.js';
 import { AdminService } from './admin.service.js';
@@ -12,7 +13,7 @@ import { QueueBoardGate } from './queue-board.gate.js';
 
 /** API.md's Admin section: users, all operations, and the queue board at /admin/queues. */
 @Module({
-  imports: [AuthModule, QueueBoardModule],
+  imports: [AuthModule, QueueBoardModule, OperationsDataModule],
   controllers: [AdminController],
   providers: [AdminService, AdminSessionService, QueueBoardGate],
 })

@@ -4,9 +4,8 @@ import type { DataSource } from 'typeorm';
 import type { AuthUser } from '../../common/auth-user.js';
 import type { Page } from '../../common/dto/pagination.dto.js';
 import { PrincipalCache } from '../auth/principal-cache.js';
-import { Operation } from '../operations/operation.entity.js';
-import { toOperationView } from '../operations/operation.view.js';
-import type { OperationView } from '../operations/operation.view.js';
+import { OperationsQueriesService } from '../operations/operations-queries.service.js';
+import type { OwnedOperationView } from '../operations/operations-queries.service.js';
 import { User } from '../users/user.entity.js';
 import type { UserRole } from '../users/user.entity.js';
 import type { ListAllOperationsQueryDto, ListUsersQueryDto, UpdateUserDto } from './dto/admin.dto.js';
@@ -22,10 +21,7 @@ export interface AdminUserView {
   createdAt: string;
 }
 
-export interface AdminOperationView extends OperationView {
-  userId: string;
-  userEmail: string;
-}
+export type AdminOperationView = OwnedOperationView;
 
 function toAdminUserView(user: User): AdminUserView {
   return {
@@ -53,6 +49,7 @@ function likeLiteral(text: string): string {
 export class AdminService {
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly operations: OperationsQueriesService,
     private readonly principals: PrincipalCache,
   ) {}
 
@@ -102,27 +99,10 @@ export class AdminService {
   }
 
   async listOperations(query: ListAllOperationsQueryDto): Promise<Page<AdminOperationView>> {
-    const builder = this.dataSource
-      .getRepository(Operation)
-      .createQueryBuilder('o')
-      .innerJoin(User, 'u', 'u.id = o.userId')
-      .addSelect('u.email', 'user_email');
-    if (query.status) builder.andWhere('o.status = :status', { status: query.status });
-    if (query.type) builder.andWhere('o.type = :type', { type: query.type });
-    if (query.userId) builder.andWhere('o.userId = :userId', { userId: query.userId });
-    if (query.storage) builder.andWhere('o.storage = :storage', { storage: query.storage });
-    const total = await builder.clone().getCount();
-    const { entities, raw } = await builder
-      .orderBy('o.createdAt', 'DESC')
-      .addOrderBy('o.id', 'DESC')
-      .offset((query.page - 1) * query.limit)
-      .limit(query.limit)
-      .getRawAndEntities<{ user_email: string }>();
-    const items = entities.map((operation, index) => ({
-      ...toOperationView(operation),
-      userId: operation.userId,
-      userEmail: raw[index]?.user_email ?? '',
-    }));
-    return { items, total, page: query.page, limit: query.limit };
+    return this.operations.listAll(
+      { status: query.status, type: query.type, userId: query.userId, storage: query.storage },
+      query.page,
+      query.limit,
+    );
   }
 }

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import type { DataSource } from 'typeorm';
+import type { DataSource, EntityManager } from 'typeorm';
 
 export interface StoredGroup {
   position: number;
@@ -32,36 +32,26 @@ export class DuplicateGroupsStore {
     return rows.length > 0;
   }
 
-  /** Stores every group and the content hash of each member record, in one transaction, fenced on `epoch`. */
-  async save(operationId: string, epoch: number, groups: StoredGroup[]): Promise<void> {
-    await this.dataSource.transaction(async (manager) => {
-      const [fence] = (await manager.query(
-        'SELECT 1 AS ok FROM operations WHERE id = $1 AND lease_epoch = $2 FOR SHARE',
-        [operationId, epoch],
-      )) as { ok: number }[];
-      if (!fence) throw new Error(`operation ${operationId} was claimed by another processor`);
-      for (let start = 0; start < groups.length; start += 500) {
-        const chunk = groups.slice(start, start + 500);
-        await manager.query(
-          `INSERT INTO duplicate_groups (operation_id, position, hash, size, file_seqs)
-           SELECT $1, u.position, u.hash, u.size, string_to_array(u.seqs, ',')::int[]
-             FROM unnest($2::int[], $3::text[], $4::bigint[], $5::text[]) AS u(position, hash, size, seqs)`,
-          [
-            operationId,
-            chunk.map((g) => g.position),
-            chunk.map((g) => g.hash),
-            chunk.map((g) => g.size),
-            chunk.map((g) => g.seqs.join(',')),
-          ],
-        );
-        const members = chunk.flatMap((g) => g.seqs.map((seq) => [seq, g.hash] as const));
-        await manager.query(
-          `UPDATE file_records f SET hash = u.hash FROM unnest($2::int[], $3::text[]) AS u(seq, hash)
-            WHERE f.operation_id = $1 AND f.seq = u.seq`,
-          [operationId, members.map(([seq]) => seq), members.map(([, hash]) => hash)],
-        );
-      }
-    });
+  /**
+   * Stores every group, inside the caller's transaction: the run's fenced one, which also writes
+   * the member records' hashes (the operations module owns the fence and the file records).
+   */
+  async save(manager: EntityManager, operationId: string, groups: StoredGroup[]): Promise<void> {
+    for (let start = 0; start < groups.length; start += 500) {
+      const chunk = groups.slice(start, start + 500);
+      await manager.query(
+        `INSERT INTO duplicate_groups (operation_id, position, hash, size, file_seqs)
+         SELECT $1, u.position, u.hash, u.size, string_to_array(u.seqs, ',')::int[]
+           FROM unnest($2::int[], $3::text[], $4::bigint[], $5::text[]) AS u(position, hash, size, seqs)`,
+        [
+          operationId,
+          chunk.map((g) => g.position),
+          chunk.map((g) => g.hash),
+          chunk.map((g) => g.size),
+          chunk.map((g) => g.seqs.join(',')),
+        ],
+      );
+    }
   }
 
   async page(operationId: string, offset: number, limit: number): Promise<StoredGroup[]> {

@@ -108,16 +108,13 @@ export class MetricsService {
     });
   }
 
-  /** Runs one operation job, then records its duration and outcome under the operation's type. */
-  async timeJob(operationId: string, run: () => Promise<void>): Promise<void> {
+  /** Runs one operation job, then records its duration and outcome under the labels it then has (type, status). */
+  async timeJob(run: () => Promise<void>, labelsAfter: () => Promise<{ type: string; status: string }>): Promise<void> {
     const end = this.jobDuration.startTimer();
     try {
       await run();
     } finally {
-      const rows: { type: string; status: string }[] = await this.dataSource
-        .query('SELECT type, status FROM operations WHERE id = $1', [operationId])
-        .catch(() => []);
-      const labels = { type: rows[0]?.type ?? 'unknown', status: rows[0]?.status ?? 'unknown' };
+      const labels = await labelsAfter().catch(() => ({ type: 'unknown', status: 'unknown' }));
       end(labels);
       this.operationsFinished.inc(labels);
     }

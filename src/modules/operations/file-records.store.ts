@@ -1,10 +1,14 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import type { DataSource } from 'typeorm';
+import type { DataSource, EntityManager, FindOptionsWhere } from 'typeorm';
 import { crashPoint } from '../../common/faults/crash-point.js';
-import { FencedError } from '../progress/progress.service.js';
+import { FileRecord } from './file-record.entity.js';
 import { DISPLACED } from './operation.types.js';
 import type { FileStatus } from './operation.types.js';
+import { FencedError, OperationsRepository } from './operations.repository.js';
+
+/** The lease fence of a run (OperationsRepository's), with the operation id as $1 and the epoch as $2. */
+const LEASE_HELD = OperationsRepository.leaseHeldSql('$1', '$2');
 
 export interface PlannedFile {
   seq: number;
@@ -35,13 +39,22 @@ export interface FileOutcome {
 }
 
 /**
- * Batched reads and writes of file records: hundreds of rows a statement, never one per file.
- * Every write is fenced on the run's lease epoch; `FOR SHARE` makes a write and a new claim of the
+ * The one owner of the `file_records` table: batched reads and writes of file records, hundreds of
+ * rows a statement, never one per file. Every write of a run is fenced on the run's lease epoch (OperationsRepository.leaseHeldSql); `FOR SHARE` makes a write and a new claim of the
  * operation (an UPDATE of its row) wait for each other, so no write of an older run lands after it.
  */
 @Injectable()
 export class FileRecordsStore {
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+
+  /** Whether any file of the operation sits in its quarantine (a cleanup's, or a conflict mode's displacement). */
+  async hasQuarantined(operationId: string): Promise<boolean> {
+    const rows: unknown[] = await this.dataSource.query(
+      `SELECT 1 FROM file_records WHERE operation_id = $1 AND status = 'quarantined' LIMIT 1`,
+      [operationId],
+    );
+    return rows.length > 0;
+  }
 
   async hasRecords(operationId: string): Promise<boolean> {
     const rows: unknown[] = await this.dataSource.query('SELECT 1 FROM file_records WHERE operation_id = $1 LIMIT 1', [
@@ -62,7 +75,7 @@ export class FileRecordsStore {
   async deleteAll(operationId: string, epoch: number): Promise<void> {
     await this.dataSource.query(
       `DELETE FROM file_records WHERE operation_id = $1
-          AND EXISTS (SELECT 1 FROM operations WHERE id = $1 AND lease_epoch = $2 FOR SHARE)`,
+          AND ${LEASE_HELD}`,
       [operationId, epoch],
     );
   }
@@ -81,7 +94,7 @@ export class FileRecordsStore {
                      $10::text[], $11::text[], $12::text[], $13::bigint[], $14::bigint[])
               AS u(seq, source_path, destination_path, category, matched_by, size, mtime_ms, hash, status, error,
                    dev, ino)
-        WHERE EXISTS (SELECT 1 FROM operations WHERE id = $1 AND lease_epoch = $2 FOR SHARE)
+        WHERE ${LEASE_HELD}
        RETURNING 1`,
       [
         operationId,
@@ -133,16 +146,16 @@ export class FileRecordsStore {
       if (o.seq > high) high = o.seq;
     }
     const [row] = (await this.dataSource.query(
-      `WITH fence AS (SELECT 1 FROM operations WHERE id = $1 AND lease_epoch = $2 FOR SHARE),
+      `WITH fence AS (SELECT ${LEASE_HELD} AS held),
        ranged AS (
          UPDATE file_records SET status = $5, error = $6
           WHERE operation_id = $1 AND seq BETWEEN $3 AND $4 AND status = 'planned' AND seq <> ALL($7::int[])
-            AND EXISTS (SELECT 1 FROM fence)
+            AND (SELECT held FROM fence)
           RETURNING 1),
        listed AS (
          UPDATE file_records f SET status = u.status, error = u.error
            FROM unnest($7::int[], $8::text[], $9::text[]) AS u(seq, status, error)
-          WHERE f.operation_id = $1 AND f.seq = u.seq AND EXISTS (SELECT 1 FROM fence)
+          WHERE f.operation_id = $1 AND f.seq = u.seq AND (SELECT held FROM fence)
           RETURNING 1)
        SELECT (SELECT count(*) FROM ranged)::int AS ranged, (SELECT count(*) FROM listed)::int AS listed`,
       [
@@ -177,7 +190,7 @@ export class FileRecordsStore {
   async setDestination(operationId: string, epoch: number, seq: number, destinationPath: string): Promise<void> {
     const [, updated] = (await this.dataSource.query(
       `UPDATE file_records SET destination_path = $4 WHERE operation_id = $1 AND seq = $3
-          AND EXISTS (SELECT 1 FROM operations WHERE id = $1 AND lease_epoch = $2 FOR SHARE)`,
+          AND ${LEASE_HELD}`,
       [operationId, epoch, seq, destinationPath],
     )) as [unknown, number];
     if (updated !== 1) throw new FencedError(operationId);
@@ -208,7 +221,7 @@ export class FileRecordsStore {
                 WHERE operation_id = $1 AND status = 'planned' AND matched_by IS DISTINCT FROM '${DISPLACED}') o
         WHERE d.operation_id = $1 AND d.matched_by = '${DISPLACED}' AND d.status = 'planned'
           AND d.source_path = o.source_path
-          AND EXISTS (SELECT 1 FROM operations WHERE id = $1 AND lease_epoch = $2 FOR SHARE)`,
+          AND ${LEASE_HELD}`,
       [operationId, epoch],
     );
   }
@@ -246,7 +259,7 @@ export class FileRecordsStore {
   async settleRemaining(operationId: string, epoch: number, status: FileStatus, error: string): Promise<void> {
     await this.dataSource.query(
       `UPDATE file_records SET status = $3, error = $4 WHERE operation_id = $1 AND status = 'planned'
-          AND EXISTS (SELECT 1 FROM operations WHERE id = $1 AND lease_epoch = $2 FOR SHARE)`,
+          AND ${LEASE_HELD}`,
       [operationId, epoch, status, error],
     );
   }
@@ -401,11 +414,93 @@ export class FileRecordsStore {
     await this.dataSource.query(
       `INSERT INTO file_records
          (operation_id, seq, source_path, destination_path, category, matched_by, size, mtime_ms, hash, status, error)
-       ${select} AND EXISTS (SELECT 1 FROM operations WHERE id = $2 AND lease_epoch = $3 FOR SHARE)`,
+       ${select} AND ${OperationsRepository.leaseHeldSql('$2', '$3')}`,
       mode === 'apply'
         ? [fromOperationId, toOperationId, epoch, quarantine.from, quarantine.to]
         : [fromOperationId, toOperationId, epoch],
     );
     crashPoint('journal');
+  }
+
+  /** Stores the content hash of duplicate group members, inside the caller's fenced transaction. */
+  async setHashes(
+    manager: EntityManager,
+    operationId: string,
+    members: { seq: number; hash: string }[],
+  ): Promise<void> {
+    for (let start = 0; start < members.length; start += 5000) {
+      const chunk = members.slice(start, start + 5000);
+      await manager.query(
+        `UPDATE file_records f SET hash = u.hash FROM unnest($2::int[], $3::text[]) AS u(seq, hash)
+          WHERE f.operation_id = $1 AND f.seq = u.seq`,
+        [operationId, chunk.map((member) => member.seq), chunk.map((member) => member.hash)],
+      );
+    }
+  }
+
+  /**
+   * Marks every record still planned as interrupted, inside the caller's transaction (the one that
+   * failed the operation for good): the last run may have moved files of its batch without
+   * recording them, and a rollback reconciles these.
+   */
+  async markInterrupted(manager: EntityManager, operationId: string): Promise<void> {
+    await manager.query(
+      `UPDATE file_records SET status = 'failed', error = $2 WHERE operation_id = $1 AND status = 'planned'`,
+      [operationId, INTERRUPTED],
+    );
+  }
+
+  /** Records a rollback would undo: moved or quarantined, or interrupted (their file may have moved). */
+  async countUndoable(operationId: string): Promise<number> {
+    return this.dataSource
+      .getRepository(FileRecord)
+      .createQueryBuilder('f')
+      .where(
+        "f.operationId = :id AND (f.status IN ('moved', 'quarantined') OR (f.status = 'failed' AND f.error = :interrupted))",
+        { id: operationId, interrupted: INTERRUPTED },
+      )
+      .getCount();
+  }
+
+  /** One page of an operation's records in plan order, with the total. */
+  async page(
+    operationId: string,
+    filter: { status?: FileStatus; category?: string },
+    offset: number,
+    limit: number,
+  ): Promise<[FileRecord[], number]> {
+    const where: FindOptionsWhere<FileRecord> = { operationId };
+    if (filter.status) where.status = filter.status;
+    if (filter.category) where.category = filter.category;
+    return this.dataSource.getRepository(FileRecord).findAndCount({
+      where,
+      order: { seq: 'ASC' },
+      skip: offset,
+      take: limit,
+    });
+  }
+
+  /** Up to `limit` records after `afterSeq`, in plan order (keyset paging for the CSV report). */
+  async batchAfter(operationId: string, afterSeq: number, limit: number): Promise<FileRecord[]> {
+    return this.dataSource
+      .getRepository(FileRecord)
+      .createQueryBuilder('f')
+      .where('f.operationId = :id AND f.seq > :after', { id: operationId, after: afterSeq })
+      .orderBy('f.seq', 'ASC')
+      .take(limit)
+      .getMany();
+  }
+
+  /** Files and bytes by category and status (the report). */
+  async totalsByCategoryAndStatus(
+    operationId: string,
+  ): Promise<{ category: string | null; status: string; files: number; bytes: number }[]> {
+    const rows: { category: string | null; status: string; files: string; bytes: string }[] =
+      await this.dataSource.query(
+        `SELECT category, status, count(*) AS files, coalesce(sum(size), 0) AS bytes
+         FROM file_records WHERE operation_id = $1 GROUP BY category, status`,
+        [operationId],
+      );
+    return rows.map((row) => ({ ...row, files: Number(row.files), bytes: Number(row.bytes) }));
   }
 }

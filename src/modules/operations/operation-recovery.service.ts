@@ -1,22 +1,17 @@
-import { InjectQueue } from '@nestjs/bull';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import type { Queue } from 'bull';
-import type { DataSource } from 'typeorm';
 import type { AppConfig } from '../../config/app-config.js';
 import { APP_CONFIG } from '../../config/config.module.js';
-import { OperationJob } from '../../queue/operation-jobs.js';
-import type { RunOperationJobData } from '../../queue/operation-jobs.js';
-import { QueueName } from '../../queue/queue.constants.js';
-import { ProgressService } from '../progress/progress.service.js';
-import { INTERRUPTED } from './file-records.store.js';
+import { OperationJobs } from '../../queue/operation-jobs.js';
+import { FileRecordsStore } from './file-records.store.js';
+import { jobNameFor } from './operation-job-name.js';
+import { OperationsRepository } from './operations.repository.js';
+import { ProgressTracking } from './progress-tracker.js';
 
 /** Automatic resumes of one operation before it is failed for good (it can still be rolled back). */
 export const MAX_AUTO_RESUMES = 3;
 /** A pending operation younger than this may still be on its way into the queue. */
 const GRACE_MS = 5_000;
-const QUEUED_STATES = new Set(['waiting', 'delayed', 'paused', 'active']);
 
 /**
  * PostgreSQL is the source of truth: an operation that is pending or running but has no live
@@ -31,10 +26,11 @@ export class OperationRecoveryService implements OnModuleInit, OnApplicationShut
   private running = false;
 
   constructor(
-    @InjectQueue(QueueName.Operations) private readonly queue: Queue<RunOperationJobData>,
-    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly jobs: OperationJobs,
+    private readonly operations: OperationsRepository,
+    private readonly records: FileRecordsStore,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-    private readonly progress: ProgressService,
+    private readonly progress: ProgressTracking,
   ) {}
 
   onModuleInit(): void {
@@ -56,29 +52,17 @@ export class OperationRecoveryService implements OnModuleInit, OnApplicationShut
     if (this.running) return [];
     this.running = true;
     try {
-      const orphans: { id: string; resume_count: number }[] = await this.dataSource.query(
-        `SELECT id, resume_count FROM operations
-          WHERE status IN ('pending', 'running') AND created_at < now() - make_interval(secs => $1)
-          ORDER BY created_at`,
-        [GRACE_MS / 1000],
-      );
+      const orphans = await this.operations.findActiveOlderThan(GRACE_MS);
       const resumed: string[] = [];
       for (const orphan of orphans) {
-        const job = await this.queue.getJob(orphan.id);
-        const state = job ? await job.getState() : 'missing';
-        if (QUEUED_STATES.has(state)) continue;
-        if (orphan.resume_count >= MAX_AUTO_RESUMES) {
+        const { state, live } = await this.jobs.jobState(orphan.id);
+        if (live) continue;
+        if (orphan.resumeCount >= MAX_AUTO_RESUMES) {
           await this.giveUp(orphan.id);
           continue;
         }
-        const [, updated] = (await this.dataSource.query(
-          `UPDATE operations SET resume_count = resume_count + 1
-            WHERE id = $1 AND status IN ('pending', 'running') AND resume_count = $2`,
-          [orphan.id, orphan.resume_count],
-        )) as [unknown, number];
-        if (!updated) continue;
-        await job?.remove().catch(() => undefined);
-        await this.queue.add(OperationJob.Run, { operationId: orphan.id }, { jobId: orphan.id, attempts: 1 });
+        if (!(await this.operations.countResume(orphan.id, orphan.resumeCount))) continue;
+        await this.jobs.enqueueAgain(orphan.id, jobNameFor(orphan));
         this.logger.warn(`operation ${orphan.id} had no live job (${state}); enqueued again`);
         resumed.push(orphan.id);
       }
@@ -90,22 +74,10 @@ export class OperationRecoveryService implements OnModuleInit, OnApplicationShut
 
   private async giveUp(operationId: string): Promise<void> {
     const message = `Stopped after ${MAX_AUTO_RESUMES} automatic resumes; what it moved can be rolled back`;
-    const updated = await this.dataSource.transaction(async (manager) => {
-      const [, count] = (await manager.query(
-        `UPDATE operations SET status = 'failed', finished_at = now(), error = $2,
-                progress = jsonb_set(progress, '{phase}', '"done"'), lease_epoch = lease_epoch + 1
-          WHERE id = $1 AND status IN ('pending', 'running')`,
-        [operationId, JSON.stringify({ message })],
-      )) as [unknown, number];
-      // The last run may have moved files of its batch without recording them: the rollback reconciles these.
-      if (count) {
-        await manager.query(
-          `UPDATE file_records SET status = 'failed', error = $2 WHERE operation_id = $1 AND status = 'planned'`,
-          [operationId, INTERRUPTED],
-        );
-      }
-      return count;
-    });
+    // The last run may have moved files of its batch without recording them: the rollback reconciles these.
+    const updated = await this.operations.failForGood(operationId, message, (manager) =>
+      this.records.markInterrupted(manager, operationId),
+    );
     if (updated) {
       this.logger.error(`operation ${operationId}: ${message}`);
       await this.progress.ensureTerminalPublished(operationId);

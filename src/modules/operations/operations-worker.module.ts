@@ -5,21 +5,36 @@ import { DuplicatesModule } from '../duplicates/duplicates.module.js';
 import { ProgressModule } from '../progress/progress.module.js';
 import { ScanningModule } from '../scanning/scanning.module.js';
 import { StorageModule } from '../storage/storage.module.js';
-import { FileRecordsStore } from './file-records.store.js';
+import { OperationsDataModule } from './operations-data.module.js';
+import { ProgressTracking } from './progress-tracker.js';
 import { OperationRecoveryService } from './operation-recovery.service.js';
-import { OperationsProcessor } from './operations.processor.js';
+import { ApplyProcessor } from './processors/apply.processor.js';
+import { CleanupDuplicatesProcessor } from './processors/cleanup-duplicates.processor.js';
+import { LegacyRunProcessor } from './processors/legacy-run.processor.js';
+import { OperationJobsWorker } from './processors/operation-jobs.worker.js';
+import { OrganizeProcessor } from './processors/organize.processor.js';
+import { RollbackProcessor } from './processors/rollback.processor.js';
 import { QuarantinePurgeScheduler, QuarantineService } from './quarantine.service.js';
 import { CleanupRunner } from './runners/cleanup.runner.js';
 import { JournalMover } from './runners/journal-mover.js';
 import { OrganizeRunner } from './runners/organize.runner.js';
 import { RollbackRunner } from './runners/rollback.runner.js';
 
-/** The worker side of operations: the processor and the runners it drives. */
+/**
+ * The worker side of operations: one Bull processor per job kind, the worker they share, and the
+ * runners they drive. Imported only where APP_ROLE runs workers (AppModule), so only there do
+ * processors register with the queue.
+ */
 @Module({
-  imports: [QueueModule, StorageModule, ScanningModule, ProgressModule, CategoriesModule, DuplicatesModule],
+  imports: [QueueModule, StorageModule, ScanningModule, ProgressModule, CategoriesModule, DuplicatesModule, OperationsDataModule],
   providers: [
-    OperationsProcessor,
-    FileRecordsStore,
+    OperationJobsWorker,
+    OrganizeProcessor,
+    ApplyProcessor,
+    RollbackProcessor,
+    CleanupDuplicatesProcessor,
+    LegacyRunProcessor,
+    ProgressTracking,
     OrganizeRunner,
     RollbackRunner,
     JournalMover,

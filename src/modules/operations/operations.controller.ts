@@ -54,9 +54,10 @@ import {
   OperationReportDto,
 } from './dto/operation-response.dto.js';
 import type { OperationView } from './operation.view.js';
-import { OperationsService } from './operations.service.js';
+import { OperationsCommandsService } from './operations-commands.service.js';
+import { OperationsQueriesService } from './operations-queries.service.js';
+import type { DuplicateGroupView, FileRecordView, OperationReport } from './operations-queries.service.js';
 import { NO_QUARANTINE } from './quarantine.service.js';
-import type { DuplicateGroupView, FileRecordView, OperationReport } from './operations.service.js';
 
 const CSV_COLUMNS: readonly (keyof FileRecordView)[] = [
   'id',
@@ -91,7 +92,10 @@ async function* csvLines(
 @ApiSecurity('apiKey')
 @Controller('api/v1/operations')
 export class OperationsController {
-  constructor(private readonly operations: OperationsService) {}
+  constructor(
+    private readonly commands: OperationsCommandsService,
+    private readonly queries: OperationsQueriesService,
+  ) {}
 
   @Post()
   @ApiOperation({ summary: 'Start an operation (organize or cleanup_duplicates)' })
@@ -130,7 +134,7 @@ export class OperationsController {
     if (idempotencyKey !== undefined && (idempotencyKey.length === 0 || idempotencyKey.length > 255)) {
       throw new BadRequestException('Idempotency-Key must be 1 to 255 characters long');
     }
-    return this.operations.create(user, body, idempotencyKey);
+    return this.commands.create(user, body, idempotencyKey);
   }
 
   @Get()
@@ -138,7 +142,7 @@ export class OperationsController {
   @ApiOkResponse({ type: OperationPageDto, description: "The caller's operations, newest first" })
   @ApiErrors(400, 401)
   list(@CurrentUser() user: AuthUser, @Query() query: ListOperationsQueryDto): Promise<Page<OperationView>> {
-    return this.operations.list(user, query);
+    return this.queries.list(user, query);
   }
 
   @Get(':id')
@@ -146,7 +150,7 @@ export class OperationsController {
   @ApiOkResponse({ type: OperationDto })
   @ApiErrors([400, INVALID_ID_MESSAGE], 401, [404, 'Operation not found'])
   get(@CurrentUser() user: AuthUser, @Param('id', ParseUUIDPipe) id: string): Promise<OperationView> {
-    return this.operations.get(user, id);
+    return this.queries.get(user, id);
   }
 
   @Post(':id/cancel')
@@ -158,7 +162,7 @@ export class OperationsController {
   })
   @ApiErrors([400, INVALID_ID_MESSAGE], 401, [404, 'Operation not found'], [409, 'Operation already ended (completed)'])
   cancel(@CurrentUser() user: AuthUser, @Param('id', ParseUUIDPipe) id: string): Promise<OperationView> {
-    return this.operations.cancel(user, id);
+    return this.commands.cancel(user, id);
   }
 
   @Post(':id/rollback')
@@ -174,7 +178,7 @@ export class OperationsController {
     429,
   )
   rollback(@CurrentUser() user: AuthUser, @Param('id', ParseUUIDPipe) id: string): Promise<OperationView> {
-    return this.operations.rollback(user, id);
+    return this.commands.rollback(user, id);
   }
 
   @Post(':id/apply')
@@ -193,7 +197,7 @@ export class OperationsController {
     429,
   )
   apply(@CurrentUser() user: AuthUser, @Param('id', ParseUUIDPipe) id: string): Promise<OperationView> {
-    return this.operations.apply(user, id);
+    return this.commands.apply(user, id);
   }
 
   @Delete(':id/quarantine')
@@ -205,7 +209,7 @@ export class OperationsController {
   @ApiNoContentResponse({ description: 'The quarantined files are deleted for good; rollback then answers 409' })
   @ApiErrors([400, INVALID_ID_MESSAGE], 401, [404, 'Operation not found'], [409, NO_QUARANTINE])
   purgeQuarantine(@CurrentUser() user: AuthUser, @Param('id', ParseUUIDPipe) id: string): Promise<void> {
-    return this.operations.purgeQuarantine(user, id);
+    return this.commands.purgeQuarantine(user, id);
   }
 
   @Get(':id/files')
@@ -224,7 +228,7 @@ export class OperationsController {
     @Param('id', ParseUUIDPipe) id: string,
     @Query() query: ListFilesQueryDto,
   ): Promise<Page<FileRecordView>> {
-    return this.operations.files(user, id, query);
+    return this.queries.files(user, id, query);
   }
 
   @Get(':id/duplicates')
@@ -236,7 +240,7 @@ export class OperationsController {
     @Param('id', ParseUUIDPipe) id: string,
     @Query() query: PaginationQueryDto,
   ): Promise<Page<DuplicateGroupView>> {
-    return this.operations.duplicates(user, id, query.page, query.limit);
+    return this.queries.duplicates(user, id, query.page, query.limit);
   }
 
   @Get(':id/report')
@@ -265,8 +269,8 @@ export class OperationsController {
     @Req() request: Request,
     @Res({ passthrough: true }) response: Response,
   ): Promise<OperationReport | undefined> {
-    if (request.accepts(['application/json', 'text/csv']) !== 'text/csv') return this.operations.report(user, id);
-    const batches = this.operations.allFiles(user, id);
+    if (request.accepts(['application/json', 'text/csv']) !== 'text/csv') return this.queries.report(user, id);
+    const batches = this.queries.allFiles(user, id);
     // The first batch before any header: another user's or a missing operation is still a 404.
     const first = await batches.next();
     response.setHeader('Content-Type', 'text/csv; charset=utf-8');

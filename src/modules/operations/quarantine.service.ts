@@ -1,13 +1,12 @@
 import { ConflictException, Inject, Injectable, Logger } from '@nestjs/common';
 import type { OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import type { DataSource } from 'typeorm';
 import type { AppConfig } from '../../config/app-config.js';
 import { APP_CONFIG } from '../../config/config.module.js';
 import { StorageService } from '../storage/storage.service.js';
 import { isInside } from '../storage/user-path.js';
 import { FileRecordsStore } from './file-records.store.js';
 import type { Operation } from './operation.entity.js';
+import { OperationsRepository } from './operations.repository.js';
 import { quarantineFolder } from './runners/cleanup.runner.js';
 import { removeEmptiedFolders } from './runners/empty-folders.js';
 import { parentOf, sameContentStamp } from './runners/run-context.js';
@@ -27,7 +26,7 @@ export class QuarantineService {
   private readonly logger = new Logger('Quarantine');
 
   constructor(
-    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly operations: OperationsRepository,
     private readonly storage: StorageService,
     private readonly records: FileRecordsStore,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -41,28 +40,15 @@ export class QuarantineService {
     const hasQuarantine =
       !operation.dryRun &&
       (operation.type === 'cleanup_duplicates' ||
-        (operation.type === 'organize' && (await this.quarantinedAny(operation.id))));
+        (operation.type === 'organize' && (await this.records.hasQuarantined(operation.id))));
     if (!hasQuarantine) throw new ConflictException(NO_QUARANTINE);
     if (operation.status === 'rolled_back') throw new ConflictException('It was rolled back: its quarantine is empty');
     if (operation.status !== 'completed') {
       throw new ConflictException(`Only a completed operation can be purged (this one is ${operation.status})`);
     }
     if (operation.purgedAt) return;
-    const rolledBackMeanwhile = await this.dataSource.query(
-      `SELECT 1 FROM operations WHERE parent_operation_id = $1 AND status IN ('pending', 'running')`,
-      [operation.id],
-    );
-    if (rolledBackMeanwhile.length) throw new ConflictException('Its rollback is under way');
+    if (await this.operations.hasActiveChild(operation.id)) throw new ConflictException('Its rollback is under way');
     await this.removeQuarantine(operation);
-  }
-
-  /** Whether an organize moved any file aside into its quarantine (a conflict mode's displacement). */
-  private async quarantinedAny(operationId: string): Promise<boolean> {
-    const rows: unknown[] = await this.dataSource.query(
-      `SELECT 1 FROM file_records WHERE operation_id = $1 AND status = 'quarantined' LIMIT 1`,
-      [operationId],
-    );
-    return rows.length > 0;
   }
 
   /**
@@ -97,7 +83,7 @@ export class QuarantineService {
     } finally {
       storage.close();
     }
-    await this.dataSource.query('UPDATE operations SET purged_at = now() WHERE id = $1', [operation.id]);
+    await this.operations.markPurged(operation.id);
   }
 
   /**
@@ -105,17 +91,7 @@ export class QuarantineService {
    * than QUARANTINE_RETENTION_DAYS; answers how many.
    */
   async purgeExpired(): Promise<number> {
-    const expired: Pick<Operation, 'id' | 'userId' | 'storage'>[] = await this.dataSource.query(
-      `SELECT id, user_id AS "userId", storage FROM operations
-        WHERE status = 'completed' AND NOT dry_run AND purged_at IS NULL
-          AND (type = 'cleanup_duplicates'
-               OR (type = 'organize' AND EXISTS (SELECT 1 FROM file_records f
-                                                  WHERE f.operation_id = operations.id AND f.status = 'quarantined')))
-          AND finished_at <= now() - make_interval(days => $1)
-          AND NOT EXISTS (SELECT 1 FROM operations r WHERE r.parent_operation_id = operations.id
-                           AND r.status IN ('pending', 'running'))`,
-      [this.config.quarantineRetentionDays],
-    );
+    const expired = await this.operations.findExpiredQuarantines(this.config.quarantineRetentionDays);
     for (const operation of expired) {
       try {
         await this.removeQuarantine(operation);

@@ -1,4 +1,18 @@
-import type { OperationProgress } from '../operations/operation.types.js';
+/**
+ * The counters an event carries: API.md's `progress` object on the wire. The operations module's
+ * ProgressCounters has this shape; the transport only passes it through.
+ */
+export interface ProgressCounters {
+  phase: string;
+  filesTotal: number;
+  filesScanned: number;
+  filesProcessed: number;
+  bytesScanned: number;
+  duplicatesFound: number;
+  reclaimableBytes: number;
+  spaceSavedBytes: number;
+  errors: number;
+}
 
 /** Server events of API.md's "Live progress" section, by name. */
 export enum ProgressEventName {
@@ -11,12 +25,12 @@ export enum ProgressEventName {
 /** What a publisher sends; the transport adds `seq`. */
 export interface ProgressEventPayloads {
   [ProgressEventName.Status]: { operationId: string; status: string; at: string };
-  [ProgressEventName.Progress]: { operationId: string; progress: OperationProgress; at: string };
-  [ProgressEventName.Completed]: { operationId: string; status: string; progress: OperationProgress; at: string };
+  [ProgressEventName.Progress]: { operationId: string; progress: ProgressCounters; at: string };
+  [ProgressEventName.Completed]: { operationId: string; status: string; progress: ProgressCounters; at: string };
   [ProgressEventName.Failed]: {
     operationId: string;
     error: { message: string };
-    progress: OperationProgress;
+    progress: ProgressCounters;
     at: string;
   };
 }
@@ -29,7 +43,7 @@ export type ProgressServerEvents = {
   [E in ProgressEventName]: (payload: ProgressEvent<E>) => void;
 };
 
-/** Completed and failed end an operation's run; they are retried and remembered (see ProgressService). */
+/** Completed and failed end an operation's run; they are retried and remembered (see ProgressPublisher). */
 export const TERMINAL_EVENTS: ReadonlySet<ProgressEventName> = new Set([
   ProgressEventName.Completed,
   ProgressEventName.Failed,

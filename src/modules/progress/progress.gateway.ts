@@ -1,4 +1,4 @@
-import { HttpException, HttpStatus, Logger } from '@nestjs/common';
+import { HttpException, HttpStatus, Inject, Logger } from '@nestjs/common';
 import type { OnModuleDestroy } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { ConnectedSocket, MessageBody, SubscribeMessage, WebSocketGateway, WebSocketServer } from '@nestjs/websockets';
@@ -8,12 +8,12 @@ import type { DataSource } from 'typeorm';
 import type { AuthUser } from '../../common/auth-user.js';
 import { ApiKeysService } from '../auth/api-keys.service.js';
 import { AuthService } from '../auth/auth.service.js';
-import type { OperationView } from '../operations/operation.view.js';
-import { OperationsService } from '../operations/operations.service.js';
+import { OPERATION_ACCESS } from './operation-access.js';
+import type { OperationAccess, OperationSnapshot } from './operation-access.js';
 import { OPERATIONS_NAMESPACE, operationRoom } from './progress-channels.js';
 import type { ProgressServerEvents } from './progress-events.js';
 import { MetricsService } from '../metrics/metrics.service.js';
-import { ProgressService } from './progress.service.js';
+import { ProgressPublisher } from './progress-publisher.js';
 import { TokenBucket } from './token-bucket.js';
 
 /** Messages one connection may send: a burst of this many... */
@@ -29,7 +29,7 @@ export const CREDENTIAL_RECHECK_MS = 30_000;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-export type SubscribeAck = { ok: true; operation: OperationView; seq: number } | { ok: false; error: string };
+export type SubscribeAck = { ok: true; operation: OperationSnapshot; seq: number } | { ok: false; error: string };
 export type UnsubscribeAck = { ok: true } | { ok: false; error: string };
 
 type Ack<T> = (answer: T) => void;
@@ -88,8 +88,8 @@ export class ProgressGateway
   constructor(
     private readonly auth: AuthService,
     private readonly apiKeys: ApiKeysService,
-    private readonly operations: OperationsService,
-    private readonly progress: ProgressService,
+    @Inject(OPERATION_ACCESS) private readonly operations: OperationAccess,
+    private readonly progress: ProgressPublisher,
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly metrics: MetricsService,
   ) {}
@@ -178,12 +178,12 @@ export class ProgressGateway
         return { ok: false, error: 'too many subscriptions' };
       }
       // Ownership first: another user's socket never joins the room, so it never gets an event.
-      if (!(await this.operations.snapshotFor(user.id, operationId))) return { ok: false, error: 'not found' };
+      if (!(await this.operations.canSubscribe(user.id, operationId))) return { ok: false, error: 'not found' };
       await socket.join(room);
       // Every event numbered after `seq` reaches this socket (it is in the room), and the snapshot,
       // read after `seq`, already holds the effect of every event up to it.
       const seq = await this.progress.currentSeq(operationId);
-      const operation = await this.operations.snapshotFor(user.id, operationId);
+      const operation = await this.operations.snapshot(operationId);
       if (!operation) {
         await socket.leave(room);
         return { ok: false, error: 'not found' };

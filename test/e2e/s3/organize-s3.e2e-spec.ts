@@ -1,7 +1,7 @@
 import { getQueueToken } from '@nestjs/bull';
 import type { Queue } from 'bull';
 import { DataSource } from 'typeorm';
-import { OperationsProcessor } from '../../../src/modules/operations/operations.processor.js';
+import { OperationJobsWorker } from '../../../src/modules/operations/processors/operation-jobs.worker.js';
 import { objectMtimeMs } from '../../../src/modules/storage/s3-user-storage.js';
 import { StorageService } from '../../../src/modules/storage/storage.service.js';
 import { PathRuleError } from '../../../src/modules/storage/user-path.js';
@@ -390,14 +390,14 @@ describe('an S3 organize interrupted between copy and delete', () => {
   let user: SignedUpUser;
   let bucket: BucketFolder;
   let queue: Queue;
-  let processor: OperationsProcessor;
+  let processor: OperationJobsWorker;
   let db: DataSource;
 
   beforeAll(async () => {
     s3 = await startS3rver();
     t = await createTestApp(s3.env);
     queue = t.app.get<Queue>(getQueueToken('operations'));
-    processor = t.app.get(OperationsProcessor);
+    processor = t.app.get(OperationJobsWorker);
     db = t.app.get(DataSource);
   });
   afterAll(async () => {

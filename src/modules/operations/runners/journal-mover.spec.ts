@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { MetricsService } from '../../metrics/metrics.service.js';
-import type { ProgressTracker } from '../../progress/progress.service.js';
+import type { ProgressTracker } from '../progress-tracker.js';
 import { LocalUserStorage } from '../../storage/local-user-storage.js';
 import type { FileRecordsStore, PlannedFile } from '../file-records.store.js';
 import type { Operation } from '../operation.entity.js';

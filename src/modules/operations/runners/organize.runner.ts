@@ -10,8 +10,8 @@ import type { StoredGroup } from '../../duplicates/duplicate-groups.store.js';
 import { HashCacheStore } from '../../duplicates/hash-cache.store.js';
 import { findDuplicates, localFileHashes, streamedHashes } from '../../duplicates/index.js';
 import type { CandidateFile } from '../../duplicates/index.js';
-import { PROGRESS_INTERVAL_MS } from '../../progress/progress.service.js';
 import { ScanningService } from '../../scanning/scanning.service.js';
+import { PROGRESS_INTERVAL_MS } from '../progress-tracker.js';
 import type { StoredFile, UserStorage } from '../../storage/storage-provider.js';
 import { COPY_MTIME_TOLERANCE_MS } from '../../storage/local-user-storage.js';
 import { destinationProblem, joinUserPath } from '../../storage/user-path.js';
@@ -20,6 +20,7 @@ import type { PlannedFile } from '../file-records.store.js';
 import { DISPLACED, isDisplacingMode } from '../operation.types.js';
 import type { DisplacingMode, OrganizeOptions } from '../operation.types.js';
 import { quarantineFolder } from './cleanup.runner.js';
+import { OperationsRepository } from '../operations.repository.js';
 import { removeEmptiedFolders } from './empty-folders.js';
 import { JournalMover, MAX_RENAME_ATTEMPTS } from './journal-mover.js';
 import type { MovePolicy } from './journal-mover.js';
@@ -50,6 +51,7 @@ export class OrganizeRunner {
     private readonly metrics: MetricsService,
     private readonly hashCaches: HashCacheStore,
     private readonly scanning: ScanningService,
+    private readonly operations: OperationsRepository,
   ) {}
 
   async run(context: RunContext): Promise<void> {
@@ -426,7 +428,15 @@ export class OrganizeRunner {
         // The order one search over every candidate gives: largest first, then by first path.
         groups.sort((a, b) => b.size - a.size || (a.first < b.first ? -1 : a.first > b.first ? 1 : 0));
         groups.forEach((group, position) => (group.position = position));
-        await this.groups.save(operation.id, context.epoch, groups);
+        // The groups and their members' hashes in one transaction that holds the run's lease.
+        await this.operations.fenced(operation.id, context.epoch, async (manager) => {
+          await this.groups.save(manager, operation.id, groups);
+          await this.records.setHashes(
+            manager,
+            operation.id,
+            groups.flatMap((group) => group.seqs.map((seq) => ({ seq, hash: group.hash }))),
+          );
+        });
         await this.hashCaches.save(storage, cache);
       } catch (error) {
         if (tickError) throw tickError;

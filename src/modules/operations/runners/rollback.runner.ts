@@ -1,10 +1,8 @@
 import { Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import type { DataSource } from 'typeorm';
 import { FileRecordsStore, INTERRUPTED } from '../file-records.store.js';
 import type { FileOutcome, PlannedFile } from '../file-records.store.js';
-import { Operation } from '../operation.entity.js';
 import type { OperationProgress } from '../operation.types.js';
+import { OperationsRepository } from '../operations.repository.js';
 import type { MoveOutcome, StoredFile } from '../../storage/storage-provider.js';
 import { removeEmptiedFolders } from './empty-folders.js';
 import { quarantineFolder } from './cleanup.runner.js';
@@ -22,7 +20,7 @@ export class RollbackRunner {
   constructor(
     private readonly records: FileRecordsStore,
     private readonly mover: JournalMover,
-    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly operations: OperationsRepository,
   ) {}
 
   async run(context: RunContext): Promise<void> {
@@ -58,7 +56,8 @@ export class RollbackRunner {
     if (tracker.isCancelRequested) return;
     await tracker.enterPhase('finalizing');
     // Folders the parent created for its destinations and that are empty again go too.
-    const parent = await this.dataSource.getRepository(Operation).findOneByOrFail({ id: parentId });
+    const parent = await this.operations.findById(parentId);
+    if (!parent) throw new Error(`the parent ${parentId} of rollback ${operation.id} is gone`);
     // A cleanup's quarantine, or an organize's (the files a conflict mode moved aside), emptied.
     const quarantine = quarantineFolder(parent.id);
     await removeEmptiedFolders(storage, vacated, quarantine);
@@ -72,12 +71,7 @@ export class RollbackRunner {
 
   /** Called when the rollback completed: the parent is then `rolled_back`. Answers its progress when it changed. */
   async markParentRolledBack(context: RunContext): Promise<OperationProgress | null> {
-    const [rows] = (await this.dataSource.query(
-      `UPDATE operations SET status = 'rolled_back'
-        WHERE id = $1 AND status IN ('completed', 'failed', 'cancelled') RETURNING progress`,
-      [context.operation.parentOperationId],
-    )) as [{ progress: OperationProgress }[], number];
-    return rows[0]?.progress ?? null;
+    return this.operations.markRolledBack(context.operation.parentOperationId as string);
   }
 
   /** Restores one file; without a promise where the backend moves synchronously. */

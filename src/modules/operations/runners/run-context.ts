@@ -1,7 +1,7 @@
 import type { UserStorage } from '../../storage/storage-provider.js';
 import { COPY_MTIME_TOLERANCE_MS } from '../../storage/local-user-storage.js';
 import { PathEscapeError } from '../../storage/storage-provider.js';
-import type { ProgressTracker } from '../../progress/progress.service.js';
+import type { ProgressTracker } from '../progress-tracker.js';
 import type { Operation } from '../operation.entity.js';
 
 /** What one run of one operation works with. */

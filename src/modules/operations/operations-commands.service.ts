@@ -1,0 +1,246 @@
+import {
+  BadRequestException,
+  ConflictException,
+  Inject,
+  Injectable,
+  ServiceUnavailableException,
+} from '@nestjs/common';
+import { createHash } from 'node:crypto';
+import type { AppConfig } from '../../config/app-config.js';
+import { APP_CONFIG } from '../../config/config.module.js';
+import type { AuthUser } from '../../common/auth-user.js';
+import { RateLimiterService } from '../../common/throttling/rate-limiter.service.js';
+import { OperationJobs } from '../../queue/operation-jobs.js';
+import { DEFAULT_TEMPLATE, templateProblem } from '../categories/destination-template.js';
+import { DEFAULT_KEEP_POLICY } from '../duplicates/keep-policy.js';
+import { FileRecordsStore } from './file-records.store.js';
+import { jobNameFor } from './operation-job-name.js';
+import { QuarantineService } from './quarantine.service.js';
+import { StorageService } from '../storage/storage.service.js';
+import { MissingPathError, normalizeRequestPath, PathRuleError, pathsOverlap } from '../storage/user-path.js';
+import type { CreateOperationDto } from './dto/create-operation.dto.js';
+import type { Operation } from './operation.entity.js';
+import type { OperationProgress, OperationStatus, StoredOptions } from './operation.types.js';
+import { IdempotencyKeyReusedError, OperationsRepository } from './operations.repository.js';
+import type { OperationDraft } from './operations.repository.js';
+import { OperationsQueriesService } from './operations-queries.service.js';
+import { ProgressTracking } from './progress-tracker.js';
+import { toOperationView } from './operation.view.js';
+import type { OperationView } from './operation.view.js';
+
+/** The folders an operation reads or writes: two operations of a user may not share any. */
+export function operationTrees(operation: Pick<Operation, 'rootPath' | 'options'>): string[] {
+  const trees = [operation.rootPath];
+  if (operation.options.destination !== undefined) trees.push(operation.options.destination);
+  return trees;
+}
+
+function allowMissing(error: unknown): void {
+  if (error instanceof MissingPathError) return;
+  throw error;
+}
+
+function requestHash(body: unknown): string {
+  return createHash('sha256').update(JSON.stringify(body)).digest('hex');
+}
+
+/**
+ * Everything that changes operations on a user's request: create (organize, cleanup), cancel,
+ * apply, rollback, purge a quarantine. Reads go through OperationsQueriesService.
+ */
+@Injectable()
+export class OperationsCommandsService {
+  constructor(
+    private readonly operations: OperationsRepository,
+    private readonly queries: OperationsQueriesService,
+    private readonly storage: StorageService,
+    private readonly jobs: OperationJobs,
+    private readonly records: FileRecordsStore,
+    private readonly quarantine: QuarantineService,
+    private readonly progress: ProgressTracking,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  async create(user: AuthUser, dto: CreateOperationDto, idempotencyKey?: string): Promise<OperationView> {
+    const draft = await this.draftFromRequest(user, dto);
+    return this.insertAndEnqueue(
+      user,
+      draft,
+      idempotencyKey ? { key: idempotencyKey, hash: requestHash(dto) } : undefined,
+    );
+  }
+
+  /** Validates a create request and turns it into the row to insert (no side effects but the user folder). */
+  private async draftFromRequest(user: AuthUser, dto: CreateOperationDto): Promise<OperationDraft> {
+    const storageKind = dto.storage ?? 'local';
+    if (dto.type === 'cleanup_duplicates') {
+      if (dto.options !== undefined || dto.rootPath !== undefined) {
+        throw new BadRequestException('rootPath and options belong to organize; a cleanup works on its source');
+      }
+      const source = await this.queries.findOwned(user, dto.sourceOperationId as string);
+      if (source.type !== 'organize' || source.status !== 'completed') {
+        throw new ConflictException('sourceOperationId must name a completed organize operation');
+      }
+      return {
+        type: 'cleanup_duplicates',
+        storage: source.storage,
+        rootPath: source.rootPath,
+        dryRun: dto.dryRun ?? false,
+        options: { destination: source.options.destination, keep: dto.keep ?? DEFAULT_KEEP_POLICY },
+        sourceOperationId: source.id,
+      };
+    }
+
+    if (dto.keep !== undefined || dto.sourceOperationId !== undefined) {
+      throw new BadRequestException('keep and sourceOperationId belong to cleanup_duplicates');
+    }
+    const rootPath = this.checkedPath(dto.rootPath ?? '', 'rootPath');
+    const destination = this.checkedPath(dto.options?.destination ?? rootPath, 'options.destination');
+    const template = dto.options?.template ?? DEFAULT_TEMPLATE;
+    const problem = templateProblem(template);
+    if (problem) throw new BadRequestException(`options.${problem}`);
+    const storage = await this.storage.forUser(storageKind, user.id);
+    try {
+      await storage.assertFolder(rootPath, 'rootPath');
+      // A missing destination is fine (moves create it); a file or a link in its place is not.
+      if (destination !== rootPath) await storage.assertFolder(destination, 'options.destination').catch(allowMissing);
+    } catch (error) {
+      if (error instanceof PathRuleError) throw new BadRequestException(error.message);
+      throw error;
+    } finally {
+      storage.close?.();
+    }
+    const options: StoredOptions = {
+      destination,
+      template,
+      onConflict: dto.options?.onConflict ?? 'rename',
+      includeHidden: dto.options?.includeHidden ?? false,
+    };
+    return { type: 'organize', storage: storageKind, rootPath, dryRun: dto.dryRun ?? false, options };
+  }
+
+  private checkedPath(raw: string, field: string): string {
+    try {
+      return normalizeRequestPath(raw, field);
+    } catch (error) {
+      if (error instanceof PathRuleError) throw new BadRequestException(error.message);
+      throw error;
+    }
+  }
+
+  /**
+   * Inserts the operation under a per-user lock (so the active-operation limit and the overlap
+   * check cannot race), then enqueues its job. Answers the earlier operation for a repeated
+   * idempotency key.
+   */
+  private async insertAndEnqueue(
+    user: AuthUser,
+    draft: OperationDraft,
+    idempotency?: { key: string; hash: string },
+  ): Promise<OperationView> {
+    let outcome: { operation: Operation; created: boolean };
+    try {
+      outcome = await this.operations.create(user.id, draft, {
+        idempotency,
+        admit: (active) => this.assertCanStart(active, draft),
+      });
+    } catch (error) {
+      if (error instanceof IdempotencyKeyReusedError) throw new ConflictException(error.message);
+      throw error;
+    }
+    if (outcome.created) await this.enqueue(outcome.operation);
+    return toOperationView(outcome.operation);
+  }
+
+  private async enqueue(operation: Operation): Promise<void> {
+    try {
+      await this.jobs.enqueue(operation.id, jobNameFor(operation));
+    } catch {
+      // The row is the source of truth: without a job it would wait forever, so end it clearly.
+      await this.operations.failUnqueued(operation.id, 'The job queue is unavailable');
+      throw new ServiceUnavailableException('The job queue (Redis) is unavailable; try again shortly');
+    }
+  }
+
+  /** The active-operation limit and the overlap rule, given the user's pending and running operations. */
+  private assertCanStart(active: Operation[], draft: OperationDraft): void {
+    if (active.length >= this.config.maxActiveOperationsPerUser) {
+      throw RateLimiterService.tooMany(
+        `You already have ${active.length} pending or running operations (the limit is ${this.config.maxActiveOperationsPerUser})`,
+        5,
+      );
+    }
+    const trees = operationTrees(draft);
+    for (const other of active) {
+      if (other.storage !== draft.storage) continue;
+      const otherTrees = operationTrees(other);
+      if (trees.some((tree) => otherTrees.some((otherTree) => pathsOverlap(tree, otherTree)))) {
+        throw new ConflictException({
+          statusCode: 409,
+          error: 'Conflict',
+          message: `Operation ${other.id} (${other.status}) is working on an overlapping folder`,
+          conflictingOperationId: other.id,
+        });
+      }
+    }
+  }
+
+  async cancel(user: AuthUser, id: string): Promise<OperationView> {
+    const operation = await this.queries.findOwned(user, id);
+    const progress: OperationProgress = { ...operation.progress, phase: 'done' };
+    if (await this.operations.cancelPending(id, progress)) {
+      await this.jobs.removeWaiting(id).catch(() => undefined);
+      // No worker will run it, so its end is announced here (a running one announces its own).
+      await this.progress.ended(id, 'cancelled', progress);
+      return this.queries.get(user, id);
+    }
+    if (!(await this.operations.requestCancel(id)))
+      throw new ConflictException(`Operation already ended (${operation.status})`);
+    return this.queries.get(user, id);
+  }
+
+  async rollback(user: AuthUser, id: string): Promise<OperationView> {
+    const parent = await this.queries.findOwned(user, id);
+    const endedStatuses: OperationStatus[] = ['completed', 'failed', 'cancelled'];
+    if (parent.type === 'rollback') throw new ConflictException('A rollback cannot be rolled back');
+    if (parent.status === 'rolled_back') throw new ConflictException('Operation is already rolled back');
+    if (!endedStatuses.includes(parent.status)) {
+      throw new ConflictException(
+        `Only completed, failed or cancelled operations can be rolled back (this one is ${parent.status})`,
+      );
+    }
+    if (parent.purgedAt) throw new ConflictException('Its quarantine was purged: nothing can be restored');
+    const moved = await this.records.countUndoable(id);
+    if (parent.dryRun || moved === 0)
+      throw new ConflictException('Operation moved nothing, so there is nothing to roll back');
+    const running = await this.operations.findActiveRollbackOf(id);
+    if (running) throw new ConflictException(`Rollback ${running.id} of this operation is already ${running.status}`);
+    return this.insertAndEnqueue(user, {
+      type: 'rollback',
+      storage: parent.storage,
+      rootPath: parent.rootPath,
+      dryRun: false,
+      options: { destination: parent.options.destination },
+      parentOperationId: parent.id,
+    });
+  }
+
+  async apply(user: AuthUser, id: string): Promise<OperationView> {
+    const plan = await this.queries.findOwned(user, id);
+    if (plan.type !== 'organize' || !plan.dryRun || plan.status !== 'completed') {
+      throw new ConflictException('Only a completed organize dry run can be applied');
+    }
+    return this.insertAndEnqueue(user, {
+      type: 'organize',
+      storage: plan.storage,
+      rootPath: plan.rootPath,
+      dryRun: false,
+      options: plan.options,
+      sourceOperationId: plan.id,
+    });
+  }
+
+  async purgeQuarantine(user: AuthUser, id: string): Promise<void> {
+    await this.quarantine.purge(await this.queries.findOwned(user, id));
+  }
+}

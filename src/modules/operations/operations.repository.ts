@@ -1,0 +1,364 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import type { DataSource, EntityManager, FindOptionsWhere } from 'typeorm';
+import { User } from '../users/user.entity.js';
+import { Operation } from './operation.entity.js';
+import { ACTIVE_STATUSES, emptyProgress } from './operation.types.js';
+import type { OperationProgress, OperationStatus, OperationType } from './operation.types.js';
+
+/**
+ * The run's lease is gone: another processor claimed the operation (a higher lease epoch), or the
+ * operation ended (finished, failed by the recovery pass). The run must stop touching files.
+ */
+export class FencedError extends Error {
+  constructor(operationId: string) {
+    super(`operation ${operationId} was claimed by another processor`);
+  }
+}
+
+/** An Idempotency-Key that was used within the window with a different request body. */
+export class IdempotencyKeyReusedError extends Error {
+  constructor() {
+    super('Idempotency-Key was already used with a different request body');
+  }
+}
+
+/** Arbitrary constant naming "operation creation of one user" among advisory locks. */
+const CREATE_LOCK_NAMESPACE = 42_073_110;
+const IDEMPOTENCY_WINDOW_MS = 24 * 3600 * 1000;
+
+/** What a new operation is made of; the repository adds owner, status, progress and idempotency. */
+export type OperationDraft = Pick<Operation, 'type' | 'storage' | 'rootPath' | 'dryRun' | 'options'> &
+  Partial<Pick<Operation, 'parentOperationId' | 'sourceOperationId'>>;
+
+/** A pending or running operation of the recovery scan. */
+export interface OrphanCandidate {
+  id: string;
+  type: OperationType;
+  sourceOperationId: string | null;
+  resumeCount: number;
+}
+
+/**
+ * The one owner of the `operations` table: every statement on it is here. Writes of a run are
+ * fenced on its lease epoch (one implementation: `leaseHeldSql`), so a processor that lost its
+ * claim (a newer claim, or the operation ended) changes nothing and gets FencedError.
+ */
+@Injectable()
+export class OperationsRepository {
+  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+
+  /**
+   * The fence as an SQL condition, for statements on other tables (file records, duplicate groups)
+   * written by a run: true while the run holding `epoch` still runs the operation. `FOR SHARE`
+   * makes such a write and a new claim (an UPDATE of the row) wait for each other, so no write of
+   * an older run lands after a newer claim. `idParam`/`epochParam` are the statement's placeholders.
+   */
+  static leaseHeldSql(idParam: string, epochParam: string): string {
+    return `EXISTS (SELECT 1 FROM operations WHERE id = ${idParam} AND lease_epoch = ${epochParam}
+                     AND status = 'running' FOR SHARE)`;
+  }
+
+  /** Runs `work` in one transaction that holds the run's lease (FencedError when it is lost). */
+  async fenced<T>(operationId: string, epoch: number, work: (manager: EntityManager) => Promise<T>): Promise<T> {
+    return this.dataSource.transaction(async (manager) => {
+      const [held] = (await manager.query(`SELECT ${OperationsRepository.leaseHeldSql('$1', '$2')} AS held`, [
+        operationId,
+        epoch,
+      ])) as { held: boolean }[];
+      if (!held?.held) throw new FencedError(operationId);
+      return work(manager);
+    });
+  }
+
+  // ---- Creating, under the per-user lock ----
+
+  /**
+   * Inserts an operation under a per-user advisory lock, so the active-operation limit and the
+   * overlap check (`admit`, given the user's pending and running operations; it throws to refuse)
+   * cannot race. For an Idempotency-Key used within 24 h answers the earlier operation
+   * (`created: false`), or throws IdempotencyKeyReusedError for another body; an older use frees the key.
+   */
+  async create(
+    userId: string,
+    draft: OperationDraft,
+    options: { idempotency?: { key: string; hash: string }; admit: (active: Operation[]) => void },
+  ): Promise<{ operation: Operation; created: boolean }> {
+    const { idempotency } = options;
+    return this.dataSource.transaction(async (manager) => {
+      await manager.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [CREATE_LOCK_NAMESPACE, userId]);
+      if (idempotency) {
+        const earlier = await manager.findOneBy(Operation, { userId, idempotencyKey: idempotency.key });
+        if (earlier && Date.now() - earlier.createdAt.getTime() < IDEMPOTENCY_WINDOW_MS) {
+          if (earlier.requestHash !== idempotency.hash) throw new IdempotencyKeyReusedError();
+          return { operation: earlier, created: false };
+        }
+        if (earlier) await manager.update(Operation, { id: earlier.id }, { idempotencyKey: null });
+      }
+      const active = await manager
+        .createQueryBuilder(Operation, 'o')
+        .where('o.userId = :userId AND o.status IN (:...statuses)', { userId, statuses: ACTIVE_STATUSES })
+        .getMany();
+      options.admit(active);
+      const operation = manager.create(Operation, {
+        ...draft,
+        userId,
+        status: 'pending',
+        progress: emptyProgress(),
+        idempotencyKey: idempotency?.key ?? null,
+        requestHash: idempotency?.hash ?? null,
+      });
+      return { operation: await manager.save(operation), created: true };
+    });
+  }
+
+  /** Ends a pending operation whose job could not be enqueued (without a job it would wait forever). */
+  async failUnqueued(operationId: string, message: string): Promise<void> {
+    await this.dataSource
+      .getRepository(Operation)
+      .update({ id: operationId, status: 'pending' }, { status: 'failed', finishedAt: new Date(), error: { message } });
+  }
+
+  // ---- Cancelling ----
+
+  /** Cancels a pending operation (no run holds it); false when it is no longer pending. */
+  async cancelPending(operationId: string, progress: OperationProgress): Promise<boolean> {
+    const result = await this.dataSource
+      .getRepository(Operation)
+      .update({ id: operationId, status: 'pending' }, { status: 'cancelled', finishedAt: new Date(), progress });
+    return Boolean(result.affected);
+  }
+
+  /** Asks the run of a running operation to stop (it reads the flag with its next progress write). */
+  async requestCancel(operationId: string): Promise<boolean> {
+    const result = await this.dataSource
+      .getRepository(Operation)
+      .update({ id: operationId, status: 'running' }, { cancelRequestedAt: new Date() });
+    return Boolean(result.affected);
+  }
+
+  // ---- A run: claim, progress, finish ----
+
+  /** Claims the operation: only pending or running ones, each claim fencing out the previous. */
+  async claim(operationId: string): Promise<Operation | null> {
+    const [rows] = (await this.dataSource.query(
+      `UPDATE operations SET status = 'running', started_at = coalesce(started_at, now()),
+              lease_epoch = lease_epoch + 1
+        WHERE id = $1 AND status IN ('pending', 'running') RETURNING lease_epoch`,
+      [operationId],
+    )) as [{ lease_epoch: number }[], number];
+    if (rows.length === 0) return null;
+    const operation = await this.dataSource.getRepository(Operation).findOneBy({ id: operationId });
+    // The epoch this claim won, not whatever a later claim may have written since.
+    if (operation) operation.leaseEpoch = rows[0].lease_epoch;
+    return operation;
+  }
+
+  /** Stores a run's counters; answers whether a cancel was requested. FencedError without the lease. */
+  async saveProgress(
+    operationId: string,
+    epoch: number,
+    progress: OperationProgress,
+  ): Promise<{ cancelRequested: boolean }> {
+    const [rows] = (await this.dataSource.query(
+      `UPDATE operations SET progress = $3 WHERE id = $1 AND lease_epoch = $2 AND status = 'running'
+        RETURNING cancel_requested_at`,
+      [operationId, epoch, JSON.stringify(progress)],
+    )) as [{ cancel_requested_at: Date | null }[], number];
+    if (rows.length === 0) throw new FencedError(operationId);
+    return { cancelRequested: rows[0].cancel_requested_at !== null };
+  }
+
+  /** Writes a run's final status and counters; fenced like every other write of a run. */
+  async finish(
+    operationId: string,
+    epoch: number,
+    status: OperationStatus,
+    progress: OperationProgress,
+    error: { message: string } | null,
+  ): Promise<void> {
+    const [rows] = (await this.dataSource.query(
+      `UPDATE operations SET status = $3, progress = $4, error = $5, finished_at = now()
+        WHERE id = $1 AND lease_epoch = $2 AND status = 'running' RETURNING id`,
+      [operationId, epoch, status, JSON.stringify(progress), error ? JSON.stringify(error) : null],
+    )) as [unknown[], number];
+    if (rows.length === 0) throw new FencedError(operationId);
+  }
+
+  /** A completed rollback's parent becomes `rolled_back`; answers its progress when it changed. */
+  async markRolledBack(parentId: string): Promise<OperationProgress | null> {
+    const [rows] = (await this.dataSource.query(
+      `UPDATE operations SET status = 'rolled_back'
+        WHERE id = $1 AND status IN ('completed', 'failed', 'cancelled') RETURNING progress`,
+      [parentId],
+    )) as [{ progress: OperationProgress }[], number];
+    return rows[0]?.progress ?? null;
+  }
+
+  /** Records that a cleanup's quarantine was purged for good. */
+  async markPurged(operationId: string): Promise<void> {
+    await this.dataSource.query('UPDATE operations SET purged_at = now() WHERE id = $1', [operationId]);
+  }
+
+  // ---- Recovery ----
+
+  /** Pending or running operations older than `graceMs`, oldest first. */
+  async findActiveOlderThan(graceMs: number): Promise<OrphanCandidate[]> {
+    const rows: { id: string; type: OperationType; source_operation_id: string | null; resume_count: number }[] =
+      await this.dataSource.query(
+        `SELECT id, type, source_operation_id, resume_count FROM operations
+          WHERE status IN ('pending', 'running') AND created_at < now() - make_interval(secs => $1)
+          ORDER BY created_at`,
+        [graceMs / 1000],
+      );
+    return rows.map((row) => ({
+      id: row.id,
+      type: row.type,
+      sourceOperationId: row.source_operation_id,
+      resumeCount: row.resume_count,
+    }));
+  }
+
+  /** Counts one automatic resume; false when another pass counted it first or the operation ended. */
+  async countResume(operationId: string, seenResumeCount: number): Promise<boolean> {
+    const [, updated] = (await this.dataSource.query(
+      `UPDATE operations SET resume_count = resume_count + 1
+        WHERE id = $1 AND status IN ('pending', 'running') AND resume_count = $2`,
+      [operationId, seenResumeCount],
+    )) as [unknown, number];
+    return updated > 0;
+  }
+
+  /**
+   * Fails a pending or running operation for good and fences out any run of it (a new epoch);
+   * `alsoInTransaction` runs in the same transaction when it did. False when it had ended already.
+   */
+  async failForGood(
+    operationId: string,
+    message: string,
+    alsoInTransaction: (manager: EntityManager) => Promise<void>,
+  ): Promise<boolean> {
+    return this.dataSource.transaction(async (manager) => {
+      const [, count] = (await manager.query(
+        `UPDATE operations SET status = 'failed', finished_at = now(), error = $2,
+                progress = jsonb_set(progress, '{phase}', '"done"'), lease_epoch = lease_epoch + 1
+          WHERE id = $1 AND status IN ('pending', 'running')`,
+        [operationId, JSON.stringify({ message })],
+      )) as [unknown, number];
+      if (count) await alsoInTransaction(manager);
+      return count > 0;
+    });
+  }
+
+  // ---- Reads ----
+
+  async findById(operationId: string): Promise<Operation | null> {
+    return this.dataSource.getRepository(Operation).findOneBy({ id: operationId });
+  }
+
+  /** The user's operation; null also for another user's. */
+  async findOwned(userId: string, operationId: string): Promise<Operation | null> {
+    return this.dataSource.getRepository(Operation).findOneBy({ id: operationId, userId });
+  }
+
+  async exists(operationId: string): Promise<boolean> {
+    const rows = (await this.dataSource.query(`SELECT 1 FROM operations WHERE id = $1`, [operationId])) as unknown[];
+    return rows.length > 0;
+  }
+
+  /** Status, counters and error: what an operation's end event is made of. */
+  async endState(
+    operationId: string,
+  ): Promise<{ status: OperationStatus; progress: OperationProgress; error: { message: string } | null } | null> {
+    const [row] = (await this.dataSource.query(`SELECT status, progress, error FROM operations WHERE id = $1`, [
+      operationId,
+    ])) as { status: OperationStatus; progress: OperationProgress; error: { message: string } | null }[];
+    return row ?? null;
+  }
+
+  /** Type and status, as labels of the job metrics ('unknown' when the row is gone or unreadable). */
+  async metricLabels(operationId: string): Promise<{ type: string; status: string }> {
+    const rows: { type: string; status: string }[] = await this.dataSource
+      .query('SELECT type, status FROM operations WHERE id = $1', [operationId])
+      .catch(() => []);
+    return { type: rows[0]?.type ?? 'unknown', status: rows[0]?.status ?? 'unknown' };
+  }
+
+  /** A user's operations, newest first. */
+  async listForUser(
+    userId: string,
+    filter: { status?: OperationStatus; type?: OperationType },
+    offset: number,
+    limit: number,
+  ): Promise<[Operation[], number]> {
+    const where: FindOptionsWhere<Operation> = { userId };
+    if (filter.status) where.status = filter.status;
+    if (filter.type) where.type = filter.type;
+    return this.dataSource.getRepository(Operation).findAndCount({
+      where,
+      order: { createdAt: 'DESC', id: 'DESC' },
+      skip: offset,
+      take: limit,
+    });
+  }
+
+  /** Every user's operations with the owner's email, newest first (the admin listing). */
+  async listAllWithOwner(
+    filter: { status?: OperationStatus; type?: OperationType; userId?: string; storage?: string },
+    offset: number,
+    limit: number,
+  ): Promise<{ items: { operation: Operation; userEmail: string }[]; total: number }> {
+    const builder = this.dataSource
+      .getRepository(Operation)
+      .createQueryBuilder('o')
+      .innerJoin(User, 'u', 'u.id = o.userId')
+      .addSelect('u.email', 'user_email');
+    if (filter.status) builder.andWhere('o.status = :status', { status: filter.status });
+    if (filter.type) builder.andWhere('o.type = :type', { type: filter.type });
+    if (filter.userId) builder.andWhere('o.userId = :userId', { userId: filter.userId });
+    if (filter.storage) builder.andWhere('o.storage = :storage', { storage: filter.storage });
+    const total = await builder.clone().getCount();
+    const { entities, raw } = await builder
+      .orderBy('o.createdAt', 'DESC')
+      .addOrderBy('o.id', 'DESC')
+      .offset(offset)
+      .limit(limit)
+      .getRawAndEntities<{ user_email: string }>();
+    const items = entities.map((operation, index) => ({ operation, userEmail: raw[index]?.user_email ?? '' }));
+    return { items, total };
+  }
+
+  /** A pending or running rollback of the operation, if any. */
+  async findActiveRollbackOf(parentId: string): Promise<Operation | null> {
+    return this.dataSource.getRepository(Operation).findOne({
+      where: [
+        { parentOperationId: parentId, type: 'rollback', status: 'pending' },
+        { parentOperationId: parentId, type: 'rollback', status: 'running' },
+      ],
+    });
+  }
+
+  /** Whether a pending or running operation (a rollback) has this one as parent. */
+  async hasActiveChild(parentId: string): Promise<boolean> {
+    const rows: unknown[] = await this.dataSource.query(
+      `SELECT 1 FROM operations WHERE parent_operation_id = $1 AND status IN ('pending', 'running')`,
+      [parentId],
+    );
+    return rows.length > 0;
+  }
+
+  /** Completed cleanups (not dry runs) whose quarantine is older than `days` and not purged, nor being rolled back. */
+  async findExpiredQuarantines(days: number): Promise<Pick<Operation, 'id' | 'userId' | 'storage'>[]> {
+    return this.dataSource.query(
+      `SELECT id, user_id AS "userId", storage FROM operations
+        WHERE status = 'completed' AND NOT dry_run AND purged_at IS NULL
+          AND (type = 'cleanup_duplicates'
+               OR (type = 'organize' AND EXISTS (SELECT 1 FROM file_records f
+                                                  WHERE f.operation_id = operations.id AND f.status = 'quarantined')))
+          AND finished_at <= now() - make_interval(days => $1)
+          AND NOT EXISTS (SELECT 1 FROM operations r WHERE r.parent_operation_id = operations.id
+                           AND r.status IN ('pending', 'running'))`,
+      [days],
+    );
+  }
+}
