@@ -26,7 +26,15 @@ import { RollbackRunner } from './runners/rollback.runner.js';
  * processors register with the queue.
  */
 @Module({
-  imports: [QueueModule, StorageModule, ScanningModule, ProgressModule, CategoriesModule, DuplicatesModule, OperationsDataModule],
+  imports: [
+    QueueModule,
+    StorageModule,
+    ScanningModule,
+    ProgressModule,
+    CategoriesModule,
+    DuplicatesModule,
+    OperationsDataModule,
+  ],
   providers: [
     OperationJobsWorker,
     OrganizeProcessor,
