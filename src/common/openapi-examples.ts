@@ -177,7 +177,7 @@ export const RESPONSE_EXAMPLES: Record<string, unknown> = {
       {
         sourcePath: 'inbox/scan_2024-03-14.pdf',
         destinationPath: 'inbox/scans/2024/scan_2024-03-14.pdf',
-        excluded: false,
+        reason: null,
         createdFrom: null,
       },
     ],
