@@ -38,13 +38,22 @@ export interface TemplateNeeds {
   hash: boolean;
 }
 
+/** By template: planning asks once per file, and a run has a handful of templates. */
+const needsByTemplate = new Map<string, TemplateNeeds>();
+const MAX_KNOWN_TEMPLATES = 1000;
+
 export function templateNeeds(template: string): TemplateNeeds {
+  const known = needsByTemplate.get(template);
+  if (known) return known;
   const keys = [...template.matchAll(PLACEHOLDER_PATTERN)].map((match) => match[1]);
-  return {
+  const needs: TemplateNeeds = {
     created: keys.some((key) => key.startsWith('created.')),
     exif: keys.some((key) => key.startsWith('exif.')),
     hash: keys.includes('hash8'),
   };
+  if (needsByTemplate.size >= MAX_KNOWN_TEMPLATES) needsByTemplate.clear();
+  needsByTemplate.set(template, needs);
+  return needs;
 }
 
 /**
@@ -110,22 +119,22 @@ export interface TemplateInput {
 }
 
 /**
- * A placeholder value may never add a path segment, climb out or name a reserved folder:
- * separators, NUL and other control characters are replaced, "." and ".." become "_" and "__",
- * and a value that starts like a reserved name loses its leading dot.
+ * A placeholder value may never add a path segment or climb out: separators, NUL and other
+ * control characters are replaced, "." and ".." become "_" and "__". A segment that comes out
+ * reserved (a category or file name starting with ".fileorganizer") fails that file when planned.
  */
 function safeSegmentValue(value: string): string {
   // eslint-disable-next-line no-control-regex -- control characters are what this takes out
-  let cleaned = value.replace(/[/\\\u0000-\u001f\u007f]/g, '_');
-  if (cleaned === '.' || cleaned === '..') return cleaned.replace(/\./g, '_');
-  if (isReservedName(cleaned)) cleaned = `_${cleaned.slice(1)}`;
-  return cleaned;
+  const cleaned = value.replace(/[/\\\u0000-\u001f\u007f]/g, '_');
+  return cleaned === '.' || cleaned === '..' ? cleaned.replace(/\./g, '_') : cleaned;
 }
 
 /**
  * An EXIF text field (attacker-controlled: anyone can write any bytes into a photo) as a name
- * part: trimmed, at most MAX_EXIF_TEXT characters, 'unknown' when empty. safeSegmentValue then
- * takes out separators, dot-names and reserved names like any other value.
+ * part: control characters out, trimmed, at most MAX_EXIF_TEXT characters, undefined when empty
+ * ('unknown' then), and a leading dot of a reserved name replaced, so that a photo cannot make
+ * its own destination unusable. safeSegmentValue then takes out separators and dot-names like in
+ * any other value.
  */
 export function exifText(value: unknown): string | undefined {
   if (typeof value !== 'string') return undefined;
@@ -135,7 +144,8 @@ export function exifText(value: unknown): string | undefined {
     .replace(/\s+/g, ' ')
     .trim();
   if (cleaned.length === 0) return undefined;
-  return Array.from(cleaned).slice(0, MAX_EXIF_TEXT).join('').trim();
+  const short = Array.from(cleaned).slice(0, MAX_EXIF_TEXT).join('').trim();
+  return isReservedName(short) ? `_${short.slice(1)}` : short;
 }
 
 function splitName(fileName: string): { name: string; ext: string } {
