@@ -245,6 +245,17 @@ describe('categories: regex, date and exclude filters, richer templates, preview
     ]);
   });
 
+  it('preview: 30 a minute per user, then 429 (another user is not held up)', async () => {
+    writeTree(root, { 'r/a.txt': 'a' });
+    const body = { rule: { name: 'T', extensions: ['txt'] }, rootPath: 'r' };
+    for (let i = 0; i < 30; i += 1) await preview(body).expect(200);
+    const limited = await preview(body).expect(429);
+    expect(limited.headers['retry-after']).toBeDefined();
+    const other = await signUp(t, 'other');
+    writeTree(userFolder(t, other), { 'r/a.txt': 'a' });
+    await preview(body, other).expect(200);
+  });
+
   it('preview: the path rules of rootPath, a valid rule, a bounded limit (400s)', async () => {
     writeTree(root, { 'ok/a.txt': 'a', 'outside.txt': 'o' });
     fs.symlinkSync(path.join(root, 'ok'), path.join(root, 'link'));
