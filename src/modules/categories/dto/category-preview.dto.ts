@@ -55,8 +55,10 @@ export class CategoryPreviewItemDto {
   reason!: string | null;
   @ApiProperty({
     nullable: true,
-    enum: ['birthtime', 'mtime'],
-    description: 'Where {created.*} came from: the birth time, or the mtime where the filesystem has none',
+    type: String,
+    example: null,
+    description:
+      'Where {created.*} came from: `birthtime`, or `mtime` where the filesystem records no birth time; null when the template has none',
   })
   createdFrom!: 'birthtime' | 'mtime' | null;
 }
