@@ -85,6 +85,26 @@ describe('categories: regex, date and exclude filters, richer templates, preview
     });
   });
 
+  it('PATCH sets and clears the new fields (null clears a date, exclude null is false)', async () => {
+    const rule = await createRule({ name: 'P', extensions: ['txt'], modifiedAfter: '2020-01-01', exclude: true });
+    const patch = (body: Record<string, unknown>, status = 200) =>
+      t.http().patch(`/api/v1/categories/${rule.id}`).set(auth()).send(body).expect(status);
+    expect((await patch({ modifiedAfter: null, exclude: null })).body).toMatchObject({
+      modifiedAfter: null,
+      exclude: false,
+    });
+    expect(
+      (await patch({ modifiedBefore: '2030-01-01T12:00:00+02:00', nameRegex: '^(?P<n>\\w+)' })).body,
+    ).toMatchObject({
+      modifiedBefore: '2030-01-01T10:00:00.000Z',
+      nameRegex: '^(?P<n>\\w+)',
+    });
+    await patch({ template: '{match.n}/{filename}' });
+    await patch({ template: '{match.other}/{filename}' }, 400);
+    await patch({ nameRegex: '(?=x)' }, 400);
+    await patch({ olderThanDays: 5, newerThanDays: 5 }, 400);
+  });
+
   it('a pattern that backtracks exponentially in other engines is accepted and matches long names at once', async () => {
     await createRule({ name: 'Aaa', nameRegex: '^(a+)+$', priority: 1 });
     writeTree(root, { [`r/${'a'.repeat(200)}!`]: 'x', 'r/aaaa': 'y' });

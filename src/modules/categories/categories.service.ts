@@ -129,9 +129,12 @@ export function validateRule(rule: Partial<CategoryRule>): void {
   }
 }
 
-/** An ISO 8601 date of a request (class-validator checked the form) as a Date; 400 when it is no real instant. */
-function requestDate(value: string | undefined, field: string): Date | null | undefined {
-  if (value === undefined) return undefined;
+/**
+ * An ISO 8601 date of a request (class-validator checked the form) as a Date; 400 when it is no
+ * real instant. Absent stays undefined, null (PATCH: clear it) stays null.
+ */
+function requestDate(value: string | null | undefined, field: string): Date | null | undefined {
+  if (value === undefined || value === null) return value;
   const date = new Date(value);
   if (Number.isNaN(date.getTime())) throw new BadRequestException(`${field} must be a valid ISO 8601 date`);
   return date;
@@ -204,9 +207,11 @@ export class CategoriesService {
     if (dto.extensions) next.extensions = dto.extensions.map((extension) => extension.toLowerCase());
     if (dto.mimeTypes) next.mimeTypes = dto.mimeTypes.map((mime) => mime.toLowerCase());
     const modifiedAfter = requestDate(dto.modifiedAfter, 'modifiedAfter');
-    if (modifiedAfter) next.modifiedAfter = modifiedAfter;
+    if (modifiedAfter !== undefined) next.modifiedAfter = modifiedAfter;
     const modifiedBefore = requestDate(dto.modifiedBefore, 'modifiedBefore');
-    if (modifiedBefore) next.modifiedBefore = modifiedBefore;
+    if (modifiedBefore !== undefined) next.modifiedBefore = modifiedBefore;
+    // The column is NOT NULL: a PATCH with null means "not an exclude rule".
+    next.exclude = next.exclude ?? false;
     validateRule(next);
     return toView(await this.rules.save(next));
   }
