@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { ProtectedPathsModule } from '../protected-paths/protected-paths.module.js';
+import { ScanningModule } from '../scanning/scanning.module.js';
 import { StorageModule } from '../storage/storage.module.js';
 import { CategoriesController } from './categories.controller.js';
 import { CategoryPreviewService } from './category-preview.service.js';
@@ -16,7 +17,7 @@ import { CategoryRule } from './category-rule.entity.js';
 export class CategoriesModule {}
 
 @Module({
-  imports: [CategoriesModule, StorageModule, ProtectedPathsModule],
+  imports: [CategoriesModule, StorageModule, ScanningModule, ProtectedPathsModule],
   controllers: [CategoriesController],
   providers: [CategoryPreviewService],
 })

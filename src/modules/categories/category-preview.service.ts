@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { AuthUser } from '../../common/auth-user.js';
 import { eventLoopSliceDue, yieldEventLoop } from '../../common/event-loop-slice.js';
 import { ProtectedPathsService } from '../protected-paths/protected-paths.service.js';
+import { ScanningService } from '../scanning/scanning.service.js';
 import type { StoredFile, UserStorage } from '../storage/storage-provider.js';
 import { StorageService } from '../storage/storage.service.js';
 import { destinationProblem, joinUserPath, normalizeRequestPath, PathRuleError } from '../storage/user-path.js';
@@ -31,6 +32,7 @@ export class CategoryPreviewService {
   constructor(
     private readonly storageService: StorageService,
     private readonly protectedPaths: ProtectedPathsService,
+    private readonly scanning: ScanningService,
   ) {}
 
   async preview(user: AuthUser, request: CategoryPreviewRequestDto): Promise<CategoryPreviewDto> {
@@ -60,7 +62,8 @@ export class CategoryPreviewService {
       const items: CategoryPreviewItemDto[] = [];
       let scanned = 0;
       let truncated = false;
-      const walk = storage.walk(rootPath, { includeHidden: false, onError: () => undefined });
+      // The walk organize makes (no hidden names, no links, no .fileorganizer*); unreadable entries are passed over.
+      const walk = this.scanning.files(storage, rootPath, { includeHidden: false, onUnreadable: () => undefined });
       outer: for await (const batch of walk) {
         for (const file of batch) {
           if (eventLoopSliceDue()) await yieldEventLoop();
@@ -80,7 +83,7 @@ export class CategoryPreviewService {
       }
       return { items, scanned, truncated };
     } finally {
-      storage.close?.();
+      storage.close();
     }
   }
 
@@ -127,7 +130,7 @@ export class CategoryPreviewService {
         match: categorization.match,
       }),
     );
-    const problem = destinationProblem(destination) ?? storage.lengthProblem?.(destination) ?? null;
+    const problem = destinationProblem(destination) ?? storage.lengthProblem(destination);
     if (problem) item.reason = problem;
     else item.destinationPath = destination;
     return item;

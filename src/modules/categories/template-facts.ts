@@ -78,9 +78,10 @@ export async function readExif(head: Uint8Array): Promise<ExifFacts | null> {
  * (same inode); undefined otherwise (S3, filesystems without it), and {created.*} uses the mtime.
  */
 async function birthTimeMs(storage: UserStorage, file: StoredFile): Promise<number | undefined> {
-  const absolute = storage.localPath(file.path);
-  if (absolute === null) return undefined;
+  const localFiles = storage.capabilities.localFiles;
+  if (!localFiles) return undefined;
   try {
+    const absolute = localFiles.absolutePath(file.path);
     // lstat: never a link's target. Only a timestamp is read here, nothing is opened.
     const stat = await fs.lstat(absolute);
     if (!stat.isFile() || (file.ino && stat.ino !== file.ino)) return undefined;

@@ -4,6 +4,7 @@ import { CategoriesModule } from '../categories/categories.module.js';
 import { DuplicatesModule } from '../duplicates/duplicates.module.js';
 import { ProgressModule } from '../progress/progress.module.js';
 import { ProtectedPathsModule } from '../protected-paths/protected-paths.module.js';
+import { ScanningModule } from '../scanning/scanning.module.js';
 import { StorageModule } from '../storage/storage.module.js';
 import { FileRecordsStore } from './file-records.store.js';
 import { OperationRecoveryService } from './operation-recovery.service.js';
@@ -16,7 +17,15 @@ import { RollbackRunner } from './runners/rollback.runner.js';
 
 /** The worker side of operations: the processor and the runners it drives. */
 @Module({
-  imports: [QueueModule, StorageModule, ProgressModule, CategoriesModule, DuplicatesModule, ProtectedPathsModule],
+  imports: [
+    QueueModule,
+    StorageModule,
+    ScanningModule,
+    ProgressModule,
+    CategoriesModule,
+    DuplicatesModule,
+    ProtectedPathsModule,
+  ],
   providers: [
     OperationsProcessor,
     FileRecordsStore,
