@@ -16,6 +16,7 @@ import { HealthModule } from './modules/health/health.module.js';
 import { MetricsModule } from './modules/metrics/metrics.module.js';
 import { OperationsWorkerModule } from './modules/operations/operations-worker.module.js';
 import { OperationsModule } from './modules/operations/operations.module.js';
+import { ProtectedPathsApiModule } from './modules/protected-paths/protected-paths.module.js';
 import { ProgressGatewayModule } from './modules/progress/progress-gateway.module.js';
 import { UsersModule } from './modules/users/users.module.js';
 import { QueueModule } from './queue/queue.module.js';
@@ -52,6 +53,7 @@ export class AppModule {
               ProgressGatewayModule.register({ accessFrom: OperationsModule }),
               AdminModule,
               FilesModule,
+              ProtectedPathsApiModule,
             ]
           : []),
         ...(runsJobs ? [OperationsWorkerModule] : []),

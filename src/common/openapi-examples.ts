@@ -71,6 +71,12 @@ const category = {
   extensions: ['pdf', 'tiff'],
   mimeTypes: [],
   namePattern: 'scan-*',
+  nameRegex: null,
+  modifiedAfter: null,
+  modifiedBefore: null,
+  olderThanDays: null,
+  newerThanDays: null,
+  exclude: false,
   minSize: null,
   maxSize: 10_485_760,
   priority: 10,
@@ -136,6 +142,12 @@ export const RESPONSE_EXAMPLES: Record<string, unknown> = {
         extensions: ['jpg', 'jpeg', 'png', 'gif'],
         mimeTypes: ['image/*'],
         namePattern: null,
+        nameRegex: null,
+        modifiedAfter: null,
+        modifiedBefore: null,
+        olderThanDays: null,
+        newerThanDays: null,
+        exclude: false,
         minSize: null,
         maxSize: null,
         priority: null,
@@ -158,6 +170,19 @@ export const RESPONSE_EXAMPLES: Record<string, unknown> = {
     total: 312,
     limit: 2,
     nextCursor: 'eyJ2IjoxLCJzIjoibG9jYWwiLCJwIjoiaW5ib3giLCJjIjoiZjpwaG90by5KUEcifQ',
+  },
+  ProtectedPathsDto: { paths: ['Photos/Family', 'taxes/2024.pdf'] },
+  CategoryPreviewDto: {
+    items: [
+      {
+        sourcePath: 'inbox/scan_2024-03-14.pdf',
+        destinationPath: 'inbox/scans/2024/scan_2024-03-14.pdf',
+        reason: null,
+        createdFrom: null,
+      },
+    ],
+    scanned: 42,
+    truncated: false,
   },
   HealthDto: { status: 'ok', info: upDependencies, details: upDependencies },
   HealthUnavailableDto: {
@@ -186,6 +211,17 @@ export const REQUEST_EXAMPLES: Record<string, unknown> = {
     template: 'scans/{year}/{filename}',
   },
   UpdateCategoryRuleDto: { priority: 5, template: 'scans/{year}/{month}/{filename}' },
+  ProtectedPathsDto: { paths: ['Photos/Family', 'taxes/2024.pdf'] },
+  CategoryPreviewRequestDto: {
+    rule: {
+      name: 'Scans',
+      nameRegex: '^scan_(?P<year>\\d{4})-',
+      template: 'scans/{match.year}/{filename}',
+    },
+    storage: 'local',
+    rootPath: 'inbox',
+    limit: 100,
+  },
   UpdateUserDto: { role: 'admin', disabled: false },
 };
 

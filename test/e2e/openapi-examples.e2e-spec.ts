@@ -283,6 +283,10 @@ describe('OpenAPI examples (e2e)', () => {
     await send('post', '/api/v1/auth/api-keys', { token: signedUp.accessToken });
     const rule = await send('post', '/api/v1/categories', { token: signedUp.accessToken });
     await send('patch', '/api/v1/categories/{id}', { token: signedUp.accessToken, params: { id: rule.id } });
+    // The preview example looks in `inbox`.
+    writeTree(userFolder(t, signedUp.user as { id: string }), { 'inbox/scan_2024-03-14.pdf': 'scan' });
+    await send('post', '/api/v1/categories/preview', { token: signedUp.accessToken });
+    await send('put', '/api/v1/me/protected-paths', { token: signedUp.accessToken });
     const admin = await signUpAdmin(t, 'examples-admin');
     const target = (signedUp.user as { id: string }).id;
     await send('patch', '/api/v1/admin/users/{id}', { token: admin.accessToken, params: { id: target } });

@@ -15,6 +15,7 @@ import { templateProblem } from './destination-template.js';
 import type { CreateCategoryRuleDto, UpdateCategoryRuleDto } from './dto/category-rule.dto.js';
 import { reservedNameProblem } from '../storage/user-path.js';
 import { globProblem } from './name-glob.js';
+import { compileNameRegex, regexProblem } from './name-regex.js';
 import { toRuleMatcher } from './rule-matcher.js';
 
 export interface CategoryView {
@@ -24,6 +25,12 @@ export interface CategoryView {
   extensions: string[];
   mimeTypes: string[];
   namePattern: string | null;
+  nameRegex: string | null;
+  modifiedAfter: string | null;
+  modifiedBefore: string | null;
+  olderThanDays: number | null;
+  newerThanDays: number | null;
+  exclude: boolean;
   minSize: number | null;
   maxSize: number | null;
   priority: number | null;
@@ -43,6 +50,12 @@ const BUILT_INS: CategoryView[] = [
   extensions,
   mimeTypes: [],
   namePattern: null,
+  nameRegex: null,
+  modifiedAfter: null,
+  modifiedBefore: null,
+  olderThanDays: null,
+  newerThanDays: null,
+  exclude: false,
   minSize: null,
   maxSize: null,
   priority: null,
@@ -57,6 +70,12 @@ function toView(rule: CategoryRule): CategoryView {
     extensions: rule.extensions,
     mimeTypes: rule.mimeTypes,
     namePattern: rule.namePattern,
+    nameRegex: rule.nameRegex,
+    modifiedAfter: rule.modifiedAfter?.toISOString() ?? null,
+    modifiedBefore: rule.modifiedBefore?.toISOString() ?? null,
+    olderThanDays: rule.olderThanDays,
+    newerThanDays: rule.newerThanDays,
+    exclude: rule.exclude,
     minSize: rule.minSize,
     maxSize: rule.maxSize,
     priority: rule.priority,
@@ -64,26 +83,82 @@ function toView(rule: CategoryRule): CategoryView {
   };
 }
 
-/** Rejects a rule that matches nothing in particular, or whose glob, bounds or template are unusable. */
-function validate(rule: Partial<CategoryRule>): void {
+const isSet = (value: unknown): boolean => value !== null && value !== undefined;
+
+/** Rejects a rule that matches nothing in particular, or whose glob, regex, bounds or template are unusable. */
+export function validateRule(rule: Partial<CategoryRule>): void {
   const criteria =
     (rule.extensions?.length ?? 0) +
     (rule.mimeTypes?.length ?? 0) +
-    (rule.namePattern ? 1 : 0) +
-    (rule.minSize !== null && rule.minSize !== undefined ? 1 : 0) +
-    (rule.maxSize !== null && rule.maxSize !== undefined ? 1 : 0);
+    [
+      rule.namePattern,
+      rule.nameRegex,
+      rule.minSize,
+      rule.maxSize,
+      rule.modifiedAfter,
+      rule.modifiedBefore,
+      rule.olderThanDays,
+      rule.newerThanDays,
+    ].filter(isSet).length;
   if (criteria === 0) {
-    throw new BadRequestException('A rule needs at least one of extensions, mimeTypes, namePattern, minSize, maxSize');
+    throw new BadRequestException(
+      'A rule needs at least one of extensions, mimeTypes, namePattern, nameRegex, minSize, maxSize, ' +
+        'modifiedAfter, modifiedBefore, olderThanDays, newerThanDays',
+    );
   }
+  const regexIssue = rule.nameRegex ? regexProblem(rule.nameRegex) : null;
   const problem =
     // The name is the category, and {category} renders it into destinations.
     (rule.name ? reservedNameProblem(rule.name, 'name') : null) ??
     (rule.namePattern ? globProblem(rule.namePattern) : null) ??
-    (rule.template ? templateProblem(rule.template) : null);
+    regexIssue ??
+    (rule.template
+      ? templateProblem(rule.template, {
+          matchGroups: rule.nameRegex ? compileNameRegex(rule.nameRegex).groups : undefined,
+        })
+      : null);
   if (problem) throw new BadRequestException(problem);
   if (rule.minSize != null && rule.maxSize != null && rule.minSize > rule.maxSize) {
     throw new BadRequestException('minSize must not be larger than maxSize');
   }
+  if (rule.modifiedAfter && rule.modifiedBefore && rule.modifiedAfter >= rule.modifiedBefore) {
+    throw new BadRequestException('modifiedAfter must be before modifiedBefore');
+  }
+  if (rule.olderThanDays != null && rule.newerThanDays != null && rule.newerThanDays <= rule.olderThanDays) {
+    throw new BadRequestException('newerThanDays must be larger than olderThanDays (else no file can match)');
+  }
+}
+
+/**
+ * An ISO 8601 date of a request (class-validator checked the form) as a Date; 400 when it is no
+ * real instant. Absent stays undefined, null (PATCH: clear it) stays null.
+ */
+function requestDate(value: string | null | undefined, field: string): Date | null | undefined {
+  if (value === undefined || value === null) return value;
+  const date = new Date(value);
+  if (Number.isNaN(date.getTime())) throw new BadRequestException(`${field} must be a valid ISO 8601 date`);
+  return date;
+}
+
+/** The rule a create request describes (not saved, not validated). */
+export function ruleFromRequest(userId: string, dto: CreateCategoryRuleDto): Partial<CategoryRule> {
+  return {
+    userId,
+    name: dto.name,
+    extensions: (dto.extensions ?? []).map((extension) => extension.toLowerCase()),
+    mimeTypes: (dto.mimeTypes ?? []).map((mime) => mime.toLowerCase()),
+    namePattern: dto.namePattern ?? null,
+    nameRegex: dto.nameRegex ?? null,
+    modifiedAfter: requestDate(dto.modifiedAfter, 'modifiedAfter') ?? null,
+    modifiedBefore: requestDate(dto.modifiedBefore, 'modifiedBefore') ?? null,
+    olderThanDays: dto.olderThanDays ?? null,
+    newerThanDays: dto.newerThanDays ?? null,
+    exclude: dto.exclude ?? false,
+    minSize: dto.minSize ?? null,
+    maxSize: dto.maxSize ?? null,
+    priority: dto.priority ?? 100,
+    template: dto.template ?? null,
+  };
 }
 
 @Injectable()
@@ -103,18 +178,8 @@ export class CategoriesService {
   }
 
   async create(user: AuthUser, dto: CreateCategoryRuleDto): Promise<CategoryView> {
-    const rule = this.rules.create({
-      userId: user.id,
-      name: dto.name,
-      extensions: (dto.extensions ?? []).map((extension) => extension.toLowerCase()),
-      mimeTypes: (dto.mimeTypes ?? []).map((mime) => mime.toLowerCase()),
-      namePattern: dto.namePattern ?? null,
-      minSize: dto.minSize ?? null,
-      maxSize: dto.maxSize ?? null,
-      priority: dto.priority ?? 100,
-      template: dto.template ?? null,
-    });
-    validate(rule);
+    const rule = this.rules.create(ruleFromRequest(user.id, dto));
+    validateRule(rule);
     const cap = {
       what: 'category rules',
       userId: user.id,
@@ -141,7 +206,13 @@ export class CategoriesService {
     } as CategoryRule;
     if (dto.extensions) next.extensions = dto.extensions.map((extension) => extension.toLowerCase());
     if (dto.mimeTypes) next.mimeTypes = dto.mimeTypes.map((mime) => mime.toLowerCase());
-    validate(next);
+    const modifiedAfter = requestDate(dto.modifiedAfter, 'modifiedAfter');
+    if (modifiedAfter !== undefined) next.modifiedAfter = modifiedAfter;
+    const modifiedBefore = requestDate(dto.modifiedBefore, 'modifiedBefore');
+    if (modifiedBefore !== undefined) next.modifiedBefore = modifiedBefore;
+    // The column is NOT NULL: a PATCH with null means "not an exclude rule".
+    next.exclude = next.exclude ?? false;
+    validateRule(next);
     return toView(await this.rules.save(next));
   }
 
@@ -153,11 +224,13 @@ export class CategoriesService {
   /** The categorizer an operation of this user runs with: own rules first, then the built-ins. */
   async categorizerFor(userId: string): Promise<Categorizer> {
     const matchers: CategoryRuleMatcher[] = [];
+    // olderThanDays/newerThanDays count from one instant for the whole plan or listing.
+    const now = Date.now();
     for (const rule of await this.rulesOf(userId)) {
       // A pattern not compiled yet in this process costs milliseconds: a hundred of them in a row
       // must not hold up other requests.
       if (eventLoopSliceDue()) await yieldEventLoop();
-      matchers.push(toRuleMatcher(rule));
+      matchers.push(toRuleMatcher(rule, now));
     }
     return new Categorizer(matchers);
   }

@@ -8,12 +8,18 @@ export interface Categorization {
   matchedBy: string;
   /** Overrides the operation's template for this file (user rules). */
   template?: string;
+  /** A user rule with `exclude: true` matched: the file stays where it is. */
+  exclude?: boolean;
+  /** The named groups of the matching rule's nameRegex: `{match.<group>}` in its template. */
+  match?: Record<string, string>;
 }
 
 /** What a user rule sees of a file. */
 export interface CategorizableFile {
   fileName: string;
   size: number;
+  /** Modification time; a rule with a date criterion matches no file without it. */
+  mtimeMs?: number;
   /** Reads the first bytes, only when content sniffing or a MIME rule needs them. */
   readHead: () => Promise<Uint8Array>;
 }
@@ -23,9 +29,25 @@ export interface CategoryRuleMatcher {
   id: string;
   name: string;
   template?: string | null;
+  /** Files this rule matches stay where they are (recorded skipped). */
+  exclude?: boolean;
+  /** The named groups of the rule's nameRegex for a file it matched, if it has one. */
+  matchGroups?(fileName: string): Record<string, string> | undefined;
   matches(file: CategorizableFile, mime: () => Promise<string | undefined>): Promise<boolean>;
   /** The same answer when it needs no content (no MIME criterion, or another criterion already fails); undefined otherwise. */
   matchesWithoutContent?(file: Omit<CategorizableFile, 'readHead'>): boolean | undefined;
+}
+
+function ruleCategorization(rule: CategoryRuleMatcher, fileName: string): Categorization {
+  const categorization: Categorization = {
+    category: rule.name,
+    matchedBy: `rule:${rule.id}`,
+    template: rule.template ?? undefined,
+  };
+  if (rule.exclude) categorization.exclude = true;
+  const match = rule.matchGroups?.(fileName);
+  if (match) categorization.match = match;
+  return categorization;
 }
 
 /** Assigns categories: user rules in priority order, then the extension table, then magic bytes. */
@@ -41,7 +63,7 @@ export class Categorizer {
     for (const rule of this.rules) {
       const matched = rule.matchesWithoutContent?.(file);
       if (matched === undefined) return undefined;
-      if (matched) return { category: rule.name, matchedBy: `rule:${rule.id}`, template: rule.template ?? undefined };
+      if (matched) return ruleCategorization(rule, file.fileName);
     }
     const byExtension = categoryForExtension(extensionOf(file.fileName));
     if (byExtension) return { category: byExtension, matchedBy: 'extension' };
@@ -55,9 +77,7 @@ export class Categorizer {
     for (const rule of this.rules) {
       // Many files against many rules (a listing) is CPU work: hand the event loop back now and then.
       if (eventLoopSliceDue()) await yieldEventLoop();
-      if (await rule.matches(file, mime)) {
-        return { category: rule.name, matchedBy: `rule:${rule.id}`, template: rule.template ?? undefined };
-      }
+      if (await rule.matches(file, mime)) return ruleCategorization(rule, file.fileName);
     }
     const byExtension = categoryForExtension(extensionOf(file.fileName));
     if (byExtension) return { category: byExtension, matchedBy: 'extension' };

@@ -17,6 +17,8 @@ import { User } from '../users/user.entity.js';
 @Entity({ name: 'category_rules' })
 @Check('category_rules_min_size_check', `"min_size" >= 0`)
 @Check('category_rules_max_size_check', `"max_size" >= 0`)
+@Check('category_rules_older_than_days_check', `"older_than_days" >= 0`)
+@Check('category_rules_newer_than_days_check', `"newer_than_days" >= 0`)
 @Index('category_rules_user_priority_idx', ['userId', 'priority'])
 export class CategoryRule {
   @PrimaryGeneratedColumn('uuid')
@@ -41,6 +43,30 @@ export class CategoryRule {
 
   @Column({ name: 'name_pattern', type: 'varchar', length: 255, nullable: true })
   namePattern!: string | null;
+
+  /** RE2 syntax, searched in the file name (name-regex.ts). */
+  @Column({ name: 'name_regex', type: 'varchar', length: 255, nullable: true })
+  nameRegex!: string | null;
+
+  /** The file's mtime must be at or after this instant. */
+  @Column({ name: 'modified_after', type: 'timestamptz', nullable: true })
+  modifiedAfter!: Date | null;
+
+  /** The file's mtime must be before this instant. */
+  @Column({ name: 'modified_before', type: 'timestamptz', nullable: true })
+  modifiedBefore!: Date | null;
+
+  /** The file's mtime must be at least this many days before the run. */
+  @Column({ name: 'older_than_days', type: 'integer', nullable: true })
+  olderThanDays!: number | null;
+
+  /** The file's mtime must be less than this many days before the run. */
+  @Column({ name: 'newer_than_days', type: 'integer', nullable: true })
+  newerThanDays!: number | null;
+
+  /** Files the rule matches stay where they are (their records: skipped, "excluded by rule …"). */
+  @Column({ type: 'boolean', default: false })
+  exclude!: boolean;
 
   @Column({ name: 'min_size', type: 'bigint', nullable: true, transformer: bigintAsNumber })
   minSize!: number | null;

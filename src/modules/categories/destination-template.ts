@@ -2,18 +2,82 @@ import path from 'node:path';
 import { isReservedName, RESERVED_PREFIX } from '../storage/user-path.js';
 
 export const DEFAULT_TEMPLATE = '{category}/{filename}';
-const PLACEHOLDERS = ['category', 'filename', 'name', 'ext', 'year', 'month', 'day'] as const;
+const PLACEHOLDERS = [
+  'category',
+  'filename',
+  'name',
+  'ext',
+  'year',
+  'month',
+  'day',
+  'parent',
+  'hash8',
+  'created.year',
+  'created.month',
+  'created.day',
+  'exif.year',
+  'exif.month',
+  'exif.day',
+  'exif.make',
+  'exif.model',
+] as const;
 export type Placeholder = (typeof PLACEHOLDERS)[number];
+/** `{match.<group>}`: a named group of the rule's nameRegex. */
+const MATCH_PREFIX = 'match.';
 const PLACEHOLDER_PATTERN = /\{([^{}]*)\}/g;
+/** Longest value an EXIF string (Make, Model) renders to: they are free text the photo's author chose. */
+export const MAX_EXIF_TEXT = 64;
 
-/** Why a template is unusable, or null when it is fine. */
-export function templateProblem(template: string): string | null {
+/** What a template needs read from the file besides its name, size and mtime. */
+export interface TemplateNeeds {
+  /** `{created.*}`: the birth time (a stat). */
+  created: boolean;
+  /** `{exif.*}`: the head of the file, parsed. */
+  exif: boolean;
+  /** `{hash8}`: the content hash (a read of the whole file). */
+  hash: boolean;
+}
+
+/** By template: planning asks once per file, and a run has a handful of templates. */
+const needsByTemplate = new Map<string, TemplateNeeds>();
+const MAX_KNOWN_TEMPLATES = 1000;
+
+export function templateNeeds(template: string): TemplateNeeds {
+  const known = needsByTemplate.get(template);
+  if (known) return known;
+  const keys = [...template.matchAll(PLACEHOLDER_PATTERN)].map((match) => match[1]);
+  const needs: TemplateNeeds = {
+    created: keys.some((key) => key.startsWith('created.')),
+    exif: keys.some((key) => key.startsWith('exif.')),
+    hash: keys.includes('hash8'),
+  };
+  if (needsByTemplate.size >= MAX_KNOWN_TEMPLATES) needsByTemplate.clear();
+  needsByTemplate.set(template, needs);
+  return needs;
+}
+
+/**
+ * Why a template is unusable, or null when it is fine. `matchGroups` are the named groups of the
+ * rule's nameRegex: only a rule's own template may use `{match.<group>}`, and only its groups.
+ */
+export function templateProblem(template: string, options: { matchGroups?: readonly string[] } = {}): string | null {
   if (template.length === 0 || Buffer.byteLength(template) > 512) return 'template must be 1 to 512 bytes long';
   if (template.includes('\0')) return 'template must not contain a NUL byte';
   if (template.startsWith('/') || template.includes('\\')) return 'template must be a relative path with / separators';
   for (const match of template.matchAll(PLACEHOLDER_PATTERN)) {
-    if (!(PLACEHOLDERS as readonly string[]).includes(match[1])) {
-      return `template has an unknown placeholder {${match[1]}}; known: ${PLACEHOLDERS.map((p) => `{${p}}`).join(' ')}`;
+    const key = match[1];
+    if (key.startsWith(MATCH_PREFIX)) {
+      const group = key.slice(MATCH_PREFIX.length);
+      if (!options.matchGroups) {
+        return `template has {${key}}, but only a rule with a nameRegex may use {match.<group>}`;
+      }
+      if (!options.matchGroups.includes(group)) {
+        return `template has {${key}}, but the rule's nameRegex has no group named ${JSON.stringify(group)}`;
+      }
+      continue;
+    }
+    if (!(PLACEHOLDERS as readonly string[]).includes(key)) {
+      return `template has an unknown placeholder {${key}}; known: ${PLACEHOLDERS.map((p) => `{${p}}`).join(' ')} {match.<group>}`;
     }
   }
   const literal = template.replace(PLACEHOLDER_PATTERN, 'x');
@@ -30,16 +94,58 @@ export function templateProblem(template: string): string | null {
   return null;
 }
 
+/** What a file's EXIF gave: a date (UTC parts as written in the photo) and the camera. */
+export interface ExifFacts {
+  /** Milliseconds of DateTimeOriginal (else CreateDate), read as UTC; absent when none is usable. */
+  takenMs?: number;
+  make?: string;
+  model?: string;
+}
+
 export interface TemplateInput {
   category: string;
   fileName: string;
   mtimeMs: number;
+  /** The file's path relative to the user's folder: `{parent}` is its folder's name. */
+  sourcePath?: string;
+  /** The birth time when the filesystem gives it; `{created.*}` falls back to mtimeMs without. */
+  createdMs?: number;
+  /** `{exif.*}`: absent or without a date, the date parts fall back to mtimeMs. */
+  exif?: ExifFacts | null;
+  /** Content hash (hex): `{hash8}` is its first 8 characters. */
+  hash?: string;
+  /** Named groups of the rule's nameRegex. */
+  match?: Record<string, string>;
 }
 
-/** A placeholder value may never add a path segment or climb out: separators and dot-names are replaced. */
+/**
+ * A placeholder value may never add a path segment or climb out: separators, NUL and other
+ * control characters are replaced, "." and ".." become "_" and "__". A segment that comes out
+ * reserved (a category or file name starting with ".fileorganizer") fails that file when planned.
+ */
 function safeSegmentValue(value: string): string {
-  const cleaned = value.replace(/[/\\\0]/g, '_');
+  // eslint-disable-next-line no-control-regex -- control characters are what this takes out
+  const cleaned = value.replace(/[/\\\u0000-\u001f\u007f]/g, '_');
   return cleaned === '.' || cleaned === '..' ? cleaned.replace(/\./g, '_') : cleaned;
+}
+
+/**
+ * An EXIF text field (attacker-controlled: anyone can write any bytes into a photo) as a name
+ * part: control characters out, trimmed, at most MAX_EXIF_TEXT characters, undefined when empty
+ * ('unknown' then), and a leading dot of a reserved name replaced, so that a photo cannot make
+ * its own destination unusable. safeSegmentValue then takes out separators and dot-names like in
+ * any other value.
+ */
+export function exifText(value: unknown): string | undefined {
+  if (typeof value !== 'string') return undefined;
+  const cleaned = value
+    // eslint-disable-next-line no-control-regex -- control characters are what this takes out
+    .replace(/[\u0000-\u001f\u007f]/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
+  if (cleaned.length === 0) return undefined;
+  const short = Array.from(cleaned).slice(0, MAX_EXIF_TEXT).join('').trim();
+  return isReservedName(short) ? `_${short.slice(1)}` : short;
 }
 
 function splitName(fileName: string): { name: string; ext: string } {
@@ -48,20 +154,47 @@ function splitName(fileName: string): { name: string; ext: string } {
   return { name: fileName.slice(0, dot), ext: fileName.slice(dot + 1) };
 }
 
+function dateParts(ms: number): { year: string; month: string; day: string } {
+  const date = new Date(ms);
+  return {
+    year: String(date.getUTCFullYear()).padStart(4, '0'),
+    month: String(date.getUTCMonth() + 1).padStart(2, '0'),
+    day: String(date.getUTCDate()).padStart(2, '0'),
+  };
+}
+
 /** The path (relative, posix) that `template` gives a file; the template must be valid. */
 export function renderTemplate(template: string, input: TemplateInput): string {
-  const date = new Date(input.mtimeMs);
   const { name, ext } = splitName(input.fileName);
+  const modified = dateParts(input.mtimeMs);
+  const created = dateParts(input.createdMs ?? input.mtimeMs);
+  const taken = dateParts(input.exif?.takenMs ?? input.mtimeMs);
+  const parentPath = input.sourcePath ? path.posix.dirname(input.sourcePath) : '.';
   const values: Record<Placeholder, string> = {
     category: input.category,
     filename: input.fileName,
     name,
     ext,
-    year: String(date.getUTCFullYear()).padStart(4, '0'),
-    month: String(date.getUTCMonth() + 1).padStart(2, '0'),
-    day: String(date.getUTCDate()).padStart(2, '0'),
+    year: modified.year,
+    month: modified.month,
+    day: modified.day,
+    parent: parentPath === '.' ? '' : path.posix.basename(parentPath),
+    hash8: (input.hash ?? '').slice(0, 8),
+    'created.year': created.year,
+    'created.month': created.month,
+    'created.day': created.day,
+    'exif.year': taken.year,
+    'exif.month': taken.month,
+    'exif.day': taken.day,
+    'exif.make': input.exif?.make ?? 'unknown',
+    'exif.model': input.exif?.model ?? 'unknown',
   };
-  const rendered = template.replace(PLACEHOLDER_PATTERN, (_whole, key: Placeholder) => safeSegmentValue(values[key]));
+  const rendered = template.replace(PLACEHOLDER_PATTERN, (_whole, key: string) => {
+    const value = key.startsWith(MATCH_PREFIX)
+      ? (input.match?.[key.slice(MATCH_PREFIX.length)] ?? '')
+      : values[key as Placeholder];
+    return safeSegmentValue(value ?? '');
+  });
   // An empty placeholder ({ext} of "README") leaves "a//b" or a trailing "."; tidy it.
   const segments = rendered
     .split('/')

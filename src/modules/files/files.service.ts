@@ -192,6 +192,8 @@ export class FilesService {
     const categorization = await categorizer.categorize({
       fileName: baseName(entry.path),
       size: entry.size,
+      // Rules with modifiedAfter/olderThanDays… need it.
+      mtimeMs: Date.parse(entry.modifiedAt),
       readHead: () => storage.readHead(entry.path, SNIFF_BYTES).catch(() => new Uint8Array()),
     });
     return categorization.category;

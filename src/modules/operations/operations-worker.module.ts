@@ -3,6 +3,7 @@ import { QueueModule } from '../../queue/queue.module.js';
 import { CategoriesModule } from '../categories/categories.module.js';
 import { DuplicatesModule } from '../duplicates/duplicates.module.js';
 import { ProgressModule } from '../progress/progress.module.js';
+import { ProtectedPathsModule } from '../protected-paths/protected-paths.module.js';
 import { ScanningModule } from '../scanning/scanning.module.js';
 import { StorageModule } from '../storage/storage.module.js';
 import { OperationsDataModule } from './operations-data.module.js';
@@ -34,6 +35,7 @@ import { RollbackRunner } from './runners/rollback.runner.js';
     CategoriesModule,
     DuplicatesModule,
     OperationsDataModule,
+    ProtectedPathsModule,
   ],
   providers: [
     OperationJobsWorker,

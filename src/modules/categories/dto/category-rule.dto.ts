@@ -2,6 +2,8 @@ import { ApiProperty, ApiPropertyOptional, PartialType } from '@nestjs/swagger';
 import {
   ArrayMaxSize,
   IsArray,
+  IsBoolean,
+  IsISO8601,
   IsInt,
   IsOptional,
   IsString,
@@ -12,6 +14,10 @@ import {
   Min,
 } from 'class-validator';
 import { MAX_GLOB_LENGTH, MAX_GLOB_WILDCARDS } from '../name-glob.js';
+import { MAX_REGEX_LENGTH, MAX_REGEX_NAMED_GROUPS } from '../name-regex.js';
+
+/** Days for olderThanDays/newerThanDays: up to a century. */
+export const MAX_AGE_DAYS = 36_500;
 
 export class CreateCategoryRuleDto {
   @ApiProperty({ example: 'Scans', maxLength: 100, description: 'The category (and folder) name files get' })
@@ -54,6 +60,52 @@ export class CreateCategoryRuleDto {
   @Length(1, MAX_GLOB_LENGTH)
   namePattern?: string;
 
+  @ApiPropertyOptional({
+    example: '^scan[-_](?P<year>\\d{4})',
+    maxLength: MAX_REGEX_LENGTH,
+    description:
+      'Regular expression (RE2 syntax) searched in the file name, matched in linear time; anchor with `^…$`, `(?i)` for case-insensitive. ' +
+      `Named groups (at most ${MAX_REGEX_NAMED_GROUPS}) are the template's \`{match.<group>}\` placeholders. ` +
+      'Refused (400, with the reason): backreferences, lookaround, repeat counts over 1000 (nested ones multiplied), invalid syntax.',
+  })
+  @IsOptional()
+  @IsString()
+  @Length(1, MAX_REGEX_LENGTH)
+  nameRegex?: string;
+
+  @ApiPropertyOptional({ example: '2024-01-01T00:00:00Z', description: "ISO 8601; the file's mtime is at or after it" })
+  @IsOptional()
+  @IsISO8601({ strict: true })
+  modifiedAfter?: string;
+
+  @ApiPropertyOptional({ example: '2025-01-01', description: "ISO 8601; the file's mtime is before it" })
+  @IsOptional()
+  @IsISO8601({ strict: true })
+  modifiedBefore?: string;
+
+  @ApiPropertyOptional({ example: 365, description: "The file's mtime is at least this many days before the run" })
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(MAX_AGE_DAYS)
+  olderThanDays?: number;
+
+  @ApiPropertyOptional({ example: 7, description: "The file's mtime is less than this many days before the run" })
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(MAX_AGE_DAYS)
+  newerThanDays?: number;
+
+  @ApiPropertyOptional({
+    example: false,
+    default: false,
+    description: 'Files this rule matches stay where they are (recorded `skipped`, "excluded by rule <name>")',
+  })
+  @IsOptional()
+  @IsBoolean()
+  exclude?: boolean;
+
   @ApiPropertyOptional({ example: 0, description: 'Bytes, inclusive' })
   @IsOptional()
   @IsInt()
@@ -75,7 +127,11 @@ export class CreateCategoryRuleDto {
   @Max(1_000_000)
   priority?: number;
 
-  @ApiPropertyOptional({ example: 'scans/{year}/{filename}', description: "Overrides the operation's template" })
+  @ApiPropertyOptional({
+    example: 'scans/{match.year}/{filename}',
+    description:
+      "Overrides the operation's template. Besides the operation's placeholders, `{match.<group>}` names a group of this rule's nameRegex.",
+  })
   @IsOptional()
   @IsString()
   @MaxLength(512)
@@ -91,6 +147,12 @@ export class CategoryDto {
   @ApiProperty({ type: [String] }) extensions!: string[];
   @ApiProperty({ type: [String] }) mimeTypes!: string[];
   @ApiProperty({ nullable: true, type: String }) namePattern!: string | null;
+  @ApiProperty({ nullable: true, type: String }) nameRegex!: string | null;
+  @ApiProperty({ nullable: true, type: String, format: 'date-time' }) modifiedAfter!: string | null;
+  @ApiProperty({ nullable: true, type: String, format: 'date-time' }) modifiedBefore!: string | null;
+  @ApiProperty({ nullable: true, type: Number }) olderThanDays!: number | null;
+  @ApiProperty({ nullable: true, type: Number }) newerThanDays!: number | null;
+  @ApiProperty() exclude!: boolean;
   @ApiProperty({ nullable: true, type: Number }) minSize!: number | null;
   @ApiProperty({ nullable: true, type: Number }) maxSize!: number | null;
   @ApiProperty({ nullable: true, type: Number }) priority!: number | null;

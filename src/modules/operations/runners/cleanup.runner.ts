@@ -3,8 +3,11 @@ import { DuplicateGroupsStore } from '../../duplicates/duplicate-groups.store.js
 import { DEFAULT_KEEP_POLICY, selectKeeper } from '../../duplicates/keep-policy.js';
 import { FileRecordsStore } from '../file-records.store.js';
 import type { PlannedFile } from '../file-records.store.js';
+import { ProtectedPathsService } from '../../protected-paths/protected-paths.service.js';
+import { PROTECTED_REASON } from '../../protected-paths/protected-path-set.js';
 import { JournalMover } from './journal-mover.js';
 import type { MovePolicy } from './journal-mover.js';
+import { protectedOutcome } from './protected-guard.js';
 import { sameContentStamp } from './run-context.js';
 import type { RunContext } from './run-context.js';
 
@@ -26,6 +29,7 @@ export class CleanupRunner {
     private readonly records: FileRecordsStore,
     private readonly groups: DuplicateGroupsStore,
     private readonly mover: JournalMover,
+    private readonly protectedPaths: ProtectedPathsService,
   ) {}
 
   async run(context: RunContext): Promise<void> {
@@ -56,8 +60,9 @@ export class CleanupRunner {
         return null;
       },
     };
+    const protectedPaths = await this.protectedPaths.forUser(operation.userId);
     await this.mover.processPlanned(context, async (record) => {
-      const result = await this.mover.moveOne(context, record, policy);
+      const result = protectedOutcome(protectedPaths, record) ?? (await this.mover.moveOne(context, record, policy));
       if (result.status === 'quarantined') tracker.add({ spaceSavedBytes: record.size });
       return result;
     });
@@ -68,6 +73,7 @@ export class CleanupRunner {
     const sourceId = operation.sourceOperationId as string;
     const keep = operation.options.keep ?? DEFAULT_KEEP_POLICY;
     const quarantine = quarantineFolder(operation.id);
+    const protectedPaths = await this.protectedPaths.forUser(operation.userId);
     let seq = 0;
     for (let offset = 0; ; offset += GROUP_PAGE) {
       const groups = await this.groups.page(sourceId, offset, GROUP_PAGE);
@@ -119,6 +125,9 @@ export class CleanupRunner {
           for (const record of verified) {
             if (record.sourcePath === keeper.sourcePath) {
               rejected.push({ ...record, destinationPath: null, status: 'skipped', error: 'kept' });
+            } else if (protectedPaths.covers(record.sourcePath)) {
+              // Never a loser: the copy under a protected path stays (the keeper stays too).
+              rejected.push({ ...record, destinationPath: null, status: 'skipped', error: PROTECTED_REASON });
             } else {
               records.push(record);
             }

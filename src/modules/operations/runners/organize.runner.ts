@@ -4,7 +4,14 @@ import { eventLoopSliceDue, yieldEventLoop } from '../../../common/event-loop-sl
 import { CategoriesService } from '../../categories/categories.service.js';
 import type { Categorization, Categorizer } from '../../categories/categorizer.js';
 import { SNIFF_BYTES } from '../../categories/content-sniffer.js';
-import { DEFAULT_TEMPLATE, numberedAlternative, renderTemplate } from '../../categories/destination-template.js';
+import {
+  DEFAULT_TEMPLATE,
+  numberedAlternative,
+  renderTemplate,
+  templateNeeds,
+} from '../../categories/destination-template.js';
+import { gatherTemplateFacts } from '../../categories/template-facts.js';
+import type { TemplateFacts } from '../../categories/template-facts.js';
 import { DuplicateGroupsStore } from '../../duplicates/duplicate-groups.store.js';
 import type { StoredGroup } from '../../duplicates/duplicate-groups.store.js';
 import { HashCacheStore } from '../../duplicates/hash-cache.store.js';
@@ -27,6 +34,8 @@ import type { MovePolicy } from './journal-mover.js';
 import { parentOf, releaseIfStopping, sameContentStamp } from './run-context.js';
 import type { RunContext } from './run-context.js';
 import { MetricsService } from '../../metrics/metrics.service.js';
+import { ProtectedPathsService } from '../../protected-paths/protected-paths.service.js';
+import { guardPlanned, protectedOutcome } from './protected-guard.js';
 
 /** Planned records per insert statement. */
 const INSERT_BATCH = 5000;
@@ -52,6 +61,7 @@ export class OrganizeRunner {
     private readonly hashCaches: HashCacheStore,
     private readonly scanning: ScanningService,
     private readonly operations: OperationsRepository,
+    private readonly protectedPaths: ProtectedPathsService,
   ) {}
 
   async run(context: RunContext): Promise<void> {
@@ -106,6 +116,7 @@ export class OrganizeRunner {
     const { operation, storage, tracker } = context;
     const options = this.options(context);
     const categorizer = await this.categories.categorizerFor(operation.userId);
+    const protectedPaths = await this.protectedPaths.forUser(operation.userId);
     const destinations = new DestinationNames(storage, isDisplacingMode(options.onConflict));
     /** Entries the walk could not plan: unreadable ones (failed) and special files (skipped, never opened). */
     const failures: PlannedFile[] = [];
@@ -138,11 +149,14 @@ export class OrganizeRunner {
       for (const file of batch) {
         // Matching names against the user's rules is CPU work: other requests and jobs get turns.
         if (eventLoopSliceDue()) await yieldEventLoop();
-        const record =
+        const record = guardPlanned(
+          protectedPaths,
           this.planFileWithoutWaiting(categorizer, options, destinations, file, seq) ??
-          (await this.planFile(context, categorizer, options, destinations, file, seq));
+            (await this.planFile(context, categorizer, options, destinations, file, seq)),
+        );
+        // A record a protected path keeps in place displaces nothing either.
         const displaced = takeDisplacement(record);
-        if (displaced) {
+        if (displaced && record.status === 'planned') {
           displacements += 1;
           // The file already at the destination moves aside first: its own journaled move, just
           // before the incoming one (a rollback, in reverse order, restores the incoming first).
@@ -217,8 +231,12 @@ export class OrganizeRunner {
     seq: number,
   ): PlannedFile | undefined {
     const fileName = path.posix.basename(file.path);
-    const categorization = categorizer.categorizeWithoutContent({ fileName, size: file.size });
+    const categorization = categorizer.categorizeWithoutContent({ fileName, size: file.size, mtimeMs: file.mtimeMs });
     if (!categorization) return undefined;
+    if (categorization.exclude) return excludedRecord(file, seq, categorization);
+    // A template that reads the file ({exif.*}, {hash8}, {created.*}) goes the slow way.
+    const needs = templateNeeds(categorization.template ?? options.template);
+    if (needs.created || needs.exif || needs.hash) return undefined;
     const wanted = this.destinationFor(options, categorization, fileName, file);
     const problem = destinations.problem(wanted);
     if (problem) return unusableDestination(file, seq, categorization, problem);
@@ -235,11 +253,15 @@ export class OrganizeRunner {
     categorization: Categorization,
     fileName: string,
     file: StoredFile,
+    facts: TemplateFacts = {},
   ): string {
     const rendered = renderTemplate(categorization.template ?? options.template, {
+      ...facts,
       category: categorization.category,
       fileName,
       mtimeMs: file.mtimeMs,
+      sourcePath: file.path,
+      match: categorization.match,
     });
     return joinUserPath(options.destination, rendered);
   }
@@ -257,9 +279,15 @@ export class OrganizeRunner {
     const categorization = await categorizer.categorize({
       fileName,
       size: file.size,
+      mtimeMs: file.mtimeMs,
       readHead: () => storage.readHead(file.path, SNIFF_BYTES).catch(() => new Uint8Array()),
     });
-    const wanted = this.destinationFor(options, categorization, fileName, file);
+    if (categorization.exclude) return excludedRecord(file, seq, categorization);
+    const needs = templateNeeds(categorization.template ?? options.template);
+    const facts = await gatherTemplateFacts(storage, file, needs);
+    if (needs.hash && !facts.hash)
+      return unusableDestination(file, seq, categorization, 'could not read it for {hash8}');
+    const wanted = this.destinationFor(options, categorization, fileName, file, facts);
     const problem = destinations.problem(wanted);
     if (problem) return unusableDestination(file, seq, categorization, problem);
     await destinations.load(wanted);
@@ -470,7 +498,11 @@ export class OrganizeRunner {
           }
         : undefined,
     };
-    await this.mover.processPlanned(context, (record) => this.mover.moveOne(context, record, policy));
+    const protectedPaths = await this.protectedPaths.forUser(operation.userId);
+    await this.mover.processPlanned(
+      context,
+      (record) => protectedOutcome(protectedPaths, record) ?? this.mover.moveOne(context, record, policy),
+    );
   }
 
   private async removeEmptiedSourceFolders(context: RunContext): Promise<void> {
@@ -612,6 +644,14 @@ function unusableDestination(
     error: reason,
     dev: file.dev || null,
     ino: file.ino || null,
+  };
+}
+
+/** The record of a file a user rule with `exclude: true` keeps where it is. */
+function excludedRecord(file: StoredFile, seq: number, categorization: Categorization): PlannedFile {
+  return {
+    ...unusableDestination(file, seq, categorization, `excluded by rule ${categorization.category}`),
+    status: 'skipped',
   };
 }
 
