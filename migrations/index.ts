@@ -4,6 +4,7 @@ import { CreateCategoryRules1764420000000 } from './1764420000000-CreateCategory
 import { AddDuplicateGroups1764430000000 } from './1764430000000-AddDuplicateGroups.js';
 import { AddResumeCount1764440000000 } from './1764440000000-AddResumeCount.js';
 import { AddOperationStatusCounts1764468000000 } from './1764468000000-AddOperationStatusCounts.js';
+import { CreateWatches1764480000000 } from './1764480000000-CreateWatches.js';
 
 /** Every migration, in order. Listed by class so the app, the CLI and the tests load the same set. */
 export const migrations = [
@@ -13,4 +14,5 @@ export const migrations = [
   AddDuplicateGroups1764430000000,
   AddResumeCount1764440000000,
   AddOperationStatusCounts1764468000000,
+  CreateWatches1764480000000,
 ];

@@ -18,6 +18,8 @@ import { OperationsWorkerModule } from './modules/operations/operations-worker.m
 import { OperationsModule } from './modules/operations/operations.module.js';
 import { ProgressGatewayModule } from './modules/progress/progress-gateway.module.js';
 import { UsersModule } from './modules/users/users.module.js';
+import { WatchesWorkerModule } from './modules/watches/watches-worker.module.js';
+import { WatchesModule } from './modules/watches/watches.module.js';
 import { QueueModule } from './queue/queue.module.js';
 import { TracingModule } from './tracing/tracing.module.js';
 import { RedisModule } from './redis/redis.module.js';
@@ -52,9 +54,10 @@ export class AppModule {
               ProgressGatewayModule,
               AdminModule,
               FilesModule,
+              WatchesModule,
             ]
           : []),
-        ...(runsJobs ? [OperationsWorkerModule] : []),
+        ...(runsJobs ? [OperationsWorkerModule, WatchesWorkerModule] : []),
       ],
       providers: servesApi
         ? [

@@ -5,6 +5,7 @@ import { CategoryRule } from '../modules/categories/category-rule.entity.js';
 import { FileRecord } from '../modules/operations/file-record.entity.js';
 import { Operation } from '../modules/operations/operation.entity.js';
 import { User } from '../modules/users/user.entity.js';
+import { Watch } from '../modules/watches/watch.entity.js';
 
 /** Every TypeORM entity, listed by class (no globs: the same list works from src and dist). */
-export const entities = [User, AuthSession, RefreshToken, ApiKey, Operation, FileRecord, CategoryRule];
+export const entities = [User, AuthSession, RefreshToken, ApiKey, Operation, FileRecord, CategoryRule, Watch];

@@ -28,7 +28,7 @@ import type { ListFilesQueryDto, ListOperationsQueryDto } from './dto/operation-
 import { FileRecord } from './file-record.entity.js';
 import { Operation } from './operation.entity.js';
 import { ACTIVE_STATUSES, emptyProgress } from './operation.types.js';
-import type { OperationProgress, OperationStatus, StoredOptions } from './operation.types.js';
+import type { OperationProgress, OperationStatus, OperationTrigger, StoredOptions } from './operation.types.js';
 import { toOperationView } from './operation.view.js';
 import type { OperationView } from './operation.view.js';
 
@@ -61,6 +61,13 @@ export interface OperationReport {
   duplicates: { groups: number; files: number; reclaimableBytes: number };
   spaceSavedBytes: number;
   durationMs: number | null;
+}
+
+/** Who started an operation when it was not a request: a watch. */
+export interface OperationOrigin {
+  watchId: string;
+  trigger: OperationTrigger;
+  settledMs: number;
 }
 
 /** Arbitrary constant naming "operation creation of one user" among advisory locks. */
@@ -110,13 +117,39 @@ export class OperationsService {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
-  async create(user: AuthUser, dto: CreateOperationDto, idempotencyKey?: string): Promise<OperationView> {
+  /**
+   * `origin`: set when a watch starts the operation (never from a request body): which watch,
+   * why, and how long files must have been left alone to be taken (StoredOptions.settledMs).
+   */
+  async create(
+    user: AuthUser,
+    dto: CreateOperationDto,
+    idempotencyKey?: string,
+    origin?: OperationOrigin,
+  ): Promise<OperationView> {
     const draft = await this.draftFromRequest(user, dto);
+    if (origin) {
+      draft.watchId = origin.watchId;
+      draft.trigger = origin.trigger;
+      draft.options = { ...draft.options, settledMs: origin.settledMs };
+    }
     return this.insertAndEnqueue(
       user,
       draft,
       idempotencyKey ? { key: idempotencyKey, hash: requestHash(dto) } : undefined,
     );
+  }
+
+  /**
+   * The checks POST /operations makes on an organize request's folder and options (path rules,
+   * reserved names, links, the folder exists), for a watch that will start such operations later.
+   */
+  async checkOrganizeRequest(
+    user: AuthUser,
+    dto: Pick<CreateOperationDto, 'storage' | 'rootPath' | 'options'>,
+  ): Promise<{ rootPath: string; options: StoredOptions }> {
+    const draft = await this.draftFromRequest(user, { ...dto, type: 'organize' });
+    return { rootPath: draft.rootPath as string, options: draft.options as StoredOptions };
   }
 
   /** Validates a create request and turns it into the row to insert (no side effects but the user folder). */
@@ -276,6 +309,7 @@ export class OperationsService {
     const where: FindOptionsWhere<Operation> = { userId: user.id };
     if (query.status) where.status = query.status;
     if (query.type) where.type = query.type;
+    if (query.watchId) where.watchId = query.watchId;
     const [items, total] = await this.dataSource.getRepository(Operation).findAndCount({
       where,
       order: { createdAt: 'DESC', id: 'DESC' },

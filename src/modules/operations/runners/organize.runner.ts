@@ -122,10 +122,14 @@ export class OrganizeRunner {
       onSkipped: (entry) => failures.push({ ...this.failedRecord(entry.path, entry.reason, 0), status: 'skipped' }),
     });
     let planned: PlannedFile[] = [];
+    // A watch's run leaves out files changed too recently: they may still be being written.
+    const settledMs = operation.options.settledMs;
+    const changedAfter = settledMs === undefined ? Infinity : Date.now() - settledMs;
     for await (const batch of walk) {
       let bytes = 0;
       let failed = 0;
       for (const file of batch) {
+        if (file.mtimeMs > changedAfter) continue;
         // Matching names against the user's rules is CPU work: other requests and jobs get turns.
         if (eventLoopSliceDue()) await yieldEventLoop();
         const record =
