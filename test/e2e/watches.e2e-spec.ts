@@ -27,7 +27,8 @@ describe('watched folders', () => {
   let root: string;
 
   beforeAll(async () => {
-    t = await createTestApp({ MAX_WATCHES_PER_USER: '3' });
+    // A short lease: workers look at their watches every second.
+    t = await createTestApp({ MAX_WATCHES_PER_USER: '3', WATCH_LEASE_MS: '3000' });
   });
   afterAll(async () => {
     await t.close();
@@ -337,6 +338,39 @@ describe('watched folders', () => {
     // Kept, but no longer linked to a watch that is gone.
     const kept = await t.http().get(`/api/v1/operations/${before[0].id}`).set(auth()).expect(200);
     expect(kept.body).toMatchObject({ watchId: null, trigger: expect.any(String) });
+  });
+
+  it('a watched folder removed and made again is watched again; swapped for a link, nothing moves through it', async () => {
+    const watch = await createWatch({ rootPath: 'inbox', debounceMs: 500 });
+    await settled(String(watch.id), 1500);
+    fs.rmSync(path.join(root, 'inbox'), { recursive: true });
+    await sleep(1500);
+    fs.mkdirSync(path.join(root, 'inbox'));
+    await sleep(3000);
+    writeTree(root, { 'inbox/back.jpg': 'jpg' });
+    await eventually(
+      async () => (fs.existsSync(path.join(root, 'inbox/Images/back.jpg')) ? true : undefined),
+      'a file in the folder made again to be organized',
+    );
+    await settled(String(watch.id), 1500);
+
+    const other = await signUp(t, 'swap-victim');
+    const victim = path.join(userFolder(t, other), 'private');
+    writeTree(victim, { 'secret.jpg': 'not yours' });
+    fs.rmSync(path.join(root, 'inbox'), { recursive: true });
+    fs.symlinkSync(victim, path.join(root, 'inbox'));
+    await sleep(4000);
+    writeTree(victim, { 'more.jpg': 'not yours either' });
+    await sleep(4000);
+    expect(manifest(victim)).toEqual(
+      expect.objectContaining({ 'secret.jpg': expect.any(String), 'more.jpg': expect.any(String) }),
+    );
+    expect(Object.keys(manifest(victim))).toHaveLength(2);
+    await t
+      .http()
+      .delete(`/api/v1/watches/${String(watch.id)}`)
+      .set(auth())
+      .expect(204);
   });
 
   it('an S3 watch needs a schedule; a schedule is a Bull repeatable job that goes away with the watch', async () => {

@@ -20,6 +20,11 @@ export type StartOutcome =
   | { started: false; reason: 'refused' };
 
 const MOVED_PAGE = 200;
+/**
+ * The most destinations of one run remembered as the watch's own moves. A larger run's later
+ * events may start one more run, which finds those files in place and moves nothing.
+ */
+export const MAX_REMEMBERED_MOVES = 20_000;
 
 /** Starts a watch's organize operations, always through OperationsService.create (the one call site). */
 @Injectable()
@@ -77,7 +82,7 @@ export class WatchRuns {
       const query = { page, limit: MOVED_PAGE, status: 'moved' } as ListFilesQueryDto;
       const result = await this.operations.files(this.ownerOf({ userId }), operationId, query);
       for (const record of result.items) if (record.destinationPath) destinations.push(record.destinationPath);
-      if (page * MOVED_PAGE >= result.total) return destinations;
+      if (page * MOVED_PAGE >= Math.min(result.total, MAX_REMEMBERED_MOVES)) return destinations;
     }
   }
 }

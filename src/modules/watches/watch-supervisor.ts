@@ -83,6 +83,8 @@ export class WatchSupervisor implements OnApplicationBootstrap, BeforeApplicatio
     const outcome = await this.runs.start(watchId, 'schedule');
     if (outcome.started) this.logger.log(`watch ${watchId}: scheduled run ${outcome.operationId}`);
     else if (outcome.reason === 'busy') this.logger.log(`watch ${watchId}: scheduled run skipped, its folder is busy`);
+    // Deleted with its user (a cascade, not DELETE /watches): its schedule goes too.
+    else if (outcome.reason === 'gone' && !(await this.store.find(watchId))) await this.jobs.unschedule(watchId);
   }
 
   private requestSweep(): void {
@@ -145,7 +147,17 @@ export class WatchSupervisor implements OnApplicationBootstrap, BeforeApplicatio
         },
       );
       held.subscription = await subscribe(watchedRoot, (error, events) => {
-        if (error) return this.logger.warn(`watch ${watch.id}: ${error.message}`);
+        if (error) {
+          // The folder went away or could not be read: watched again from the next sweep, if it is back.
+          this.logger.warn(`watch ${watch.id}: ${error.message}`);
+          void this.unwatch(watch.id);
+          return;
+        }
+        if (events.some((event) => event.type === 'delete' && event.path === watchedRoot)) {
+          // The folder itself was removed or renamed (its watch ends with it): watched again once it is back.
+          void this.unwatch(watch.id);
+          return;
+        }
         watcher.onChanged(events.filter((event) => event.type !== 'delete').map((event) => event.path));
       });
       held.watcher = watcher;
@@ -181,6 +193,17 @@ export class WatchSupervisor implements OnApplicationBootstrap, BeforeApplicatio
   private async release(id: string): Promise<void> {
     await this.drop(id);
     await this.redis.eval(RELEASE_SCRIPT, 1, watchLeaseKey(this.config, id), this.workerId).catch(() => undefined);
+  }
+
+  /** Stops the native watcher but keeps the lease: the next sweep tries to open the folder again. */
+  private async unwatch(id: string): Promise<void> {
+    const held = this.held.get(id);
+    if (!held) return;
+    const { watcher, subscription } = held;
+    held.watcher = null;
+    held.subscription = null;
+    watcher?.stop();
+    await subscription?.unsubscribe().catch(() => undefined);
   }
 
   /** Stops watching (the lease is no longer this worker's, or is about to be given up). */
