@@ -32,7 +32,12 @@ export class OperationDto {
     description: 'The watch that started it; null: you did',
   })
   watchId!: string | null;
-  @ApiProperty({ enum: OPERATION_TRIGGERS, nullable: true, type: String, description: 'Why its watch started it' })
+  @ApiProperty({
+    nullable: true,
+    type: String,
+    example: null,
+    description: `Why its watch started it: ${OPERATION_TRIGGERS.join(' or ')}; null: you did`,
+  })
   trigger!: string | null;
   @ApiProperty({ type: ProgressDto }) progress!: ProgressDto;
   @ApiProperty({ nullable: true, type: 'object', properties: { message: { type: 'string' } } })
