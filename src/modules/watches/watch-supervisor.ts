@@ -83,8 +83,8 @@ export class WatchSupervisor implements OnApplicationBootstrap, BeforeApplicatio
     const outcome = await this.runs.start(watchId, 'schedule');
     if (outcome.started) this.logger.log(`watch ${watchId}: scheduled run ${outcome.operationId}`);
     else if (outcome.reason === 'busy') this.logger.log(`watch ${watchId}: scheduled run skipped, its folder is busy`);
-    // Deleted with its user (a cascade, not DELETE /watches): its schedule goes too.
-    else if (outcome.reason === 'gone' && !(await this.store.find(watchId))) await this.jobs.unschedule(watchId);
+    // A watch gone without DELETE /watches (its user deleted) keeps a repeatable job whose ticks do
+    // nothing: not removed here, since a tick may come from another deployment sharing REDIS_PREFIX.
   }
 
   private requestSweep(): void {
