@@ -19,7 +19,7 @@ module.exports = {
       from: { path: '^src/modules/storage/' },
       to: {
         path: [
-          '^src/modules/(operations|progress|auth|admin|files)/',
+          '^src/modules/(operations|progress|auth|admin|files|scanning)/',
           '^src/queue/',
           '^express$',
           '@nestjs/platform-express',

@@ -59,7 +59,12 @@ export interface Timed {
  * sends its output to /dev/null as a shell's `> /dev/null` would, so nothing is buffered here and
  * the command pays no pipe; 'capture' collects it.
  */
-export function timed(command: string, args: string[], stdout: 'capture' | 'null' = 'capture'): Timed {
+export function timed(
+  command: string,
+  args: string[],
+  stdout: 'capture' | 'null' = 'capture',
+  env: NodeJS.ProcessEnv = process.env,
+): Timed {
   const timeFile = path.join(os.tmpdir(), `fo-bench-time-${process.pid}.txt`);
   const [file, argv] = haveTime ? [TIME, ['-f', '%U %S', '-o', timeFile, command, ...args]] : [command, args];
   const devNull = stdout === 'null' ? openSync('/dev/null', 'w') : undefined;
@@ -68,6 +73,7 @@ export function timed(command: string, args: string[], stdout: 'capture' | 'null
     const run = spawnSync(file, argv, {
       encoding: 'utf8',
       maxBuffer: 1024 * 1024 * 1024,
+      env,
       stdio: ['ignore', devNull ?? 'pipe', 'pipe'],
     });
     const seconds = (performance.now() - start) / 1000;

@@ -34,7 +34,8 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { findDuplicates } from '../src/modules/duplicates/duplicate-finder.js';
 import type { DuplicateSearchResult } from '../src/modules/duplicates/duplicates.types.js';
-import { InMemoryHashCache } from '../src/modules/duplicates/hash-cache.js';
+import { HASH_SCHEME } from '../src/modules/duplicates/file-hasher.js';
+import { PersistentHashCache } from '../src/modules/duplicates/persistent-hash-cache.js';
 import { closeHashWorkers } from '../src/modules/duplicates/hash-pool.js';
 import {
   arg,
@@ -136,8 +137,10 @@ async function main(): Promise<void> {
   let oursResult: DuplicateSearchResult | undefined;
   let walkMs = 0;
   let findMs = 0;
-  const cache = new InMemoryHashCache();
-  await findDuplicates(walkFiles(root), { threads, cache });
+  // The cache a previous run wrote, as a later run loads it (loading is outside the timing).
+  const learning = PersistentHashCache.empty(HASH_SCHEME);
+  await findDuplicates(walkFiles(root), { threads, cache: learning });
+  const cache = PersistentHashCache.load(HASH_SCHEME, learning.toBytes());
   const outputs = new Map<Row, string[][]>();
 
   /** Runs a peer and keeps its groups (rmlint's come from its output file, the others' from stdout). */

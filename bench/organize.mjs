@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // Organize and roll back a generated tree through the HTTP API, with the API and the worker as
 // separate processes, and report wall times and the worker's peak RSS (VmHWM) for each.
-// Usage: npm run build && node bench/organize.mjs [files=100000]
+// Usage: npm run build && [STORAGE_FILE_LAYER=dirfd|path] node bench/organize.mjs [files=100000]
+// The result goes to bench/results/organize-<files>[-<layer>].json, so both local file layers of
+// one run sit side by side.
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
@@ -10,6 +12,7 @@ import path from 'node:path';
 import pg from 'pg';
 
 const FILES = Number(process.argv[2] ?? 100_000);
+const LAYER = process.env.STORAGE_FILE_LAYER ?? '';
 const PORT = 3900 + Math.floor(Math.random() * 90);
 const id = randomBytes(4).toString('hex');
 const database = `fileorganizer_bench_${id}`;
@@ -104,8 +107,11 @@ function manifest(root) {
       if (folder === root && entry.name.startsWith('.fileorganizer')) continue;
       const absolute = path.join(folder, entry.name);
       if (entry.isDirectory()) visit(absolute);
-      else
-        result.set(path.relative(root, absolute), createHash('sha256').update(fs.readFileSync(absolute)).digest('hex'));
+      else {
+        // Bytes and modification time: a rollback must give back both.
+        const digest = createHash('sha256').update(fs.readFileSync(absolute)).digest('hex');
+        result.set(path.relative(root, absolute), `${digest} ${fs.statSync(absolute).mtimeMs}`);
+      }
     }
   };
   visit(root);
@@ -125,7 +131,7 @@ function generate(root, count) {
   }
 }
 
-const results = { files: FILES, date: new Date().toISOString() };
+const results = { files: FILES, layer: LAYER || 'auto', date: new Date().toISOString() };
 let apiProcess;
 let worker;
 try {
@@ -182,7 +188,10 @@ try {
   results.manifestEqual = equal;
   console.log(`manifest equal after rollback: ${equal} (${before.size} files)`);
   fs.mkdirSync('bench/results', { recursive: true });
-  fs.writeFileSync(`bench/results/organize-${FILES}.json`, `${JSON.stringify(results, null, 2)}\n`);
+  fs.writeFileSync(
+    `bench/results/organize-${FILES}${LAYER ? `-${LAYER}` : ''}.json`,
+    `${JSON.stringify(results, null, 2)}\n`,
+  );
   if (!equal || organized.status !== 'completed' || rolledBack.status !== 'completed') process.exitCode = 1;
 } finally {
   apiProcess?.kill('SIGTERM');

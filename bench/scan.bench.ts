@@ -1,9 +1,10 @@
 /**
- * Scan: the production walk (LocalUserStorage.walk, what the organize runner's planning phase
- * iterates) against `find DIR -type f -printf '%s %T@ %p\n' > /dev/null` on one generated tree,
+ * Scan: the production walk (scanFiles over LocalUserStorage.walkTree, what the organize runner's
+ * planning phase iterates) against `find DIR -type f -printf '%s %T@ %p\n' > /dev/null` on one generated tree,
  * warm cache. Prints a table and writes bench/results/scan-<files>.json.
  *
- *   npm run bench:scan -- [--files 1000000] [--seed 1] [--runs 5] [--content sparse|full] [--root DIR] [--clean]
+ *   npm run bench:scan -- [--files 1000000] [--seed 1] [--runs 5] [--content sparse|full] [--layers dirfd,path]
+ *                         [--root DIR] [--clean]
  *
  * The tree is `sparse` by default: the same names, log-normal sizes, empty files and hard links as
  * the duplicates tree, but no data (see tree-generator.ts): a listing reads names and inodes only,
@@ -13,10 +14,14 @@
  *
  * Rows:
  * - `find -printf > /dev/null`: the floor, a C program doing readdir + stat per file.
- * - `ours (new process)`: a fresh `node` running bench/scan-child.ts (LocalUserStorage.open + walk to
- *   the end), wall time as find is timed (process start and module loading included); the child's
- *   own time for the walk alone is the next row.
- * - `ours (in process)`: the same iteration in this process, already loaded, as the worker runs it.
+ * - `ours <layer> (new process)`: a fresh `node` running bench/scan-child.ts (LocalUserStorage.open +
+ *   scanFiles to the end), wall time as find is timed (process start and module loading included); the
+ *   child's own time for the walk alone is the next row.
+ * - `ours <layer> (in process)`: the same iteration in this process, already loaded, as the worker
+ *   runs it.
+ *   Each for every local file layer in `--layers` (default both): `dirfd`, the directory-descriptor
+ *   layer the service uses on Linux, and `path`, the path-based fallback (STORAGE_FILE_LAYER), so
+ *   what the descriptor layer gains or costs is read side by side.
  * - `bench/walk.ts (reference)`: the bench's plain readdirSync + lstatSync walk, no sorting, no
  *   batches, for what the production walk's extra work costs.
  * Every row must count the same files as find does.
@@ -41,6 +46,7 @@ import {
   writeResult,
 } from './bench-util.js';
 import { scanOurs } from './scan-child.js';
+import type { FileLayer } from './scan-child.js';
 import { walkFiles } from './walk.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -63,6 +69,11 @@ async function main(): Promise<void> {
   const runs = Math.max(1, intArg('runs', 5));
   const content = arg('content', 'sparse');
   if (content !== 'sparse' && content !== 'full') throw new Error('--content must be sparse or full');
+  const layers = arg('layers', 'dirfd,path')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const layer of layers) if (layer !== 'dirfd' && layer !== 'path') throw new Error('--layers takes dirfd,path');
   const startMachine = machine();
   const tree = prepareTree({ files, seed, content, root: flag('root') ? arg('root', '') : undefined });
   const root = tree.root;
@@ -72,7 +83,7 @@ async function main(): Promise<void> {
   const findCommand = `find ${root} -type f -printf '%s %T@ %p\\n' > /dev/null`;
   // Warm the dentry and inode caches, and count what find sees (untimed).
   const expected = timed('find', [root, '-type', 'f', '-printf', '.']).stdout.length;
-  await scanOurs(root);
+  for (const layer of layers) await scanOurs(root, layer as FileLayer);
   walkFiles(root);
 
   const rows: Row[] = [];
@@ -83,9 +94,18 @@ async function main(): Promise<void> {
   };
   const findRow = row('find -printf > /dev/null', findCommand);
   const childScript = path.join(here, 'scan-child.js');
-  const proc = row('ours (new process)', `node ${childScript} ${root}`);
-  const procInner = row('ours (new process, walk only)', 'the same, timed inside the child');
-  const inProc = row('ours (in process)', "LocalUserStorage.open(root) + for await (walk(''))");
+  const perLayer = layers.map((name) => {
+    const layer = name as FileLayer;
+    return {
+      layer,
+      proc: row(`ours ${layer} (new process)`, `STORAGE_FILE_LAYER=${layer} node ${childScript} ${root}`),
+      procInner: row(`ours ${layer} (new process, walk only)`, 'the same, timed inside the child'),
+      inProc: row(
+        `ours ${layer} (in process)`,
+        `LocalUserStorage.open(root, _, '${layer}') + for await (scanFiles(storage, ''))`,
+      ),
+    };
+  });
   const ref = row('bench/walk.ts (reference)', 'walkFiles(root): readdirSync + lstatSync');
   const counts = new Map<Row, number>();
 
@@ -95,22 +115,24 @@ async function main(): Promise<void> {
     findRow.times.push(f.seconds);
     if (f.cpu !== undefined) findRow.cpu.push(f.cpu);
 
-    const p = timed(process.execPath, [childScript, root]);
-    proc.times.push(p.seconds);
-    if (p.cpu !== undefined) proc.cpu.push(p.cpu);
-    const seen = JSON.parse(p.stdout) as { files: number; seconds: number };
-    procInner.times.push(seen.seconds);
-    counts.set(proc, seen.files).set(procInner, seen.files);
+    for (const { layer, proc, procInner, inProc } of perLayer) {
+      const p = timed(process.execPath, [childScript, root], 'capture', { ...process.env, STORAGE_FILE_LAYER: layer });
+      proc.times.push(p.seconds);
+      if (p.cpu !== undefined) proc.cpu.push(p.cpu);
+      const seen = JSON.parse(p.stdout) as { files: number; seconds: number };
+      procInner.times.push(seen.seconds);
+      counts.set(proc, seen.files).set(procInner, seen.files);
 
-    let c = process.cpuUsage();
-    let t = performance.now();
-    const ours = await scanOurs(root);
-    inProc.times.push((performance.now() - t) / 1000);
-    inProc.cpu.push(cpuSince(c));
-    counts.set(inProc, ours.files);
+      const c = process.cpuUsage();
+      const t = performance.now();
+      const ours = await scanOurs(root, layer);
+      inProc.times.push((performance.now() - t) / 1000);
+      inProc.cpu.push(cpuSince(c));
+      counts.set(inProc, ours.files);
+    }
 
-    c = process.cpuUsage();
-    t = performance.now();
+    const c = process.cpuUsage();
+    const t = performance.now();
     const listed = walkFiles(root);
     ref.times.push((performance.now() - t) / 1000);
     ref.cpu.push(cpuSince(c));
@@ -154,9 +176,17 @@ async function main(): Promise<void> {
     filesSeen: expected,
     sameCountEverywhere: allSame,
     rows,
+    layers,
+    // The service's layer (dirfd, where it loads) is the judged one; the fallback is reported beside it.
     ratios: {
-      oursNewProcessVsFind: proc.vsFind,
-      oursInProcessVsFind: inProc.vsFind,
+      ...Object.fromEntries(
+        perLayer.flatMap(({ layer, proc, inProc }) => [
+          [`${layer}NewProcessVsFind`, proc.vsFind],
+          [`${layer}InProcessVsFind`, inProc.vsFind],
+        ]),
+      ),
+      oursNewProcessVsFind: perLayer[0]?.proc.vsFind,
+      oursInProcessVsFind: perLayer[0]?.inProc.vsFind,
       referenceWalkVsFind: ref.vsFind,
     },
   });

@@ -16,6 +16,8 @@ export interface AppConfig {
   jwtSecret: string;
   jwtSecretGenerated: boolean;
   jwtAccessTtlSeconds: number;
+  /** How long a request's login check is reused (0: every request asks the database); see PrincipalCache. */
+  authSessionCacheMs: number;
   jwtRefreshTtlSeconds: number;
   storageLocalRoot: string;
   /**
@@ -348,6 +350,7 @@ export function loadConfig(env: Env = process.env, stdoutIsTty = Boolean(process
     jwtSecret,
     jwtSecretGenerated,
     jwtAccessTtlSeconds: parseDuration('JWT_ACCESS_TTL', str(env, 'JWT_ACCESS_TTL', '15m')),
+    authSessionCacheMs: int(env, 'AUTH_SESSION_CACHE_MS', 10_000, 0, 60_000),
     jwtRefreshTtlSeconds: parseDuration('JWT_REFRESH_TTL', str(env, 'JWT_REFRESH_TTL', '30d')),
     storageLocalRoot: path.resolve(str(env, 'STORAGE_LOCAL_ROOT', './data/files')),
     storageFileLayer: oneOf(env, 'STORAGE_FILE_LAYER', ['auto', 'dirfd', 'path'] as const, 'auto'),

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { DataSource } from 'typeorm';
 import { craftJwt, decodeJwt, expectError, messageText, sleep } from '../utils/assertions.js';
+import { signUpAdmin } from '../utils/admin.js';
 import { createTestApp, signUp, TestApp, uniqueEmail } from '../utils/test-app.js';
 
 const PASSWORD = 'correct horse battery';
@@ -401,7 +402,15 @@ describe('auth (e2e)', () => {
         .send({ name: 'script' })
         .expect(201);
       await t.http().get('/api/v1/auth/me').set('X-API-Key', key.body.key).expect(200);
-      await db.query('UPDATE users SET disabled_at = now() WHERE id = $1', [user.id]);
+      // The access token was just used (POST api-keys): its login check is cached, and disabling
+      // the account through the service must end it at once all the same.
+      const admin = await signUpAdmin(t, 'disabler');
+      await t
+        .http()
+        .patch(`/api/v1/admin/users/${user.id}`)
+        .set('Authorization', `Bearer ${admin.accessToken}`)
+        .send({ disabled: true })
+        .expect(200);
       expectError(await me(user.accessToken), 401);
       expectError(await t.http().get('/api/v1/auth/me').set('X-API-Key', key.body.key), 401);
       expectError(await refresh(user.refreshToken), 401);

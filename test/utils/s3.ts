@@ -16,7 +16,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../../src/config/app-config.js';
-import { createS3Client } from '../../src/modules/storage/s3-backend.js';
+import { createS3Client } from '../../src/modules/storage/s3-target.js';
 import { formatMtime } from '../../src/modules/storage/s3-user-storage.js';
 
 const SCRIPT = fileURLToPath(new URL('./s3rver-process.mjs', import.meta.url));

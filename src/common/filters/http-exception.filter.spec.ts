@@ -9,10 +9,27 @@ import {
 } from '@nestjs/common';
 import { IsEmail } from 'class-validator';
 import { QueryFailedError } from 'typeorm';
+import { DomainError } from '../domain-error.js';
+import type { DomainErrorKind } from '../domain-error.js';
 import { RateLimiterService } from '../throttling/rate-limiter.service.js';
 import { HttpExceptionFilter, isDependencyUnavailable } from './http-exception.filter.js';
 
 const { jest: mocks } = import.meta as unknown as { jest: typeof jest };
+
+class KindError extends DomainError {
+  constructor(
+    readonly kind: DomainErrorKind,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+class SecretPathError extends KindError {
+  override get publicMessage(): string {
+    return 'something went wrong with a path';
+  }
+}
 
 class EmailDto {
   @IsEmail()
@@ -75,6 +92,20 @@ describe('HttpExceptionFilter', () => {
     const response = render(exception);
     expect(response.statusCode).toBe(statusCode);
     expect(response.body).toEqual({ statusCode, error, message });
+  });
+
+  it.each([
+    ['rejected', 400, 'Bad Request'],
+    ['not-found', 404, 'Not Found'],
+    ['conflict', 409, 'Conflict'],
+    ['unavailable', 503, 'Service Unavailable'],
+  ] as const)('renders a domain error of kind %s as %i', (kind, statusCode, error) => {
+    expect(render(new KindError(kind, 'what happened')).body).toEqual({ statusCode, error, message: 'what happened' });
+  });
+
+  it('tells a client only the public message of a domain error', () => {
+    const body = render(new SecretPathError('rejected', '/srv/storage/user/x is a link')).body;
+    expect(body).toEqual({ statusCode: 400, error: 'Bad Request', message: 'something went wrong with a path' });
   });
 
   it('keeps the list of validation messages', async () => {

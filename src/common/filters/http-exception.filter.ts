@@ -1,6 +1,8 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { STATUS_CODES } from 'node:http';
+import { DomainError } from '../domain-error.js';
+import type { DomainErrorKind } from '../domain-error.js';
 
 /** API.md's error body. */
 export interface ErrorBody {
@@ -67,12 +69,21 @@ export function isDependencyUnavailable(exception: unknown): boolean {
   return false;
 }
 
+/** The one mapping of domain errors (storage's PathRejected, PathNotFound...) to HTTP. */
+const STATUS_BY_KIND: Record<DomainErrorKind, number> = {
+  rejected: HttpStatus.BAD_REQUEST,
+  'not-found': HttpStatus.NOT_FOUND,
+  conflict: HttpStatus.CONFLICT,
+  unavailable: HttpStatus.SERVICE_UNAVAILABLE,
+};
+
 function reasonPhrase(status: number): string {
   return STATUS_CODES[status] ?? 'Error';
 }
 
 /**
- * Turns every error into API.md's shape. Unknown errors become a bare 500: their text may hold
+ * Turns every error into API.md's shape: HTTP exceptions as they are, domain errors by their kind
+ * (STATUS_BY_KIND). Unknown errors become a bare 500: their text may hold
  * SQL, stack frames or server paths, so it goes to the log only.
  */
 @Catch()
@@ -102,6 +113,10 @@ export class HttpExceptionFilter implements ExceptionFilter {
         error: typeof error === 'string' ? error : reasonPhrase(status),
         message: Array.isArray(message) || typeof message === 'string' ? message : reasonPhrase(status),
       };
+    }
+    if (exception instanceof DomainError) {
+      const status = STATUS_BY_KIND[exception.kind];
+      return { statusCode: status, error: reasonPhrase(status), message: exception.publicMessage };
     }
     const parserType = (exception as BodyParserError | null)?.type;
     if (parserType && BODY_PARSER_MESSAGES[parserType]) {

@@ -3,6 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import type { AuthUser } from '../../common/auth-user.js';
 import type { Page } from '../../common/dto/pagination.dto.js';
+import { PrincipalCache } from '../auth/principal-cache.js';
 import { Operation } from '../operations/operation.entity.js';
 import { toOperationView } from '../operations/operation.view.js';
 import type { OperationView } from '../operations/operation.view.js';
@@ -50,7 +51,10 @@ function likeLiteral(text: string): string {
  */
 @Injectable()
 export class AdminService {
-  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly principals: PrincipalCache,
+  ) {}
 
   async listUsers(query: ListUsersQueryDto): Promise<Page<AdminUserView>> {
     const builder = this.dataSource.getRepository(User).createQueryBuilder('u');
@@ -75,7 +79,7 @@ export class AdminService {
     if (id === caller.id && patch.role !== undefined && patch.role !== 'admin') {
       throw new ConflictException('You cannot remove your own admin role');
     }
-    return this.dataSource.transaction(async (manager) => {
+    const updated = await this.dataSource.transaction(async (manager) => {
       const user = await manager.findOne(User, { where: { id }, lock: { mode: 'pessimistic_write' } });
       if (!user) throw new NotFoundException('User not found');
       if (patch.role !== undefined) user.role = patch.role;
@@ -92,6 +96,9 @@ export class AdminService {
       if (patch.disabled === false) user.disabledAt = null;
       return toAdminUserView(await manager.save(user));
     });
+    // Committed: every instance's cached login checks of this user go (a role or an account state changed).
+    if (patch.role !== undefined || patch.disabled !== undefined) await this.principals.revoked(id);
+    return updated;
   }
 
   async listOperations(query: ListAllOperationsQueryDto): Promise<Page<AdminOperationView>> {

@@ -15,6 +15,7 @@ import { AuthenticationGuard } from './authentication.guard.js';
 import { JwtStrategy } from './jwt.strategy.js';
 import { jwtKey } from './jwt-key.js';
 import { LoginAttemptsService } from './login-attempts.service.js';
+import { PrincipalCache } from './principal-cache.js';
 import { RefreshToken } from './refresh-token.entity.js';
 
 @Module({
@@ -33,7 +34,7 @@ import { RefreshToken } from './refresh-token.entity.js';
     }),
   ],
   controllers: [AuthController],
-  providers: [AuthService, ApiKeysService, LoginAttemptsService, JwtStrategy, AuthenticationGuard],
-  exports: [AuthService, ApiKeysService, AuthenticationGuard],
+  providers: [AuthService, ApiKeysService, LoginAttemptsService, JwtStrategy, AuthenticationGuard, PrincipalCache],
+  exports: [AuthService, ApiKeysService, AuthenticationGuard, PrincipalCache],
 })
 export class AuthModule {}

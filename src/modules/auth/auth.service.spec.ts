@@ -8,6 +8,7 @@ import type { User } from '../users/user.entity.js';
 import type { UsersService } from '../users/users.service.js';
 import { AuthService } from './auth.service.js';
 import type { LoginAttemptsService } from './login-attempts.service.js';
+import type { PrincipalCache } from './principal-cache.js';
 import { PasswordHasher } from './password-hasher.js';
 
 const { jest: mocks } = import.meta as unknown as { jest: typeof jest };
@@ -36,6 +37,7 @@ describe('AuthService.login', () => {
       {} as DataSource,
       loadConfig({}),
       {} as StorageService,
+      {} as PrincipalCache,
     );
     await service.onModuleInit();
   });

@@ -12,6 +12,7 @@ import { normalizeEmail, toUserView, UsersService, UserView } from '../users/use
 import { AuthSession } from './auth-session.entity.js';
 import { LoginAttemptsService } from './login-attempts.service.js';
 import { PasswordHasher } from './password-hasher.js';
+import { PrincipalCache } from './principal-cache.js';
 import { RefreshToken } from './refresh-token.entity.js';
 import { digestSecret, randomSecret } from './secret-token.js';
 import { isDependencyUnavailable } from '../../common/filters/http-exception.filter.js';
@@ -51,6 +52,7 @@ export class AuthService implements OnModuleInit {
     @InjectDataSource() private readonly dataSource: DataSource,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly storage: StorageService,
+    private readonly principals: PrincipalCache,
   ) {
     this.hasher = new PasswordHasher({
       concurrency: config.throttles.argon2Concurrency,
@@ -109,7 +111,7 @@ export class AuthService implements OnModuleInit {
             { revokedAt: new Date(), revokedReason: 'refresh_reuse' },
           );
         }
-        return null;
+        return { revokedUserId: known?.userId ?? null } as const;
       }
       const token = spent[0];
       const session = await manager.findOneBy(AuthSession, { id: token.sessionId });
@@ -121,6 +123,11 @@ export class AuthService implements OnModuleInit {
       return { user, sessionId: session.id, refreshToken: next };
     });
     if (!outcome) throw new UnauthorizedException(INVALID_REFRESH);
+    if ('revokedUserId' in outcome) {
+      // A spent token came back: its whole login was revoked above (committed by now).
+      if (outcome.revokedUserId) await this.principals.revoked(outcome.revokedUserId);
+      throw new UnauthorizedException(INVALID_REFRESH);
+    }
     return this.tokensFor(outcome.user, outcome.sessionId, outcome.refreshToken);
   }
 
@@ -133,6 +140,7 @@ export class AuthService implements OnModuleInit {
     await this.dataSource
       .getRepository(AuthSession)
       .update({ id: token.sessionId, revokedAt: IsNull() }, { revokedAt: new Date(), revokedReason: 'logout' });
+    await this.principals.revoked(caller.id);
   }
 
   async me(caller: AuthUser): Promise<UserView> {
@@ -153,14 +161,27 @@ export class AuthService implements OnModuleInit {
     return this.principalFromClaims(claims);
   }
 
-  /** An access token stays valid only while its user is enabled and its login not revoked. */
-  async principalFromClaims(claims: Partial<AccessTokenClaims>): Promise<AuthUser | null> {
-    if (typeof claims.sub !== 'string' || typeof claims.sid !== 'string') return null;
+  /**
+   * An access token stays valid only while its user is enabled and its login not revoked (checked
+   * in the database, or reused from a check of the last few seconds: see PrincipalCache). `fresh`:
+   * always the database (the sockets' periodic re-check, which catches what bypassed the service).
+   */
+  async principalFromClaims(
+    claims: Partial<AccessTokenClaims>,
+    options: { fresh?: boolean } = {},
+  ): Promise<AuthUser | null> {
+    const { sub, sid } = claims;
+    if (typeof sub !== 'string' || typeof sid !== 'string') return null;
+    if (options.fresh) return this.loadPrincipal(sub, sid);
+    return this.principals.principal(sub, sid, () => this.loadPrincipal(sub, sid));
+  }
+
+  private async loadPrincipal(sub: string, sid: string): Promise<AuthUser | null> {
     const rows: { id: string; email: string; role: 'user' | 'admin' }[] = await this.dataSource
       .query(
         `SELECT u.id, u.email, u.role FROM users u JOIN auth_sessions s ON s.user_id = u.id
         WHERE u.id = $1 AND s.id = $2 AND u.disabled_at IS NULL AND s.revoked_at IS NULL`,
-        [claims.sub, claims.sid],
+        [sub, sid],
       )
       // A malformed id is no login (401); a database that does not answer is not the token's fault (503).
       .catch((error: unknown) => {
@@ -169,7 +190,7 @@ export class AuthService implements OnModuleInit {
       });
     const row = rows[0];
     if (!row) return null;
-    return { id: row.id, email: row.email, role: row.role, via: 'jwt', sessionId: claims.sid };
+    return { id: row.id, email: row.email, role: row.role, via: 'jwt', sessionId: sid };
   }
 
   private async startSession(user: User): Promise<AuthTokens> {

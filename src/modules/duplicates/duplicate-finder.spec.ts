@@ -21,7 +21,8 @@ import { generateTree, type GeneratedTree } from '../../../bench/tree-generator.
 import { walkFiles } from '../../../bench/walk.js';
 import { findDuplicates } from './duplicate-finder.js';
 import type { CandidateFile, DuplicateProgress } from './duplicates.types.js';
-import { InMemoryHashCache } from './hash-cache.js';
+import { HASH_SCHEME } from './file-hasher.js';
+import { PersistentHashCache } from './persistent-hash-cache.js';
 import { closeHashWorkers } from './hash-pool.js';
 
 const groupPaths = (groups: { paths: string[] }[]): string[][] =>
@@ -130,10 +131,13 @@ describe('findDuplicates on a generated tree', () => {
   });
 
   it('reuses cached hashes: an unchanged tree is not read again', async () => {
-    const cache = new InMemoryHashCache();
+    const cache = PersistentHashCache.empty(HASH_SCHEME);
     const first = await findDuplicates(files, { threads: 0, cache });
     expect(first.stats.bytesRead).toBeGreaterThan(0);
-    const second = await findDuplicates(files, { threads: 0, cache });
+    const second = await findDuplicates(files, {
+      threads: 0,
+      cache: PersistentHashCache.load(HASH_SCHEME, cache.toBytes()),
+    });
     expect(second.stats.bytesRead).toBe(0);
     expect(second.stats.partialHashed + second.stats.fullHashed).toBe(0);
     expect(second.groups).toEqual(first.groups);
@@ -186,7 +190,7 @@ describe('findDuplicates on a generated tree', () => {
       // The threads stay for the next searches, which may run at the same time.
       const [again, meanwhile] = await Promise.all([
         findDuplicates(files, { threads: 2, workerUrl, batchFiles: 8 }),
-        findDuplicates(files, { threads: 2, workerUrl, batchFiles: 8, cache: new InMemoryHashCache() }),
+        findDuplicates(files, { threads: 2, workerUrl, batchFiles: 8, cache: PersistentHashCache.empty(HASH_SCHEME) }),
       ]);
       expect(again.stats.threads).toBe(2);
       expect(again.groups).toEqual(inThread.groups);
@@ -271,11 +275,11 @@ describe('findDuplicates on hand-made files', () => {
     const p1 = write('s1', 'same');
     const p2 = write('s2', 'same');
     const files = walkFiles(dir).map((f) => ({ ...f, dev: 0, ino: 0 }));
-    const cache = new InMemoryHashCache();
+    const cache = PersistentHashCache.empty(HASH_SCHEME);
     const result = await findDuplicates(files, { threads: 0, cache });
     expect(groupPaths(result.groups)).toEqual([[p1, p2]]);
     expect(result.hardLinks).toEqual([]);
-    expect(cache.size).toBe(0);
+    expect(cache.learned).toBe(0);
   });
 
   it('compares big files by content: same head and tail, different middle', async () => {
@@ -316,10 +320,13 @@ describe('findDuplicates on hand-made files', () => {
     const p1 = write('p1', 'abc'.repeat(5000));
     const p2 = write('p2', 'abc'.repeat(5000));
     write('p3', 'abd'.repeat(5000));
-    const cache = new InMemoryHashCache();
+    const cache = PersistentHashCache.empty(HASH_SCHEME);
     await findDuplicates(walkFiles(dir), { threads: 0, cache });
     utimesSync(p2, new Date(), new Date(Date.now() + 5000));
-    const result = await findDuplicates(walkFiles(dir), { threads: 0, cache });
+    const result = await findDuplicates(walkFiles(dir), {
+      threads: 0,
+      cache: PersistentHashCache.load(HASH_SCHEME, cache.toBytes()),
+    });
     expect(groupPaths(result.groups)).toEqual([[p1, p2]]);
     expect(result.stats.partialHashed).toBe(1);
     expect(result.stats.fullHashed).toBe(1);

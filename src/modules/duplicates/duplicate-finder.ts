@@ -2,75 +2,95 @@ import { performance } from 'node:perf_hooks';
 import type {
   CandidateFile,
   DuplicateGroup,
+  DuplicateProgress,
   DuplicateSearchResult,
-  FindDuplicatesOptions,
   HardLinkAlias,
   HashFailure,
 } from './duplicates.types.js';
-import { describeFailure, type HashBatch, type HashBatchResult } from './file-hasher.js';
-import { defaultWorkerUrl, runHashBatches } from './hash-pool.js';
+import { FAILED, FULL_BYTES, HAS_FULL, HAS_PARTIAL, describeFailure, partialKey } from './file-hasher.js';
+import { HashTable, localFileHashes, type HashRun, type HashSource, type WorkGroup } from './hash-sources.js';
+import type { PersistentHashCache } from './persistent-hash-cache.js';
 
-/** A batch closes at this many files or this many bytes (worst case: every file read in full). */
-const BATCH_MAX_FILES = 512;
-const BATCH_MAX_BYTES = 64 * 1024 * 1024;
 const DEFAULT_THREADS = 2;
+const DEFAULT_BATCH_FILES = 512;
 
-/** What is known of one file: from the cache, then from hashing. */
-interface HashOutcome {
-  partial?: string;
-  full?: string;
-  error?: string;
+export interface FindDuplicatesOptions {
+  /** How bytes are read and hashed: `localFileHashes()` (the default) or `streamedHashes(storage)`. */
+  source?: HashSource;
+  /** Worker threads that read and hash local files (default 2). 0 hashes on the calling thread, yielding to the event loop between batches. */
+  threads?: number;
+  /**
+   * Hashes of earlier runs, and where this run's are learned (see PersistentHashCache; the
+   * HashCacheStore owns loading and saving it). Only files with an inode take part.
+   */
+  cache?: PersistentHashCache;
+  /** Checked between batches; aborting terminates the workers and rejects with the signal's reason. */
+  signal?: AbortSignal;
+  /** Called after every batch (a few hundred files or tens of MiB at most). The caller throttles. */
+  onProgress?: (progress: DuplicateProgress) => void;
+  /**
+   * The worker script. Default: `hash.worker.js` beside this module, which exists in the compiled
+   * build (`dist/`). When the file does not exist (under Jest, which runs the `.ts` sources) the
+   * hashing runs on the calling thread instead. Tests and bundlers may point it elsewhere.
+   */
+  workerUrl?: URL;
+  /** Files per batch, the unit of work handed to a thread and of progress reports (default 512). */
+  batchFiles?: number;
 }
 
-interface SizeGroup {
-  size: number;
-  files: CandidateFile[];
-  outcomes: HashOutcome[];
-}
+/** Files given as one array, or as batches from a walk (a stream of entries). */
+export type CandidateInput = readonly CandidateFile[] | AsyncIterable<readonly CandidateFile[]>;
 
 const byPath = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
 /**
- * Whether the cache leaves anything to read in a size group: a file without a partial hash, or a
- * file without a full hash whose partial hash another file shares.
+ * Whether the table leaves anything to read in a size group: a file without a partial hash, or
+ * a file without a full hash whose partial hash another file shares. `seen` is scratch space.
  */
-function needsReading(group: SizeGroup): boolean {
-  const seen = new Map<string, boolean>();
-  for (const o of group.outcomes) {
-    if (o.partial === undefined) return true;
-    const lacksFull = o.full === undefined;
-    const other = seen.get(o.partial);
-    if (other === undefined) seen.set(o.partial, lacksFull);
+function needsReading(table: HashTable, group: WorkGroup, seen: Map<number, boolean>): boolean {
+  seen.clear();
+  for (let c = group.start; c < group.start + group.count; c++) {
+    const state = table.state[c];
+    if (!(state & HAS_PARTIAL)) return true;
+    const lacksFull = !(state & HAS_FULL);
+    const key = partialKey(table.partial, c * 2);
+    const other = seen.get(key);
+    if (other === undefined) seen.set(key, lacksFull);
     else if (other || lacksFull) return true;
   }
   return false;
 }
 
 /**
- * Finds the groups of files with identical content among `files` (regular files from a walk).
+ * Finds the groups of files with identical content among `input` (regular files from a walk),
+ * the one engine for every backend; `options.source` says how bytes are read (localFileHashes,
+ * the default, or streamedHashes).
  *
  * 1. Empty files are left out (never duplicates). Paths that share a device and inode are one
  *    file: the smallest path stands for it, the others are returned in `hardLinks` and appear in
  *    no group.
  * 2. Files are grouped by size; a size that only one file has needs no reading.
- * 3. Within each size group, a partial hash (xxh64 of the first 4 KiB, plus the last 4 KiB for
- *    files of 64 KiB or more) is computed for every file; only files that share their partial
- *    hash with another are read in full (sha256). Files of up to 4 KiB are read once.
+ * 3. Hashes of unchanged files come from `options.cache` (numeric lookups: an unchanged tree costs
+ *    one binary search per candidate and nothing else). Within each size group the cache does
+ *    not settle, the source computes a partial hash (xxh64 of the first 4 KiB, plus the last
+ *    4 KiB for files of 64 KiB or more) for every file; only files that share their partial hash
+ *    with another are read in full (sha256). Files of up to 4 KiB are read once.
  * 4. Files with equal size and sha256 form a group.
  *
- * Reading runs on `threads` worker threads (default 2) with synchronous fs and one 1 MiB buffer
- * each; memory stays bounded (a whole size group goes to one thread, batches of at most 512 files).
  * A file that cannot be read, or that changed since the walk (size, mtime, inode), is reported in
- * `errors` and left out; the search goes on. `options.cache` supplies and receives hashes so an
- * unchanged file is never read twice. Rejects with the signal's reason when aborted.
+ * `errors` and left out; the search goes on. Rejects with the signal's reason when aborted.
  */
 export async function findDuplicates(
-  files: readonly CandidateFile[],
+  input: CandidateInput,
   options: FindDuplicatesOptions = {},
 ): Promise<DuplicateSearchResult> {
   const started = performance.now();
   const { cache, signal, onProgress } = options;
+  const source = options.source ?? localFileHashes();
   signal?.throwIfAborted();
+  const files: readonly CandidateFile[] = Array.isArray(input)
+    ? input
+    : await collect(input as AsyncIterable<readonly CandidateFile[]>);
 
   // 1. One representative per inode; empty files out.
   let emptyFiles = 0;
@@ -113,146 +133,114 @@ export async function findDuplicates(
   }
   hardLinks.sort((a, b) => byPath(a.path, b.path));
 
-  // 2. Size groups of two or more.
+  // 2. Size groups of two or more, laid out one after the other in the table.
   const bySize = new Map<number, CandidateFile[]>();
   for (const file of reps) {
     const same = bySize.get(file.size);
     if (same) same.push(file);
     else bySize.set(file.size, [file]);
   }
-  const groups: SizeGroup[] = [];
-  let candidates = 0;
-  let cacheHits = 0;
+  const candidates: CandidateFile[] = [];
+  const groups: WorkGroup[] = [];
   for (const [size, same] of bySize) {
     if (same.length < 2) continue;
-    candidates += same.length;
-    const outcomes = new Array<HashOutcome>(same.length);
-    for (let i = 0; i < same.length; i++) {
-      const file = same[i];
-      if (!cache || file.ino === 0) {
-        outcomes[i] = {};
-        continue;
-      }
-      const partial = cache.get(file, 'partial');
-      const full = cache.get(file, 'full');
-      if (partial !== undefined) cacheHits++;
-      if (full !== undefined) cacheHits++;
-      outcomes[i] = { partial, full };
-    }
-    groups.push({ size, files: same, outcomes });
+    groups.push({ start: candidates.length, count: same.length, size });
+    for (const file of same) candidates.push(file);
   }
+  const table = new HashTable(candidates);
 
-  // 3. Hash what the cache does not settle, largest files first (better balance between threads).
-  const progress = { filesHashed: 0, filesTotal: candidates, bytesHashed: 0 };
-  const stats = { partialHashed: 0, fullHashed: 0 };
-  const work = cache ? groups.filter(needsReading) : [...groups];
-  progress.filesHashed = candidates - work.reduce((n, g) => n + g.files.length, 0);
+  // 3. What the cache knows (numbers only: no string, BigInt or object per file), then hash the
+  //    rest, largest files first (better balance between threads).
+  let cacheHits = 0;
+  /** Per candidate, what it is cached under (see cacheIdentity); NaN: not cached. */
+  const cacheDev = cache ? new Float64Array(candidates.length).fill(NaN) : undefined;
+  const cacheIno = cache ? new Float64Array(candidates.length) : undefined;
+  const cacheMtime = cache ? new Float64Array(candidates.length) : undefined;
+  if (cache && cacheDev && cacheIno && cacheMtime) {
+    for (let c = 0; c < candidates.length; c++) {
+      const file = candidates[c];
+      if (!cacheIdentity(file, cacheDev, cacheIno, cacheMtime, c)) continue;
+      const entry = cache.find(cacheDev[c], cacheIno[c], file.size, cacheMtime[c]);
+      if (entry < 0) continue;
+      if (cache.copyPartial(entry, table.partial, c * 2)) {
+        table.state[c] |= HAS_PARTIAL;
+        cacheHits++;
+      }
+      if (cache.copyFull(entry, table.full, c * FULL_BYTES)) {
+        table.state[c] |= HAS_FULL;
+        cacheHits++;
+      }
+    }
+  }
+  const progress = { filesHashed: 0, filesTotal: candidates.length, bytesHashed: 0 };
+  const stats = { partialHashed: 0, fullHashed: 0, etagMatched: 0 };
+  const seen = new Map<number, boolean>();
+  const work = cache ? groups.filter((g) => needsReading(table, g, seen)) : [...groups];
+  progress.filesHashed = candidates.length - work.reduce((n, g) => n + g.count, 0);
   work.sort((a, b) => b.size - a.size);
-
-  const batchFiles = Math.max(1, options.batchFiles ?? BATCH_MAX_FILES);
-  const batches: HashBatch[] = [];
-  /** Per batch, the outcome slot of each of its files. */
-  const batchSlots = new Map<number, { files: CandidateFile[]; outcomes: HashOutcome[] }>();
-  let start = 0;
-  while (start < work.length) {
-    let end = start;
-    let count = 0;
-    let bytes = 0;
-    while (
-      end < work.length &&
-      (end === start || (count < batchFiles && bytes + work[end].size * work[end].files.length <= BATCH_MAX_BYTES))
-    ) {
-      count += work[end].files.length;
-      bytes += work[end].size * work[end].files.length;
-      end++;
-    }
-    const members = work.slice(start, end);
-    start = end;
-    const files: CandidateFile[] = [];
-    const outcomes: HashOutcome[] = [];
-    for (const group of members) {
-      for (let i = 0; i < group.files.length; i++) {
-        files.push(group.files[i]);
-        outcomes.push(group.outcomes[i]);
-      }
-    }
-    const meta = new Float64Array(files.length * 3);
-    files.forEach((f, k) => {
-      meta[k * 3] = f.dev;
-      meta[k * 3 + 1] = f.ino;
-      meta[k * 3 + 2] = f.mtimeMs;
-    });
-    const batch: HashBatch = {
-      id: batches.length,
-      paths: files.map((f) => f.path).join('\0'),
-      meta,
-      groupSize: Float64Array.from(members, (g) => g.size),
-      groupCount: Uint32Array.from(members, (g) => g.files.length),
-      wantPartials: cache !== undefined,
-    };
-    if (outcomes.some((o) => o.partial !== undefined || o.full !== undefined)) {
-      batch.knownPartial = outcomes.map((o) => o.partial ?? null);
-      batch.knownFull = outcomes.map((o) => o.full ?? null);
-    }
-    batches.push(batch);
-    batchSlots.set(batch.id, { files, outcomes });
-  }
   if (onProgress && progress.filesHashed > 0) onProgress({ ...progress });
 
-  const onResult = (result: HashBatchResult): void => {
-    const slots = batchSlots.get(result.id);
-    if (!slots) return;
-    batchSlots.delete(result.id);
-    const { files, outcomes } = slots;
-    for (let k = 0; k < result.partialIndex.length; k++) {
-      const i = result.partialIndex[k];
-      outcomes[i].partial = result.partialHash[k];
-      if (cache && files[i].ino !== 0) cache.set(files[i], 'partial', result.partialHash[k]);
-    }
-    for (let k = 0; k < result.fullIndex.length; k++) {
-      const i = result.fullIndex[k];
-      outcomes[i].full = result.fullHash[k];
-      if (cache && files[i].ino !== 0) cache.set(files[i], 'full', result.fullHash[k]);
-    }
-    for (let k = 0; k < result.errorIndex.length; k++) outcomes[result.errorIndex[k]].error = result.errorCode[k];
-    progress.filesHashed += files.length;
-    progress.bytesHashed += result.bytesRead;
-    stats.partialHashed += result.partialHashed;
-    stats.fullHashed += result.fullHashed;
-    onProgress?.({ ...progress });
-  };
-
-  const threads = await runHashBatches(batches, {
+  const run: HashRun = {
+    table,
+    work,
     threads: options.threads ?? DEFAULT_THREADS,
-    workerUrl: options.workerUrl ?? defaultWorkerUrl(),
+    workerUrl: options.workerUrl,
+    batchFiles: options.batchFiles ?? DEFAULT_BATCH_FILES,
     signal,
-    onResult,
-  });
-  // Aborted while the last batch was reported: the caller no longer wants the result.
+    done: (piece) => {
+      progress.filesHashed += piece.files;
+      progress.bytesHashed += piece.bytes;
+      stats.partialHashed += piece.partialHashed;
+      stats.fullHashed += piece.fullHashed;
+      stats.etagMatched += piece.etagMatched ?? 0;
+      onProgress?.({ ...progress });
+    },
+    learned: (c, bits) => {
+      if (!cache || !cacheDev || !cacheIno || !cacheMtime || Number.isNaN(cacheDev[c])) return;
+      const key = { dev: cacheDev[c], ino: cacheIno[c], size: candidates[c].size, mtimeMs: cacheMtime[c] };
+      if (bits & HAS_PARTIAL) cache.learnPartial(key, table.partial[c * 2], table.partial[c * 2 + 1]);
+      if (bits & HAS_FULL) cache.learnFull(key, table.full, c * FULL_BYTES);
+    },
+  };
+  const threads = work.length > 0 ? await source.hash(run) : 0;
+  // Aborted while the last piece was reported: the caller no longer wants the result.
   signal?.throwIfAborted();
 
-  // 4. Groups of equal size and full hash.
+  // 4. Groups of equal size and full hash: bucketed by 48 bits of the hash (a number), then
+  //    compared byte for byte, so that no hex string is made per file.
   const result: DuplicateGroup[] = [];
   const errors: HashFailure[] = [];
+  for (const [c, code] of table.errors) errors.push({ path: candidates[c].path, code, message: describeFailure(code) });
+  const full = table.full;
   for (const group of groups) {
-    let fulls = 0;
-    for (let i = 0; i < group.outcomes.length; i++) {
-      const outcome = group.outcomes[i];
-      if (outcome.error)
-        errors.push({ path: group.files[i].path, code: outcome.error, message: describeFailure(outcome.error) });
-      else if (outcome.full !== undefined) fulls++;
+    const byFull = new Map<number, number[]>();
+    for (let c = group.start; c < group.start + group.count; c++) {
+      const state = table.state[c];
+      if (state & FAILED || !(state & HAS_FULL)) continue;
+      const key = full.readUIntLE(c * FULL_BYTES, 6);
+      const same = byFull.get(key);
+      if (same) same.push(c);
+      else byFull.set(key, [c]);
     }
-    if (fulls < 2) continue;
-    const byFull = new Map<string, string[]>();
-    for (let i = 0; i < group.outcomes.length; i++) {
-      const outcome = group.outcomes[i];
-      if (outcome.error || outcome.full === undefined) continue;
-      const same = byFull.get(outcome.full);
-      if (same) same.push(group.files[i].path);
-      else byFull.set(outcome.full, [group.files[i].path]);
-    }
-    for (const [hash, paths] of byFull) {
-      if (paths.length > 1) result.push({ hash, size: group.size, paths: paths.sort(byPath) });
+    for (let bucket of byFull.values()) {
+      while (bucket.length > 1) {
+        const first = bucket[0];
+        const at = first * FULL_BYTES;
+        const same: number[] = [];
+        const rest: number[] = [];
+        for (const c of bucket) {
+          if (full.compare(full, c * FULL_BYTES, (c + 1) * FULL_BYTES, at, at + FULL_BYTES) === 0) same.push(c);
+          else rest.push(c);
+        }
+        if (same.length > 1) {
+          result.push({
+            hash: full.toString('hex', at, at + FULL_BYTES),
+            size: group.size,
+            paths: same.map((c) => candidates[c].path).sort(byPath),
+          });
+        }
+        bucket = rest;
+      }
     }
   }
   result.sort((a, b) => b.size - a.size || byPath(a.paths[0], b.paths[0]));
@@ -266,13 +254,61 @@ export async function findDuplicates(
       files: files.length,
       emptyFiles,
       hardLinks: hardLinks.length,
-      candidates,
+      candidates: candidates.length,
       partialHashed: stats.partialHashed,
       fullHashed: stats.fullHashed,
       bytesRead: progress.bytesHashed,
       cacheHits,
+      etagMatched: stats.etagMatched,
       threads,
       durationMs: Math.round(performance.now() - started),
     },
   };
+}
+
+/**
+ * Writes what `file` is cached under (with its size) to `dev[at]`, `ino[at]` and `mtime[at]`:
+ * its device, inode and mtime where it has an inode; else, where it has an ETag (object stores),
+ * 96 bits of the ETag as two numbers, with a negative "device" that no disk has, and mtime 0. An
+ * ETag with the size names one content (an MD5, or the MD5 of the parts' MD5s; an encrypted
+ * object's ETag names its one version), so it keys the cache without the mtime, and copies of
+ * one object share their entry. False (not cached) for a file with neither. Reads the ETag's
+ * characters in place: no string or object per file.
+ */
+function cacheIdentity(
+  file: CandidateFile,
+  dev: Float64Array,
+  ino: Float64Array,
+  mtime: Float64Array,
+  at: number,
+): boolean {
+  if (file.ino !== 0) {
+    dev[at] = file.dev;
+    ino[at] = file.ino;
+    mtime[at] = file.mtimeMs;
+    return true;
+  }
+  const etag = file.etag;
+  if (etag === undefined) return false;
+  const from = etag.charCodeAt(0) === 34 /* " */ ? 1 : 0;
+  if (etag.length < from + 32) return false;
+  let high = 0;
+  let low = 0;
+  for (let i = 0; i < 24; i++) {
+    const code = etag.charCodeAt(from + i) | 0x20;
+    const digit = code >= 48 && code <= 57 ? code - 48 : code >= 97 && code <= 102 ? code - 87 : -1;
+    if (digit < 0) return false;
+    if (i < 12) high = high * 16 + digit;
+    else low = low * 16 + digit;
+  }
+  dev[at] = -1 - low;
+  ino[at] = high;
+  mtime[at] = 0;
+  return true;
+}
+
+async function collect(batches: AsyncIterable<readonly CandidateFile[]>): Promise<CandidateFile[]> {
+  const all: CandidateFile[] = [];
+  for await (const batch of batches) for (const file of batch) all.push(file);
+  return all;
 }

@@ -1,13 +1,15 @@
 /**
- * Public types of the duplicate-detection engine. Nothing here depends on the database, Bull or
- * HTTP: the organize pipeline walks a tree, hands the regular files to `findDuplicates` and
- * stores what comes back.
+ * Public types of the duplicate-detection engine. Nothing here depends on the database, Bull,
+ * HTTP or a storage backend: the organize pipeline walks a tree, hands the regular files to
+ * `findDuplicates` with the hash source of its backend, and stores what comes back.
  */
 
 /**
- * One regular file found by the walk (lstat data). `path` is absolute. `ino` 0 means "unknown"
- * (as StoredFile has it off local disk): such a file is never merged with another as a hard link,
- * nor cached.
+ * One regular file found by a walk: what the engine needs and nothing else. `path` is what the
+ * hash source reads (local: absolute path; streamed: the backend's relative path). The identity is
+ * `dev` + `ino` where the backend has inodes (local disk; `ino` 0 means "unknown": such a file is
+ * never merged with another as a hard link, nor cached) and `etag` where it has ETags (S3; see
+ * streamedHashes for when one is trusted).
  */
 export interface CandidateFile {
   path: string;
@@ -15,6 +17,8 @@ export interface CandidateFile {
   dev: number;
   ino: number;
   mtimeMs: number;
+  /** The object's ETag as the backend listed it (quotes allowed); absent off object stores. */
+  etag?: string;
 }
 
 /** Files with identical bytes. `paths` are sorted (JavaScript string order); `hash` is the sha256 of the content (hex). */
@@ -49,7 +53,7 @@ export interface DuplicateProgress {
   filesHashed: number;
   /** Files that take part in the hashing phase: those whose size another file shares. */
   filesTotal: number;
-  /** Bytes read from disk so far. */
+  /** Bytes read so far. */
   bytesHashed: number;
 }
 
@@ -59,40 +63,6 @@ export interface FileIdentity {
   ino: number;
   size: number;
   mtimeMs: number;
-}
-
-/**
- * `partial`: the head block (and the tail block of larger files) hash, only ever compared between
- * files of one size; `full`: sha256 of the whole content.
- */
-export type HashKind = 'partial' | 'full';
-
-/**
- * Lets a caller keep hashes between runs, so that an unchanged file is never read twice. Keyed by
- * device, inode, size and modification time. A persistent implementation must also store
- * `HASH_SCHEME` (see file-hasher.ts) and drop its entries when that changes.
- */
-export interface HashCache {
-  get(key: FileIdentity, kind: HashKind): string | undefined;
-  set(key: FileIdentity, kind: HashKind, hash: string): void;
-}
-
-export interface FindDuplicatesOptions {
-  /** Worker threads that read and hash (default 2). 0 hashes on the calling thread, yielding to the event loop between batches. */
-  threads?: number;
-  cache?: HashCache;
-  /** Checked between batches; aborting terminates the workers and rejects with the signal's reason. */
-  signal?: AbortSignal;
-  /** Called after every batch (a few hundred files or tens of MiB at most). The caller throttles. */
-  onProgress?: (progress: DuplicateProgress) => void;
-  /**
-   * The worker script. Default: `hash.worker.js` beside this module, which exists in the compiled
-   * build (`dist/`). When the file does not exist (under Jest, which runs the `.ts` sources) the
-   * hashing runs on the calling thread instead. Tests and bundlers may point it elsewhere.
-   */
-  workerUrl?: URL;
-  /** Files per batch, the unit of work handed to a thread and of progress reports (default 512). */
-  batchFiles?: number;
 }
 
 export interface DuplicateSearchStats {
@@ -109,6 +79,8 @@ export interface DuplicateSearchStats {
   bytesRead: number;
   /** Hashes served by the cache instead of read. */
   cacheHits: number;
+  /** Files settled by a trusted ETag instead of read (streamed sources only). */
+  etagMatched: number;
   /** Worker threads that actually ran (0: on the calling thread). */
   threads: number;
   durationMs: number;

@@ -7,19 +7,23 @@ import { PersistentHashCache } from './persistent-hash-cache.js';
 export const HASH_CACHE_FILE = 'hash-cache.bin';
 
 /**
- * Loads and stores a user's persistent hash cache through their storage (local disk only: other
- * backends have no inode to key it on). A cache that cannot be read is an empty one, and one
- * that cannot be written is only a slower next run: neither ever fails an operation. Two runs of
- * one user that save at once: the last rename wins, the other's new hashes are just not kept.
+ * The owner of a user's hash cache (the one cache of duplicate detection, PersistentHashCache):
+ * opens it before the hashing phase and saves what the phase learned, through the storage's
+ * state files. Only backends with state files keep it between runs (local disk today; S3 has
+ * none yet, so there a cache lives for one run). A cache that cannot be read is an empty one,
+ * and one that cannot be written is only a slower next run: neither ever fails an operation. Two
+ * runs of one user that save at once: the last rename wins, the other's new hashes are just not
+ * kept.
  */
 @Injectable()
 export class HashCacheStore {
   private readonly logger = new Logger('HashCache');
 
   async open(storage: UserStorage): Promise<PersistentHashCache> {
-    if (!storage.readState) return PersistentHashCache.empty(HASH_SCHEME);
+    const state = storage.capabilities.stateFiles;
+    if (!state) return PersistentHashCache.empty(HASH_SCHEME);
     try {
-      return PersistentHashCache.load(HASH_SCHEME, await storage.readState(HASH_CACHE_FILE));
+      return PersistentHashCache.load(HASH_SCHEME, await state.readState(HASH_CACHE_FILE));
     } catch (error) {
       this.logger.warn(`hash cache not read: ${(error as NodeJS.ErrnoException).code ?? 'error'}`);
       return PersistentHashCache.empty(HASH_SCHEME);
@@ -27,9 +31,10 @@ export class HashCacheStore {
   }
 
   async save(storage: UserStorage, cache: PersistentHashCache): Promise<void> {
-    if (!storage.writeState || cache.learned === 0) return;
+    const state = storage.capabilities.stateFiles;
+    if (!state || cache.learned === 0) return;
     try {
-      await storage.writeState(HASH_CACHE_FILE, cache.toBytes());
+      await state.writeState(HASH_CACHE_FILE, cache.toBytes());
     } catch (error) {
       this.logger.warn(`hash cache not written: ${(error as NodeJS.ErrnoException).code ?? 'error'}`);
     }

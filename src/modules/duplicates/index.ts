@@ -1,8 +1,15 @@
-export { findDuplicates } from './duplicate-finder.js';
+export { findDuplicates, type CandidateInput, type FindDuplicatesOptions } from './duplicate-finder.js';
 export type * from './duplicates.types.js';
 export { HASH_SCHEME } from './file-hasher.js';
-export { InMemoryHashCache } from './hash-cache.js';
 export { PersistentHashCache } from './persistent-hash-cache.js';
+export {
+  localFileHashes,
+  streamedHashes,
+  trustedEtag,
+  type ByteStreams,
+  type HashSource,
+  type StreamedHashOptions,
+} from './hash-sources.js';
 export { closeHashWorkers } from './hash-pool.js';
 export {
   DEFAULT_KEEP_POLICY,

@@ -10,30 +10,49 @@ import { PersistentHashCache } from './persistent-hash-cache.js';
 const sha = (text: string): string => createHash('sha256').update(text).digest('hex');
 const key = (ino: number, size = 10, mtimeMs = 1_700_000_000_123.456, dev = 2049) => ({ dev, ino, size, mtimeMs });
 
+type Key = ReturnType<typeof key>;
+type Kind = 'partial' | 'full';
+/** The cache's numeric API, spelled in hex for readable tests (the engine never makes these strings). */
+function set(cache: PersistentHashCache, k: Key, kind: Kind, hex: string): void {
+  if (kind === 'full') return cache.learnFull(k, Buffer.from(hex, 'hex'), 0);
+  const bits = BigInt(`0x${hex}`);
+  cache.learnPartial(k, Number(bits & 0xffffffffn), Number(bits >> 32n));
+}
+function get(cache: PersistentHashCache, k: Key, kind: Kind): string | undefined {
+  const entry = cache.find(k.dev, k.ino, k.size, k.mtimeMs);
+  if (entry < 0) return undefined;
+  if (kind === 'full') {
+    const out = Buffer.alloc(32);
+    return cache.copyFull(entry, out, 0) ? out.toString('hex') : undefined;
+  }
+  const words = new Uint32Array(2);
+  return cache.copyPartial(entry, words, 0) ? ((BigInt(words[1]) << 32n) | BigInt(words[0])).toString(16) : undefined;
+}
+
 describe('PersistentHashCache', () => {
   it('answers what was stored after a round trip through bytes, for the same identity only', () => {
     const cache = PersistentHashCache.empty(HASH_SCHEME);
-    cache.set(key(7), 'partial', 'abc123');
-    cache.set(key(7), 'full', sha('seven'));
-    cache.set(key(3), 'partial', 'ffffffffffffffff');
-    cache.set(key(3, 10, 1, 99), 'partial', '1');
+    set(cache, key(7), 'partial', 'abc123');
+    set(cache, key(7), 'full', sha('seven'));
+    set(cache, key(3), 'partial', 'ffffffffffffffff');
+    set(cache, key(3, 10, 1, 99), 'partial', '1');
     const loaded = PersistentHashCache.load(HASH_SCHEME, cache.toBytes());
     expect(loaded.loadedEntries).toBe(3);
-    expect(loaded.get(key(7), 'partial')).toBe('abc123');
-    expect(loaded.get(key(7), 'full')).toBe(sha('seven'));
-    expect(loaded.get(key(3), 'partial')).toBe('ffffffffffffffff');
-    expect(loaded.get(key(3), 'full')).toBeUndefined();
-    expect(loaded.get(key(3, 10, 1, 99), 'partial')).toBe('1');
+    expect(get(loaded, key(7), 'partial')).toBe('abc123');
+    expect(get(loaded, key(7), 'full')).toBe(sha('seven'));
+    expect(get(loaded, key(3), 'partial')).toBe('ffffffffffffffff');
+    expect(get(loaded, key(3), 'full')).toBeUndefined();
+    expect(get(loaded, key(3, 10, 1, 99), 'partial')).toBe('1');
     // Another size, mtime, device or inode: a miss.
-    expect(loaded.get(key(7, 11), 'partial')).toBeUndefined();
-    expect(loaded.get(key(7, 10, 5), 'partial')).toBeUndefined();
-    expect(loaded.get(key(7, 10, 1_700_000_000_123.456, 1), 'partial')).toBeUndefined();
-    expect(loaded.get(key(8), 'partial')).toBeUndefined();
+    expect(get(loaded, key(7, 11), 'partial')).toBeUndefined();
+    expect(get(loaded, key(7, 10, 5), 'partial')).toBeUndefined();
+    expect(get(loaded, key(7, 10, 1_700_000_000_123.456, 1), 'partial')).toBeUndefined();
+    expect(get(loaded, key(8), 'partial')).toBeUndefined();
   });
 
   it('loads bytes of another scheme, damaged or truncated bytes as an empty cache', () => {
     const cache = PersistentHashCache.empty(HASH_SCHEME);
-    cache.set(key(1), 'partial', 'aa');
+    set(cache, key(1), 'partial', 'aa');
     const bytes = cache.toBytes();
     expect(PersistentHashCache.load('another scheme', bytes).loadedEntries).toBe(0);
     expect(PersistentHashCache.load(HASH_SCHEME, bytes.subarray(0, bytes.length - 3)).loadedEntries).toBe(0);
@@ -41,36 +60,44 @@ describe('PersistentHashCache', () => {
     expect(PersistentHashCache.load(HASH_SCHEME, null).loadedEntries).toBe(0);
     // Unaligned bytes (a slice of a pooled buffer) load too.
     const unaligned = Buffer.concat([Buffer.from([1]), bytes]).subarray(1);
-    expect(PersistentHashCache.load(HASH_SCHEME, unaligned).get(key(1), 'partial')).toBe('aa');
+    expect(get(PersistentHashCache.load(HASH_SCHEME, unaligned), key(1), 'partial')).toBe('aa');
   });
 
   it('merges: a file hashed again replaces its old entry, other entries are kept, up to the limit', () => {
     const first = PersistentHashCache.empty(HASH_SCHEME);
-    first.set(key(1), 'partial', 'a1');
-    first.set(key(1), 'full', sha('one'));
-    first.set(key(2), 'partial', 'b2');
+    set(first, key(1), 'partial', 'a1');
+    set(first, key(1), 'full', sha('one'));
+    set(first, key(2), 'partial', 'b2');
     const second = PersistentHashCache.load(HASH_SCHEME, first.toBytes());
     // File 1 changed (new mtime): its old full hash must not survive with the new identity.
-    second.set(key(1, 10, 42), 'partial', 'c3');
-    second.set(key(5), 'full', sha('five'));
+    set(second, key(1, 10, 42), 'partial', 'c3');
+    set(second, key(5), 'full', sha('five'));
     const third = PersistentHashCache.load(HASH_SCHEME, second.toBytes());
-    expect(third.get(key(1, 10, 42), 'partial')).toBe('c3');
-    expect(third.get(key(1, 10, 42), 'full')).toBeUndefined();
-    expect(third.get(key(1), 'partial')).toBeUndefined();
-    expect(third.get(key(2), 'partial')).toBe('b2');
-    expect(third.get(key(5), 'full')).toBe(sha('five'));
+    expect(get(third, key(1, 10, 42), 'partial')).toBe('c3');
+    expect(get(third, key(1, 10, 42), 'full')).toBeUndefined();
+    expect(get(third, key(1), 'partial')).toBeUndefined();
+    expect(get(third, key(2), 'partial')).toBe('b2');
+    expect(get(third, key(5), 'full')).toBe(sha('five'));
     // The limit keeps what this run learned first.
     const limited = PersistentHashCache.load(HASH_SCHEME, second.toBytes(2));
     expect(limited.loadedEntries).toBe(2);
-    expect(limited.get(key(1, 10, 42), 'partial')).toBe('c3');
-    expect(limited.get(key(5), 'full')).toBe(sha('five'));
+    expect(get(limited, key(1, 10, 42), 'partial')).toBe('c3');
+    expect(get(limited, key(5), 'full')).toBe(sha('five'));
   });
 
-  it('ignores hashes not in the hasher\u2019s form rather than storing them altered', () => {
+  it('answers a lookup with an entry number, and -1 for a changed or unknown file', () => {
     const cache = PersistentHashCache.empty(HASH_SCHEME);
-    cache.set(key(1), 'partial', '00ff');
-    cache.set(key(2), 'full', 'XYZ');
-    expect(cache.learned).toBe(0);
+    expect(cache.find(2049, 7, 10, 1)).toBe(-1);
+    set(cache, key(7), 'partial', '123456789abcdef0');
+    const loaded = PersistentHashCache.load(HASH_SCHEME, cache.toBytes());
+    const entry = loaded.find(2049, 7, 10, 1_700_000_000_123.456);
+    expect(entry).toBeGreaterThanOrEqual(0);
+    const words = new Uint32Array(2);
+    expect(loaded.copyPartial(entry, words, 0)).toBe(true);
+    expect([...words]).toEqual([0x9abcdef0, 0x12345678]);
+    expect(loaded.copyFull(entry, Buffer.alloc(32), 0)).toBe(false);
+    expect(loaded.find(2049, 7, 11, 1_700_000_000_123.456)).toBe(-1);
+    expect(loaded.find(2049, 7, 10, 1_700_000_000_123.457)).toBe(-1);
   });
 
   describe('with findDuplicates', () => {

@@ -1,14 +1,21 @@
-import type { FileIdentity, HashCache, HashKind } from './duplicates.types.js';
+import type { FileIdentity } from './duplicates.types.js';
 
 /**
- * A HashCache that outlives the process: loaded from bytes (a file the service keeps beside
- * the user's folder, see StorageService), written back with what a run learned. Keyed like the in-memory
- * cache by device, inode, size and modification time, and stamped with the hash scheme: bytes of
- * another scheme, or not of this format at all, load as an empty cache.
+ * The one hash cache of duplicate detection: loaded from bytes (a file the service keeps beside
+ * the user's folder; HashCacheStore owns reading and writing it), consulted by findDuplicates,
+ * which also tells it what a run learned, and written back. Keyed by device, inode, size and
+ * modification time (to the sub-millisecond mtimeMs the walk reports), so a file rewritten in
+ * place, or replaced by another file, misses. A change that keeps the size and puts the old mtime
+ * back (`touch -d`) would not be seen; this is the trade made by every mtime-based cache (git,
+ * rsync), and a destructive action (quarantine) re-verifies the content. Stamped with the hash
+ * scheme: bytes of another scheme, or not of this format at all, load as an empty cache.
  *
- * Compact on purpose, since a run over a million files reads and writes a million entries: the
- * loaded entries stay in typed arrays sorted by inode (binary search, ~45 bytes an entry, no
- * object per entry), and new hashes are appended to growable typed arrays; write() merges both.
+ * Compact and numeric on purpose, since a re-run over a million files looks up a million
+ * entries and must cost little more than its walk: the loaded entries stay in typed arrays
+ * sorted by inode (binary search, ~45 bytes an entry, no object per entry), a lookup answers an
+ * entry number, and hashes are read as two u32 words (partial) or copied as 32 bytes (full): no
+ * BigInt, hex string or object is made per file. Hashes learned by a run are appended to growable
+ * typed arrays and found by the next load (toBytes() merges both).
  *
  * Layout (little-endian): "FOHCACHE", u32 version, u32 scheme byte length, the scheme (UTF-8,
  * padded to 8), u32 entries N, u32 full hashes M, then f64 ino[N], dev[N], size[N], mtimeMs[N],
@@ -56,14 +63,15 @@ class Column {
 }
 
 class PartialColumn extends Column {
-  partial: BigUint64Array;
+  /** Two u32 words per entry: low, high (the u64 of the file format, little-endian). */
+  partial: Uint32Array;
   constructor(capacity: number) {
     super(capacity);
-    this.partial = new BigUint64Array(capacity);
+    this.partial = new Uint32Array(capacity * 2);
   }
   protected override grow(): void {
     super.grow();
-    const b = new BigUint64Array(this.ino.length);
+    const b = new Uint32Array(this.ino.length * 2);
     b.set(this.partial);
     this.partial = b;
   }
@@ -83,26 +91,20 @@ class FullColumn extends Column {
   }
 }
 
-/** A partial hash as the hasher writes it (lower-case hex of a u64, no leading zeros), as a u64. */
-function partialToBits(hash: string): bigint | undefined {
-  if (!/^[0-9a-f]{1,16}$/.test(hash)) return undefined;
-  const bits = BigInt(`0x${hash}`);
-  return bits.toString(16) === hash ? bits : undefined;
-}
-
 interface Loaded {
   n: number;
   ino: Float64Array;
   dev: Float64Array;
   size: Float64Array;
   mtime: Float64Array;
-  partial: BigUint64Array;
+  /** Two u32 words per entry (low, high). */
+  partial: Uint32Array;
   fullRef: Int32Array;
   hasPartial: Uint8Array;
   full: Buffer;
 }
 
-export class PersistentHashCache implements HashCache {
+export class PersistentHashCache {
   private readonly loaded: Loaded | undefined;
   private readonly partials = new PartialColumn(1024);
   private readonly fulls = new FullColumn(256);
@@ -139,38 +141,60 @@ export class PersistentHashCache implements HashCache {
     return this.partials.length + this.fulls.length;
   }
 
-  get(key: FileIdentity, kind: HashKind): string | undefined {
+  /**
+   * The loaded entry of this file as the walk saw it (same device, inode, size and mtime), or -1.
+   * Numbers in, a number out: this runs once per candidate on every re-run.
+   */
+  find(dev: number, ino: number, size: number, mtimeMs: number): number {
     const l = this.loaded;
-    if (!l) return undefined;
+    if (!l) return -1;
     // The first entry with this inode, then the ones after it.
     let lo = 0;
     let hi = l.n;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (l.ino[mid] < key.ino) lo = mid + 1;
+      if (l.ino[mid] < ino) lo = mid + 1;
       else hi = mid;
     }
-    for (let i = lo; i < l.n && l.ino[i] === key.ino; i++) {
-      if (l.dev[i] !== key.dev) continue;
-      if (l.size[i] !== key.size || l.mtime[i] !== key.mtimeMs) return undefined;
-      if (kind === 'partial') return l.hasPartial[i] ? l.partial[i].toString(16) : undefined;
-      const ref = l.fullRef[i];
-      return ref < 0 ? undefined : l.full.toString('hex', ref * 32, ref * 32 + 32);
+    for (let i = lo; i < l.n && l.ino[i] === ino; i++) {
+      if (l.dev[i] !== dev) continue;
+      return l.size[i] === size && l.mtime[i] === mtimeMs ? i : -1;
     }
-    return undefined;
+    return -1;
   }
 
-  set(key: FileIdentity, kind: HashKind, hash: string): void {
-    if (kind === 'partial') {
-      const bits = partialToBits(hash);
-      if (bits === undefined) return;
-      const i = this.partials.pushKey(key);
-      this.partials.partial[i] = bits;
-    } else {
-      if (!/^[0-9a-f]{64}$/.test(hash)) return;
-      const i = this.fulls.pushKey(key);
-      this.fulls.full.write(hash, i * 32, 32, 'hex');
-    }
+  /** Copies entry `entry`'s partial hash (low, high words) to `target` at `at`; false when it has none. */
+  copyPartial(entry: number, target: Uint32Array, at: number): boolean {
+    const l = this.loaded!;
+    if (!l.hasPartial[entry]) return false;
+    target[at] = l.partial[entry * 2];
+    target[at + 1] = l.partial[entry * 2 + 1];
+    return true;
+  }
+
+  /** Copies entry `entry`'s full hash (32 bytes) to `target` at byte `at`; false when it has none. */
+  copyFull(entry: number, target: Uint8Array, at: number): boolean {
+    const l = this.loaded!;
+    const ref = l.fullRef[entry];
+    if (ref < 0) return false;
+    // A byte loop rather than subarray() + set(): no view object per lookup.
+    const full = l.full;
+    for (let k = 0, from = ref * 32; k < 32; k++) target[at + k] = full[from + k];
+    return true;
+  }
+
+  /** Records the partial hash (two u32 words) of a file as the walk saw it. */
+  learnPartial(key: FileIdentity, low: number, high: number): void {
+    const i = this.partials.pushKey(key);
+    this.partials.partial[i * 2] = low;
+    this.partials.partial[i * 2 + 1] = high;
+  }
+
+  /** Records the full hash (32 bytes of `source` from byte `at`) of a file as the walk saw it. */
+  learnFull(key: FileIdentity, source: Uint8Array, at: number): void {
+    const i = this.fulls.pushKey(key);
+    const full = this.fulls.full;
+    for (let k = 0; k < 32; k++) full[i * 32 + k] = source[at + k];
   }
 
   /**
@@ -200,7 +224,7 @@ export class PersistentHashCache implements HashCache {
       dev: new Float64Array(total),
       size: new Float64Array(total),
       mtime: new Float64Array(total),
-      partial: new BigUint64Array(total),
+      partial: new Uint32Array(total * 2),
       hasPartial: new Uint8Array(total),
       /** Where the full hash is: 0 none, 1 learned (index into fulls), 2 loaded (fullRef). */
       fullFrom: new Uint8Array(total),
@@ -226,7 +250,8 @@ export class PersistentHashCache implements HashCache {
         const r = order[k];
         if (r < P) {
           if (p.size[r] === size && p.mtime[r] === mtime) {
-            m.partial[e] = p.partial[r];
+            m.partial[e * 2] = p.partial[r * 2];
+            m.partial[e * 2 + 1] = p.partial[r * 2 + 1];
             m.hasPartial[e] = 1;
           }
         } else if (r < P + F) {
@@ -239,7 +264,8 @@ export class PersistentHashCache implements HashCache {
           const j = r - P - F;
           if (l!.size[j] !== size || l!.mtime[j] !== mtime) continue;
           if (!m.hasPartial[e] && l!.hasPartial[j]) {
-            m.partial[e] = l!.partial[j];
+            m.partial[e * 2] = l!.partial[j * 2];
+            m.partial[e * 2 + 1] = l!.partial[j * 2 + 1];
             m.hasPartial[e] = 1;
           }
           if (m.fullFrom[e] === 0 && l!.fullRef[j] >= 0) {
@@ -290,7 +316,7 @@ export class PersistentHashCache implements HashCache {
     const oDev = new Float64Array(buffer.buffer, at + head + n * 8, n);
     const oSize = new Float64Array(buffer.buffer, at + head + n * 16, n);
     const oMtime = new Float64Array(buffer.buffer, at + head + n * 24, n);
-    const oPartial = new BigUint64Array(buffer.buffer, at + head + n * 32, n);
+    const oPartial = new Uint32Array(buffer.buffer, at + head + n * 32, n * 2);
     const oFullRef = new Int32Array(buffer.buffer, at + head + n * 40, n);
     const oHasPartial = new Uint8Array(buffer.buffer, at + head + n * 44, n);
     const fullStart = head + body;
@@ -302,7 +328,8 @@ export class PersistentHashCache implements HashCache {
       oDev[o] = m.dev[e];
       oSize[o] = m.size[e];
       oMtime[o] = m.mtime[e];
-      oPartial[o] = m.partial[e];
+      oPartial[o * 2] = m.partial[e * 2];
+      oPartial[o * 2 + 1] = m.partial[e * 2 + 1];
       oHasPartial[o] = m.hasPartial[e];
       if (m.fullFrom[e] === 0) oFullRef[o] = -1;
       else {
@@ -341,7 +368,7 @@ function decode(scheme: string, data: Uint8Array): Loaded {
     dev: new Float64Array(buf, at + head + n * 8, n),
     size: new Float64Array(buf, at + head + n * 16, n),
     mtime: new Float64Array(buf, at + head + n * 24, n),
-    partial: new BigUint64Array(buf, at + head + n * 32, n),
+    partial: new Uint32Array(buf, at + head + n * 32, n * 2),
     fullRef: new Int32Array(buf, at + head + n * 40, n),
     hasPartial: new Uint8Array(buf, at + head + n * 44, n),
     full: aligned.subarray(head + body),

@@ -1,14 +1,14 @@
-import { BadRequestException, Injectable, NotFoundException } from '@nestjs/common';
+import { BadRequestException, Injectable } from '@nestjs/common';
 import type { AuthUser } from '../../common/auth-user.js';
 import type { Page } from '../../common/dto/pagination.dto.js';
 import { mapLimited } from '../../common/map-limited.js';
 import { CategoriesService } from '../categories/categories.service.js';
 import type { Categorizer } from '../categories/categorizer.js';
 import { SNIFF_BYTES } from '../categories/content-sniffer.js';
+import { ScanningService } from '../scanning/scanning.service.js';
 import { StorageService } from '../storage/storage.service.js';
 import type { FolderEntry, UserStorage } from '../storage/storage-provider.js';
-import { PathEscapeError } from '../storage/storage-provider.js';
-import { MissingPathError, normalizeRequestPath, PathRuleError } from '../storage/user-path.js';
+import { normalizeRequestPath } from '../storage/user-path.js';
 import type { ListFolderQueryDto } from './files.dto.js';
 import { decodeListingCursor, encodeListingCursor } from './listing-cursor.js';
 
@@ -48,21 +48,26 @@ function compareEntries(recursive: boolean) {
   };
 }
 
-/** API.md's Files section: a user's folder as a frontend shows it, through the StorageProvider. */
+/**
+ * API.md's Files section: a user's folder as a frontend shows it, through the StorageProvider.
+ * Storage's domain errors (a path rejected, not found, through a link) reach the HTTP exception
+ * filter as they are, which answers 400 or 404.
+ */
 @Injectable()
 export class FilesService {
   constructor(
     private readonly storage: StorageService,
     private readonly categories: CategoriesService,
+    private readonly scanning: ScanningService,
   ) {}
 
   async list(user: AuthUser, query: ListFolderQueryDto): Promise<FolderListing> {
-    const folder = this.checkedPath(query.path);
+    const folder = normalizeRequestPath(query.path, 'path');
     const storage = await this.storage.forUser(query.storage, user.id);
     try {
       return await this.listIn(storage, user, query, folder);
     } finally {
-      storage.close?.();
+      storage.close();
     }
   }
 
@@ -72,13 +77,7 @@ export class FilesService {
     query: ListFolderQueryDto,
     folder: string,
   ): Promise<FolderListing> {
-    try {
-      await storage.assertFolder(folder, 'path');
-    } catch (error) {
-      if (error instanceof MissingPathError) throw new NotFoundException(error.message);
-      if (error instanceof PathRuleError) throw new BadRequestException(error.message);
-      throw error;
-    }
+    await storage.assertFolder(folder, 'path');
     const categorizer = await this.categories.categorizerFor(user.id);
     const categorize = (entry: FolderEntry) => this.categoryOf(storage, categorizer, entry);
     if (!query.recursive && query.category === undefined) {
@@ -89,12 +88,10 @@ export class FilesService {
     }
     // A recursive or filtered listing needs every entry before its page can be cut: at most
     // MAX_RECURSIVE_ENTRIES of them are read, more is a 400.
-    const entries = query.recursive
-      ? await this.listTree(storage, folder)
-      : await this.readFolder(storage, folder, MAX_RECURSIVE_ENTRIES).catch((error: unknown) => {
-          if (error instanceof PathEscapeError) throw new BadRequestException('path leads through a symbolic link');
-          throw error;
-        });
+    const entries = await this.scanning.entries(storage, folder, {
+      recursive: query.recursive,
+      max: MAX_RECURSIVE_ENTRIES,
+    });
     if (entries.length > MAX_RECURSIVE_ENTRIES) throw this.tooLarge();
     entries.sort(compareEntries(query.recursive));
     const start = (query.page - 1) * query.limit;
@@ -171,7 +168,6 @@ export class FilesService {
       }
     } catch (error) {
       if (error instanceof RangeError) throw new BadRequestException('cursor is not valid', { cause: error });
-      if (error instanceof PathEscapeError) throw new BadRequestException('path leads through a symbolic link');
       throw error;
     }
     const items = entries.slice(skip);
@@ -185,55 +181,10 @@ export class FilesService {
     };
   }
 
-  /** Up to `max` + 1 entries of one folder (any order): enough to tell it holds more than `max`. */
-  private async readFolder(storage: UserStorage, folder: string, max: number): Promise<FolderEntry[]> {
-    const entries: FolderEntry[] = [];
-    let cursor: string | undefined;
-    do {
-      const page = await storage.list(folder, { cursor, limit: max + 1 - entries.length });
-      entries.push(...page.entries);
-      cursor = page.next ?? undefined;
-    } while (cursor !== undefined && entries.length <= max);
-    return entries;
-  }
-
   private tooLarge(): BadRequestException {
     return new BadRequestException(
       `More than ${MAX_RECURSIVE_ENTRIES} entries to list and sort; list the folder without recursive=true or category`,
     );
-  }
-
-  private checkedPath(raw: string): string {
-    try {
-      return normalizeRequestPath(raw, 'path');
-    } catch (error) {
-      if (error instanceof PathRuleError) throw new BadRequestException(error.message);
-      throw error;
-    }
-  }
-
-  /**
-   * Every entry below `folder`, breadth first, stopping past MAX_RECURSIVE_ENTRIES; links are
-   * never followed (list leaves them out).
-   */
-  private async listTree(storage: UserStorage, folder: string): Promise<FolderEntry[]> {
-    const result: FolderEntry[] = [];
-    const queue = [folder];
-    while (queue.length > 0 && result.length <= MAX_RECURSIVE_ENTRIES) {
-      const current = queue.shift() as string;
-      const entries = await this.readFolder(storage, current, MAX_RECURSIVE_ENTRIES - result.length).catch(
-        (error: unknown) => {
-          // A folder removed, made unreadable or swapped for a link while we walk is skipped, like a scan does.
-          if ((error as NodeJS.ErrnoException).code !== undefined || error instanceof PathEscapeError) return [];
-          throw error;
-        },
-      );
-      for (const entry of entries) {
-        result.push(entry);
-        if (entry.type === 'folder') queue.push(entry.path);
-      }
-    }
-    return result;
   }
 
   private async categoryOf(storage: UserStorage, categorizer: Categorizer, entry: FolderEntry): Promise<string | null> {

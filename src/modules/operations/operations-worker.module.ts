@@ -3,6 +3,7 @@ import { QueueModule } from '../../queue/queue.module.js';
 import { CategoriesModule } from '../categories/categories.module.js';
 import { DuplicatesModule } from '../duplicates/duplicates.module.js';
 import { ProgressModule } from '../progress/progress.module.js';
+import { ScanningModule } from '../scanning/scanning.module.js';
 import { StorageModule } from '../storage/storage.module.js';
 import { FileRecordsStore } from './file-records.store.js';
 import { OperationRecoveryService } from './operation-recovery.service.js';
@@ -15,7 +16,7 @@ import { RollbackRunner } from './runners/rollback.runner.js';
 
 /** The worker side of operations: the processor and the runners it drives. */
 @Module({
-  imports: [QueueModule, StorageModule, ProgressModule, CategoriesModule, DuplicatesModule],
+  imports: [QueueModule, StorageModule, ScanningModule, ProgressModule, CategoriesModule, DuplicatesModule],
   providers: [
     OperationsProcessor,
     FileRecordsStore,

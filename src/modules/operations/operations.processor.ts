@@ -15,6 +15,7 @@ import { inJobSpan } from '../../tracing/tracing.js';
 import { FencedError, ProgressService } from '../progress/progress.service.js';
 import type { StrayTemp } from '../storage/storage-provider.js';
 import { StorageService } from '../storage/storage.service.js';
+import { StorageNotConfigured } from '../storage/storage-errors.js';
 import { PathRuleError } from '../storage/user-path.js';
 import { FileRecordsStore, INTERRUPTED } from './file-records.store.js';
 import { Operation } from './operation.entity.js';
@@ -174,7 +175,8 @@ export class OperationsProcessor implements OnModuleInit, BeforeApplicationShutd
    * folder, which is the rollback's source folder). Never anything by name pattern alone.
    */
   private async removeStrayTemps({ operation, storage }: RunContext): Promise<void> {
-    if (!storage.removeStrayTemps) return;
+    const cleanup = storage.capabilities.strayTempCleanup;
+    if (!cleanup) return;
     let removed = 0;
     for (let after = -1; ;) {
       const planned = await this.records.nextPlanned(operation.id, after, MOVE_BATCH);
@@ -190,7 +192,7 @@ export class OperationsProcessor implements OnModuleInit, BeforeApplicationShutd
           temps.push({ folder: parentOf(record.sourcePath), tempKey: parentKey, maxSize });
         }
       }
-      removed += await storage.removeStrayTemps(temps).catch(() => 0);
+      removed += await cleanup.removeStrayTemps(temps).catch(() => 0);
     }
     await storage.flush();
     if (removed) this.logger.warn(`operation ${operation.id}: removed ${removed} temp file(s) of an interrupted run`);
@@ -212,7 +214,7 @@ export class OperationsProcessor implements OnModuleInit, BeforeApplicationShutd
       // The user's folder is opened (pinned) now, for this run: what the POST checked may have
       // changed since, so the root is checked again here and a root swapped for a link fails the run.
       const storage = await this.storage.forUser(operation.storage, operation.userId);
-      close = () => storage.close?.();
+      close = () => storage.close();
       if (operation.type !== 'rollback') await storage.assertFolder(operation.rootPath, 'rootPath');
       const context: RunContext = {
         operation,
@@ -259,7 +261,7 @@ export class OperationsProcessor implements OnModuleInit, BeforeApplicationShutd
         this.logger.error(`operation ${operation.id} failed`, error instanceof Error ? error.stack : String(error));
       }
       const message =
-        error instanceof HttpException || error instanceof PathRuleError
+        error instanceof HttpException || error instanceof PathRuleError || error instanceof StorageNotConfigured
           ? error.message
           : 'The operation stopped on an unexpected error; it can be rolled back';
       // Records still planned may hold moves of the batch that was under way: a rollback reconciles them.

@@ -190,7 +190,7 @@ export class OperationsService {
       if (error instanceof PathRuleError) throw new BadRequestException(error.message);
       throw error;
     } finally {
-      storage.close?.();
+      storage.close();
     }
     const options: StoredOptions = {
       destination,

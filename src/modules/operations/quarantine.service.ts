@@ -75,7 +75,7 @@ export class QuarantineService {
       await storage.removeEmptyFolder(quarantine);
       await storage.flush();
     } finally {
-      storage.close?.();
+      storage.close();
     }
     await this.dataSource.query('UPDATE operations SET purged_at = now() WHERE id = $1', [operation.id]);
   }

@@ -158,7 +158,8 @@ export class ProgressGateway
   /** Whether the socket's login (or API key) and user are still valid; throws when the database does not answer. */
   private async stillValid(credential: Credential): Promise<boolean> {
     if (credential.kind === 'apiKey') return (await this.apiKeys.authenticate(credential.key, null)) !== null;
-    return (await this.auth.principalFromClaims({ sub: credential.userId, sid: credential.sessionId })) !== null;
+    const claims = { sub: credential.userId, sid: credential.sessionId };
+    return (await this.auth.principalFromClaims(claims, { fresh: true })) !== null;
   }
 
   @SubscribeMessage('subscribe')

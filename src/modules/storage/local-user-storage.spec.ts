@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
+import { scanFiles } from '../scanning/scanner.js';
 import { LocalUserStorage } from './local-user-storage.js';
 import { PathEscapeError } from './storage-provider.js';
 import { PathRuleError } from './user-path.js';
@@ -57,9 +58,9 @@ describe.each(['dirfd', 'path'] as const)('LocalUserStorage on the %s layer', (l
     const files: string[] = [];
     const skipped: string[] = [];
     const errors: string[] = [];
-    for await (const batch of storage.walk('', {
+    for await (const batch of scanFiles(storage, '', {
       includeHidden: false,
-      onError: (error) => errors.push(error.path),
+      onUnreadable: (error) => errors.push(error.path),
       onSkipped: (entry) => skipped.push(`${entry.path}: ${entry.reason}`),
     })) {
       files.push(...batch.map((file) => file.path));

@@ -4,30 +4,29 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { crashPoint } from '../../common/faults/crash-point.js';
 import { listLocalFolder } from './local-folder-listing.js';
-import {
-  COPY_MTIME_TOLERANCE_MS,
-  errorCode,
-  isHidden,
-  specialFileReason,
-  tempName,
-  utimeSeconds,
-  WALK_BATCH,
-} from './local/common.js';
+import { COPY_MTIME_TOLERANCE_MS, errorCode, tempName, utimeSeconds, WALK_BATCH } from './local/common.js';
 import { loadDirFd } from './local/dirfd.js';
 import { PinnedTree } from './local/pinned-tree.js';
 import type {
+  FolderNameIndex,
   FolderPage,
   FolderPageRequest,
+  LocalFiles,
   MoveOptions,
   MoveOutcome,
   ReadRange,
+  StateFiles,
+  StorageCapabilities,
   StoredFile,
   StrayTemp,
+  StrayTempCleanup,
+  SyncFileOperations,
+  TreeBatch,
+  TreeWalkRules,
   UserStorage,
-  WalkOptions,
 } from './storage-provider.js';
-import { PathEscapeError } from './storage-provider.js';
-import { isReservedName, MissingPathError, normalizeUserPath, PathRuleError } from './user-path.js';
+import { PathEscapes, PathNotFound, PathRejected } from './storage-errors.js';
+import { normalizeUserPath } from './user-path.js';
 
 export { COPY_MTIME_TOLERANCE_MS, RESERVED_PREFIX, TEMP_PREFIX } from './local/common.js';
 /** PATH_MAX of Linux: bytes of a whole path given to a system call, its terminating NUL included. */
@@ -94,8 +93,12 @@ function copyTimes(source: string, target: string): void {
  * moved, that the real path of each folder involved equals its literal path, which fails when any
  * component is a symbolic link; a swap between that check and the rename is the race it leaves.
  */
-export class LocalUserStorage implements UserStorage {
+export class LocalUserStorage
+  implements UserStorage, SyncFileOperations, FolderNameIndex, LocalFiles, StateFiles, StrayTempCleanup
+{
   readonly kind = 'local' as const;
+  /** Every capability: state files only where the service gave a state folder. */
+  readonly capabilities: StorageCapabilities;
   private readonly touchedFolders = new Set<string>();
   /**
    * Folders whose real path was checked since the last flush (a batch of moves), with the device
@@ -110,6 +113,13 @@ export class LocalUserStorage implements UserStorage {
     private readonly pinned: PinnedTree | undefined,
   ) {
     if (pinned) unclosed.register(this, pinned, this);
+    this.capabilities = {
+      syncFileOperations: this,
+      folderNameIndex: this,
+      localFiles: this,
+      stateFiles: stateFolder === undefined ? null : this,
+      strayTempCleanup: this,
+    };
   }
 
   /**
@@ -151,7 +161,7 @@ export class LocalUserStorage implements UserStorage {
       if (errorCode(error) !== 'EEXIST') throw error;
     }
     const stat = await fs.promises.lstat(root);
-    if (stat.isSymbolicLink()) throw new PathEscapeError(`${root} is a symbolic link; links are never followed`);
+    if (stat.isSymbolicLink()) throw new PathEscapes(`${root} is a symbolic link; links are never followed`);
     if (!stat.isDirectory()) throw Object.assign(new Error(`${root} is not a folder`), { code: 'ENOTDIR' });
     return false;
   }
@@ -170,7 +180,7 @@ export class LocalUserStorage implements UserStorage {
       if (errorCode(error) === 'ENOENT') return;
       throw error;
     }
-    if (real !== absoluteFolder) throw new PathEscapeError(`${absoluteFolder} leads through a symbolic link`);
+    if (real !== absoluteFolder) throw new PathEscapes(`${absoluteFolder} leads through a symbolic link`);
   }
 
   /**
@@ -230,26 +240,30 @@ export class LocalUserStorage implements UserStorage {
       stat = await fs.promises.lstat(absolutePath);
     } catch (error) {
       if (errorCode(error) === 'ENOENT' || errorCode(error) === 'ENOTDIR') {
-        throw new MissingPathError(`${field} does not exist: ${relativePath}`);
+        throw new PathNotFound(`${field} does not exist: ${relativePath}`);
       }
       throw error;
     }
-    if (stat.isSymbolicLink()) throw new PathRuleError(`${field} is a symbolic link; links are never followed`);
-    if (!stat.isDirectory()) throw new PathRuleError(`${field} is not a folder: ${relativePath}`);
+    if (stat.isSymbolicLink()) throw new PathRejected(`${field} is a symbolic link; links are never followed`);
+    if (!stat.isDirectory()) throw new PathRejected(`${field} is not a folder: ${relativePath}`);
     const real = await fs.promises.realpath(absolutePath);
     if (real !== absolutePath) {
-      throw new PathRuleError(`${field} escapes your folder through a symbolic link`);
+      throw new PathRejected(`${field} escapes your folder through a symbolic link`);
     }
   }
 
-  async *walk(relativePath: string, options: WalkOptions): AsyncIterable<StoredFile[]> {
+  /**
+   * See UserStorage.walkTree. The path layer lists each folder with readdir (entry types from the
+   * listing, no link followed) and lstats each regular file; the dirfd layer, PinnedTree.walkTree.
+   */
+  async *walkTree(relativePath: string, rules: TreeWalkRules): AsyncIterable<TreeBatch> {
     if (this.pinned) {
-      yield* this.pinned.walk(relativePath, options);
+      yield* this.pinned.walkTree(relativePath, rules);
       return;
     }
     const start = normalizeUserPath(relativePath);
     const stack: string[] = [start];
-    let batch: StoredFile[] = [];
+    let batch: TreeBatch = { files: [], passed: [] };
     while (stack.length > 0) {
       const folder = stack.pop() as string;
       const absoluteFolder = folder === '' ? this.base : `${this.base}/${folder}`;
@@ -257,37 +271,37 @@ export class LocalUserStorage implements UserStorage {
       try {
         entries = fs.readdirSync(absoluteFolder, { withFileTypes: true });
       } catch (error) {
-        options.onError({ path: folder, reason: errorCode(error) ?? 'unreadable' });
+        batch.passed.push({ path: folder, kind: 'unreadable', detail: errorCode(error) ?? 'unreadable' });
         continue;
       }
       entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
       const subfolders: string[] = [];
       for (const entry of entries) {
-        if (isReservedName(entry.name)) continue;
-        if (!options.includeHidden && isHidden(entry.name)) continue;
+        if (!rules.admits(entry.name)) continue;
         const child = folder === '' ? entry.name : `${folder}/${entry.name}`;
         if (entry.isDirectory()) {
           subfolders.push(child);
         } else if (entry.isFile()) {
           try {
             const stat = fs.lstatSync(`${absoluteFolder}/${entry.name}`);
-            if (stat.isFile()) batch.push(toStoredFile(child, stat));
+            if (stat.isFile()) batch.files.push(toStoredFile(child, stat));
           } catch (error) {
-            options.onError({ path: child, reason: errorCode(error) ?? 'unreadable' });
+            batch.passed.push({ path: child, kind: 'unreadable', detail: errorCode(error) ?? 'unreadable' });
           }
-          if (batch.length >= WALK_BATCH) {
+          if (batch.files.length >= WALK_BATCH) {
             yield batch;
-            batch = [];
+            batch = { files: [], passed: [] };
           }
-        } else if (!entry.isSymbolicLink()) {
-          const kind = entry.isFIFO() ? 'fifo' : entry.isSocket() ? 'socket' : 'device';
-          options.onSkipped?.({ path: child, reason: specialFileReason(kind) });
+        } else if (entry.isSymbolicLink()) {
+          batch.passed.push({ path: child, kind: 'link' });
+        } else {
+          const fileType = entry.isFIFO() ? 'fifo' : entry.isSocket() ? 'socket' : 'device';
+          batch.passed.push({ path: child, kind: 'special', detail: fileType });
         }
-        // Symbolic links: never followed, never moved.
       }
       for (let i = subfolders.length - 1; i >= 0; i -= 1) stack.push(subfolders[i]);
     }
-    if (batch.length > 0) yield batch;
+    if (batch.files.length > 0 || batch.passed.length > 0) yield batch;
   }
 
   async stat(relativePath: string): Promise<StoredFile | null> {
@@ -488,8 +502,7 @@ export class LocalUserStorage implements UserStorage {
         if (!stat.isFile() || stat.size > temp.maxSize) continue;
         fs.rmSync(candidate, { force: true });
       } catch (error) {
-        if (error instanceof PathEscapeError || errorCode(error) === 'ENOENT' || errorCode(error) === 'ENOTDIR')
-          continue;
+        if (error instanceof PathEscapes || errorCode(error) === 'ENOENT' || errorCode(error) === 'ENOTDIR') continue;
         throw error;
       }
       this.touchedFolders.add(folder);
@@ -512,7 +525,7 @@ export class LocalUserStorage implements UserStorage {
     } catch (error) {
       const code = errorCode(error);
       if (code === 'ENOTEMPTY' || code === 'EEXIST' || code === 'ENOENT' || code === 'ENOTDIR') return false;
-      if (error instanceof PathEscapeError) return false;
+      if (error instanceof PathEscapes) return false;
       throw error;
     }
   }
@@ -630,7 +643,7 @@ export class LocalUserStorage implements UserStorage {
     return true;
   }
 
-  localPath(relativePath: string): string {
+  absolutePath(relativePath: string): string {
     return this.absolute(relativePath);
   }
 

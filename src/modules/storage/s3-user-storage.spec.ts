@@ -11,7 +11,7 @@ import {
 } from '@aws-sdk/client-s3';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { createHash } from 'node:crypto';
-import type { S3Target } from './s3-backend.js';
+import type { S3Target } from './s3-target.js';
 import { formatMtime, MOVED_FROM_METADATA, objectMtimeMs, parseMtime, S3UserStorage } from './s3-user-storage.js';
 import { PathRuleError } from './user-path.js';
 
@@ -299,5 +299,21 @@ describe('S3UserStorage folders', () => {
     fake.put(`${base}h/i/back.txt`, 'b');
     await storage.flush();
     expect([...fake.objects.keys()].sort()).toEqual([`${base}g/x.txt`, `${base}h/i/back.txt`]);
+  });
+});
+
+describe('S3UserStorage.walkTree', () => {
+  it('passes over names the rules do not admit (per key segment), reports non-canonical keys, gives ETags', async () => {
+    const { fake, storage } = setup();
+    for (const key of ['a.txt', 'd/.h/x.txt', 'd/b.txt', 'odd//name.txt', 'd/marker/']) fake.put(`${base}${key}`, 'x');
+    const batches = [];
+    for await (const batch of storage.walkTree('', { admits: (name) => !name.startsWith('.') })) batches.push(batch);
+    expect(batches.flatMap((batch) => batch.files.map((file) => [file.path, file.etag]))).toEqual([
+      ['a.txt', md5(Buffer.from('x')).slice(1, -1)],
+      ['d/b.txt', md5(Buffer.from('x')).slice(1, -1)],
+    ]);
+    expect(batches.flatMap((batch) => batch.passed)).toEqual([
+      { path: 'odd//name.txt', kind: 'unreadable', detail: 'unsupported key name' },
+    ]);
   });
 });

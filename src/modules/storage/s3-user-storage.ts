@@ -15,7 +15,7 @@ import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { crashPoint } from '../../common/faults/crash-point.js';
 import { mapLimited } from '../../common/map-limited.js';
-import type { S3Target } from './s3-backend.js';
+import type { S3Target } from './s3-target.js';
 import type {
   FolderEntry,
   FolderPage,
@@ -23,11 +23,15 @@ import type {
   MoveOptions,
   MoveOutcome,
   ReadRange,
+  PassedEntry,
+  StorageCapabilities,
   StoredFile,
+  TreeBatch,
+  TreeWalkRules,
   UserStorage,
-  WalkOptions,
 } from './storage-provider.js';
-import { isReservedName, MissingPathError, normalizeUserPath, PathRuleError } from './user-path.js';
+import { PathNotFound, PathRejected } from './storage-errors.js';
+import { isReservedName, normalizeUserPath } from './user-path.js';
 
 const WALK_BATCH = 500;
 /** HeadObject requests in flight at once while walking or listing. */
@@ -194,6 +198,14 @@ type CopyResult =
  */
 export class S3UserStorage implements UserStorage {
   readonly kind = 's3' as const;
+  /** Nothing beyond what every backend has: no synchronous path, no local files, no temps, no state files. */
+  readonly capabilities: StorageCapabilities = {
+    syncFileOperations: null,
+    folderNameIndex: null,
+    localFiles: null,
+    stateFiles: null,
+    strayTempCleanup: null,
+  };
   /** `users/<userId>/` */
   readonly prefix: string;
   /** Folder markers makeFolder wrote that flush drops once the folder holds something else. */
@@ -224,11 +236,11 @@ export class S3UserStorage implements UserStorage {
     }
   }
 
-  /** The key of a file; throws PathRuleError for a path that breaks the rules or is too long for S3. */
+  /** The key of a file; throws PathRejected for a path that breaks the rules or is too long for S3. */
   private fileKey(normalized: string, field = 'path'): string {
     const key = `${this.prefix}${normalized}`;
     if (Buffer.byteLength(key) > MAX_KEY_BYTES) {
-      throw new PathRuleError(`${field} is too long for S3 (keys are limited to ${MAX_KEY_BYTES} bytes)`);
+      throw new PathRejected(`${field} is too long for S3 (keys are limited to ${MAX_KEY_BYTES} bytes)`);
     }
     return key;
   }
@@ -290,7 +302,16 @@ export class S3UserStorage implements UserStorage {
   }
 
   private toStoredFile(relativePath: string, head: HeadObjectCommandOutput): StoredFile {
-    return { path: relativePath, size: head.ContentLength ?? 0, mtimeMs: objectMtimeMs(head), dev: 0, ino: 0 };
+    const file: StoredFile = {
+      path: relativePath,
+      size: head.ContentLength ?? 0,
+      mtimeMs: objectMtimeMs(head),
+      dev: 0,
+      ino: 0,
+    };
+    const etag = normalizeEtag(head.ETag);
+    if (etag !== undefined) file.etag = etag;
+    return file;
   }
 
   /**
@@ -303,56 +324,57 @@ export class S3UserStorage implements UserStorage {
     const folderKey = `${this.fileKey(normalized, field)}/`;
     if ((await this.firstKeys(folderKey, 1)).length > 0) return;
     if (await this.head(this.fileKey(normalized, field))) {
-      throw new PathRuleError(`${field} is not a folder: ${relativePath}`);
+      throw new PathRejected(`${field} is not a folder: ${relativePath}`);
     }
-    throw new MissingPathError(`${field} does not exist: ${relativePath}`);
+    throw new PathNotFound(`${field} does not exist: ${relativePath}`);
   }
 
   /**
    * Every object below the folder, one ListObjectsV2 page at a time (1,000 keys), in key order.
-   * Markers, `.fileorganizer*` and (unless asked) hidden names below the folder are left out; a
-   * key that is not a canonical path ("a//b", "../x") is reported and never touched. Each file is
-   * HEADed for its mtime metadata, so the walk answers what stat answers.
+   * Markers and keys with a segment below the folder that `rules` does not admit are left out; a
+   * key that is not a canonical path ("a//b", "../x") is passed as unreadable and never touched.
+   * Each file is HEADed for its mtime metadata and ETag, so the walk answers what stat answers.
    */
-  async *walk(relativePath: string, options: WalkOptions): AsyncIterable<StoredFile[]> {
+  async *walkTree(relativePath: string, rules: TreeWalkRules): AsyncIterable<TreeBatch> {
     const start = normalizeUserPath(relativePath);
     const listPrefix = this.folderKey(start);
-    let batch: StoredFile[] = [];
+    let batch: TreeBatch = { files: [], passed: [] };
     for await (const page of this.listPages(listPrefix)) {
       const candidates: string[] = [];
       for (const object of page.Contents ?? []) {
         const key = object.Key;
         if (!key || key.endsWith('/')) continue;
         const segments = key.slice(listPrefix.length).split('/');
-        if (segments.some(isReservedName)) continue;
-        if (!options.includeHidden && segments.some((segment) => segment.startsWith('.'))) continue;
+        if (!segments.every((segment) => rules.admits(segment))) continue;
         const relative = this.relative(key);
         if (!this.isCanonical(relative)) {
-          options.onError({ path: relative, reason: 'unsupported key name' });
+          batch.passed.push({ path: relative, kind: 'unreadable', detail: 'unsupported key name' });
           continue;
         }
         candidates.push(relative);
       }
+      const unreadable: PassedEntry[] = [];
       const files = await mapLimited(candidates, HEAD_CONCURRENCY, async (relative) => {
         try {
           const head = await this.head(`${this.prefix}${relative}`);
           // Gone since the listing: nothing to organize.
           return head ? this.toStoredFile(relative, head) : null;
         } catch (error) {
-          options.onError({ path: relative, reason: wrap(error).code });
+          unreadable.push({ path: relative, kind: 'unreadable', detail: wrap(error).code });
           return null;
         }
       });
+      batch.passed.push(...unreadable);
       for (const file of files) {
         if (!file) continue;
-        batch.push(file);
-        if (batch.length >= WALK_BATCH) {
+        batch.files.push(file);
+        if (batch.files.length >= WALK_BATCH) {
           yield batch;
-          batch = [];
+          batch = { files: [], passed: [] };
         }
       }
     }
-    if (batch.length > 0) yield batch;
+    if (batch.files.length > 0 || batch.passed.length > 0) yield batch;
   }
 
   private isCanonical(relative: string): boolean {
@@ -420,7 +442,7 @@ export class S3UserStorage implements UserStorage {
   async move(from: string, to: string, options: MoveOptions = {}): Promise<MoveOutcome> {
     const fromPath = normalizeUserPath(from, 'path');
     const toPath = normalizeUserPath(to, 'path');
-    if (fromPath === '' || toPath === '') throw new PathRuleError('a move needs a file path on both sides');
+    if (fromPath === '' || toPath === '') throw new PathRejected('a move needs a file path on both sides');
     const fromKey = this.fileKey(fromPath);
     const toKey = this.fileKey(toPath);
     if (fromKey === toKey) return { kind: 'destination-exists' };
@@ -694,9 +716,8 @@ export class S3UserStorage implements UserStorage {
     return true;
   }
 
-  localPath(): null {
-    return null;
-  }
+  /** Holds nothing open: the client belongs to the process (S3Backend). */
+  close(): void {}
 
   /** An S3 key (the user's prefix included) is at most 1,024 bytes. */
   lengthProblem(relativePath: string): string | null {

@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import { PathEscapes } from './storage-errors.js';
 
 /** One regular file met by a walk; `path` is relative to the user's folder, posix separators. */
 export interface StoredFile {
@@ -8,26 +9,38 @@ export interface StoredFile {
   /** Device and inode where the backend has them (local disk); 0 elsewhere. */
   dev: number;
   ino: number;
+  /** The object's ETag (unquoted) where the backend has one (S3); absent elsewhere. */
+  etag?: string;
 }
 
-/** An entry that could not be read during a walk. */
-export interface WalkError {
+/**
+ * An entry a tree walk met that is not a regular file to hand on, or could not be read. What it
+ * means (skipped, failed, left out) is decided by scanning (src/modules/scanning), not here.
+ */
+export interface PassedEntry {
   path: string;
-  reason: string;
+  /**
+   * `link`: a symbolic link, never followed; `special`: a FIFO, socket or device, never opened (a
+   * FIFO would block its reader); `unreadable`: could not be listed, stat'ed or entered.
+   */
+  kind: 'link' | 'special' | 'unreadable';
+  /** special: what it is (`fifo`, `socket`, `char-device`...); unreadable: why (an errno code or the backend's words). */
+  detail?: string;
 }
 
-/** An entry met by a walk that is neither a regular file, a folder nor a link (FIFO, socket, device). */
-export interface SkippedEntry {
-  path: string;
-  reason: string;
+/** One batch of a tree walk: regular files, and the other entries met while it was filled, in walk order. */
+export interface TreeBatch {
+  files: StoredFile[];
+  passed: PassedEntry[];
 }
 
-export interface WalkOptions {
-  includeHidden: boolean;
-  /** Called for unreadable entries; the walk goes on. */
-  onError: (error: WalkError) => void;
-  /** Called for special files, which are never opened (a FIFO would block its reader); the walk goes on. */
-  onSkipped?: (entry: SkippedEntry) => void;
+/** What a tree walk is told by its caller (scanning): which names it looks at at all. */
+export interface TreeWalkRules {
+  /**
+   * Whether an entry of this name (one path segment) is looked at: one it does not admit is never
+   * stat'ed, reported or entered, and on S3 no key with such a segment below the start is.
+   */
+  admits(name: string): boolean;
 }
 
 /** A temp copy that a move journaled under `tempKey` may have left in `folder` (see MoveOptions.tempKey). */
@@ -105,21 +118,80 @@ export interface MoveOptions {
   tempKey?: string;
 }
 
-/** Thrown when a path leads outside the user's folder or through a symbolic link. */
-export class PathEscapeError extends Error {}
+/** @deprecated PathEscapes's earlier name (storage-errors.ts), kept while other branches import it. */
+export const PathEscapeError = PathEscapes;
+export type PathEscapeError = PathEscapes;
 
 export type StorageKind = 'local' | 's3';
 
+/** stat and move answered without a promise: the organize and rollback loops call them once per file. */
+export interface SyncFileOperations {
+  statSync(relativePath: string): StoredFile | null;
+  moveSync(from: string, to: string, options?: MoveOptions): MoveOutcome;
+}
+
+/** Every name in a folder in one read: planning checks destinations without a stat per file. */
+export interface FolderNameIndex {
+  /**
+   * Every name taken in a folder (files, folders, links: an empty set when it does not exist), or
+   * null when the path is not a folder.
+   */
+  namesIn(relativePath: string): Promise<Set<string> | null>;
+}
+
+/** Files on this machine's disk, for engines that read them directly (the threaded duplicate hasher). */
+export interface LocalFiles {
+  /** The absolute path on this machine's disk of `relativePath`. */
+  absolutePath(relativePath: string): string;
+}
+
+/** Files the service keeps about this user's folder, outside it (the rerun hash cache). */
+export interface StateFiles {
+  /** The file, or null when there is none. */
+  readState(name: string): Promise<Buffer | null>;
+  /** Replaces that file atomically. */
+  writeState(name: string, data: Uint8Array): Promise<void>;
+}
+
+/** Removal of the temp copies interrupted moves leave (backends whose moves write them: local disk). */
+export interface StrayTempCleanup {
+  /**
+   * Removes the temp copies that interrupted moves journaled as `temps` left; answers how many.
+   * Never removes anything by its name pattern alone.
+   */
+  removeStrayTemps(temps: StrayTemp[]): Promise<number>;
+}
+
+/**
+ * What a backend can do beyond the operations every backend has: each is the object that does it,
+ * or null where the backend cannot. Callers check the capability (`storage.capabilities.x`), never
+ * whether a method happens to exist.
+ */
+export interface StorageCapabilities {
+  readonly syncFileOperations: SyncFileOperations | null;
+  readonly folderNameIndex: FolderNameIndex | null;
+  readonly localFiles: LocalFiles | null;
+  readonly stateFiles: StateFiles | null;
+  readonly strayTempCleanup: StrayTempCleanup | null;
+}
+
 /**
  * A user's folder on one backend. Every path is relative to it; an implementation refuses any
- * path that would leave it. Nothing here knows about HTTP, Bull or the database.
+ * path that would leave it. Nothing here knows about HTTP, Bull or the database: failures are the
+ * domain errors of storage-errors.ts (or the backend's I/O errors).
  */
 export interface UserStorage {
   readonly kind: StorageKind;
-  /** Throws PathRuleError (bad input) when `relativePath` is missing or not a folder. */
+  readonly capabilities: StorageCapabilities;
+  /** Throws PathRejected (bad input) or PathNotFound when `relativePath` is not a folder. */
   assertFolder(relativePath: string, field: string): Promise<void>;
-  /** Regular files below `relativePath`, in batches; symbolic links are neither followed nor listed. */
-  walk(relativePath: string, options: WalkOptions): AsyncIterable<StoredFile[]>;
+  /**
+   * The primitive a scan is made of (only src/modules/scanning calls it): regular files below
+   * `relativePath`, in batches, with the other entries met on the way. Names `rules` does not
+   * admit are passed over unlooked-at; symbolic links are reported, never followed. The walk's
+   * other rules (hidden, reserved names, what a special file means) belong to scanning.
+   */
+  walkTree(relativePath: string, rules: TreeWalkRules): AsyncIterable<TreeBatch>;
   /** The regular file at `relativePath`, or null (missing, a folder or a symbolic link). */
   stat(relativePath: string): Promise<StoredFile | null>;
   readHead(relativePath: string, bytes: number): Promise<Uint8Array>;
@@ -130,13 +202,8 @@ export interface UserStorage {
   openRead(relativePath: string, range?: ReadRange): Promise<Readable>;
   /** Moves without ever overwriting; keeps the modification time. */
   move(from: string, to: string, options?: MoveOptions): Promise<MoveOutcome>;
-  /**
-   * Removes the temp copies that interrupted moves journaled as `temps` left (backends that make
-   * them); answers how many. Never removes anything by its name pattern alone.
-   */
-  removeStrayTemps?(temps: StrayTemp[]): Promise<number>;
-  /** Releases what the storage holds open (pinned folders); it is not used afterwards. */
-  close?(): void;
+  /** Releases what the storage holds open (pinned folders, nothing on S3); it is not used afterwards. */
+  close(): void;
   /** Removes the folder when empty; answers whether it did. */
   removeEmptyFolder(relativePath: string): Promise<boolean>;
   makeFolder(relativePath: string): Promise<void>;
@@ -160,26 +227,9 @@ export interface UserStorage {
    * here deletes by name or by folder.
    */
   removeFile(relativePath: string): Promise<boolean>;
-  /** The absolute path on this machine's disk, for engines that read files directly; null off local disk. */
-  localPath(relativePath: string): string | null;
   /**
    * Why `relativePath` is too long for this backend (PATH_MAX with the user's root on disk, the
    * 1,024-byte key on S3), or null: checked per file before a destination is planned.
    */
-  lengthProblem?(relativePath: string): string | null;
-
-  // Optional fast paths, for backends that can answer without a promise per file (local disk).
-  /** stat() answered synchronously. */
-  statSync?(relativePath: string): StoredFile | null;
-  /** move() answered synchronously. */
-  moveSync?(from: string, to: string, options?: MoveOptions): MoveOutcome;
-  /**
-   * Every name taken in a folder (an empty set when it does not exist), or null when the path is
-   * not a folder: lets planning check destinations without a stat per file.
-   */
-  namesIn?(relativePath: string): Promise<Set<string> | null>;
-  /** A file the service keeps about this folder (outside it), or null. */
-  readState?(name: string): Promise<Buffer | null>;
-  /** Replaces that file atomically. */
-  writeState?(name: string, data: Uint8Array): Promise<void>;
+  lengthProblem(relativePath: string): string | null;
 }

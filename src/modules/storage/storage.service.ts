@@ -1,4 +1,4 @@
-import { BadRequestException, Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { OnApplicationShutdown } from '@nestjs/common';
 import path from 'node:path';
 import type { AppConfig } from '../../config/app-config.js';
@@ -7,6 +7,7 @@ import { availableFileLayer, LocalUserStorage } from './local-user-storage.js';
 import type { FileLayer } from './local-user-storage.js';
 import { dirFdUnavailableReason } from './local/dirfd.js';
 import { S3Backend } from './s3-backend.js';
+import { StorageNotConfigured } from './storage-errors.js';
 import type { StorageKind, UserStorage } from './storage-provider.js';
 
 /**
@@ -17,8 +18,6 @@ export const STATE_FOLDER = '.fileorganizer-state';
 
 /** A user id as the database makes it (a UUID): one path segment, never `.`, `..` or a separator. */
 const USER_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-export const S3_NOT_CONFIGURED = 'S3 storage is not configured on this server (S3_BUCKET is not set)';
 
 /** Opens a user's folder on a backend. */
 @Injectable()
@@ -53,7 +52,8 @@ export class StorageService implements OnApplicationShutdown {
         this.fileLayer,
       );
     }
-    if (!this.s3) throw new BadRequestException(S3_NOT_CONFIGURED);
+    // 400: the request names a backend this server does not have (see storage-errors.ts).
+    if (!this.s3) throw new StorageNotConfigured();
     return this.s3.forUser(userId);
   }
 

@@ -1,10 +1,12 @@
 import path from 'node:path';
+import { PathNotFound, PathRejected } from './storage-errors.js';
 
-/** A path that breaks API.md's rules; the message says which rule. */
-export class PathRuleError extends Error {}
-
-/** The path is well-formed but nothing is there. */
-export class MissingPathError extends PathRuleError {}
+/** @deprecated PathRejected's earlier name (storage-errors.ts), kept while other branches import it. */
+export const PathRuleError = PathRejected;
+export type PathRuleError = PathRejected;
+/** @deprecated PathNotFound's earlier name (storage-errors.ts), kept while other branches import it. */
+export const MissingPathError = PathNotFound;
+export type MissingPathError = PathNotFound;
 
 export const MAX_PATH_BYTES = 1024;
 /** NAME_MAX of Linux filesystems: bytes of one path segment (UTF-8). */
@@ -41,7 +43,7 @@ export function reservedNameProblem(value: string, field: string): string | null
 export function normalizeRequestPath(raw: string, field = 'rootPath'): string {
   const normalized = normalizeUserPath(raw, field);
   const problem = reservedNameProblem(normalized, field);
-  if (problem) throw new PathRuleError(problem);
+  if (problem) throw new PathRejected(problem);
   return normalized;
 }
 
@@ -68,14 +70,14 @@ export function destinationProblem(relativePath: string): string | null {
  * leading "./" or trailing "/"; '' is the user's folder itself.
  */
 export function normalizeUserPath(raw: string, field = 'rootPath'): string {
-  if (raw.includes('\0')) throw new PathRuleError(`${field} must not contain a NUL byte`);
-  if (Buffer.byteLength(raw) > MAX_PATH_BYTES) throw new PathRuleError(`${field} must be at most 1024 bytes`);
+  if (raw.includes('\0')) throw new PathRejected(`${field} must not contain a NUL byte`);
+  if (Buffer.byteLength(raw) > MAX_PATH_BYTES) throw new PathRejected(`${field} must be at most 1024 bytes`);
   if (raw.startsWith('/') || raw.startsWith('\\') || /^[A-Za-z]:/.test(raw)) {
-    throw new PathRuleError(`${field} must be relative to your folder, not absolute`);
+    throw new PathRejected(`${field} must be relative to your folder, not absolute`);
   }
   const segments = raw.split(/[/\\]/);
   if (segments.some((segment) => segment === '..')) {
-    throw new PathRuleError(`${field} must not contain a ".." segment`);
+    throw new PathRejected(`${field} must not contain a ".." segment`);
   }
   const normalized = path.posix.normalize(segments.join('/'));
   if (normalized === '.' || normalized === './') return '';

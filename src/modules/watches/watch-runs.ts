@@ -1,5 +1,6 @@
 import { BadRequestException, ConflictException, HttpException, HttpStatus, Injectable, Logger } from '@nestjs/common';
 import type { AuthUser } from '../../common/auth-user.js';
+import { DomainError } from '../../common/domain-error.js';
 import type { ListFilesQueryDto } from '../operations/dto/operation-query.dto.js';
 import { ENDED_STATUSES } from '../operations/operation.types.js';
 import type { OperationTrigger } from '../operations/operation.types.js';
@@ -57,9 +58,14 @@ export class WatchRuns {
       if (error instanceof HttpException && error.getStatus() === HttpStatus.TOO_MANY_REQUESTS) {
         return { started: false, reason: 'busy' };
       }
+      // The folder no longer passes the checks (removed, a link in its place, S3 gone from the config).
       if (error instanceof BadRequestException) {
         this.logger.warn(`watch ${watch.id}: no run started: ${error.message}`);
         return { started: false, reason: 'refused' };
+      }
+      if (error instanceof DomainError && error.kind !== 'unavailable') {
+        this.logger.warn(`watch ${watch.id}: no run started: ${error.publicMessage}`);
+        return { started: false, reason: error.kind === 'conflict' ? 'busy' : 'refused' };
       }
       throw error;
     }

@@ -135,8 +135,10 @@ export class WatchSupervisor implements OnApplicationBootstrap, BeforeApplicatio
     try {
       storage = await this.storage.forUser('local', watch.userId);
       await storage.assertFolder(watch.rootPath, 'rootPath');
-      const userRoot = storage.localPath('') as string;
-      const watchedRoot = storage.localPath(watch.rootPath) as string;
+      const localFiles = storage.capabilities.localFiles;
+      if (!localFiles) throw new Error('local storage without local files');
+      const userRoot = localFiles.absolutePath('');
+      const watchedRoot = localFiles.absolutePath(watch.rootPath);
       const watcher = new FolderWatcher(
         { userRoot, watchedRoot, debounceMs: watch.debounceMs, includeHidden: watch.options.includeHidden ?? false },
         {

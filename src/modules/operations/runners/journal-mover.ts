@@ -48,7 +48,7 @@ export class JournalMover {
   ): Promise<void> {
     const { operation, tracker, storage } = context;
     const descending = options.descending ?? false;
-    const overlap = storage.moveSync !== undefined;
+    const overlap = storage.capabilities.syncFileOperations !== null;
     const fetch = (after: number): Pending<PlannedFile[]> =>
       pending(this.records.nextPlanned(operation.id, after, MOVE_BATCH, descending));
     let batch = await fetch(descending ? 2 ** 31 - 1 : -1).settled();
@@ -109,17 +109,17 @@ export class JournalMover {
    * The move itself says whether the source is gone, so a file costs one lstat fewer.
    */
   private moveOneSync(context: RunContext, record: PlannedFile, policy: MovePolicy): FileOutcome | undefined {
-    const { storage } = context;
-    if (!storage.moveSync || !storage.statSync || policy.verify) return undefined;
+    const sync = context.storage.capabilities.syncFileOperations;
+    if (!sync || policy.verify) return undefined;
     const destination = record.destinationPath as string;
     try {
       // See moveOneAsync: only a resumed run may find its own earlier move at the destination.
-      const moved = storage.moveSync(record.sourcePath, destination, {
+      const moved = sync.moveSync(record.sourcePath, destination, {
         mayBeDone: context.epoch > 1,
         tempKey: tempKeyOf(context.operation.id, record.seq),
       });
       if (moved.kind === 'moved') return outcome(record, policy.movedStatus);
-      if (moved.kind === 'source-missing') return sourceMissing(record, policy, storage.statSync(destination));
+      if (moved.kind === 'source-missing') return sourceMissing(record, policy, sync.statSync(destination));
       if (policy.onConflict === 'skip') return outcome(record, 'skipped', 'destination exists');
       return undefined;
     } catch (error) {

@@ -8,10 +8,10 @@ import { DEFAULT_TEMPLATE, numberedAlternative, renderTemplate } from '../../cat
 import { DuplicateGroupsStore } from '../../duplicates/duplicate-groups.store.js';
 import type { StoredGroup } from '../../duplicates/duplicate-groups.store.js';
 import { HashCacheStore } from '../../duplicates/hash-cache.store.js';
-import { findDuplicates } from '../../duplicates/index.js';
-import type { CandidateFile, DuplicateGroup } from '../../duplicates/index.js';
-import { findDuplicatesInStorage } from '../../duplicates/storage-duplicate-finder.js';
+import { findDuplicates, localFileHashes, streamedHashes } from '../../duplicates/index.js';
+import type { CandidateFile } from '../../duplicates/index.js';
 import { PROGRESS_INTERVAL_MS } from '../../progress/progress.service.js';
+import { ScanningService } from '../../scanning/scanning.service.js';
 import type { StoredFile, UserStorage } from '../../storage/storage-provider.js';
 import { destinationProblem, joinUserPath } from '../../storage/user-path.js';
 import { FileRecordsStore } from '../file-records.store.js';
@@ -46,6 +46,7 @@ export class OrganizeRunner {
     private readonly mover: JournalMover,
     private readonly metrics: MetricsService,
     private readonly hashCaches: HashCacheStore,
+    private readonly scanning: ScanningService,
   ) {}
 
   async run(context: RunContext): Promise<void> {
@@ -116,9 +117,9 @@ export class OrganizeRunner {
         .finally(() => inserting.delete(done));
       inserting.add(done);
     };
-    const walk = storage.walk(operation.rootPath, {
+    const walk = this.scanning.files(storage, operation.rootPath, {
       includeHidden: options.includeHidden,
-      onError: (error) => failures.push(this.failedRecord(error.path, error.reason, 0)),
+      onUnreadable: (error) => failures.push(this.failedRecord(error.path, error.reason, 0)),
       onSkipped: (entry) => failures.push({ ...this.failedRecord(entry.path, entry.reason, 0), status: 'skipped' }),
     });
     let planned: PlannedFile[] = [];
@@ -306,8 +307,10 @@ export class OrganizeRunner {
   private async findDuplicates(context: RunContext): Promise<void> {
     const { operation, storage, tracker } = context;
     if (!(await this.groups.hasGroups(operation.id))) {
-      // Local disk: the threaded engine reads files directly and knows hard links.
-      const onLocalDisk = storage.localPath('') !== null;
+      // One engine; the hash source is the backend's: local disk reads files directly in the hash
+      // threads (and knows hard links), other backends stream through the storage.
+      const localFiles = storage.capabilities.localFiles;
+      const source = localFiles ? localFileHashes() : streamedHashes(storage);
       const abort = new AbortController();
       let tickError: unknown;
       const ticker = setInterval(() => {
@@ -330,24 +333,14 @@ export class OrganizeRunner {
             // Held until awaited (a failed read is reported there, never as an unhandled rejection).
             next.catch(() => undefined);
             const seqByPath = new Map<string, number>();
-            let found: DuplicateGroup[];
-            if (onLocalDisk) {
-              const files: CandidateFile[] = current.value.map((record) => {
-                const absolute = storage.localPath(record.sourcePath) as string;
-                seqByPath.set(absolute, record.seq);
-                return { path: absolute, size: record.size, mtimeMs: record.mtimeMs, dev: record.dev, ino: record.ino };
-              });
-              const result = await findDuplicates(files, { signal: abort.signal, cache });
-              this.metrics.bytesHashed.inc(result.stats.bytesRead);
-              found = result.groups;
-            } else {
-              for (const record of current.value) seqByPath.set(record.sourcePath, record.seq);
-              found = await findDuplicatesInStorage(
-                storage,
-                current.value.map((record) => ({ path: record.sourcePath, size: record.size })),
-                abort.signal,
-              );
-            }
+            const files: CandidateFile[] = current.value.map((record) => {
+              const where = localFiles ? localFiles.absolutePath(record.sourcePath) : record.sourcePath;
+              seqByPath.set(where, record.seq);
+              return { path: where, size: record.size, mtimeMs: record.mtimeMs, dev: record.dev, ino: record.ino };
+            });
+            const result = await findDuplicates(files, { source, signal: abort.signal, cache });
+            this.metrics.bytesHashed.inc(result.stats.bytesRead);
+            const found = result.groups;
             for (const group of found) {
               groups.push({
                 first: group.paths[0],
@@ -431,7 +424,7 @@ class DestinationNames {
    * the filesystem or for an S3 key), or null: that file then fails, and the others go on.
    */
   problem(destination: string): string | null {
-    return destinationProblem(destination) ?? this.storage.lengthProblem?.(destination) ?? null;
+    return destinationProblem(destination) ?? this.storage.lengthProblem(destination) ?? null;
   }
 
   /** Whether `taken(destination)` can answer without a promise. */
@@ -442,7 +435,8 @@ class DestinationNames {
   async load(destination: string): Promise<void> {
     const folder = parentOf(destination);
     if (this.folders.has(folder)) return;
-    this.folders.set(folder, this.storage.namesIn ? await this.storage.namesIn(folder) : null);
+    const index = this.storage.capabilities.folderNameIndex;
+    this.folders.set(folder, index ? await index.namesIn(folder) : null);
   }
 
   /** True or false when known without a promise; undefined when takenAsync must look. */

@@ -82,18 +82,18 @@ export class RollbackRunner {
 
   /** Restores one file; without a promise where the backend moves synchronously. */
   private restoreOne(context: RunContext, record: PlannedFile): FileOutcome | Promise<FileOutcome> {
-    const { storage } = context;
-    if (!storage.statSync || !storage.moveSync) return this.restoreOneAsync(context, record);
+    const sync = context.storage.capabilities.syncFileOperations;
+    if (!sync) return this.restoreOneAsync(context, record);
     const original = record.destinationPath as string;
     try {
       // One lstat: the move checks that the file is still the one the operation put there.
-      const moved = storage.moveSync(record.sourcePath, original, {
+      const moved = sync.moveSync(record.sourcePath, original, {
         expected: record,
         mayBeDone: mayBeDone(context, record),
         tempKey: tempKeyOf(context.operation.id, record.seq),
       });
       if (moved.kind === 'changed') return restored(record, 'conflict', 'changed since it was moved');
-      if (moved.kind === 'source-missing') return restoreMissing(record, storage.statSync(original));
+      if (moved.kind === 'source-missing') return restoreMissing(record, sync.statSync(original));
       return restoreMoved(record, moved);
     } catch (error) {
       return restored(record, 'failed', describeFileError(error));

@@ -28,15 +28,6 @@ export function errorCode(error: unknown): string | undefined {
   return (error as NodeJS.ErrnoException | null)?.code;
 }
 
-export function isHidden(name: string): boolean {
-  return name.startsWith('.');
-}
-
-/** Why a special file met by a walk is skipped (it is never opened: a FIFO would block its reader). */
-export function specialFileReason(kind: string): string {
-  return `special file (${kind}): never opened`;
-}
-
 /** SHA-256 (hex) of an open file's whole content, read from its start (pread: the offset is left alone). */
 export function hashFd(fd: number): string {
   const hash = createHash('sha256');

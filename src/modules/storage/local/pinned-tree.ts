@@ -2,19 +2,18 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import type { Readable } from 'node:stream';
 import { crashPoint } from '../../../common/faults/crash-point.js';
-import type { MoveOptions, MoveOutcome, ReadRange, StoredFile, StrayTemp, WalkOptions } from '../storage-provider.js';
-import { PathEscapeError } from '../storage-provider.js';
-import { isReservedName, MissingPathError, normalizeUserPath, PathRuleError } from '../user-path.js';
-import {
-  COPY_MTIME_TOLERANCE_MS,
-  errorCode,
-  hashFd,
-  isHidden,
-  specialFileReason,
-  tempName,
-  utimeSeconds,
-  WALK_BATCH,
-} from './common.js';
+import type {
+  MoveOptions,
+  MoveOutcome,
+  ReadRange,
+  StoredFile,
+  StrayTemp,
+  TreeBatch,
+  TreeWalkRules,
+} from '../storage-provider.js';
+import { PathEscapes, PathNotFound, PathRejected } from '../storage-errors.js';
+import { normalizeUserPath } from '../user-path.js';
+import { COPY_MTIME_TOLERANCE_MS, errorCode, hashFd, tempName, utimeSeconds, WALK_BATCH } from './common.js';
 import type { DirFd, EntryStat } from './dirfd.js';
 import { openTrustedFolder } from './dirfd.js';
 
@@ -89,7 +88,7 @@ export class PinnedTree {
 
   /**
    * The descriptor of folder `relativeFolder`, descending from the nearest folder already open;
-   * null when a component is missing or not a folder; PathEscapeError when one is a symbolic link.
+   * null when a component is missing or not a folder; PathEscapes when one is a symbolic link.
    * With `create`, missing components are made (mkdirat in the pinned parent, then opened without
    * following: a link raced in is refused). The descriptor belongs to the cache: the caller does
    * not close it.
@@ -132,7 +131,7 @@ export class PinnedTree {
       } catch {
         // Gone meanwhile: not a folder either way.
       }
-      if (isLink) throw new PathEscapeError(`${relativeFolder} leads through a symbolic link`);
+      if (isLink) throw new PathEscapes(`${relativeFolder} leads through a symbolic link`);
       return null;
     }
   }
@@ -167,7 +166,7 @@ export class PinnedTree {
 
   /**
    * statx of an entry reached without links; null when there is none. A folder on the way that is
-   * a link throws PathEscapeError (what is behind it is never looked at), so that a move planned
+   * a link throws PathEscapes (what is behind it is never looked at), so that a move planned
    * there is recorded as such.
    */
   private statAt(relativePath: string): { folderFd: number; name: string; stat: EntryStat } | null {
@@ -222,15 +221,14 @@ export class PinnedTree {
       if (parent === null) throw Object.assign(new Error('missing'), { code: 'ENOENT' });
       stat = this.dirfd.stat(parent, name);
     } catch (error) {
-      if (error instanceof PathEscapeError) {
-        throw new PathRuleError(`${field} escapes your folder through a symbolic link`);
+      if (error instanceof PathEscapes) {
+        throw new PathRejected(`${field} escapes your folder through a symbolic link`);
       }
-      if (NOT_A_FOLDER.has(errorCode(error) ?? ''))
-        throw new MissingPathError(`${field} does not exist: ${relativePath}`);
+      if (NOT_A_FOLDER.has(errorCode(error) ?? '')) throw new PathNotFound(`${field} does not exist: ${relativePath}`);
       throw error;
     }
-    if (stat.type === 'link') throw new PathRuleError(`${field} is a symbolic link; links are never followed`);
-    if (stat.type !== 'folder') throw new PathRuleError(`${field} is not a folder: ${relativePath}`);
+    if (stat.type === 'link') throw new PathRejected(`${field} is a symbolic link; links are never followed`);
+    if (stat.type !== 'folder') throw new PathRejected(`${field} is not a folder: ${relativePath}`);
   }
 
   /**
@@ -238,9 +236,10 @@ export class PinnedTree {
    * following links, and must be the folder the parent's listing showed (device and inode from
    * statx): a folder swapped for a link is refused by the kernel, one swapped for another folder
    * between the listing and the open is reported and not entered. Special files (FIFOs, sockets,
-   * devices) are reported through onSkipped and never opened; links are neither followed nor listed.
+   * devices) and links are passed (see UserStorage.walkTree), never opened or followed; names `rules`
+   * does not admit are never stat'ed.
    */
-  async *walk(relativePath: string, options: WalkOptions): AsyncIterable<StoredFile[]> {
+  async *walkTree(relativePath: string, rules: TreeWalkRules): AsyncIterable<TreeBatch> {
     const start = normalizeUserPath(relativePath);
     const open = new Set<WalkFolder>();
     const release = (folder: WalkFolder): void => {
@@ -250,14 +249,14 @@ export class PinnedTree {
     try {
       startFd = this.openFresh(start);
     } catch (error) {
-      options.onError({ path: start, reason: errorCode(error) ?? 'unreadable' });
+      yield { files: [], passed: [{ path: start, kind: 'unreadable', detail: errorCode(error) ?? 'unreadable' }] };
       return;
     }
     const root: WalkFolder = { fd: startFd, path: start, pending: 0, done: false };
     open.add(root);
     const stack: { parent: WalkFolder; name: string; expected: EntryStat; path: string }[] = [];
     let current: WalkFolder | null = root;
-    let batch: StoredFile[] = [];
+    let batch: TreeBatch = { files: [], passed: [] };
     try {
       while (current !== null) {
         const folder: WalkFolder = current;
@@ -265,14 +264,13 @@ export class PinnedTree {
         try {
           names = this.dirfd.names(folder.fd);
         } catch (error) {
-          options.onError({ path: folder.path, reason: errorCode(error) ?? 'unreadable' });
+          batch.passed.push({ path: folder.path, kind: 'unreadable', detail: errorCode(error) ?? 'unreadable' });
           names = [];
         }
         names.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
         const subfolders: typeof stack = [];
         for (const name of names) {
-          if (isReservedName(name)) continue;
-          if (!options.includeHidden && isHidden(name)) continue;
+          if (!rules.admits(name)) continue;
           const child = folder.path === '' ? name : `${folder.path}/${name}`;
           let stat: EntryStat;
           try {
@@ -280,21 +278,25 @@ export class PinnedTree {
           } catch (error) {
             // Gone since the listing: nothing to report.
             if (errorCode(error) !== 'ENOENT')
-              options.onError({ path: child, reason: errorCode(error) ?? 'unreadable' });
+              batch.passed.push({ path: child, kind: 'unreadable', detail: errorCode(error) ?? 'unreadable' });
             continue;
           }
           if (stat.type === 'folder') {
             subfolders.push({ parent: folder, name, expected: stat, path: child });
           } else if (stat.type === 'file') {
-            batch.push(toStoredFile(child, stat));
-            if (batch.length >= WALK_BATCH) {
+            batch.files.push(toStoredFile(child, stat));
+            if (batch.files.length >= WALK_BATCH) {
               yield batch;
-              batch = [];
+              batch = { files: [], passed: [] };
             }
-          } else if (stat.type !== 'link') {
-            options.onSkipped?.({ path: child, reason: specialFileReason(stat.type) });
+          } else {
+            // Links are never followed; special files never opened.
+            batch.passed.push(
+              stat.type === 'link'
+                ? { path: child, kind: 'link' }
+                : { path: child, kind: 'special', detail: stat.type },
+            );
           }
-          // Symbolic links: never followed, never moved.
         }
         folder.pending += subfolders.length;
         folder.done = true;
@@ -309,18 +311,22 @@ export class PinnedTree {
             const opened = this.dirfd.fstat(fd);
             if (opened.dev !== next.expected.dev || opened.ino !== next.expected.ino) {
               closeQuietly(fd);
-              options.onError({ path: next.path, reason: 'replaced during the scan; not entered' });
+              batch.passed.push({
+                path: next.path,
+                kind: 'unreadable',
+                detail: 'replaced during the scan; not entered',
+              });
             } else {
               current = { fd, path: next.path, pending: 0, done: false };
               open.add(current);
             }
           } catch (error) {
-            options.onError({ path: next.path, reason: errorCode(error) ?? 'unreadable' });
+            batch.passed.push({ path: next.path, kind: 'unreadable', detail: errorCode(error) ?? 'unreadable' });
           }
           release(next.parent);
         }
       }
-      if (batch.length > 0) yield batch;
+      if (batch.files.length > 0 || batch.passed.length > 0) yield batch;
     } finally {
       for (const folder of open) closeQuietly(folder.fd);
     }
@@ -379,7 +385,7 @@ export class PinnedTree {
     }
   }
 
-  /** See UserStorage.namesIn. */
+  /** See FolderNameIndex.namesIn (storage-provider.ts). */
   namesIn(relativePath: string): Set<string> | null {
     this.trim();
     const normalized = normalizeUserPath(relativePath, 'path');
@@ -394,7 +400,7 @@ export class PinnedTree {
       return fd === null ? null : new Set(this.dirfd.names(fd));
     } catch (error) {
       // Reached only through a link: no folder of the user's (a move there fails on its own).
-      if (error instanceof PathEscapeError) return null;
+      if (error instanceof PathEscapes) return null;
       if (errorCode(error) === 'ENOENT') return new Set();
       if (NOT_A_FOLDER.has(errorCode(error) ?? '')) return null;
       throw error;
@@ -546,7 +552,7 @@ export class PinnedTree {
         if (fd === null) continue;
         stat = this.dirfd.stat(fd, name);
       } catch (error) {
-        if (error instanceof PathEscapeError || NOT_A_FOLDER.has(errorCode(error) ?? '')) continue;
+        if (error instanceof PathEscapes || NOT_A_FOLDER.has(errorCode(error) ?? '')) continue;
         throw error;
       }
       if (stat.type !== 'file' || stat.size > temp.maxSize) continue;
@@ -568,7 +574,7 @@ export class PinnedTree {
       // unlinkat(AT_REMOVEDIR) never follows a link: a link there is ENOTDIR.
       this.dirfd.removeFolder(parent, name);
     } catch (error) {
-      if (error instanceof PathEscapeError) return false;
+      if (error instanceof PathEscapes) return false;
       const code = errorCode(error);
       if (code === 'ENOTEMPTY' || code === 'EEXIST' || code === 'ENOENT' || code === 'ENOTDIR') return false;
       throw error;
@@ -585,7 +591,7 @@ export class PinnedTree {
 
   /**
    * Deletes the regular file at `relativePath`, never a folder and never through a link (a folder on
-   * the way that is a link throws PathEscapeError); answers whether it did.
+   * the way that is a link throws PathEscapes); answers whether it did.
    */
   removeFile(relativePath: string): boolean {
     this.trim();
