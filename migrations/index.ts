@@ -5,6 +5,7 @@ import { AddDuplicateGroups1764430000000 } from './1764430000000-AddDuplicateGro
 import { AddResumeCount1764440000000 } from './1764440000000-AddResumeCount.js';
 import { AddOperationStatusCounts1764468000000 } from './1764468000000-AddOperationStatusCounts.js';
 import { AddRuleFiltersAndProtectedPaths1764480000000 } from './1764480000000-AddRuleFiltersAndProtectedPaths.js';
+import { CreateWatches1764490000000 } from './1764490000000-CreateWatches.js';
 
 /** Every migration, in order. Listed by class so the app, the CLI and the tests load the same set. */
 export const migrations = [
@@ -15,4 +16,5 @@ export const migrations = [
   AddResumeCount1764440000000,
   AddOperationStatusCounts1764468000000,
   AddRuleFiltersAndProtectedPaths1764480000000,
+  CreateWatches1764490000000,
 ];

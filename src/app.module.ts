@@ -19,6 +19,8 @@ import { OperationsModule } from './modules/operations/operations.module.js';
 import { ProtectedPathsApiModule } from './modules/protected-paths/protected-paths.module.js';
 import { ProgressGatewayModule } from './modules/progress/progress-gateway.module.js';
 import { UsersModule } from './modules/users/users.module.js';
+import { WatchesWorkerModule } from './modules/watches/watches-worker.module.js';
+import { WatchesModule } from './modules/watches/watches.module.js';
 import { QueueModule } from './queue/queue.module.js';
 import { TracingModule } from './tracing/tracing.module.js';
 import { RedisModule } from './redis/redis.module.js';
@@ -54,9 +56,10 @@ export class AppModule {
               AdminModule,
               FilesModule,
               ProtectedPathsApiModule,
+              WatchesModule,
             ]
           : []),
-        ...(runsJobs ? [OperationsWorkerModule] : []),
+        ...(runsJobs ? [OperationsWorkerModule, WatchesWorkerModule] : []),
       ],
       providers: servesApi
         ? [

@@ -11,6 +11,7 @@ import { errorResponse } from './openapi.js';
 const USER_ID = '5b0e7c2a-1d3f-4e6a-8b9c-0d1e2f3a4b5c';
 const OPERATION_ID = '3f2c8a4e-5b7d-4c1e-9a2f-6d8e0b1c2a3f';
 const CREATED_AT = '2026-12-06T09:30:00.000Z';
+const WATCH_ID = '6e5d4c3b-2a19-4f08-9e7d-6c5b4a392817';
 
 const user = { id: USER_ID, email: 'ada@example.com', name: 'Ada Lovelace', role: 'user', createdAt: CREATED_AT };
 const apiKey = {
@@ -31,6 +32,8 @@ const operation = {
   options: { destination: 'sorted', template: '{category}/{filename}', onConflict: 'rename', includeHidden: false },
   parentOperationId: null,
   sourceOperationId: null,
+  watchId: null,
+  trigger: null,
   progress: {
     phase: 'done',
     filesTotal: 3,
@@ -81,6 +84,18 @@ const category = {
   maxSize: 10_485_760,
   priority: 10,
   template: 'scans/{year}/{filename}',
+};
+const watch = {
+  id: WATCH_ID,
+  storage: 'local',
+  rootPath: 'inbox',
+  options: { destination: 'inbox', template: '{category}/{filename}', onConflict: 'rename', includeHidden: false },
+  debounceMs: 2000,
+  schedule: '0 * * * *',
+  enabled: true,
+  createdAt: CREATED_AT,
+  lastRunAt: '2026-12-06T10:00:00.412Z',
+  lastOperationId: OPERATION_ID,
 };
 const adminUser = { ...user, disabled: false, disabledAt: null };
 const page = (items: unknown[]) => ({ items, total: items.length, page: 1, limit: 50 });
@@ -158,6 +173,8 @@ export const RESPONSE_EXAMPLES: Record<string, unknown> = {
     page: 1,
     limit: 2,
   },
+  WatchDto: watch,
+  WatchPageDto: page([watch]),
   AdminUserDto: { ...adminUser, role: 'admin' },
   AdminUserPageDto: page([adminUser]),
   AdminOperationPageDto: page([{ ...operation, userId: USER_ID, userEmail: 'ada@example.com' }]),
@@ -223,6 +240,14 @@ export const REQUEST_EXAMPLES: Record<string, unknown> = {
     limit: 100,
   },
   UpdateUserDto: { role: 'admin', disabled: false },
+  CreateWatchDto: {
+    storage: 'local',
+    rootPath: 'inbox',
+    options: { template: '{category}/{filename}', onConflict: 'rename' },
+    debounceMs: 2000,
+    schedule: '0 * * * *',
+  },
+  UpdateWatchDto: { enabled: false },
 };
 
 /** The operation keys of an OpenAPI path item. */

@@ -38,6 +38,8 @@ describe('loadConfig', () => {
       logLevel: 'info',
       quarantineRetentionDays: 30,
       maxActiveOperationsPerUser: 4,
+      watchLeaseMs: 15_000,
+      maxWatchesPerUser: 20,
       s3: { region: 'us-east-1', forcePathStyle: false, bucket: undefined, endpoint: undefined },
     });
     expect(config.jwtSecret.length).toBeGreaterThanOrEqual(32);
@@ -74,6 +76,8 @@ describe('loadConfig', () => {
       LOG_LEVEL: 'DEBUG',
       QUARANTINE_RETENTION_DAYS: '0',
       MAX_ACTIVE_OPERATIONS_PER_USER: '10',
+      WATCH_LEASE_MS: '5000',
+      MAX_WATCHES_PER_USER: '3',
     });
     expect(config).toMatchObject({
       nodeEnv: 'production',
@@ -98,6 +102,8 @@ describe('loadConfig', () => {
       corsOrigins: ['https://app.example.com', 'http://localhost:5173'],
       logLevel: 'debug',
       quarantineRetentionDays: 0,
+      watchLeaseMs: 5000,
+      maxWatchesPerUser: 3,
       maxActiveOperationsPerUser: 10,
     });
   });
@@ -204,6 +210,9 @@ describe('loadConfig', () => {
     ['LOG_LEVEL', 'verbose'],
     ['QUARANTINE_RETENTION_DAYS', 'a month'],
     ['MAX_ACTIVE_OPERATIONS_PER_USER', '0'],
+    ['WATCH_LEASE_MS', '999'],
+    ['WATCH_LEASE_MS', '15s'],
+    ['MAX_WATCHES_PER_USER', '0'],
     ['REDIS_PREFIX', 'has spaces'],
   ])('%s=%j stops start-up with one line naming it', (name, value) => {
     configError({ [name]: value }, name);

@@ -59,6 +59,13 @@ export interface AppConfig {
   trustProxy: false | number | string[];
   /** METRICS_ENABLED=false: GET /metrics answers 404 in every role. */
   metricsEnabled: boolean;
+  /**
+   * WATCH_LEASE_MS: how long a worker's claim on a watched folder lasts without renewal (renewed
+   * every third of it); a watch whose worker died moves to another worker within about this long.
+   */
+  watchLeaseMs: number;
+  /** MAX_WATCHES_PER_USER: watched folders one user may have (409 beyond). */
+  maxWatchesPerUser: number;
   /** Abuse limits: rate limits (fixed windows in Redis, shared by every API process) and caps. */
   throttles: ThrottleConfig;
 }
@@ -368,6 +375,8 @@ export function loadConfig(env: Env = process.env, stdoutIsTty = Boolean(process
     metricsToken: optional(env, 'METRICS_TOKEN'),
     trustProxy: parseTrustProxy(optional(env, 'TRUST_PROXY')),
     metricsEnabled: bool(env, 'METRICS_ENABLED', true),
+    watchLeaseMs: int(env, 'WATCH_LEASE_MS', 15_000, 1000, 600_000),
+    maxWatchesPerUser: int(env, 'MAX_WATCHES_PER_USER', 20, 1, 10_000),
     throttles: loadThrottles(env),
   };
 }

@@ -13,8 +13,8 @@ export const QUEUE_BOARD_ROUTER = Symbol('QUEUE_BOARD_ROUTER');
   providers: [
     {
       provide: QUEUE_BOARD_ROUTER,
-      inject: [getQueueToken(QueueName.Operations)],
-      useFactory: (operations: Queue) => createQueueBoardRouter([operations]),
+      inject: [getQueueToken(QueueName.Operations), getQueueToken(QueueName.Watches)],
+      useFactory: (operations: Queue, watches: Queue) => createQueueBoardRouter([operations, watches]),
     },
   ],
   exports: [QUEUE_BOARD_ROUTER],

@@ -1,4 +1,5 @@
 /** Every Bull queue of the service. */
 export enum QueueName {
   Operations = 'operations',
+  Watches = 'watches',
 }

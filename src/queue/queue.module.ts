@@ -4,6 +4,7 @@ import type { AppConfig } from '../config/app-config.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import { OperationJobs } from './operation-jobs.js';
 import { QueueName } from './queue.constants.js';
+import { WatchJobs } from './watch-jobs.js';
 
 /** Bull on REDIS_URL; every queue is registered here so API and worker roles see the same ones. */
 @Module({
@@ -22,9 +23,9 @@ import { QueueName } from './queue.constants.js';
         defaultJobOptions: { removeOnComplete: { age: 86_400, count: 1000 }, removeOnFail: { age: 7 * 86_400 } },
       }),
     }),
-    BullModule.registerQueue({ name: QueueName.Operations }),
+    BullModule.registerQueue({ name: QueueName.Operations }, { name: QueueName.Watches }),
   ],
-  providers: [OperationJobs],
-  exports: [BullModule, OperationJobs],
+  providers: [OperationJobs, WatchJobs],
+  exports: [BullModule, OperationJobs, WatchJobs],
 })
 export class QueueModule {}

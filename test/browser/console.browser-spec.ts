@@ -381,6 +381,69 @@ describe('web console in headless Chromium', () => {
     await page.close();
   });
 
+  it('manages watched folders: watch, the last run links to its operation, disable, delete', async () => {
+    const owner = await signUp(t, 'console-watch');
+    fs.mkdirSync(path.join(userFolder(t, owner), 'drop'), { recursive: true });
+    const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
+    const problems = collectProblems(page);
+    await page.goto(t.url);
+    await page.getByTestId('email').fill(owner.email);
+    await page.getByTestId('password').fill(owner.password);
+    await page.getByTestId('sign-in').click();
+    await page.getByTestId('whoami').filter({ hasText: owner.email }).waitFor();
+
+    await page.getByTestId('watch-root-path').fill('drop');
+    await page.getByTestId('watch-debounce').fill('500');
+    await page.getByTestId('add-watch').click();
+    await page.getByTestId('message').filter({ hasText: 'Watching drop.' }).waitFor();
+    const row = page.locator('#watches tr').filter({ hasText: 'drop' });
+    expect(await row.getByTestId('watch-state').textContent()).toBe('enabled');
+
+    // A file dropped in is organized by a run the list then links to (it refreshes on its own).
+    writeTree(userFolder(t, owner), { 'drop/photo.jpg': 'jpg bytes' });
+    const organized = path.join(userFolder(t, owner), 'drop/Images/photo.jpg');
+    for (const deadline = Date.now() + 30_000; !fs.existsSync(organized);) {
+      if (Date.now() > deadline) throw new Error('the dropped file was not organized');
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    const watches = await t.http().get('/api/v1/watches').set('Authorization', `Bearer ${owner.accessToken}`);
+    const watchId = watches.body.items[0].id as string;
+    const runs = await t
+      .http()
+      .get(`/api/v1/operations?watchId=${watchId}`)
+      .set('Authorization', `Bearer ${owner.accessToken}`);
+    const moving = runs.body.items.find(
+      (operation: { progress: { filesTotal: number } }) => operation.progress.filesTotal,
+    );
+    // The last run is the one that moved the file or a later one: wait for the list to show it.
+    await page.waitForFunction(
+      (ids) =>
+        ids.includes(document.querySelector('[data-testid="watch-last-run"]')?.getAttribute('href')?.slice(11) ?? ''),
+      runs.body.items.map((operation: { id: string }) => operation.id),
+      { timeout: 20_000 },
+    );
+    const linked = ((await row.getByTestId('watch-last-run').getAttribute('href')) as string).slice(
+      '#operation-'.length,
+    );
+    await row.getByTestId('watch-last-run').click();
+    await page.getByTestId('current-id').filter({ hasText: linked }).waitFor();
+    expect(moving).toBeDefined();
+
+    await row.getByTestId('watch-toggle').click();
+    await page.locator('#watches [data-testid="watch-state"]').filter({ hasText: 'disabled' }).waitFor();
+    const disabled = await t
+      .http()
+      .get(`/api/v1/watches/${watchId}`)
+      .set('Authorization', `Bearer ${owner.accessToken}`);
+    expect(disabled.body.enabled).toBe(false);
+
+    await page.locator('#watches tr').filter({ hasText: 'drop' }).getByTestId('watch-delete').click();
+    await page.getByTestId('message').filter({ hasText: 'Stopped watching drop.' }).waitFor();
+    await page.waitForFunction(() => document.querySelectorAll('#watches tr').length === 0, null, { timeout: 5_000 });
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
   it('fits a 390 px wide phone: no sideways scrolling, signed out or with a report open', async () => {
     const owner = await signUp(t, 'console-phone');
     writeTree(userFolder(t, owner), {

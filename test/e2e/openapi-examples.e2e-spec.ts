@@ -1,6 +1,8 @@
 import { HttpException } from '@nestjs/common';
 import { getMetadataStorage } from 'class-validator';
 import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
 import { STATUS_CODES } from 'node:http';
 import { isDeepStrictEqual } from 'node:util';
 import { HttpExceptionFilter } from '../../src/common/filters/http-exception.filter.js';
@@ -157,6 +159,8 @@ describe('OpenAPI examples (e2e)', () => {
         () => t.http().delete(`/api/v1/auth/api-keys/${randomUUID()}`).set(auth),
       ],
       ['get', '/api/v1/admin/users', 403, () => t.http().get('/api/v1/admin/users').set(auth)],
+      ['get', '/api/v1/watches/{id}', 404, () => t.http().get(`/api/v1/watches/${randomUUID()}`).set(auth)],
+      ['get', '/api/v1/watches/{id}', 400, () => t.http().get('/api/v1/watches/not-a-uuid').set(auth)],
     ];
     for (const [method, route, status, send] of cases) {
       const answer = await send();
@@ -291,6 +295,9 @@ describe('OpenAPI examples (e2e)', () => {
     const target = (signedUp.user as { id: string }).id;
     await send('patch', '/api/v1/admin/users/{id}', { token: admin.accessToken, params: { id: target } });
     sent.add('POST /api/v1/operations'); // sent by the test above, one example per type
+    fs.mkdirSync(path.join(userFolder(t, { id: target }), 'inbox'), { recursive: true });
+    const watch = await send('post', '/api/v1/watches', { token: signedUp.accessToken });
+    await send('patch', '/api/v1/watches/{id}', { token: signedUp.accessToken, params: { id: watch.id } });
 
     const withBody = operations
       .filter(([, , operation]) => operation.requestBody)

@@ -96,6 +96,7 @@
     socket = null;
     stopPolling();
     stopListUpdates();
+    stopWatchesRefresh();
     current = null;
     reportFor = null;
     $('report').hidden = true;
@@ -105,6 +106,7 @@
     $('whoami').textContent = '';
     $('open-queues').hidden = true;
     $('operations').replaceChildren();
+    $('watches').replaceChildren();
     $('sign-in').hidden = false;
     $('current').hidden = true;
     if (text) say(text);
@@ -129,6 +131,8 @@
     startListUpdates();
     connectSocket();
     await loadOperations();
+    await loadWatches();
+    startWatchesRefresh();
     if (new URLSearchParams(location.search).get('next') === 'queues' && me.role === 'admin') await openQueues();
   }
 
@@ -627,6 +631,115 @@
     }
   }
 
+  // ---- watched folders -------------------------------------------------------------------------
+
+  /** How often the watches list is read again while signed in (their runs start on their own). */
+  const WATCHES_REFRESH_MS = 5000;
+  let watchesTimer = null;
+
+  function startWatchesRefresh() {
+    stopWatchesRefresh();
+    watchesTimer = setInterval(loadWatches, WATCHES_REFRESH_MS);
+  }
+
+  function stopWatchesRefresh() {
+    if (watchesTimer) clearInterval(watchesTimer);
+    watchesTimer = null;
+  }
+
+  async function openOperation(id) {
+    try {
+      open(await request('GET', `/api/v1/operations/${id}`));
+    } catch (error) {
+      say(error.message);
+    }
+  }
+
+  async function changeWatch(watch, method, body) {
+    try {
+      await request(method, `/api/v1/watches/${watch.id}`, body);
+      say(
+        method === 'DELETE'
+          ? `Stopped watching ${watch.rootPath || '.'}.`
+          : `${body.enabled ? 'Enabled' : 'Disabled'} the watch of ${watch.rootPath || '.'}.`,
+        true,
+      );
+    } catch (error) {
+      say(error.message);
+    }
+    await loadWatches();
+  }
+
+  function actionButton(text, testId, onClick) {
+    const button = document.createElement('button');
+    button.type = 'button';
+    button.textContent = text;
+    button.dataset.testid = testId;
+    button.addEventListener('click', onClick);
+    return button;
+  }
+
+  async function loadWatches() {
+    if (!session) return;
+    try {
+      const page = await request('GET', '/api/v1/watches?limit=50');
+      if (!session) return;
+      const body = $('watches');
+      body.replaceChildren();
+      for (const watch of page.items) {
+        const row = document.createElement('tr');
+        row.dataset.watchId = watch.id;
+        cell(row, watch.rootPath || '.').dataset.testid = 'watch-folder';
+        cell(row, `${watch.debounceMs} ms`, true);
+        cell(row, watch.schedule || '—');
+        cell(row, watch.enabled ? 'enabled' : 'disabled').dataset.testid = 'watch-state';
+        const lastRun = cell(row, watch.lastRunAt ? '' : 'not yet');
+        if (watch.lastOperationId) {
+          // A link to the operation it started: opened in the Operation panel like any other.
+          const link = document.createElement('a');
+          link.href = `#operation-${watch.lastOperationId}`;
+          link.textContent = new Date(watch.lastRunAt).toLocaleString();
+          link.dataset.testid = 'watch-last-run';
+          link.addEventListener('click', (event) => {
+            event.preventDefault();
+            openOperation(watch.lastOperationId);
+          });
+          lastRun.appendChild(link);
+        } else if (watch.lastRunAt) {
+          lastRun.textContent = new Date(watch.lastRunAt).toLocaleString();
+        }
+        const actions = cell(row, '');
+        actions.appendChild(
+          actionButton(watch.enabled ? 'Disable' : 'Enable', 'watch-toggle', () =>
+            changeWatch(watch, 'PATCH', { enabled: !watch.enabled }),
+          ),
+        );
+        actions.appendChild(actionButton('Delete', 'watch-delete', () => changeWatch(watch, 'DELETE')));
+        body.appendChild(row);
+      }
+    } catch (error) {
+      say(error.message);
+    }
+  }
+
+  async function addWatch(event) {
+    event.preventDefault();
+    const form = $('watch-form');
+    const schedule = form.elements.schedule.value.trim();
+    try {
+      const watch = await request('POST', '/api/v1/watches', {
+        storage: 'local',
+        rootPath: form.elements.rootPath.value.trim(),
+        debounceMs: Number(form.elements.debounceMs.value),
+        ...(schedule ? { schedule } : {}),
+      });
+      say(`Watching ${watch.rootPath || '.'}.`, true);
+    } catch (error) {
+      say(error.message);
+    }
+    await loadWatches();
+  }
+
   // ---- wiring ------------------------------------------------------------------------------------
 
   document.addEventListener('DOMContentLoaded', () => {
@@ -646,6 +759,8 @@
     $('plan-more').addEventListener('click', () => more(loadPlan));
     $('duplicates-more').addEventListener('click', () => more(loadGroups));
     $('cleanup-form').addEventListener('submit', startCleanup);
+    $('watch-form').addEventListener('submit', addWatch);
+    $('refresh-watches').addEventListener('click', loadWatches);
     if (session) showConsole().catch(() => signedOut());
     else signedOut();
   });

@@ -2,7 +2,13 @@ import { Check, Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, 
 import type { Relation } from 'typeorm';
 import { User } from '../users/user.entity.js';
 import type { StorageKind } from '../storage/storage-provider.js';
-import type { OperationProgress, OperationStatus, OperationType, StoredOptions } from './operation.types.js';
+import type {
+  OperationProgress,
+  OperationStatus,
+  OperationTrigger,
+  OperationType,
+  StoredOptions,
+} from './operation.types.js';
 
 @Entity({ name: 'operations' })
 @Check('operations_type_check', `"type" IN ('organize', 'cleanup_duplicates', 'rollback')`)
@@ -18,6 +24,8 @@ import type { OperationProgress, OperationStatus, OperationType, StoredOptions }
 })
 @Index('operations_parent_idx', ['parentOperationId'], { where: '"parent_operation_id" IS NOT NULL' })
 @Index('operations_user_created_idx', ['userId', 'createdAt'])
+@Check('operations_trigger_check', `"trigger" IN ('change', 'schedule')`)
+@Index('operations_watch_idx', ['watchId', 'createdAt'], { where: '"watch_id" IS NOT NULL' })
 export class Operation {
   @PrimaryGeneratedColumn('uuid')
   id!: string;
@@ -60,6 +68,18 @@ export class Operation {
   @ManyToOne(() => Operation, { onDelete: 'SET NULL' })
   @JoinColumn({ name: 'source_operation_id', foreignKeyConstraintName: 'operations_source_operation_id_fkey' })
   sourceOperation?: Relation<Operation> | null;
+
+  /** The watch that started this operation (null: a user did), and why. */
+  @Column({ name: 'watch_id', type: 'uuid', nullable: true })
+  watchId!: string | null;
+
+  // Named, not imported: the watches module builds on this one, never the other way round.
+  @ManyToOne('Watch', { onDelete: 'SET NULL' })
+  @JoinColumn({ name: 'watch_id', foreignKeyConstraintName: 'operations_watch_id_fkey' })
+  watch?: unknown;
+
+  @Column({ type: 'varchar', length: 16, nullable: true })
+  trigger!: OperationTrigger | null;
 
   @Column({ type: 'jsonb' })
   progress!: OperationProgress;

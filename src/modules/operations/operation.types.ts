@@ -6,6 +6,10 @@ export type OperationStatus = (typeof OPERATION_STATUSES)[number];
 export const ACTIVE_STATUSES: OperationStatus[] = ['pending', 'running'];
 export const ENDED_STATUSES: OperationStatus[] = ['completed', 'failed', 'cancelled', 'rolled_back'];
 
+/** Why a watch started an operation: a change in its folder, or its schedule. */
+export const OPERATION_TRIGGERS = ['change', 'schedule'] as const;
+export type OperationTrigger = (typeof OPERATION_TRIGGERS)[number];
+
 export const PHASES = ['queued', 'scanning', 'hashing', 'moving', 'finalizing', 'done'] as const;
 export type Phase = (typeof PHASES)[number];
 
@@ -69,4 +73,11 @@ export interface OrganizeOptions {
 }
 
 /** `options` as stored: organize options, or the cleanup policy. */
-export type StoredOptions = Partial<OrganizeOptions> & { keep?: KeepPolicy };
+export type StoredOptions = Partial<OrganizeOptions> & {
+  keep?: KeepPolicy;
+  /**
+   * Set by watches: files modified less than this many ms before the scan are left out of the
+   * plan (they may still be being written); the watch's next run takes them.
+   */
+  settledMs?: number;
+};

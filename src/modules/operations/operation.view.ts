@@ -12,6 +12,9 @@ export interface OperationView {
   options: Record<string, unknown>;
   parentOperationId: string | null;
   sourceOperationId: string | null;
+  /** The watch that started it (null: a user did), and why (`change` or `schedule`). */
+  watchId: string | null;
+  trigger: string | null;
   progress: OperationProgress;
   error: { message: string } | null;
   createdAt: string;
@@ -30,6 +33,8 @@ export function toOperationView(operation: Operation): OperationView {
     options: operation.options as Record<string, unknown>,
     parentOperationId: operation.parentOperationId,
     sourceOperationId: operation.sourceOperationId,
+    watchId: operation.watchId,
+    trigger: operation.trigger,
     progress: operation.progress,
     error: operation.error,
     createdAt: operation.createdAt.toISOString(),

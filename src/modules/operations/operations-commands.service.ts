@@ -20,7 +20,7 @@ import { StorageService } from '../storage/storage.service.js';
 import { MissingPathError, normalizeRequestPath, PathRuleError, pathsOverlap } from '../storage/user-path.js';
 import type { CreateOperationDto } from './dto/create-operation.dto.js';
 import type { Operation } from './operation.entity.js';
-import type { OperationProgress, OperationStatus, StoredOptions } from './operation.types.js';
+import type { OperationProgress, OperationStatus, OperationTrigger, StoredOptions } from './operation.types.js';
 import { IdempotencyKeyReusedError, OperationsRepository } from './operations.repository.js';
 import type { OperationDraft } from './operations.repository.js';
 import { OperationsQueriesService } from './operations-queries.service.js';
@@ -38,6 +38,13 @@ export function operationTrees(operation: Pick<Operation, 'rootPath' | 'options'
 function allowMissing(error: unknown): void {
   if (error instanceof MissingPathError) return;
   throw error;
+}
+
+/** Who started an operation when it was not a request: a watch. */
+export interface OperationOrigin {
+  watchId: string;
+  trigger: OperationTrigger;
+  settledMs: number;
 }
 
 function requestHash(body: unknown): string {
@@ -61,13 +68,42 @@ export class OperationsCommandsService {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
-  async create(user: AuthUser, dto: CreateOperationDto, idempotencyKey?: string): Promise<OperationView> {
-    const draft = await this.draftFromRequest(user, dto);
+  /**
+   * `origin`: set when a watch starts the operation (never from a request body): which watch,
+   * why, and how long files must have been left alone to be taken (StoredOptions.settledMs).
+   */
+  async create(
+    user: AuthUser,
+    dto: CreateOperationDto,
+    idempotencyKey?: string,
+    origin?: OperationOrigin,
+  ): Promise<OperationView> {
+    const request = await this.draftFromRequest(user, dto);
+    const draft: OperationDraft = origin
+      ? {
+          ...request,
+          watchId: origin.watchId,
+          trigger: origin.trigger,
+          options: { ...request.options, settledMs: origin.settledMs },
+        }
+      : request;
     return this.insertAndEnqueue(
       user,
       draft,
       idempotencyKey ? { key: idempotencyKey, hash: requestHash(dto) } : undefined,
     );
+  }
+
+  /**
+   * The checks POST /operations makes on an organize request's folder and options (path rules,
+   * reserved names, links, the folder exists), for a watch that will start such operations later.
+   */
+  async checkOrganizeRequest(
+    user: AuthUser,
+    dto: Pick<CreateOperationDto, 'storage' | 'rootPath' | 'options'>,
+  ): Promise<{ rootPath: string; options: StoredOptions }> {
+    const draft = await this.draftFromRequest(user, { ...dto, type: 'organize' });
+    return { rootPath: draft.rootPath, options: draft.options };
   }
 
   /** Validates a create request and turns it into the row to insert (no side effects but the user folder). */

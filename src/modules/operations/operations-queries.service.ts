@@ -90,7 +90,7 @@ export class OperationsQueriesService implements OperationAccess {
   async list(user: AuthUser, query: ListOperationsQueryDto): Promise<Page<OperationView>> {
     const [items, total] = await this.operations.listForUser(
       user.id,
-      { status: query.status, type: query.type },
+      { status: query.status, type: query.type, watchId: query.watchId },
       (query.page - 1) * query.limit,
       query.limit,
     );

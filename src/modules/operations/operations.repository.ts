@@ -29,7 +29,7 @@ const IDEMPOTENCY_WINDOW_MS = 24 * 3600 * 1000;
 
 /** What a new operation is made of; the repository adds owner, status, progress and idempotency. */
 export type OperationDraft = Pick<Operation, 'type' | 'storage' | 'rootPath' | 'dryRun' | 'options'> &
-  Partial<Pick<Operation, 'parentOperationId' | 'sourceOperationId'>>;
+  Partial<Pick<Operation, 'parentOperationId' | 'sourceOperationId' | 'watchId' | 'trigger'>>;
 
 /** A pending or running operation of the recovery scan. */
 export interface OrphanCandidate {
@@ -287,13 +287,14 @@ export class OperationsRepository {
   /** A user's operations, newest first. */
   async listForUser(
     userId: string,
-    filter: { status?: OperationStatus; type?: OperationType },
+    filter: { status?: OperationStatus; type?: OperationType; watchId?: string },
     offset: number,
     limit: number,
   ): Promise<[Operation[], number]> {
     const where: FindOptionsWhere<Operation> = { userId };
     if (filter.status) where.status = filter.status;
     if (filter.type) where.type = filter.type;
+    if (filter.watchId) where.watchId = filter.watchId;
     return this.dataSource.getRepository(Operation).findAndCount({
       where,
       order: { createdAt: 'DESC', id: 'DESC' },

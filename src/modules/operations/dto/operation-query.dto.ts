@@ -1,5 +1,5 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
-import { IsIn, IsOptional, IsString, MaxLength } from 'class-validator';
+import { IsIn, IsOptional, IsString, IsUUID, MaxLength } from 'class-validator';
 import { PaginationQueryDto } from '../../../common/dto/pagination.dto.js';
 import { FILE_STATUSES, OPERATION_STATUSES, OPERATION_TYPES } from '../operation.types.js';
 import type { FileStatus, OperationStatus, OperationType } from '../operation.types.js';
@@ -14,6 +14,11 @@ export class ListOperationsQueryDto extends PaginationQueryDto {
   @IsOptional()
   @IsIn(OPERATION_TYPES)
   type?: OperationType;
+
+  @ApiPropertyOptional({ format: 'uuid', description: 'Only the operations this watch started' })
+  @IsOptional()
+  @IsUUID('all', { message: 'watchId must be the id of a watch' })
+  watchId?: string;
 }
 
 export class ListFilesQueryDto extends PaginationQueryDto {

@@ -1,5 +1,5 @@
 import { ApiProperty } from '@nestjs/swagger';
-import { FILE_STATUSES, OPERATION_STATUSES, OPERATION_TYPES, PHASES } from '../operation.types.js';
+import { FILE_STATUSES, OPERATION_STATUSES, OPERATION_TRIGGERS, OPERATION_TYPES, PHASES } from '../operation.types.js';
 
 export class ProgressDto {
   @ApiProperty({ enum: PHASES }) phase!: string;
@@ -25,6 +25,20 @@ export class OperationDto {
   options!: Record<string, unknown>;
   @ApiProperty({ format: 'uuid', nullable: true, type: String }) parentOperationId!: string | null;
   @ApiProperty({ format: 'uuid', nullable: true, type: String }) sourceOperationId!: string | null;
+  @ApiProperty({
+    format: 'uuid',
+    nullable: true,
+    type: String,
+    description: 'The watch that started it; null: you did',
+  })
+  watchId!: string | null;
+  @ApiProperty({
+    nullable: true,
+    type: String,
+    example: null,
+    description: `Why its watch started it: ${OPERATION_TRIGGERS.join(' or ')}; null: you did`,
+  })
+  trigger!: string | null;
   @ApiProperty({ type: ProgressDto }) progress!: ProgressDto;
   @ApiProperty({ nullable: true, type: 'object', properties: { message: { type: 'string' } } })
   error!: { message: string } | null;

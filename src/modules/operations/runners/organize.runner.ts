@@ -143,10 +143,14 @@ export class OrganizeRunner {
     });
     let planned: PlannedFile[] = [];
     let displacements = 0;
+    // A watch's run leaves out files changed too recently: they may still be being written.
+    const settledMs = operation.options.settledMs;
+    const changedAfter = settledMs === undefined ? Infinity : Date.now() - settledMs;
     for await (const batch of walk) {
       let bytes = 0;
       let failed = 0;
       for (const file of batch) {
+        if (file.mtimeMs > changedAfter) continue;
         // Matching names against the user's rules is CPU work: other requests and jobs get turns.
         if (eventLoopSliceDue()) await yieldEventLoop();
         const record = guardPlanned(
