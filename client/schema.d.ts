@@ -292,7 +292,7 @@ export interface paths {
         get?: never;
         put?: never;
         post?: never;
-        /** Delete the quarantined copies of a cleanup for good */
+        /** Delete the quarantined files of a cleanup (or of an organize whose onConflict moved files aside) for good */
         delete: operations["OperationsController_purgeQuarantine"];
         options?: never;
         head?: never;
@@ -365,6 +365,26 @@ export interface paths {
          * @description At most MAX_CATEGORY_RULES_PER_USER rules per user (409 beyond).
          */
         post: operations["CategoriesController_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/categories/preview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Preview a rule: the files it would match and where each would go
+         * @description Nothing is saved or moved. Walks rootPath (the rules of an organize rootPath: relative, no "..", no reserved names, no symbolic links) and answers up to `limit` (at most 1000) matched files, in walk order, with the destination an organize of rootPath would give each (before " (n)" for a taken name). Stops after 20000 files (`truncated`). Only this rule is asked: files it does not match are not listed. 30 previews a minute per user.
+         */
+        post: operations["CategoriesController_preview"];
         delete?: never;
         options?: never;
         head?: never;
@@ -488,6 +508,67 @@ export interface paths {
         options?: never;
         head?: never;
         patch?: never;
+        trace?: never;
+    };
+    "/api/v1/me/protected-paths": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Your protected paths */
+        get: operations["ProtectedPathsController_list"];
+        /**
+         * Replace your protected paths
+         * @description Files under a protected path are never moved, quarantined or deleted by any operation (organize, apply, cleanup_duplicates, purge): their records are `skipped` with the reason `protected`. Nothing is moved into a protected path either. Answers the list as stored (normalized, sorted, paths inside another one dropped).
+         */
+        put: operations["ProtectedPathsController_replace"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/watches": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List your watches, newest first */
+        get: operations["WatchesController_list"];
+        put?: never;
+        /**
+         * Watch a folder
+         * @description A change in a local folder (after `debounceMs` of quiet) and each tick of `schedule` start an ordinary organize operation (`watchId`, `trigger`), journaled and rollback-able like any other. At most MAX_WATCHES_PER_USER watches per user (409 beyond).
+         */
+        post: operations["WatchesController_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/watches/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One watch, with its last run */
+        get: operations["WatchesController_get"];
+        put?: never;
+        post?: never;
+        /** Stop watching a folder (its operations stay) */
+        delete: operations["WatchesController_remove"];
+        options?: never;
+        head?: never;
+        /** Enable or disable a watch, or change its options, debounce or schedule */
+        patch: operations["WatchesController_update"];
         trace?: never;
     };
 }
@@ -666,10 +747,11 @@ export interface components {
              */
             template?: string;
             /**
+             * @description When a destination is taken by a file already there: `rename` gives the incoming file a numbered name ("a (1).jpg"); `skip` leaves it in place; `replace` moves the file already there into the operation's quarantine (`.fileorganizer/quarantine/<operation id>/<its path>`) and the incoming file takes its place; `keep_newer` / `keep_larger` do the same only when the incoming file is newer (mtime) / larger (size), and otherwise skip it (a tie skips it too). Nothing is ever overwritten: a destination that is a folder, a link or a special file is never displaced (the file is skipped), and one taken again after the plan makes `replace` fall back to a numbered name and `keep_*` to a skip. Names the same operation gives out get numbered names. A rollback puts both files back.
              * @default rename
              * @enum {string}
              */
-            onConflict?: "rename" | "skip";
+            onConflict?: "rename" | "skip" | "replace" | "keep_newer" | "keep_larger";
             /**
              * @description Also organize files and folders whose name starts with "."
              * @default false
@@ -762,6 +844,16 @@ export interface components {
             parentOperationId: string | null;
             /** Format: uuid */
             sourceOperationId: string | null;
+            /**
+             * Format: uuid
+             * @description The watch that started it; null: you did
+             */
+            watchId: string | null;
+            /**
+             * @description Why its watch started it: change or schedule; null: you did
+             * @example null
+             */
+            trigger: string | null;
             progress: components["schemas"]["ProgressDto"];
             error: {
                 message?: string;
@@ -852,6 +944,14 @@ export interface components {
             extensions: string[];
             mimeTypes: string[];
             namePattern: string | null;
+            nameRegex: string | null;
+            /** Format: date-time */
+            modifiedAfter: string | null;
+            /** Format: date-time */
+            modifiedBefore: string | null;
+            olderThanDays: number | null;
+            newerThanDays: number | null;
+            exclude: boolean;
             minSize: number | null;
             maxSize: number | null;
             priority: number | null;
@@ -892,6 +992,37 @@ export interface components {
              */
             namePattern?: string;
             /**
+             * @description Regular expression (RE2 syntax) searched in the file name, matched in linear time; anchor with `^…$`, `(?i)` for case-insensitive. Named groups (at most 16) are the template's `{match.<group>}` placeholders. Refused (400, with the reason): backreferences, lookaround, repeat counts over 1000 (nested ones multiplied), invalid syntax.
+             * @example ^scan[-_](?P<year>\d{4})
+             */
+            nameRegex?: string;
+            /**
+             * @description ISO 8601; the file's mtime is at or after it
+             * @example 2024-01-01T00:00:00Z
+             */
+            modifiedAfter?: string;
+            /**
+             * @description ISO 8601; the file's mtime is before it
+             * @example 2025-01-01
+             */
+            modifiedBefore?: string;
+            /**
+             * @description The file's mtime is at least this many days before the run
+             * @example 365
+             */
+            olderThanDays?: number;
+            /**
+             * @description The file's mtime is less than this many days before the run
+             * @example 7
+             */
+            newerThanDays?: number;
+            /**
+             * @description Files this rule matches stay where they are (recorded `skipped`, "excluded by rule <name>")
+             * @default false
+             * @example false
+             */
+            exclude?: boolean;
+            /**
              * @description Bytes, inclusive
              * @example 0
              */
@@ -908,10 +1039,56 @@ export interface components {
              */
             priority?: number;
             /**
-             * @description Overrides the operation's template
-             * @example scans/{year}/{filename}
+             * @description Overrides the operation's template. Besides the operation's placeholders, `{match.<group>}` names a group of this rule's nameRegex.
+             * @example scans/{match.year}/{filename}
              */
             template?: string;
+        };
+        CategoryPreviewRequestDto: {
+            /** @description A rule as POST /categories takes it (not saved) */
+            rule: components["schemas"]["CreateCategoryRuleDto"];
+            /**
+             * @default local
+             * @enum {string}
+             */
+            storage?: "local" | "s3";
+            /**
+             * @description Folder to look in, relative to your folder (rules of rootPath)
+             * @example inbox
+             */
+            rootPath?: string;
+            /**
+             * @default 100
+             * @example 100
+             */
+            limit?: number;
+        };
+        CategoryPreviewItemDto: {
+            /** @example inbox/scan_2024-03-14.pdf */
+            sourcePath: string;
+            /**
+             * @description Where an organize of rootPath would put it (before " (n)" for a taken name); null when it stays
+             * @example inbox/scans/2024/scan_2024-03-14.pdf
+             */
+            destinationPath: string | null;
+            /**
+             * @description Why it stays: "excluded by rule <name>", "protected", or why the destination is unusable
+             * @example null
+             */
+            reason: string | null;
+            /**
+             * @description Where {created.*} came from: `birthtime`, or `mtime` where the filesystem records no birth time; null when the template has none
+             * @example null
+             */
+            createdFrom: string | null;
+        };
+        CategoryPreviewDto: {
+            /** @description Matched files in walk order, up to limit */
+            items: components["schemas"]["CategoryPreviewItemDto"][];
+            /** @description Files looked at */
+            scanned: number;
+            /** @description True when limit was reached or 20000 files were looked at */
+            truncated: boolean;
         };
         UpdateCategoryRuleDto: {
             /**
@@ -941,6 +1118,37 @@ export interface components {
              */
             namePattern?: string;
             /**
+             * @description Regular expression (RE2 syntax) searched in the file name, matched in linear time; anchor with `^…$`, `(?i)` for case-insensitive. Named groups (at most 16) are the template's `{match.<group>}` placeholders. Refused (400, with the reason): backreferences, lookaround, repeat counts over 1000 (nested ones multiplied), invalid syntax.
+             * @example ^scan[-_](?P<year>\d{4})
+             */
+            nameRegex?: string;
+            /**
+             * @description ISO 8601; the file's mtime is at or after it
+             * @example 2024-01-01T00:00:00Z
+             */
+            modifiedAfter?: string;
+            /**
+             * @description ISO 8601; the file's mtime is before it
+             * @example 2025-01-01
+             */
+            modifiedBefore?: string;
+            /**
+             * @description The file's mtime is at least this many days before the run
+             * @example 365
+             */
+            olderThanDays?: number;
+            /**
+             * @description The file's mtime is less than this many days before the run
+             * @example 7
+             */
+            newerThanDays?: number;
+            /**
+             * @description Files this rule matches stay where they are (recorded `skipped`, "excluded by rule <name>")
+             * @default false
+             * @example false
+             */
+            exclude?: boolean;
+            /**
              * @description Bytes, inclusive
              * @example 0
              */
@@ -957,8 +1165,8 @@ export interface components {
              */
             priority?: number;
             /**
-             * @description Overrides the operation's template
-             * @example scans/{year}/{filename}
+             * @description Overrides the operation's template. Besides the operation's placeholders, `{match.<group>}` names a group of this rule's nameRegex.
+             * @example scans/{match.year}/{filename}
              */
             template?: string;
         };
@@ -1016,6 +1224,16 @@ export interface components {
             parentOperationId: string | null;
             /** Format: uuid */
             sourceOperationId: string | null;
+            /**
+             * Format: uuid
+             * @description The watch that started it; null: you did
+             */
+            watchId: string | null;
+            /**
+             * @description Why its watch started it: change or schedule; null: you did
+             * @example null
+             */
+            trigger: string | null;
             progress: components["schemas"]["ProgressDto"];
             error: {
                 message?: string;
@@ -1078,6 +1296,85 @@ export interface components {
             limit: number;
             /** @description Pass as `cursor` to get the next page; null on the last page. A page may hold fewer than `limit` entries and still have a next one */
             nextCursor: string | null;
+        };
+        ProtectedPathsDto: {
+            /**
+             * @description Folders or files relative to your folder (rules of rootPath: no "..", not absolute, no reserved names, at most 1024 bytes). Nothing under them is moved, quarantined or deleted, and nothing is moved into them.
+             * @example [
+             *       "Photos/Family",
+             *       "taxes/2024.pdf"
+             *     ]
+             */
+            paths: string[];
+        };
+        CreateWatchDto: {
+            /**
+             * @default local
+             * @enum {string}
+             */
+            storage?: "local" | "s3";
+            /** @description Folder to watch, relative to your folder (the rules of an operation rootPath) */
+            rootPath: string;
+            /** @description The options of the organize operations it starts */
+            options?: components["schemas"]["OrganizeOptionsDto"];
+            /**
+             * @description Quiet time after a change before the run starts; files changed within it are left for a later run
+             * @default 2000
+             */
+            debounceMs?: number;
+            /**
+             * @description Cron expression of five fields (minute hour day month weekday, UTC): at most once a minute. Required for S3 folders (they are listed on the schedule only); null: no schedule
+             * @example 0 * * * *
+             */
+            schedule?: string | null;
+        };
+        WatchDto: {
+            /** Format: uuid */
+            id: string;
+            /** @enum {string} */
+            storage: "local" | "s3";
+            /** @example inbox */
+            rootPath: string;
+            /**
+             * @example {
+             *       "template": "{category}/{filename}"
+             *     }
+             */
+            options: {
+                [key: string]: unknown;
+            };
+            /** @example 2000 */
+            debounceMs: number;
+            /** @example 0 * * * * */
+            schedule: string | null;
+            enabled: boolean;
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: date-time */
+            lastRunAt: string | null;
+            /**
+             * Format: uuid
+             * @description The last operation it started
+             */
+            lastOperationId: string | null;
+        };
+        WatchPageDto: {
+            items: components["schemas"]["WatchDto"][];
+            total: number;
+            page: number;
+            limit: number;
+        };
+        UpdateWatchDto: {
+            /** @description false: no runs (changes and schedule) until enabled again */
+            enabled?: boolean;
+            options?: components["schemas"]["OrganizeOptionsDto"];
+            /** @description Quiet time after a change before the run starts; files changed within it are left for a later run */
+            debounceMs?: number;
+            /**
+             * @description Cron expression of five fields (minute hour day month weekday, UTC): at most once a minute. Required for S3 folders (they are listed on the schedule only); null: no schedule
+             * @example 30 2 * * *
+             */
+            schedule?: string | null;
         };
         CategoryTotalsDto: {
             files: number;
@@ -2216,6 +2513,8 @@ export interface operations {
                 limit?: number;
                 status?: "pending" | "running" | "completed" | "failed" | "cancelled" | "rolled_back";
                 type?: "organize" | "cleanup_duplicates" | "rollback";
+                /** @description Only the operations this watch started */
+                watchId?: string;
             };
             header?: never;
             path?: never;
@@ -2247,6 +2546,8 @@ export interface operations {
                      *           },
                      *           "parentOperationId": null,
                      *           "sourceOperationId": null,
+                     *           "watchId": null,
+                     *           "trigger": null,
                      *           "progress": {
                      *             "phase": "done",
                      *             "filesTotal": 3,
@@ -2347,6 +2648,8 @@ export interface operations {
                      *       },
                      *       "parentOperationId": null,
                      *       "sourceOperationId": null,
+                     *       "watchId": null,
+                     *       "trigger": null,
                      *       "progress": {
                      *         "phase": "queued",
                      *         "filesTotal": 0,
@@ -2501,6 +2804,8 @@ export interface operations {
                      *       },
                      *       "parentOperationId": null,
                      *       "sourceOperationId": null,
+                     *       "watchId": null,
+                     *       "trigger": null,
                      *       "progress": {
                      *         "phase": "queued",
                      *         "filesTotal": 0,
@@ -2604,6 +2909,8 @@ export interface operations {
                      *       },
                      *       "parentOperationId": null,
                      *       "sourceOperationId": null,
+                     *       "watchId": null,
+                     *       "trigger": null,
                      *       "progress": {
                      *         "phase": "queued",
                      *         "filesTotal": 0,
@@ -2723,6 +3030,8 @@ export interface operations {
                      *       },
                      *       "parentOperationId": null,
                      *       "sourceOperationId": null,
+                     *       "watchId": null,
+                     *       "trigger": null,
                      *       "progress": {
                      *         "phase": "queued",
                      *         "filesTotal": 0,
@@ -2859,6 +3168,8 @@ export interface operations {
                      *       },
                      *       "parentOperationId": null,
                      *       "sourceOperationId": null,
+                     *       "watchId": null,
+                     *       "trigger": null,
                      *       "progress": {
                      *         "phase": "queued",
                      *         "filesTotal": 0,
@@ -2973,7 +3284,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The quarantined copies are deleted for good; rollback then answers 409 */
+            /** @description The quarantined files are deleted for good; rollback then answers 409 */
             204: {
                 headers: {
                     [name: string]: unknown;
@@ -3038,7 +3349,7 @@ export interface operations {
                      * @example {
                      *       "statusCode": 409,
                      *       "error": "Conflict",
-                     *       "message": "Only a cleanup_duplicates operation (not a dry run) has a quarantine"
+                     *       "message": "Only a cleanup_duplicates operation, or an organize whose onConflict moved files aside, has a quarantine (never a dry run)"
                      *     }
                      */
                     "application/json": components["schemas"]["ErrorResponseDto"];
@@ -3361,6 +3672,12 @@ export interface operations {
                      *           ],
                      *           "mimeTypes": [],
                      *           "namePattern": "scan-*",
+                     *           "nameRegex": null,
+                     *           "modifiedAfter": null,
+                     *           "modifiedBefore": null,
+                     *           "olderThanDays": null,
+                     *           "newerThanDays": null,
+                     *           "exclude": false,
                      *           "minSize": null,
                      *           "maxSize": 10485760,
                      *           "priority": 10,
@@ -3380,6 +3697,12 @@ export interface operations {
                      *             "image/*"
                      *           ],
                      *           "namePattern": null,
+                     *           "nameRegex": null,
+                     *           "modifiedAfter": null,
+                     *           "modifiedBefore": null,
+                     *           "olderThanDays": null,
+                     *           "newerThanDays": null,
+                     *           "exclude": false,
                      *           "minSize": null,
                      *           "maxSize": null,
                      *           "priority": null,
@@ -3454,6 +3777,12 @@ export interface operations {
                      *       ],
                      *       "mimeTypes": [],
                      *       "namePattern": "scan-*",
+                     *       "nameRegex": null,
+                     *       "modifiedAfter": null,
+                     *       "modifiedBefore": null,
+                     *       "olderThanDays": null,
+                     *       "newerThanDays": null,
+                     *       "exclude": false,
                      *       "minSize": null,
                      *       "maxSize": 10485760,
                      *       "priority": 10,
@@ -3524,6 +3853,122 @@ export interface operations {
                      *       "statusCode": 415,
                      *       "error": "Unsupported Media Type",
                      *       "message": "Request bodies must be JSON: send Content-Type: application/json (got \"application/x-www-form-urlencoded\")"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+        };
+    };
+    CategoriesController_preview: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "rule": {
+                 *         "name": "Scans",
+                 *         "nameRegex": "^scan_(?P<year>\\d{4})-",
+                 *         "template": "scans/{match.year}/{filename}"
+                 *       },
+                 *       "storage": "local",
+                 *       "rootPath": "inbox",
+                 *       "limit": 100
+                 *     }
+                 */
+                "application/json": components["schemas"]["CategoryPreviewRequestDto"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "sourcePath": "inbox/scan_2024-03-14.pdf",
+                     *           "destinationPath": "inbox/scans/2024/scan_2024-03-14.pdf",
+                     *           "reason": null,
+                     *           "createdFrom": null
+                     *         }
+                     *       ],
+                     *       "scanned": 42,
+                     *       "truncated": false
+                     *     }
+                     */
+                    "application/json": components["schemas"]["CategoryPreviewDto"];
+                };
+            };
+            /** @description Invalid input (validation errors are listed in `message`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 400,
+                     *       "error": "Bad Request",
+                     *       "message": [
+                     *         "property unknownField should not exist"
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description Missing or invalid credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 401,
+                     *       "error": "Unauthorized",
+                     *       "message": "Missing, invalid or expired access token"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description The request has a body that is not JSON: send `Content-Type: application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 415,
+                     *       "error": "Unsupported Media Type",
+                     *       "message": "Request bodies must be JSON: send Content-Type: application/json (got \"application/x-www-form-urlencoded\")"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description Rate limited; see the Retry-After header */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 429,
+                     *       "error": "Too Many Requests",
+                     *       "message": "Rate limit of 10 requests per 60 s exceeded; retry in 30 s",
+                     *       "retryAfter": 30
                      *     }
                      */
                     "application/json": components["schemas"]["ErrorResponseDto"];
@@ -3638,6 +4083,12 @@ export interface operations {
                      *       ],
                      *       "mimeTypes": [],
                      *       "namePattern": "scan-*",
+                     *       "nameRegex": null,
+                     *       "modifiedAfter": null,
+                     *       "modifiedBefore": null,
+                     *       "olderThanDays": null,
+                     *       "newerThanDays": null,
+                     *       "exclude": false,
                      *       "minSize": null,
                      *       "maxSize": 10485760,
                      *       "priority": 10,
@@ -4040,6 +4491,8 @@ export interface operations {
                      *           },
                      *           "parentOperationId": null,
                      *           "sourceOperationId": null,
+                     *           "watchId": null,
+                     *           "trigger": null,
                      *           "progress": {
                      *             "phase": "done",
                      *             "filesTotal": 3,
@@ -4393,6 +4846,627 @@ export interface operations {
                      *       "error": "Too Many Requests",
                      *       "message": "Rate limit of 10 requests per 60 s exceeded; retry in 30 s",
                      *       "retryAfter": 30
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+        };
+    };
+    ProtectedPathsController_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "paths": [
+                     *         "Photos/Family",
+                     *         "taxes/2024.pdf"
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ProtectedPathsDto"];
+                };
+            };
+            /** @description Missing or invalid credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 401,
+                     *       "error": "Unauthorized",
+                     *       "message": "Missing, invalid or expired access token"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+        };
+    };
+    ProtectedPathsController_replace: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "paths": [
+                 *         "Photos/Family",
+                 *         "taxes/2024.pdf"
+                 *       ]
+                 *     }
+                 */
+                "application/json": components["schemas"]["ProtectedPathsDto"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "paths": [
+                     *         "Photos/Family",
+                     *         "taxes/2024.pdf"
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ProtectedPathsDto"];
+                };
+            };
+            /** @description Invalid input (validation errors are listed in `message`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 400,
+                     *       "error": "Bad Request",
+                     *       "message": [
+                     *         "property unknownField should not exist"
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description Missing or invalid credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 401,
+                     *       "error": "Unauthorized",
+                     *       "message": "Missing, invalid or expired access token"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description The request has a body that is not JSON: send `Content-Type: application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 415,
+                     *       "error": "Unsupported Media Type",
+                     *       "message": "Request bodies must be JSON: send Content-Type: application/json (got \"application/x-www-form-urlencoded\")"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+        };
+    };
+    WatchesController_list: {
+        parameters: {
+            query?: {
+                page?: number;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "id": "6e5d4c3b-2a19-4f08-9e7d-6c5b4a392817",
+                     *           "storage": "local",
+                     *           "rootPath": "inbox",
+                     *           "options": {
+                     *             "destination": "inbox",
+                     *             "template": "{category}/{filename}",
+                     *             "onConflict": "rename",
+                     *             "includeHidden": false
+                     *           },
+                     *           "debounceMs": 2000,
+                     *           "schedule": "0 * * * *",
+                     *           "enabled": true,
+                     *           "createdAt": "2026-12-06T09:30:00.000Z",
+                     *           "lastRunAt": "2026-12-06T10:00:00.412Z",
+                     *           "lastOperationId": "3f2c8a4e-5b7d-4c1e-9a2f-6d8e0b1c2a3f"
+                     *         }
+                     *       ],
+                     *       "total": 1,
+                     *       "page": 1,
+                     *       "limit": 50
+                     *     }
+                     */
+                    "application/json": components["schemas"]["WatchPageDto"];
+                };
+            };
+            /** @description Invalid input (validation errors are listed in `message`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 400,
+                     *       "error": "Bad Request",
+                     *       "message": [
+                     *         "limit must not be greater than 200"
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description Missing or invalid credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 401,
+                     *       "error": "Unauthorized",
+                     *       "message": "Missing, invalid or expired access token"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+        };
+    };
+    WatchesController_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "storage": "local",
+                 *       "rootPath": "inbox",
+                 *       "options": {
+                 *         "template": "{category}/{filename}",
+                 *         "onConflict": "rename"
+                 *       },
+                 *       "debounceMs": 2000,
+                 *       "schedule": "0 * * * *"
+                 *     }
+                 */
+                "application/json": components["schemas"]["CreateWatchDto"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "6e5d4c3b-2a19-4f08-9e7d-6c5b4a392817",
+                     *       "storage": "local",
+                     *       "rootPath": "inbox",
+                     *       "options": {
+                     *         "destination": "inbox",
+                     *         "template": "{category}/{filename}",
+                     *         "onConflict": "rename",
+                     *         "includeHidden": false
+                     *       },
+                     *       "debounceMs": 2000,
+                     *       "schedule": "0 * * * *",
+                     *       "enabled": true,
+                     *       "createdAt": "2026-12-06T09:30:00.000Z",
+                     *       "lastRunAt": "2026-12-06T10:00:00.412Z",
+                     *       "lastOperationId": "3f2c8a4e-5b7d-4c1e-9a2f-6d8e0b1c2a3f"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["WatchDto"];
+                };
+            };
+            /** @description Invalid input (validation errors are listed in `message`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 400,
+                     *       "error": "Bad Request",
+                     *       "message": [
+                     *         "rootPath must not contain a \"..\" segment",
+                     *         "debounceMs must not be less than 500",
+                     *         "schedule must be a cron expression of five fields (minute hour day month weekday), at most once a minute"
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description Missing or invalid credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 401,
+                     *       "error": "Unauthorized",
+                     *       "message": "Missing, invalid or expired access token"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description Conflicts with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 409,
+                     *       "error": "Conflict",
+                     *       "message": "You have 20 watches, the most allowed is 20; delete one first"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description The request has a body that is not JSON: send `Content-Type: application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 415,
+                     *       "error": "Unsupported Media Type",
+                     *       "message": "Request bodies must be JSON: send Content-Type: application/json (got \"application/x-www-form-urlencoded\")"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description A dependency (database or Redis) is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 503,
+                     *       "error": "Service Unavailable",
+                     *       "message": "The job queue (Redis) is unavailable; try again shortly"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+        };
+    };
+    WatchesController_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "6e5d4c3b-2a19-4f08-9e7d-6c5b4a392817",
+                     *       "storage": "local",
+                     *       "rootPath": "inbox",
+                     *       "options": {
+                     *         "destination": "inbox",
+                     *         "template": "{category}/{filename}",
+                     *         "onConflict": "rename",
+                     *         "includeHidden": false
+                     *       },
+                     *       "debounceMs": 2000,
+                     *       "schedule": "0 * * * *",
+                     *       "enabled": true,
+                     *       "createdAt": "2026-12-06T09:30:00.000Z",
+                     *       "lastRunAt": "2026-12-06T10:00:00.412Z",
+                     *       "lastOperationId": "3f2c8a4e-5b7d-4c1e-9a2f-6d8e0b1c2a3f"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["WatchDto"];
+                };
+            };
+            /** @description Invalid input (validation errors are listed in `message`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 400,
+                     *       "error": "Bad Request",
+                     *       "message": "Validation failed (uuid is expected)"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description Missing or invalid credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 401,
+                     *       "error": "Unauthorized",
+                     *       "message": "Missing, invalid or expired access token"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description Not found (also for another user's resource) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 404,
+                     *       "error": "Not Found",
+                     *       "message": "Watch not found"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+        };
+    };
+    WatchesController_remove: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted; no more runs start */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid input (validation errors are listed in `message`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 400,
+                     *       "error": "Bad Request",
+                     *       "message": "Validation failed (uuid is expected)"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description Missing or invalid credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 401,
+                     *       "error": "Unauthorized",
+                     *       "message": "Missing, invalid or expired access token"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description Not found (also for another user's resource) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 404,
+                     *       "error": "Not Found",
+                     *       "message": "Watch not found"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+        };
+    };
+    WatchesController_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "enabled": false
+                 *     }
+                 */
+                "application/json": components["schemas"]["UpdateWatchDto"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "6e5d4c3b-2a19-4f08-9e7d-6c5b4a392817",
+                     *       "storage": "local",
+                     *       "rootPath": "inbox",
+                     *       "options": {
+                     *         "destination": "inbox",
+                     *         "template": "{category}/{filename}",
+                     *         "onConflict": "rename",
+                     *         "includeHidden": false
+                     *       },
+                     *       "debounceMs": 2000,
+                     *       "schedule": "0 * * * *",
+                     *       "enabled": true,
+                     *       "createdAt": "2026-12-06T09:30:00.000Z",
+                     *       "lastRunAt": "2026-12-06T10:00:00.412Z",
+                     *       "lastOperationId": "3f2c8a4e-5b7d-4c1e-9a2f-6d8e0b1c2a3f"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["WatchDto"];
+                };
+            };
+            /** @description Invalid input (validation errors are listed in `message`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 400,
+                     *       "error": "Bad Request",
+                     *       "message": "Validation failed (uuid is expected)"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description Missing or invalid credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 401,
+                     *       "error": "Unauthorized",
+                     *       "message": "Missing, invalid or expired access token"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description Not found (also for another user's resource) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 404,
+                     *       "error": "Not Found",
+                     *       "message": "Watch not found"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponseDto"];
+                };
+            };
+            /** @description The request has a body that is not JSON: send `Content-Type: application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 415,
+                     *       "error": "Unsupported Media Type",
+                     *       "message": "Request bodies must be JSON: send Content-Type: application/json (got \"application/x-www-form-urlencoded\")"
                      *     }
                      */
                     "application/json": components["schemas"]["ErrorResponseDto"];
