@@ -9,6 +9,7 @@ COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json nest-cli.json ormconfig.ts ./
 COPY src ./src
+COPY web ./web
 COPY migrations ./migrations
 RUN npm run build && npm prune --omit=dev --no-audit --no-fund
 

@@ -16,7 +16,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['src/console/public/**/*.js'],
+    files: ['web/**/*.js'],
     languageOptions: { sourceType: 'script', globals: { ...globals.browser } },
   },
   {

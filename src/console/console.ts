@@ -4,8 +4,12 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** The console's files: src/console/public, copied next to the build by nest-cli's assets. */
-export const CONSOLE_DIR = fileURLToPath(new URL('./public/', import.meta.url));
+/**
+ * The console's files: `web/` at the repository root, its own source tree (browser JavaScript,
+ * not part of the server's TypeScript). nest-cli's assets copy it to `dist/web`, so it is two
+ * folders up from this module both as source (src/console) and built (dist/src/console).
+ */
+export const CONSOLE_DIR = fileURLToPath(new URL('../../web/', import.meta.url));
 export const SOCKET_IO_CLIENT_PATH = '/vendor/socket.io.min.js';
 
 /** Socket.IO's browser client, as the socket.io package ships it (the server itself does not serve it). */
