@@ -1,4 +1,5 @@
-import type { UserRole } from '../modules/users/user.entity.js';
+/** What an account may do; stored on the users table (its entity takes the type from here, so common code needs no feature module). */
+export type UserRole = 'user' | 'admin';
 
 /** Who made a request, as the auth guard established it. */
 export interface AuthUser {

@@ -1,5 +1,5 @@
 import { SetMetadata } from '@nestjs/common';
-import type { UserRole } from '../../modules/users/user.entity.js';
+import type { UserRole } from '../auth-user.js';
 
 export const REQUIRED_ROLES = 'fileorganizer:roles';
 

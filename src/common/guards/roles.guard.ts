@@ -1,6 +1,6 @@
 import { CanActivate, ExecutionContext, ForbiddenException, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import type { UserRole } from '../../modules/users/user.entity.js';
+import type { UserRole } from '../auth-user.js';
 import type { AuthUser } from '../auth-user.js';
 import { REQUIRED_ROLES } from '../decorators/roles.decorator.js';
 

@@ -1,6 +1,7 @@
 import { Check, Column, CreateDateColumn, Entity, Index, PrimaryGeneratedColumn, UpdateDateColumn } from 'typeorm';
+import type { UserRole } from '../../common/auth-user.js';
 
-export type UserRole = 'user' | 'admin';
+export type { UserRole };
 
 @Entity({ name: 'users' })
 @Check('users_role_check', `"role" IN ('user', 'admin')`)
