@@ -130,7 +130,23 @@ class FakeS3 {
       return {};
     }
     if (command instanceof ListObjectsV2Command) {
-      const keys = [...this.objects.keys()].filter((key) => key.startsWith(command.input.Prefix ?? '')).sort();
+      const prefix = command.input.Prefix ?? '';
+      const keys = [...this.objects.keys()].filter((key) => key.startsWith(prefix)).sort();
+      const delimiter = command.input.Delimiter;
+      if (delimiter) {
+        // Keys with the delimiter after the prefix roll up into one common prefix each.
+        const direct = keys.filter((key) => !key.slice(prefix.length).includes(delimiter));
+        const rolled = new Set(
+          keys
+            .filter((key) => key.slice(prefix.length).includes(delimiter))
+            .map((key) => key.slice(0, key.indexOf(delimiter, prefix.length) + 1)),
+        );
+        return {
+          Contents: direct.map((Key) => ({ Key })),
+          CommonPrefixes: [...rolled].map((Prefix) => ({ Prefix })),
+          IsTruncated: false,
+        };
+      }
       return { Contents: keys.slice(0, command.input.MaxKeys ?? 1000).map((Key) => ({ Key })), IsTruncated: false };
     }
     throw new Error(`FakeS3 does not implement ${name}`);
@@ -272,12 +288,53 @@ describe('S3UserStorage.move', () => {
     expect([...fake.objects.keys()]).toEqual([`${base}a.txt`]);
   });
 
+  it('with `expected`, leaves a source that is not the journaled one where it is (changed), from the HEAD it makes anyway', async () => {
+    const { fake, storage } = setup();
+    fake.put(`${base}a.txt`, 'hello');
+    const stamp = (await storage.stat('a.txt'))!;
+    const heads = () => fake.log.filter((name) => name === 'HeadObjectCommand').length;
+    const before = heads();
+    expect(
+      await storage.move('a.txt', 'b.txt', { expected: { size: stamp.size + 1, mtimeMs: stamp.mtimeMs } }),
+    ).toEqual({
+      kind: 'changed',
+    });
+    expect(
+      await storage.move('a.txt', 'b.txt', { expected: { size: stamp.size, mtimeMs: stamp.mtimeMs + 1 } }),
+    ).toEqual({
+      kind: 'changed',
+    });
+    expect(heads() - before).toBe(2);
+    expect(fake.objects.has(`${base}a.txt`)).toBe(true);
+    expect(fake.objects.has(`${base}b.txt`)).toBe(false);
+    expect(await storage.move('a.txt', 'b.txt', { expected: stamp })).toEqual({ kind: 'moved' });
+  });
+
   it('answers source-missing for a missing source and refuses paths outside the prefix', async () => {
     const { storage } = setup();
     expect(await storage.move('nothing.txt', 'd/nothing.txt')).toEqual({ kind: 'source-missing' });
     await expect(storage.move('../x/a.txt', 'a.txt')).rejects.toThrow(PathRuleError);
     await expect(storage.move('a.txt', '/users/x/a.txt')).rejects.toThrow(PathRuleError);
     expect(() => new S3UserStorage(setup().target, '../other')).toThrow();
+  });
+});
+
+describe('S3UserStorage folder name index', () => {
+  it("names a folder's objects and implied folders from one delimited listing; null where a file holds the name", async () => {
+    const { fake, storage } = setup();
+    const index = storage.capabilities.folderNameIndex!;
+    fake.put(`${base}docs/a.txt`, 'a');
+    fake.put(`${base}docs/b.txt`, 'b');
+    fake.put(`${base}docs/deep/c.txt`, 'c');
+    fake.put(`${base}docs/`, '');
+    fake.put(`${base}file`, 'x');
+    const lists = () => fake.log.filter((name) => name === 'ListObjectsV2Command').length;
+    const before = lists();
+    expect(await index.namesIn('docs')).toEqual(new Set(['a.txt', 'b.txt', 'deep']));
+    expect(lists() - before).toBe(1);
+    expect(await index.namesIn('empty/folder')).toEqual(new Set());
+    expect(await index.namesIn('file')).toBeNull();
+    expect(await index.namesIn('')).toEqual(new Set(['docs', 'file']));
   });
 });
 

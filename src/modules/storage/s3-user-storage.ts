@@ -201,7 +201,8 @@ export class S3UserStorage implements UserStorage {
   /** Nothing beyond what every backend has: no synchronous path, no local files, no temps, no state files. */
   readonly capabilities: StorageCapabilities = {
     syncFileOperations: null,
-    folderNameIndex: null,
+    // Planning checks destinations against one listing per folder instead of a HEAD per file.
+    folderNameIndex: { namesIn: (relativePath) => this.namesIn(relativePath) },
     localFiles: null,
     stateFiles: null,
     strayTempCleanup: null,
@@ -287,6 +288,30 @@ export class S3UserStorage implements UserStorage {
       yield page;
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
+  }
+
+  /**
+   * Every name directly in the folder (objects and the folders that keys below it imply), or null
+   * when a file holds the folder's name; an empty set for a folder with nothing in it. One
+   * ListObjectsV2 (with a delimiter) per 1,000 names, and one HEAD for the folder's own name.
+   */
+  private async namesIn(relativePath: string): Promise<Set<string> | null> {
+    const normalized = normalizeUserPath(relativePath, 'path');
+    if (normalized !== '' && (await this.head(this.fileKey(normalized)))) return null;
+    const folderKey = this.folderKey(normalized);
+    const names = new Set<string>();
+    for await (const page of this.listPages(folderKey, '/')) {
+      for (const object of page.Contents ?? []) {
+        const name = object.Key?.slice(folderKey.length);
+        // The folder's own marker (`<folder>/`) names nothing in it.
+        if (name) names.add(name);
+      }
+      for (const prefix of page.CommonPrefixes ?? []) {
+        const name = prefix.Prefix?.slice(folderKey.length, -1);
+        if (name) names.add(name);
+      }
+    }
+    return names;
   }
 
   /** Keys below `prefix` (up to `max`). */
@@ -449,6 +474,11 @@ export class S3UserStorage implements UserStorage {
     for (let attempt = 0; attempt < 3; attempt += 1) {
       const source = await this.head(fromKey, true);
       if (!source) return { kind: 'source-missing' };
+      // The HEAD this move makes anyway answers MoveOptions.expected (no stat before the move).
+      const { expected } = options;
+      if (expected && (source.ContentLength !== expected.size || objectMtimeMs(source) !== expected.mtimeMs)) {
+        return { kind: 'changed' };
+      }
       const existing = await this.head(toKey, true);
       if (existing) {
         if (!options.mayBeDone || !this.isCopyOf(fromPath, source, existing)) return { kind: 'destination-exists' };

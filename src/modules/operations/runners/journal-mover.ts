@@ -138,10 +138,14 @@ export class JournalMover {
     const { storage, operation } = context;
     const destination = record.destinationPath as string;
     try {
-      const current = await storage.stat(record.sourcePath);
-      if (!current) return sourceMissing(record, policy, await storage.stat(destination));
-      const reason = policy.verify ? await policy.verify(record, current) : null;
-      if (reason) return outcome(record, 'skipped', reason);
+      // Only a verify step (apply) needs the source's stat before the move; otherwise the move
+      // itself says whether the source is gone, which saves a stat per file (a HEAD on S3).
+      if (policy.verify) {
+        const current = await storage.stat(record.sourcePath);
+        if (!current) return sourceMissing(record, policy, await storage.stat(destination));
+        const reason = await policy.verify(record, current);
+        if (reason) return outcome(record, 'skipped', reason);
+      }
       let target = destination;
       for (let n = 1; n <= MAX_RENAME_ATTEMPTS; n += 1) {
         // A resumed run (not the first claim) may find the journaled destination holding this file
@@ -152,7 +156,11 @@ export class JournalMover {
           tempKey: tempKeyOf(operation.id, record.seq),
         });
         if (moved.kind === 'moved') return outcome(record, policy.movedStatus);
-        if (moved.kind === 'source-missing') return outcome(record, 'failed', 'source vanished');
+        if (moved.kind === 'source-missing') {
+          // Gone before the first try: an earlier run may have moved it (its destination tells).
+          if (n === 1 && !policy.verify) return sourceMissing(record, policy, await storage.stat(destination));
+          return outcome(record, 'failed', 'source vanished');
+        }
         if (policy.onConflict === 'skip') return outcome(record, 'skipped', 'destination exists');
         target = numberedAlternative(destination, n);
         // Journal the new name before the file can land there.
