@@ -118,7 +118,7 @@ export class OperationsController {
       400,
       [
         'rootPath must be shorter than or equal to 4096 characters',
-        'rootPath must be a string (the folder to organize, relative to your folder)',
+        'rootPath must be a string (a folder relative to your folder)',
       ],
     ],
     401,
