@@ -177,6 +177,40 @@ describe('find_similar_images: perceptual hash groups, hostile images, validatio
       expect(record.hash).toMatch(/^[0-9a-f]{16}$/);
     }
 
+    // Cleanup with the images to keep: the other members go to the quarantine; a rollback puts them back.
+    const post = (body: Record<string, unknown>) => t.http().post('/api/v1/operations').set(auth()).send(body);
+    const cleanupOf = { type: 'cleanup_duplicates', sourceOperationId: created.id };
+    expect((await post(cleanupOf).expect(400)).body.message).toBe(
+      'keepPaths is required to clean up the groups of a find_similar_images operation',
+    );
+    expect((await post({ ...cleanupOf, keepPaths: ['photos/room.png'] }).expect(400)).body.message).toBe(
+      "keepPaths: photos/room.png is not an image of one of the source's groups",
+    );
+    await post({ ...cleanupOf, keepPaths: ['../photos/sunset.png'] }).expect(400);
+    await post({ ...cleanupOf, keepPaths: [] }).expect(400);
+    await post({ ...cleanupOf, keepPaths: 'photos/sunset.png' }).expect(400);
+    await post({ ...cleanupOf, keepPaths: ['photos/sunset.png'], keep: 'oldest' }).expect(400);
+    await post({ ...cleanupOf, keepPaths: Array.from({ length: 1001 }, (_, i) => `p/${i}.png`) }).expect(400);
+    const cleanup = await createOperation(t, user, { ...cleanupOf, keepPaths: ['photos/sunset.png'] });
+    expect((await waitForOperation(t, user, cleanup.id)).status).toBe('completed');
+    const quarantine = `.fileorganizer/quarantine/${cleanup.id}`;
+    const after = manifest(root);
+    expect(Object.keys(after).sort()).toEqual(
+      [
+        'photos/notes.txt',
+        'photos/room.png',
+        'photos/stripes.png',
+        'photos/sunset.png',
+        `${quarantine}/photos/sunset-edited.png`,
+        `${quarantine}/photos/sunset-half.png`,
+        `${quarantine}/photos/sunset-q60.jpg`,
+      ].sort(),
+    );
+    expect(after[`${quarantine}/photos/sunset-half.png`]).toBe(before['photos/sunset-half.png']);
+    const rollback = await t.http().post(`/api/v1/operations/${cleanup.id}/rollback`).set(auth()).expect(202);
+    expect((await waitForOperation(t, user, rollback.body.id as string)).status).toBe('completed');
+    expect(manifest(root, { skip: (relative) => relative.startsWith('.fileorganizer') })).toEqual(before);
+
     // A stricter threshold of 0 keeps only identical hashes together (the copies differ a little).
     const strict = await createOperation(t, user, { type: 'find_similar_images', rootPath: 'photos', threshold: 0 });
     await waitForOperation(t, user, strict.id);
@@ -194,6 +228,9 @@ describe('find_similar_images: perceptual hash groups, hostile images, validatio
       'mixed/room.png': picturePng,
       'mixed/room-copy.png': picturePng,
     });
+    // Over the 200 MB cap: skipped unread (a sparse file, so the test writes almost nothing).
+    fs.writeFileSync(path.join(root, 'mixed/big.jpg'), Buffer.from([0xff, 0xd8, 0xff, 0xe0]));
+    fs.truncateSync(path.join(root, 'mixed/big.jpg'), 201 * 1024 * 1024);
     const rssBefore = process.memoryUsage().rss;
     const created = await createOperation(t, user, { type: 'find_similar_images', rootPath: 'mixed' });
     const done = await waitForOperation(t, user, created.id);
@@ -206,6 +243,7 @@ describe('find_similar_images: perceptual hash groups, hostile images, validatio
       status: 'failed',
       error: 'image dimensions exceed 100 megapixels',
     });
+    expect(byPath.get('mixed/big.jpg')).toMatchObject({ status: 'skipped', error: 'larger than 200 MB', hash: null });
     expect(byPath.get('mixed/script.png')).toMatchObject({
       status: 'failed',
       error: 'not a supported image (its content is another type)',
@@ -233,6 +271,7 @@ describe('find_similar_images: perceptual hash groups, hostile images, validatio
     await post({ type: 'find_similar_images', rootPath: 'missing' }).expect(400);
     await post({ type: 'find_similar_images', rootPath: 'pics', options: { destination: 'x' } }).expect(400);
     await post({ type: 'find_similar_images', rootPath: 'pics', dryRun: true }).expect(400);
+    await post({ type: 'organize', rootPath: 'pics', keepPaths: ['pics/a.png'] }).expect(400);
 
     const mine = await createOperation(t, user, { type: 'find_similar_images', rootPath: 'pics', threshold: 32 });
     await waitForOperation(t, user, mine.id);
@@ -252,6 +291,14 @@ describe('find_similar_images: perceptual hash groups, hostile images, validatio
     expect(groups).toHaveLength(1);
     expect(groups[0].files).toEqual(['dups/a.png', 'dups/b.png']);
     expect(groups[0]).not.toHaveProperty('members');
+    // keepPaths is for similar images only; an organize's groups are cleaned by `keep`.
+    const refused = await t
+      .http()
+      .post('/api/v1/operations')
+      .set(auth())
+      .send({ type: 'cleanup_duplicates', sourceOperationId: operation.id, keepPaths: ['dups/a.png'] })
+      .expect(400);
+    expect(refused.body.message).toBe('keepPaths belongs to the cleanup of a find_similar_images operation');
     expect(fs.existsSync(path.join(root, 'dups/a.png'))).toBe(true);
   });
 });

@@ -82,6 +82,11 @@ export type StoredOptions = Partial<OrganizeOptions> & {
   settledMs?: number;
   /** find_similar_images: the largest Hamming distance (of 64-bit pHashes) to a group's first member. */
   threshold?: number;
+  /**
+   * cleanup_duplicates of a find_similar_images operation: the images kept (normalized paths); the
+   * other members of their groups are quarantined.
+   */
+  keepPaths?: string[];
 };
 
 /** find_similar_images: the default and the bounds of `threshold`. */

@@ -118,19 +118,46 @@ export class OperationsCommandsService {
         throw new BadRequestException('rootPath and options belong to organize; a cleanup works on its source');
       }
       const source = await this.queries.findOwned(user, dto.sourceOperationId as string);
-      if (source.type !== 'organize' || source.status !== 'completed') {
-        throw new ConflictException('sourceOperationId must name a completed organize operation');
+      const similar = source.type === 'find_similar_images';
+      if ((source.type !== 'organize' && !similar) || source.status !== 'completed') {
+        throw new ConflictException(
+          'sourceOperationId must name a completed organize or find_similar_images operation',
+        );
+      }
+      let keepPaths: string[] | undefined;
+      if (similar) {
+        if (dto.keepPaths === undefined) {
+          throw new BadRequestException(
+            'keepPaths is required to clean up the groups of a find_similar_images operation',
+          );
+        }
+        if (dto.keep !== undefined) {
+          throw new BadRequestException('keep belongs to exact duplicates; similar images are kept by keepPaths');
+        }
+        keepPaths = [...new Set(dto.keepPaths.map((raw, i) => this.checkedPath(raw, `keepPaths[${i}]`)))];
+        const grouped = await this.records.groupedPaths(source.id, keepPaths);
+        const stray = keepPaths.find((keepPath) => !grouped.has(keepPath));
+        if (stray !== undefined) {
+          throw new BadRequestException(`keepPaths: ${stray} is not an image of one of the source's groups`);
+        }
+      } else if (dto.keepPaths !== undefined) {
+        throw new BadRequestException('keepPaths belongs to the cleanup of a find_similar_images operation');
       }
       return {
         type: 'cleanup_duplicates',
         storage: source.storage,
         rootPath: source.rootPath,
         dryRun: dto.dryRun ?? false,
-        options: { destination: source.options.destination, keep: dto.keep ?? DEFAULT_KEEP_POLICY },
+        options: similar
+          ? { keepPaths }
+          : { destination: source.options.destination, keep: dto.keep ?? DEFAULT_KEEP_POLICY },
         sourceOperationId: source.id,
       };
     }
 
+    if (dto.keepPaths !== undefined) {
+      throw new BadRequestException('keepPaths belongs to cleanup_duplicates');
+    }
     if (dto.keep !== undefined || dto.sourceOperationId !== undefined) {
       throw new BadRequestException('keep and sourceOperationId belong to cleanup_duplicates');
     }

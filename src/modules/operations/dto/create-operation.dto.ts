@@ -1,6 +1,9 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import {
+  ArrayMaxSize,
+  ArrayMinSize,
+  IsArray,
   IsBoolean,
   IsIn,
   IsInt,
@@ -16,6 +19,9 @@ import {
 } from 'class-validator';
 import { CONFLICT_MODES, KEEP_POLICIES, OPERATION_TYPES, SIMILARITY_THRESHOLD } from '../operation.types.js';
 import type { ConflictMode, KeepPolicy } from '../operation.types.js';
+
+/** The most images one cleanup of similar images may name to keep. */
+export const MAX_KEEP_PATHS = 1000;
 
 export class OrganizeOptionsDto {
   @ApiPropertyOptional({
@@ -110,6 +116,23 @@ export class CreateOperationDto {
   @IsOptional()
   @IsIn(KEEP_POLICIES)
   keep?: KeepPolicy;
+
+  @ApiPropertyOptional({
+    type: [String],
+    maxItems: MAX_KEEP_PATHS,
+    description:
+      'cleanup_duplicates of a find_similar_images operation (required there, refused otherwise): the images to ' +
+      'keep, relative to your folder, each a member of one of its groups. Every other member of the groups ' +
+      'holding a kept image goes to the quarantine (nothing is deleted); groups without one are left alone',
+    example: ['photos/beach.png'],
+  })
+  @ValidateIf((dto: CreateOperationDto) => dto.keepPaths !== undefined)
+  @IsArray({ message: 'keepPaths must be a list of paths' })
+  @ArrayMinSize(1, { message: 'keepPaths must name at least one image' })
+  @ArrayMaxSize(MAX_KEEP_PATHS, { message: `keepPaths may name at most ${MAX_KEEP_PATHS} images` })
+  @IsString({ each: true, message: 'each of keepPaths must be a string' })
+  @MaxLength(4096, { each: true })
+  keepPaths?: string[];
 
   @ApiPropertyOptional({
     minimum: SIMILARITY_THRESHOLD.min,

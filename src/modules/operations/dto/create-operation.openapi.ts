@@ -17,13 +17,18 @@ export class OrganizeOperationRequestDto extends PickType(CreateOperationDto, ['
   @ApiPropertyOptional({ type: OrganizeOptionsDto }) options?: OrganizeOptionsDto;
 }
 
-export class CleanupDuplicatesOperationRequestDto extends PickType(CreateOperationDto, ['dryRun', 'keep'] as const) {
+export class CleanupDuplicatesOperationRequestDto extends PickType(CreateOperationDto, [
+  'dryRun',
+  'keep',
+  'keepPaths',
+] as const) {
   @ApiProperty({ enum: ['cleanup_duplicates'] }) type!: 'cleanup_duplicates';
 
   @ApiProperty({
     format: 'uuid',
     description:
-      'A completed organize operation of yours: its duplicate groups are cleaned, on its storage, in its folder',
+      'A completed organize (or find_similar_images, with keepPaths) operation of yours: its groups are ' +
+      'cleaned, on its storage, in its folder',
   })
   sourceOperationId!: string;
 }
