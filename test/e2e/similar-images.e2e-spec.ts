@@ -283,6 +283,35 @@ describe('find_similar_images: perceptual hash groups, hostile images, validatio
       .expect(404);
   });
 
+  it('keeps pHashes in a cache keyed like the exact hashes: an unchanged file is not decoded again', async () => {
+    const picturePng = await picture(sunset);
+    writeTree(root, { 'cached/a.png': picturePng, 'cached/b.png': picturePng });
+    const stamp = 1_700_000_000; // whole seconds: the stamp put back below is exactly the same
+    for (const name of ['a.png', 'b.png']) fs.utimesSync(path.join(root, 'cached', name), stamp, stamp);
+    const first = await createOperation(t, user, { type: 'find_similar_images', rootPath: 'cached' });
+    await waitForOperation(t, user, first.id);
+    const hashOf = async (id: string) =>
+      new Map((await fileRecords(t, user, id)).map((record) => [record.sourcePath, record.hash]));
+    const firstHashes = await hashOf(first.id);
+    // Same size and mtime, other bytes (no longer decodable): only a cache hit still answers the hash.
+    const garbage = Buffer.alloc(picturePng.length, 0x42);
+    picturePng.copy(garbage, 0, 0, 8);
+    fs.writeFileSync(path.join(root, 'cached/b.png'), garbage);
+    fs.utimesSync(path.join(root, 'cached/b.png'), stamp, stamp);
+    const second = await createOperation(t, user, { type: 'find_similar_images', rootPath: 'cached' });
+    await waitForOperation(t, user, second.id);
+    expect(await hashOf(second.id)).toEqual(firstHashes);
+    // A changed stamp misses the cache: the garbage is decoded and fails.
+    fs.utimesSync(path.join(root, 'cached/b.png'), stamp + 10, stamp + 10);
+    const third = await createOperation(t, user, { type: 'find_similar_images', rootPath: 'cached' });
+    await waitForOperation(t, user, third.id);
+    const records = await fileRecords(t, user, third.id);
+    expect(records.find((record) => record.sourcePath === 'cached/b.png')).toMatchObject({
+      status: 'failed',
+      error: 'not a readable image',
+    });
+  });
+
   it('exact duplicate groups of organize answer as before: no members, no distances', async () => {
     const same = await picture(stripes);
     writeTree(root, { 'dups/a.png': same, 'dups/b.png': same });

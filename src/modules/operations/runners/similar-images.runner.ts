@@ -1,6 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { eventLoopSliceDue, yieldEventLoop } from '../../../common/event-loop-slice.js';
 import { DuplicateGroupsStore } from '../../duplicates/duplicate-groups.store.js';
+import { HashCacheStore, PERCEPTUAL_HASH_CACHE } from '../../duplicates/hash-cache.store.js';
+import type { PersistentHashCache } from '../../duplicates/persistent-hash-cache.js';
 import type { StoredGroup } from '../../duplicates/duplicate-groups.store.js';
 import {
   hasImageExtension,
@@ -45,6 +47,7 @@ export class SimilarImagesRunner {
     private readonly groups: DuplicateGroupsStore,
     private readonly scanning: ScanningService,
     private readonly operations: OperationsRepository,
+    private readonly hashCaches: HashCacheStore,
   ) {}
 
   async run(context: RunContext): Promise<void> {
@@ -59,7 +62,10 @@ export class SimilarImagesRunner {
     if (tracker.isCancelRequested) return;
     tracker.set({ filesTotal: images.length });
     await tracker.enterPhase('hashing');
-    const hashed = await this.hashAll(context, images);
+    const cache = await this.hashCaches.open(context.storage, PERCEPTUAL_HASH_CACHE);
+    const hashed = await this.hashAll(context, images, cache);
+    // What was learned is kept even when the run was cancelled: the next run skips those decodes.
+    await this.hashCaches.save(context.storage, cache, PERCEPTUAL_HASH_CACHE);
     if (!hashed) return;
     const threshold = operation.options.threshold ?? SIMILARITY_THRESHOLD.default;
     const similar = await groupSimilar(
@@ -112,6 +118,7 @@ export class SimilarImagesRunner {
   private async hashAll(
     context: RunContext,
     images: StoredFile[],
+    cache: PersistentHashCache,
   ): Promise<{ seq: number; size: number; hash: PerceptualHash }[] | null> {
     const { operation, tracker } = context;
     const hashed: { seq: number; size: number; hash: PerceptualHash }[] = [];
@@ -133,7 +140,7 @@ export class SimilarImagesRunner {
       const outcome =
         seq >= MAX_IMAGES_PER_RUN
           ? { skipped: `over ${MAX_IMAGES_PER_RUN} images in one run` }
-          : await this.hashOne(context, file);
+          : await this.cachedHash(context, file, cache);
       if ('hash' in outcome) {
         record.hash = formatPerceptualHash(outcome.hash);
         record.matchedBy = PERCEPTUAL_HASH_MATCH;
@@ -158,6 +165,29 @@ export class SimilarImagesRunner {
     }
     return hashed;
   }
+
+  /**
+   * The image's pHash from the cache when the file is the one hashed before (same device, inode,
+   * size and mtime; files without an inode, as on S3, are never cached), else decoded and learned.
+   */
+  private async cachedHash(
+    context: RunContext,
+    file: StoredFile,
+    cache: PersistentHashCache,
+  ): Promise<{ hash: PerceptualHash } | { skipped: string } | { failed: string }> {
+    const cacheable = file.ino !== 0 && file.size <= MAX_IMAGE_BYTES;
+    if (cacheable) {
+      const entry = cache.find(file.dev, file.ino, file.size, file.mtimeMs);
+      if (entry >= 0 && cache.copyPartial(entry, this.words, 0)) {
+        return { hash: { hi: this.words[1], lo: this.words[0] } };
+      }
+    }
+    const outcome = await this.hashOne(context, file);
+    if (cacheable && 'hash' in outcome) cache.learnPartial(file, outcome.hash.lo, outcome.hash.hi);
+    return outcome;
+  }
+
+  private readonly words = new Uint32Array(2);
 
   private async hashOne(
     context: RunContext,
