@@ -63,9 +63,13 @@ export class SimilarImagesRunner {
     tracker.set({ filesTotal: images.length });
     await tracker.enterPhase('hashing');
     const cache = await this.hashCaches.open(context.storage, PERCEPTUAL_HASH_CACHE);
-    const hashed = await this.hashAll(context, images, cache);
-    // What was learned is kept even when the run was cancelled: the next run skips those decodes.
-    await this.hashCaches.save(context.storage, cache, PERCEPTUAL_HASH_CACHE);
+    let hashed: Awaited<ReturnType<SimilarImagesRunner['hashAll']>>;
+    try {
+      hashed = await this.hashAll(context, images, cache);
+    } finally {
+      // What was learned is kept even when the run is cancelled or handed back: the next run skips those decodes.
+      await this.hashCaches.save(context.storage, cache, PERCEPTUAL_HASH_CACHE);
+    }
     if (!hashed) return;
     const threshold = operation.options.threshold ?? SIMILARITY_THRESHOLD.default;
     const similar = await groupSimilar(
@@ -86,7 +90,7 @@ export class SimilarImagesRunner {
       this.groups.save(manager, operation.id, stored),
     );
     const totals = await this.groups.totals(operation.id);
-    tracker.set({ duplicatesFound: totals.files, reclaimableBytes: totals.reclaimableBytes });
+    tracker.set({ duplicatesFound: totals.redundant, reclaimableBytes: totals.reclaimableBytes });
   }
 
   /** The candidate images (by extension), sorted by path so the grouping is deterministic. */
