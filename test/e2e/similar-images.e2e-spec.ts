@@ -312,6 +312,48 @@ describe('find_similar_images: perceptual hash groups, hostile images, validatio
     });
   });
 
+  it('cleanup with keepPaths: a protected member stays, a member changed since the scan stays, nothing is ever deleted', async () => {
+    const original = await picture(room);
+    const jpeg = await sharp(original).jpeg({ quality: 60 }).toBuffer();
+    const half = await sharp(original)
+      .resize(WIDTH / 2, HEIGHT / 2)
+      .png()
+      .toBuffer();
+    writeTree(root, {
+      'shots/room.png': original,
+      'shots/room.jpg': jpeg,
+      'shots/keep-me/room-half.png': half,
+      'shots/room-copy.png': original,
+    });
+    const found = await createOperation(t, user, { type: 'find_similar_images', rootPath: 'shots' });
+    await waitForOperation(t, user, found.id);
+    expect((await groupsOf(found.id))[0].files).toHaveLength(4);
+    // Nothing moved, so nothing to roll back.
+    await t.http().post(`/api/v1/operations/${found.id}/rollback`).set(auth()).expect(409);
+    await t
+      .http()
+      .put('/api/v1/me/protected-paths')
+      .set(auth())
+      .send({ paths: ['shots/keep-me'] })
+      .expect(200);
+    fs.appendFileSync(path.join(root, 'shots/room-copy.png'), 'changed');
+    const before = manifest(root);
+    const cleanup = await createOperation(t, user, {
+      type: 'cleanup_duplicates',
+      sourceOperationId: found.id,
+      keepPaths: ['shots/room.png'],
+    });
+    expect((await waitForOperation(t, user, cleanup.id)).status).toBe('completed');
+    const byPath = new Map((await fileRecords(t, user, cleanup.id)).map((record) => [record.sourcePath, record]));
+    expect(byPath.get('shots/room.png')).toMatchObject({ status: 'skipped', error: 'kept' });
+    expect(byPath.get('shots/keep-me/room-half.png')).toMatchObject({ status: 'skipped', error: 'protected' });
+    expect(byPath.get('shots/room-copy.png')).toMatchObject({ status: 'skipped', error: 'changed since the scan' });
+    expect(byPath.get('shots/room.jpg')).toMatchObject({ status: 'quarantined' });
+    const after = manifest(root);
+    expect(after[`.fileorganizer/quarantine/${cleanup.id}/shots/room.jpg`]).toBe(before['shots/room.jpg']);
+    expect(Object.keys(after)).toHaveLength(Object.keys(before).length);
+  });
+
   it('exact duplicate groups of organize answer as before: no members, no distances', async () => {
     const same = await picture(stripes);
     writeTree(root, { 'dups/a.png': same, 'dups/b.png': same });
