@@ -6,6 +6,7 @@ import { AddResumeCount1764440000000 } from './1764440000000-AddResumeCount.js';
 import { AddOperationStatusCounts1764468000000 } from './1764468000000-AddOperationStatusCounts.js';
 import { AddRuleFiltersAndProtectedPaths1764480000000 } from './1764480000000-AddRuleFiltersAndProtectedPaths.js';
 import { CreateWatches1764490000000 } from './1764490000000-CreateWatches.js';
+import { AddSimilarImages1764500000000 } from './1764500000000-AddSimilarImages.js';
 
 /** Every migration, in order. Listed by class so the app, the CLI and the tests load the same set. */
 export const migrations = [
@@ -17,4 +18,5 @@ export const migrations = [
   AddOperationStatusCounts1764468000000,
   AddRuleFiltersAndProtectedPaths1764480000000,
   CreateWatches1764490000000,
+  AddSimilarImages1764500000000,
 ];

@@ -136,6 +136,19 @@ export const RESPONSE_EXAMPLES: Record<string, unknown> = {
       keep: 'sorted/Images/photo.JPG',
       files: ['sorted/Images/photo.JPG', 'sorted/Images/photo (copy).JPG'],
     },
+    // A find_similar_images group: the same page, with each member's distance to the first.
+    {
+      hash: 'c3a1f0e07b8d9c42',
+      size: 2_481_152,
+      count: 3,
+      keep: 'photos/beach.png',
+      files: ['photos/beach-small.png', 'photos/beach.jpg', 'photos/beach.png'],
+      members: [
+        { path: 'photos/beach-small.png', distance: 0 },
+        { path: 'photos/beach.jpg', distance: 2 },
+        { path: 'photos/beach.png', distance: 1 },
+      ],
+    },
   ]),
   OperationReportDto: {
     byCategory: { Images: { files: 2, bytes: 2_408_448 }, Documents: { files: 1, bytes: 3072 } },

@@ -16,6 +16,7 @@ export enum OperationJobName {
   Apply = 'apply',
   Rollback = 'rollback',
   CleanupDuplicates = 'cleanup_duplicates',
+  FindSimilarImages = 'find_similar_images',
   /**
    * Before job kinds had names every job was `run`; such jobs, queued by an older release, still
    * run (by their operation row's type). Nothing enqueues it any more.

@@ -222,11 +222,13 @@ describe('OpenAPI examples (e2e)', () => {
 
   it('every POST /operations example, sent as is, is accepted and runs to completion', async () => {
     const values = Object.values(createBody().examples ?? {}).map((entry) => entry.value as Record<string, unknown>);
-    // The organize example names `inbox`; a duplicate gives the cleanup example work to do.
+    // The organize example names `inbox`; a duplicate gives the cleanup example work to do. The
+    // find_similar_images example names `photos`.
     writeTree(userFolder(t, user), {
       'inbox/a.jpg': 'same bytes',
       'inbox/a copy.jpg': 'same bytes',
       'inbox/b.pdf': 'b',
+      'photos/not-really.jpg': 'not an image',
     });
     const order = ['organize', 'cleanup_duplicates'];
     values.sort((a, b) => order.indexOf(String(a.type)) - order.indexOf(String(b.type)));
@@ -237,7 +239,7 @@ describe('OpenAPI examples (e2e)', () => {
         // The only part of an example that cannot be sent as is: the id of one's own organize.
         expect(organized).toBeDefined();
         body = { ...value, sourceOperationId: organized };
-      } else if (value.type !== 'organize') {
+      } else if (value.type !== 'organize' && value.type !== 'find_similar_images') {
         throw new Error(`no recipe to send the ${String(value.type)} example: add one here`);
       }
       const created = await createOperation(t, user, body, 202);

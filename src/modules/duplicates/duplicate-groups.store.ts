@@ -8,6 +8,12 @@ export interface StoredGroup {
   size: number;
   /** The file records (by seq) of the operation that found the group. */
   seqs: number[];
+  /**
+   * Similar-image groups only (find_similar_images): each member's Hamming distance between its
+   * perceptual hash and the first member's, in `seqs` order (0 for the first). Absent for exact
+   * duplicate groups, whose members are byte-identical.
+   */
+  distances?: number[];
 }
 
 export interface GroupTotals {
@@ -40,27 +46,37 @@ export class DuplicateGroupsStore {
     for (let start = 0; start < groups.length; start += 500) {
       const chunk = groups.slice(start, start + 500);
       await manager.query(
-        `INSERT INTO duplicate_groups (operation_id, position, hash, size, file_seqs)
-         SELECT $1, u.position, u.hash, u.size, string_to_array(u.seqs, ',')::int[]
-           FROM unnest($2::int[], $3::text[], $4::bigint[], $5::text[]) AS u(position, hash, size, seqs)`,
+        `INSERT INTO duplicate_groups (operation_id, position, hash, size, file_seqs, distances)
+         SELECT $1, u.position, u.hash, u.size, string_to_array(u.seqs, ',')::int[],
+                string_to_array(nullif(u.distances, ''), ',')::int[]
+           FROM unnest($2::int[], $3::text[], $4::bigint[], $5::text[], $6::text[])
+             AS u(position, hash, size, seqs, distances)`,
         [
           operationId,
           chunk.map((g) => g.position),
           chunk.map((g) => g.hash),
           chunk.map((g) => g.size),
           chunk.map((g) => g.seqs.join(',')),
+          chunk.map((g) => g.distances?.join(',') ?? ''),
         ],
       );
     }
   }
 
   async page(operationId: string, offset: number, limit: number): Promise<StoredGroup[]> {
-    const rows: { position: number; hash: string; size: string; file_seqs: number[] }[] = await this.dataSource.query(
-      `SELECT position, hash, size, file_seqs FROM duplicate_groups WHERE operation_id = $1
-        ORDER BY position OFFSET $2 LIMIT $3`,
-      [operationId, offset, limit],
-    );
-    return rows.map((row) => ({ position: row.position, hash: row.hash, size: Number(row.size), seqs: row.file_seqs }));
+    const rows: { position: number; hash: string; size: string; file_seqs: number[]; distances: number[] | null }[] =
+      await this.dataSource.query(
+        `SELECT position, hash, size, file_seqs, distances FROM duplicate_groups WHERE operation_id = $1
+          ORDER BY position OFFSET $2 LIMIT $3`,
+        [operationId, offset, limit],
+      );
+    return rows.map((row) => ({
+      position: row.position,
+      hash: row.hash,
+      size: Number(row.size),
+      seqs: row.file_seqs,
+      ...(row.distances ? { distances: row.distances } : {}),
+    }));
   }
 
   async totals(operationId: string): Promise<GroupTotals> {

@@ -357,6 +357,17 @@ export class FileRecordsStore {
     }
   }
 
+  /** Which of `paths` are the source path of a member of one of the operation's duplicate groups. */
+  async groupedPaths(operationId: string, paths: string[]): Promise<Set<string>> {
+    const rows: { source_path: string }[] = await this.dataSource.query(
+      `SELECT f.source_path FROM file_records f
+        WHERE f.operation_id = $1 AND f.source_path = ANY($2::text[])
+          AND EXISTS (SELECT 1 FROM duplicate_groups g WHERE g.operation_id = $1 AND f.seq = ANY(g.file_seqs))`,
+      [operationId, paths],
+    );
+    return new Set(rows.map((row) => row.source_path));
+  }
+
   /** Where each of these records' files is now: the destination once moved, else the source. */
   async currentPaths(
     operationId: string,

@@ -13,5 +13,7 @@ export function jobNameFor(operation: Pick<Operation, 'type' | 'sourceOperationI
       return OperationJobName.Rollback;
     case 'cleanup_duplicates':
       return OperationJobName.CleanupDuplicates;
+    case 'find_similar_images':
+      return OperationJobName.FindSimilarImages;
   }
 }

@@ -11,7 +11,7 @@ import type {
 } from './operation.types.js';
 
 @Entity({ name: 'operations' })
-@Check('operations_type_check', `"type" IN ('organize', 'cleanup_duplicates', 'rollback')`)
+@Check('operations_type_check', `"type" IN ('organize', 'cleanup_duplicates', 'rollback', 'find_similar_images')`)
 @Check(
   'operations_status_check',
   `"status" IN ('pending', 'running', 'completed', 'failed', 'cancelled', 'rolled_back')`,

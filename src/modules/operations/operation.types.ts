@@ -1,4 +1,4 @@
-export const OPERATION_TYPES = ['organize', 'cleanup_duplicates', 'rollback'] as const;
+export const OPERATION_TYPES = ['organize', 'cleanup_duplicates', 'rollback', 'find_similar_images'] as const;
 export type OperationType = (typeof OPERATION_TYPES)[number];
 
 export const OPERATION_STATUSES = ['pending', 'running', 'completed', 'failed', 'cancelled', 'rolled_back'] as const;
@@ -80,4 +80,14 @@ export type StoredOptions = Partial<OrganizeOptions> & {
    * plan (they may still be being written); the watch's next run takes them.
    */
   settledMs?: number;
+  /** find_similar_images: the largest Hamming distance (of 64-bit pHashes) to a group's first member. */
+  threshold?: number;
+  /**
+   * cleanup_duplicates of a find_similar_images operation: the images kept (normalized paths); the
+   * other members of their groups are quarantined.
+   */
+  keepPaths?: string[];
 };
+
+/** find_similar_images: the default and the bounds of `threshold`. */
+export const SIMILARITY_THRESHOLD = { default: 8, min: 0, max: 32 } as const;

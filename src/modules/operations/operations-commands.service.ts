@@ -20,6 +20,7 @@ import { StorageService } from '../storage/storage.service.js';
 import { MissingPathError, normalizeRequestPath, PathRuleError, pathsOverlap } from '../storage/user-path.js';
 import type { CreateOperationDto } from './dto/create-operation.dto.js';
 import type { Operation } from './operation.entity.js';
+import { SIMILARITY_THRESHOLD } from './operation.types.js';
 import type { OperationProgress, OperationStatus, OperationTrigger, StoredOptions } from './operation.types.js';
 import { IdempotencyKeyReusedError, OperationsRepository } from './operations.repository.js';
 import type { OperationDraft } from './operations.repository.js';
@@ -109,32 +110,95 @@ export class OperationsCommandsService {
   /** Validates a create request and turns it into the row to insert (no side effects but the user folder). */
   private async draftFromRequest(user: AuthUser, dto: CreateOperationDto): Promise<OperationDraft> {
     const storageKind = dto.storage ?? 'local';
+    if (dto.threshold !== undefined && dto.type !== 'find_similar_images') {
+      throw new BadRequestException('threshold belongs to find_similar_images');
+    }
     if (dto.type === 'cleanup_duplicates') {
       if (dto.options !== undefined || dto.rootPath !== undefined) {
         throw new BadRequestException('rootPath and options belong to organize; a cleanup works on its source');
       }
       const source = await this.queries.findOwned(user, dto.sourceOperationId as string);
-      if (source.type !== 'organize' || source.status !== 'completed') {
-        throw new ConflictException('sourceOperationId must name a completed organize operation');
+      const similar = source.type === 'find_similar_images';
+      if ((source.type !== 'organize' && !similar) || source.status !== 'completed') {
+        throw new ConflictException(
+          'sourceOperationId must name a completed organize or find_similar_images operation',
+        );
+      }
+      let keepPaths: string[] | undefined;
+      if (similar) {
+        if (dto.keepPaths === undefined) {
+          throw new BadRequestException(
+            'keepPaths is required to clean up the groups of a find_similar_images operation',
+          );
+        }
+        if (dto.keep !== undefined) {
+          throw new BadRequestException('keep belongs to exact duplicates; similar images are kept by keepPaths');
+        }
+        keepPaths = [...new Set(dto.keepPaths.map((raw, i) => this.checkedPath(raw, `keepPaths[${i}]`)))];
+        const grouped = await this.records.groupedPaths(source.id, keepPaths);
+        const stray = keepPaths.find((keepPath) => !grouped.has(keepPath));
+        if (stray !== undefined) {
+          throw new BadRequestException(`keepPaths: ${stray} is not an image of one of the source's groups`);
+        }
+      } else if (dto.keepPaths !== undefined) {
+        throw new BadRequestException('keepPaths belongs to the cleanup of a find_similar_images operation');
       }
       return {
         type: 'cleanup_duplicates',
         storage: source.storage,
         rootPath: source.rootPath,
         dryRun: dto.dryRun ?? false,
-        options: { destination: source.options.destination, keep: dto.keep ?? DEFAULT_KEEP_POLICY },
+        options: similar
+          ? { keepPaths }
+          : { destination: source.options.destination, keep: dto.keep ?? DEFAULT_KEEP_POLICY },
         sourceOperationId: source.id,
       };
     }
 
+    if (dto.keepPaths !== undefined) {
+      throw new BadRequestException('keepPaths belongs to cleanup_duplicates');
+    }
     if (dto.keep !== undefined || dto.sourceOperationId !== undefined) {
       throw new BadRequestException('keep and sourceOperationId belong to cleanup_duplicates');
+    }
+    if (dto.type === 'find_similar_images') {
+      if (dto.options !== undefined || dto.dryRun === true) {
+        throw new BadRequestException(
+          'options and dryRun belong to organize; find_similar_images never moves anything',
+        );
+      }
+      const rootPath = this.checkedPath(dto.rootPath ?? '', 'rootPath');
+      await this.assertFolders(storageKind, user, rootPath, rootPath);
+      return {
+        type: 'find_similar_images',
+        storage: storageKind,
+        rootPath,
+        dryRun: false,
+        options: { threshold: dto.threshold ?? SIMILARITY_THRESHOLD.default },
+      };
     }
     const rootPath = this.checkedPath(dto.rootPath ?? '', 'rootPath');
     const destination = this.checkedPath(dto.options?.destination ?? rootPath, 'options.destination');
     const template = dto.options?.template ?? DEFAULT_TEMPLATE;
     const problem = templateProblem(template);
     if (problem) throw new BadRequestException(`options.${problem}`);
+    await this.assertFolders(storageKind, user, rootPath, destination);
+    const options: StoredOptions = {
+      destination,
+      template,
+      onConflict: dto.options?.onConflict ?? 'rename',
+      includeHidden: dto.options?.includeHidden ?? false,
+    };
+    return { type: 'organize', storage: storageKind, rootPath, dryRun: dto.dryRun ?? false, options };
+  }
+
+  /** rootPath is a folder (no link, no reserved name); a destination other than it is one or missing. */
+  private async assertFolders(
+    storageKind: 'local' | 's3',
+    user: AuthUser,
+    rootPath: string,
+    destination: string,
+  ): Promise<void> {
     const storage = await this.storage.forUser(storageKind, user.id);
     try {
       await storage.assertFolder(rootPath, 'rootPath');
@@ -146,13 +210,6 @@ export class OperationsCommandsService {
     } finally {
       storage.close?.();
     }
-    const options: StoredOptions = {
-      destination,
-      template,
-      onConflict: dto.options?.onConflict ?? 'rename',
-      includeHidden: dto.options?.includeHidden ?? false,
-    };
-    return { type: 'organize', storage: storageKind, rootPath, dryRun: dto.dryRun ?? false, options };
   }
 
   private checkedPath(raw: string, field: string): string {

@@ -32,6 +32,12 @@ export interface DuplicateGroupView {
   /** The file the default keep policy (oldest) keeps. */
   keep: string;
   files: string[];
+  /**
+   * Groups of similar images (find_similar_images) only: the members in group order, the first one
+   * first, each with the Hamming distance of its perceptual hash to the first one's (0 for it).
+   * Absent for exact duplicate groups (their distances would all be 0).
+   */
+  members?: { path: string; distance: number }[];
 }
 
 export interface OperationReport {
@@ -135,13 +141,21 @@ export class OperationsQueriesService implements OperationAccess {
         .map((seq) => where.get(seq))
         .filter((file): file is { path: string; mtimeMs: number; size: number } => file !== undefined);
       const sorted = files.map((file) => file.path).sort();
-      return {
+      const view: DuplicateGroupView = {
         hash: group.hash,
         size: group.size,
         count: files.length,
         keep: files.length ? selectKeeper(files, DEFAULT_KEEP_POLICY).path : '',
         files: sorted,
       };
+      const distances = group.distances;
+      if (distances) {
+        view.members = group.seqs.flatMap((seq, i) => {
+          const file = where.get(seq);
+          return file ? [{ path: file.path, distance: distances[i] }] : [];
+        });
+      }
+      return view;
     });
     return { items, total: totals.groups, page, limit };
   }

@@ -11,6 +11,7 @@ import { ProgressTracking } from './progress-tracker.js';
 import { OperationRecoveryService } from './operation-recovery.service.js';
 import { ApplyProcessor } from './processors/apply.processor.js';
 import { CleanupDuplicatesProcessor } from './processors/cleanup-duplicates.processor.js';
+import { FindSimilarImagesProcessor } from './processors/find-similar-images.processor.js';
 import { LegacyRunProcessor } from './processors/legacy-run.processor.js';
 import { OperationJobsWorker } from './processors/operation-jobs.worker.js';
 import { OrganizeProcessor } from './processors/organize.processor.js';
@@ -20,6 +21,7 @@ import { CleanupRunner } from './runners/cleanup.runner.js';
 import { JournalMover } from './runners/journal-mover.js';
 import { OrganizeRunner } from './runners/organize.runner.js';
 import { RollbackRunner } from './runners/rollback.runner.js';
+import { SimilarImagesRunner } from './runners/similar-images.runner.js';
 
 /**
  * The worker side of operations: one Bull processor per job kind, the worker they share, and the
@@ -43,12 +45,14 @@ import { RollbackRunner } from './runners/rollback.runner.js';
     ApplyProcessor,
     RollbackProcessor,
     CleanupDuplicatesProcessor,
+    FindSimilarImagesProcessor,
     LegacyRunProcessor,
     ProgressTracking,
     OrganizeRunner,
     RollbackRunner,
     JournalMover,
     CleanupRunner,
+    SimilarImagesRunner,
     QuarantineService,
     QuarantinePurgeScheduler,
     OperationRecoveryService,

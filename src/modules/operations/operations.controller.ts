@@ -98,7 +98,7 @@ export class OperationsController {
   ) {}
 
   @Post()
-  @ApiOperation({ summary: 'Start an operation (organize or cleanup_duplicates)' })
+  @ApiOperation({ summary: 'Start an operation (organize, cleanup_duplicates or find_similar_images)' })
   @HttpCode(HttpStatus.ACCEPTED)
   @RateLimit({ name: 'operations.create', configured: 'operationsCreate' })
   @ApiHeader({
@@ -118,7 +118,7 @@ export class OperationsController {
       400,
       [
         'rootPath must be shorter than or equal to 4096 characters',
-        'rootPath must be a string (the folder to organize, relative to your folder)',
+        'rootPath must be a string (a folder relative to your folder)',
       ],
     ],
     401,
@@ -232,7 +232,12 @@ export class OperationsController {
   }
 
   @Get(':id/duplicates')
-  @ApiOperation({ summary: 'The duplicate groups an operation found' })
+  @ApiOperation({
+    summary: 'The duplicate groups an operation found',
+    description:
+      'Exact copies for an organize operation; similar images for a find_similar_images operation, whose groups ' +
+      "also list `members` with each one's `distance` (Hamming distance of perceptual hashes) to the first member",
+  })
   @ApiOkResponse({ type: DuplicateGroupPageDto })
   @ApiErrors([400, ['limit must not be greater than 200']], 401, [404, 'Operation not found'])
   duplicates(

@@ -17,21 +17,43 @@ export class OrganizeOperationRequestDto extends PickType(CreateOperationDto, ['
   @ApiPropertyOptional({ type: OrganizeOptionsDto }) options?: OrganizeOptionsDto;
 }
 
-export class CleanupDuplicatesOperationRequestDto extends PickType(CreateOperationDto, ['dryRun', 'keep'] as const) {
+export class CleanupDuplicatesOperationRequestDto extends PickType(CreateOperationDto, [
+  'dryRun',
+  'keep',
+  'keepPaths',
+] as const) {
   @ApiProperty({ enum: ['cleanup_duplicates'] }) type!: 'cleanup_duplicates';
 
   @ApiProperty({
     format: 'uuid',
     description:
-      'A completed organize operation of yours: its duplicate groups are cleaned, on its storage, in its folder',
+      'A completed organize (or find_similar_images, with keepPaths) operation of yours: its groups are ' +
+      'cleaned, on its storage, in its folder',
   })
   sourceOperationId!: string;
+}
+
+export class FindSimilarImagesOperationRequestDto extends PickType(CreateOperationDto, [
+  'storage',
+  'threshold',
+] as const) {
+  @ApiProperty({ enum: ['find_similar_images'] }) type!: 'find_similar_images';
+
+  @ApiProperty({
+    description:
+      'Folder to look for similar images in, relative to your folder (same rules as organize). Nothing is moved: ' +
+      'the groups are read with GET /operations/{id}/duplicates, each member with its `distance`',
+    example: 'photos',
+    maxLength: 4096,
+  })
+  rootPath!: string;
 }
 
 /** Every type POST /operations accepts, with its documented shape. */
 export const OPERATION_REQUEST_SHAPES = {
   organize: OrganizeOperationRequestDto,
   cleanup_duplicates: CleanupDuplicatesOperationRequestDto,
+  find_similar_images: FindSimilarImagesOperationRequestDto,
 } as const;
 
 /** One example per type, each valid as is (test/e2e/openapi-examples sends them). */
@@ -48,6 +70,10 @@ export const OPERATION_REQUEST_EXAMPLES = {
   cleanup_duplicates: {
     summary: 'cleanup_duplicates: quarantine the extra copies an organize found',
     value: { type: 'cleanup_duplicates', sourceOperationId: '3f2c8a4e-5b7d-4c1e-9a2f-6d8e0b1c2a3f', keep: 'oldest' },
+  },
+  find_similar_images: {
+    summary: 'find_similar_images: group resized, re-encoded or lightly edited copies of photos',
+    value: { type: 'find_similar_images', rootPath: 'photos', threshold: 8 },
   },
 } as const;
 

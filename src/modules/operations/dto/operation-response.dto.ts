@@ -1,4 +1,4 @@
-import { ApiProperty } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { FILE_STATUSES, OPERATION_STATUSES, OPERATION_TRIGGERS, OPERATION_TYPES, PHASES } from '../operation.types.js';
 
 export class ProgressDto {
@@ -101,12 +101,34 @@ export class OperationReportDto {
   @ApiProperty({ nullable: true, type: Number }) durationMs!: number | null;
 }
 
+export class SimilarImageMemberDto {
+  @ApiProperty({ description: 'Where the image is now, relative to your folder' }) path!: string;
+  @ApiProperty({
+    minimum: 0,
+    maximum: 64,
+    description: "Hamming distance of its 64-bit perceptual hash to the group's first member's (0 for the first)",
+  })
+  distance!: number;
+}
+
 export class DuplicateGroupDto {
-  @ApiProperty({ description: 'SHA-256 of the content' }) hash!: string;
-  @ApiProperty({ description: 'Bytes of each copy' }) size!: number;
+  @ApiProperty({
+    description:
+      "SHA-256 of the content; for a find_similar_images group the first member's perceptual hash (16 hex digits)",
+  })
+  hash!: string;
+  @ApiProperty({ description: "Bytes of each copy (find_similar_images: the first member's size)" }) size!: number;
   @ApiProperty() count!: number;
   @ApiProperty({ description: 'The copy the default policy (oldest) keeps' }) keep!: string;
   @ApiProperty({ type: [String], description: 'Where the copies are now, relative to your folder' }) files!: string[];
+  @ApiPropertyOptional({
+    type: SimilarImageMemberDto,
+    isArray: true,
+    description:
+      'find_similar_images groups only (absent for exact duplicates): the members in group order, the first ' +
+      'one first, each with its distance to it',
+  })
+  members?: SimilarImageMemberDto[];
 }
 
 export class DuplicateGroupPageDto {

@@ -43,6 +43,7 @@ describe('the operations queue start-up check', () => {
       OperationJobName.Apply,
       OperationJobName.Rollback,
       OperationJobName.CleanupDuplicates,
+      OperationJobName.FindSimilarImages,
     ]);
   });
 

@@ -69,6 +69,7 @@ export class CleanupRunner {
   }
 
   private async plan(context: RunContext): Promise<void> {
+    if (context.operation.options.keepPaths) return this.planSimilar(context, context.operation.options.keepPaths);
     const { operation, storage, tracker } = context;
     const sourceId = operation.sourceOperationId as string;
     const keep = operation.options.keep ?? DEFAULT_KEEP_POLICY;
@@ -135,6 +136,83 @@ export class CleanupRunner {
         }
         records.push(...rejected);
         tracker.add({ filesScanned: group.seqs.length, bytesScanned: group.seqs.length * group.size });
+      }
+      for (const record of records) {
+        record.seq = seq;
+        seq += 1;
+      }
+      await this.records.insert(operation.id, context.epoch, records);
+      await tracker.tick();
+    }
+  }
+
+  /**
+   * The plan for the groups of a find_similar_images operation: the images are not equal, so
+   * nothing is verified against the group's hash; instead each member must still be the file that
+   * was hashed (same size and mtime), its sha256 is taken now (the move re-verifies against it),
+   * and only groups holding a kept image (one that is still there) are cleaned.
+   */
+  private async planSimilar(context: RunContext, keepPaths: string[]): Promise<void> {
+    const { operation, storage, tracker } = context;
+    const sourceId = operation.sourceOperationId as string;
+    const keep = new Set(keepPaths);
+    const quarantine = quarantineFolder(operation.id);
+    const protectedPaths = await this.protectedPaths.forUser(operation.userId);
+    let seq = 0;
+    for (let offset = 0; ; offset += GROUP_PAGE) {
+      const groups = await this.groups.page(sourceId, offset, GROUP_PAGE);
+      if (groups.length === 0) return;
+      const where = await this.records.currentPaths(
+        sourceId,
+        groups.flatMap((group) => group.seqs),
+      );
+      const records: PlannedFile[] = [];
+      for (const group of groups) {
+        const members = group.seqs.flatMap((member) => where.get(member) ?? []);
+        if (!members.some((member) => keep.has(member.path))) continue;
+        const planned: PlannedFile[] = [];
+        const settled: PlannedFile[] = [];
+        let keptPresent = false;
+        for (const known of members) {
+          const record: PlannedFile = {
+            seq: 0,
+            sourcePath: known.path,
+            destinationPath: `${quarantine}/${known.path}`,
+            category: null,
+            matchedBy: null,
+            size: known.size,
+            mtimeMs: known.mtimeMs,
+            hash: null,
+            status: 'planned',
+            error: null,
+          };
+          const current = await storage.stat(known.path).catch(() => null);
+          if (!current || !sameContentStamp(current, known)) {
+            settled.push({
+              ...record,
+              destinationPath: null,
+              status: 'skipped',
+              error: current ? 'changed since the scan' : 'missing',
+            });
+          } else if (keep.has(known.path)) {
+            keptPresent = true;
+            settled.push({ ...record, destinationPath: null, status: 'skipped', error: 'kept' });
+          } else if (protectedPaths.covers(known.path)) {
+            settled.push({ ...record, destinationPath: null, status: 'skipped', error: PROTECTED_REASON });
+          } else {
+            const hash = await storage.contentHash(known.path).catch(() => null);
+            if (hash === null) settled.push({ ...record, destinationPath: null, status: 'skipped', error: 'missing' });
+            else planned.push({ ...record, hash });
+          }
+        }
+        // Never take the others away when no kept image is left to stand for them.
+        for (const record of planned) {
+          records.push(
+            keptPresent ? record : { ...record, destinationPath: null, status: 'skipped', error: 'no kept image left' },
+          );
+        }
+        records.push(...settled);
+        tracker.add({ filesScanned: members.length, bytesScanned: members.reduce((sum, m) => sum + m.size, 0) });
       }
       for (const record of records) {
         record.seq = seq;
