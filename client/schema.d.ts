@@ -206,7 +206,7 @@ export interface paths {
         /** List your operations, newest first */
         get: operations["OperationsController_list"];
         put?: never;
-        /** Start an operation (organize or cleanup_duplicates) */
+        /** Start an operation (organize, cleanup_duplicates or find_similar_images) */
         post: operations["OperationsController_create"];
         delete?: never;
         options?: never;
@@ -323,7 +323,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The duplicate groups an operation found */
+        /**
+         * The duplicate groups an operation found
+         * @description Exact copies for an organize operation; similar images for a find_similar_images operation, whose groups also list `members` with each one's `distance` (Hamming distance of perceptual hashes) to the first member
+         */
         get: operations["OperationsController_duplicates"];
         put?: never;
         post?: never;
@@ -787,15 +790,44 @@ export interface components {
              */
             keep?: "oldest" | "newest" | "shortest_path";
             /**
+             * @description cleanup_duplicates of a find_similar_images operation (required there, refused otherwise): the images to keep, relative to your folder, each a member of one of its groups. Every other member of the groups holding a kept image goes to the quarantine (nothing is deleted); groups without one are left alone
+             * @example [
+             *       "photos/beach.png"
+             *     ]
+             */
+            keepPaths?: string[];
+            /**
              * @description discriminator enum property added by openapi-typescript
              * @enum {string}
              */
             type: "cleanup_duplicates";
             /**
              * Format: uuid
-             * @description A completed organize operation of yours: its duplicate groups are cleaned, on its storage, in its folder
+             * @description A completed organize (or find_similar_images, with keepPaths) operation of yours: its groups are cleaned, on its storage, in its folder
              */
             sourceOperationId: string;
+        };
+        FindSimilarImagesOperationRequestDto: {
+            /**
+             * @default local
+             * @enum {string}
+             */
+            storage?: "local" | "s3";
+            /**
+             * @description find_similar_images: the largest Hamming distance between two images' 64-bit perceptual hashes (DCT pHash) for them to count as similar; 0 = the same hash, 8 (default) = resized, re-encoded or slightly edited copies
+             * @default 8
+             */
+            threshold?: number;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "find_similar_images";
+            /**
+             * @description Folder to look for similar images in, relative to your folder (same rules as organize). Nothing is moved: the groups are read with GET /operations/{id}/duplicates, each member with its `distance`
+             * @example photos
+             */
+            rootPath: string;
         };
         ProgressDto: {
             /** @enum {string} */
@@ -824,7 +856,7 @@ export interface components {
             /** Format: uuid */
             id: string;
             /** @enum {string} */
-            type: "organize" | "cleanup_duplicates" | "rollback";
+            type: "organize" | "cleanup_duplicates" | "rollback" | "find_similar_images";
             /** @enum {string} */
             status: "pending" | "running" | "completed" | "failed" | "cancelled" | "rolled_back";
             /** @enum {string} */
@@ -898,16 +930,24 @@ export interface components {
             page: number;
             limit: number;
         };
+        SimilarImageMemberDto: {
+            /** @description Where the image is now, relative to your folder */
+            path: string;
+            /** @description Hamming distance of its 64-bit perceptual hash to the group's first member's (0 for the first) */
+            distance: number;
+        };
         DuplicateGroupDto: {
-            /** @description SHA-256 of the content */
+            /** @description SHA-256 of the content; for a find_similar_images group the first member's perceptual hash (16 hex digits) */
             hash: string;
-            /** @description Bytes of each copy */
+            /** @description Bytes of each copy (find_similar_images: the first member's size) */
             size: number;
             count: number;
             /** @description The copy the default policy (oldest) keeps */
             keep: string;
             /** @description Where the copies are now, relative to your folder */
             files: string[];
+            /** @description find_similar_images groups only (absent for exact duplicates): the members in group order, the first one first, each with its distance to it */
+            members?: components["schemas"]["SimilarImageMemberDto"][];
         };
         DuplicateGroupPageDto: {
             items: components["schemas"]["DuplicateGroupDto"][];
@@ -1204,7 +1244,7 @@ export interface components {
             /** Format: uuid */
             id: string;
             /** @enum {string} */
-            type: "organize" | "cleanup_duplicates" | "rollback";
+            type: "organize" | "cleanup_duplicates" | "rollback" | "find_similar_images";
             /** @enum {string} */
             status: "pending" | "running" | "completed" | "failed" | "cancelled" | "rolled_back";
             /** @enum {string} */
@@ -2512,7 +2552,7 @@ export interface operations {
                 page?: number;
                 limit?: number;
                 status?: "pending" | "running" | "completed" | "failed" | "cancelled" | "rolled_back";
-                type?: "organize" | "cleanup_duplicates" | "rollback";
+                type?: "organize" | "cleanup_duplicates" | "rollback" | "find_similar_images";
                 /** @description Only the operations this watch started */
                 watchId?: string;
             };
@@ -2622,7 +2662,7 @@ export interface operations {
         /** @description One shape per `type` */
         requestBody: {
             content: {
-                "application/json": components["schemas"]["OrganizeOperationRequestDto"] | components["schemas"]["CleanupDuplicatesOperationRequestDto"];
+                "application/json": components["schemas"]["OrganizeOperationRequestDto"] | components["schemas"]["CleanupDuplicatesOperationRequestDto"] | components["schemas"]["FindSimilarImagesOperationRequestDto"];
             };
         };
         responses: {
@@ -2682,7 +2722,7 @@ export interface operations {
                      *       "error": "Bad Request",
                      *       "message": [
                      *         "rootPath must be shorter than or equal to 4096 characters",
-                     *         "rootPath must be a string (the folder to organize, relative to your folder)"
+                     *         "rootPath must be a string (a folder relative to your folder)"
                      *       ]
                      *     }
                      */
@@ -3484,9 +3524,34 @@ export interface operations {
                      *             "sorted/Images/photo.JPG",
                      *             "sorted/Images/photo (copy).JPG"
                      *           ]
+                     *         },
+                     *         {
+                     *           "hash": "c3a1f0e07b8d9c42",
+                     *           "size": 2481152,
+                     *           "count": 3,
+                     *           "keep": "photos/beach.png",
+                     *           "files": [
+                     *             "photos/beach-small.png",
+                     *             "photos/beach.jpg",
+                     *             "photos/beach.png"
+                     *           ],
+                     *           "members": [
+                     *             {
+                     *               "path": "photos/beach-small.png",
+                     *               "distance": 0
+                     *             },
+                     *             {
+                     *               "path": "photos/beach.jpg",
+                     *               "distance": 2
+                     *             },
+                     *             {
+                     *               "path": "photos/beach.png",
+                     *               "distance": 1
+                     *             }
+                     *           ]
                      *         }
                      *       ],
-                     *       "total": 1,
+                     *       "total": 2,
                      *       "page": 1,
                      *       "limit": 50
                      *     }
@@ -4457,7 +4522,7 @@ export interface operations {
                 page?: number;
                 limit?: number;
                 status?: "pending" | "running" | "completed" | "failed" | "cancelled" | "rolled_back";
-                type?: "organize" | "cleanup_duplicates" | "rollback";
+                type?: "organize" | "cleanup_duplicates" | "rollback" | "find_similar_images";
                 /** @description Only this user's operations */
                 userId?: string;
                 storage?: "local" | "s3";
