@@ -493,8 +493,9 @@
       $('plan-rows').replaceChildren();
       $('duplicate-groups').replaceChildren();
       await loadPlan(operation, report, run);
-      if (operation.type === 'organize') await loadGroups(operation, report, run);
-      else $('duplicates').hidden = true;
+      if (operation.type === 'organize' || operation.type === 'find_similar_images') {
+        await loadGroups(operation, report, run);
+      } else $('duplicates').hidden = true;
     } catch (error) {
       say(error.message);
     }
@@ -508,6 +509,16 @@
       operation.type === 'organize'
         ? `; ${report.duplicates.groups} duplicate groups (${bytes(report.duplicates.reclaimableBytes)} reclaimable)`
         : '';
+    if (operation.type === 'find_similar_images') {
+      // Nothing moves in this kind of operation: every image it looked at is recorded 'skipped'
+      // (or 'failed' with the reason), so the totals say what was found instead of "0 moved".
+      const found = report.duplicates;
+      const seen = report.skipped + report.failed;
+      return (
+        `${found.groups} ${found.groups === 1 ? 'group' : 'groups'} of similar images (${found.files} images) ` +
+        `among ${seen} ${seen === 1 ? 'image' : 'images'}; ${report.failed} failed${took}`
+      );
+    }
     if (operation.dryRun) {
       const planned = await request('GET', `/api/v1/operations/${operation.id}/files?status=planned&limit=1`);
       return `${planned.total} planned, nothing moved (dry run); ${rest}${groups}${took}`;
@@ -551,22 +562,50 @@
     if (!stillShowing(operation, run) || groupPage !== wanted - 1) return;
     groupPage = wanted;
     const list = $('duplicate-groups');
+    const similar = operation.type === 'find_similar_images';
     for (const group of page.items) {
       const item = document.createElement('li');
-      item.textContent = `${group.count} identical files of ${bytes(group.size)}:`;
       const files = document.createElement('ul');
-      for (const file of group.files) {
-        const entry = document.createElement('li');
-        entry.textContent = file === group.keep ? `${file} (the oldest: kept by default)` : file;
-        files.appendChild(entry);
+      if (similar) {
+        // Similar images are not copies: the user picks the one to keep in each group (the first
+        // member by default), and the cleanup sends those as keepPaths.
+        item.textContent = `${group.members.length} similar images:`;
+        const name = `keep-${list.childElementCount}`;
+        group.members.forEach((member, index) => {
+          const entry = document.createElement('li');
+          const label = document.createElement('label');
+          const choice = document.createElement('input');
+          choice.type = 'radio';
+          choice.name = name;
+          choice.value = member.path;
+          choice.checked = index === 0;
+          choice.dataset.testid = 'keep-image';
+          label.append(choice, ` ${member.path} (distance ${member.distance})`);
+          entry.appendChild(label);
+          files.appendChild(entry);
+        });
+      } else {
+        item.textContent = `${group.count} identical files of ${bytes(group.size)}:`;
+        for (const file of group.files) {
+          const entry = document.createElement('li');
+          entry.textContent = file === group.keep ? `${file} (the oldest: kept by default)` : file;
+          files.appendChild(entry);
+        }
       }
       item.appendChild(files);
       list.appendChild(item);
     }
-    $('duplicates-summary').textContent =
-      `${page.total} ${page.total === 1 ? 'group' : 'groups'} of identical files; ` +
-      `${bytes(report.duplicates.reclaimableBytes)} to reclaim by keeping one copy of each.`;
+    $('duplicates-title').textContent = similar ? 'Similar images' : 'Duplicates';
+    $('duplicates-summary').textContent = similar
+      ? `${page.total} ${page.total === 1 ? 'group' : 'groups'} of similar images; ` +
+        'choose the image to keep in each group shown.'
+      : `${page.total} ${page.total === 1 ? 'group' : 'groups'} of identical files; ` +
+        `${bytes(report.duplicates.reclaimableBytes)} to reclaim by keeping one copy of each.`;
     $('duplicates-more').hidden = list.childElementCount >= page.total;
+    $('cleanup-keep-label').hidden = similar;
+    $('start-cleanup').textContent = similar
+      ? 'Move the other images of these groups to the quarantine'
+      : 'Move the other copies to the quarantine';
     $('cleanup-form').hidden = operation.status !== 'completed';
     $('duplicates').hidden = page.total === 0;
   }
@@ -585,10 +624,18 @@
     event.preventDefault();
     if (!current || reportFor !== current.id) return;
     try {
+      const choice =
+        current.type === 'find_similar_images'
+          ? {
+              keepPaths: [...$('duplicate-groups').querySelectorAll('input[type="radio"]:checked')].map(
+                (input) => input.value,
+              ),
+            }
+          : { keep: $('cleanup-form').elements.keep.value };
       const operation = await request('POST', '/api/v1/operations', {
         type: 'cleanup_duplicates',
         sourceOperationId: current.id,
-        keep: $('cleanup-form').elements.keep.value,
+        ...choice,
       });
       say('Started the duplicate cleanup: the extra copies go to the quarantine.', true);
       open(operation);

@@ -2,9 +2,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
+import sharp from 'sharp';
 import { signUpAdmin } from '../utils/admin.js';
 import { ARTIFACTS, collectProblems, hasSocketServer, launchBrowser, screenshot } from '../utils/browser.js';
-import { createOperation, manifest, organize, userFolder, writeTree } from '../utils/operations.js';
+import { createOperation, manifest, organize, userFolder, waitForOperation, writeTree } from '../utils/operations.js';
 import { createTestApp, signUp } from '../utils/test-app.js';
 import type { SignedUpUser, TestApp } from '../utils/test-app.js';
 
@@ -326,6 +327,71 @@ describe('web console in headless Chromium', () => {
       `.fileorganizer/quarantine/${cleanupId}/photos/old/a.jpg`,
       'photos/a.jpg',
       'photos/other.jpg',
+    ]);
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
+  it('shows similar images with their distances and keeps the image the user picks in each group', async () => {
+    const owner = await signUp(t, 'console-similar');
+    // A smooth picture, the same picture at half size, and an unrelated one (diagonal bands).
+    const width = 320;
+    const height = 240;
+    const pixels = Buffer.alloc(width * height * 3);
+    const bands = Buffer.alloc(width * height * 3);
+    for (let y = 0; y < height; y += 1) {
+      for (let x = 0; x < width; x += 1) {
+        const at = (y * width + x) * 3;
+        const sun = (x - 220) ** 2 + (y - 70) ** 2 < 40 ** 2;
+        pixels[at] = sun ? 250 : 80 + y / 2;
+        pixels[at + 1] = sun ? 220 : 60 + y / 3;
+        pixels[at + 2] = sun ? 90 : 200 - y / 2;
+        const dark = Math.floor((x + y) / 40) % 2 === 0;
+        bands[at] = dark ? 30 : 200;
+        bands[at + 1] = dark ? 30 : 40;
+        bands[at + 2] = dark ? 30 : 40;
+      }
+    }
+    const raw = { raw: { width, height, channels: 3 as const } };
+    const original = await sharp(pixels, raw).png().toBuffer();
+    const smaller = await sharp(original)
+      .resize(width / 2)
+      .png()
+      .toBuffer();
+    const other = await sharp(bands, raw).png().toBuffer();
+    writeTree(userFolder(t, owner), { 'photos/a.png': original, 'photos/b-small.png': smaller, 'photos/c.png': other });
+    const found = await createOperation(t, owner, { type: 'find_similar_images', rootPath: 'photos' });
+    await waitForOperation(t, owner, found.id);
+
+    const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
+    const problems = collectProblems(page);
+    await page.goto(t.url);
+    await page.getByTestId('email').fill(owner.email);
+    await page.getByTestId('password').fill(owner.password);
+    await page.getByTestId('sign-in').click();
+    await page.locator(`#operations tr[data-operation-id="${found.id}"] button`).click();
+    await page.getByTestId('current-id').filter({ hasText: found.id }).waitFor();
+    // Nothing was moved, so the totals say what was found rather than "0 moved".
+    await page
+      .getByTestId('report-totals')
+      .filter({ hasText: /^1 group of similar images \(2 images\) among 3 images; 0 failed/ })
+      .waitFor();
+    // The groups load after the totals.
+    await page.locator('#duplicates-title').filter({ hasText: 'Similar images' }).waitFor();
+    const choices = page.getByTestId('keep-image');
+    expect(await choices.count()).toBe(2);
+    expect(await page.getByTestId('duplicate-groups').textContent()).toMatch(/photos\/a\.png \(distance 0\)/);
+    expect(await page.locator('#cleanup-keep-label').isHidden()).toBe(true);
+
+    // Keep the smaller copy: the original goes to the quarantine, the unrelated image stays.
+    await page.locator('input[data-testid="keep-image"][value="photos/b-small.png"]').check();
+    await page.getByTestId('start-cleanup').click();
+    const cleanupId = await waitForEnd(page, found.id);
+    expect(await text(page, 'current-status')).toBe('completed');
+    expect(Object.keys(manifest(userFolder(t, owner))).sort()).toEqual([
+      `.fileorganizer/quarantine/${cleanupId}/photos/a.png`,
+      'photos/b-small.png',
+      'photos/c.png',
     ]);
     expect(problems).toEqual([]);
     await page.close();
