@@ -69,6 +69,7 @@ export interface DirFd {
    * S_IFDIR, ... ; 0 if the kernel gave none), or -errno where statx failed. It builds no object and
    * no Error, since a walk makes this call once per entry and meets vanished entries as a matter of
    * course; `lastFile()` and `lastStat()` read the entry it stat'ed until the next call on this layer.
+   * The layer is one per process: read them right after, with no await or yield in between.
    */
   statType(dirfd: number, name: string): number;
   /** The last statType's entry as a walk reports a regular file, under `path`. */
