@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import {
   destinationProblem,
   isInside,
@@ -58,6 +59,38 @@ describe('user paths', () => {
     ['\uff0efileorganizer', false],
   ])('%j is reserved: %s', (name, reserved) => {
     expect(isReservedName(name)).toBe(reserved);
+  });
+
+  it('answers as the full rule (NFC, lower case) does, fast path for an ASCII first character included', () => {
+    const full = (name: string): boolean =>
+      name.toLowerCase().startsWith('.fileorganizer') ||
+      name.normalize('NFC').toLowerCase().startsWith('.fileorganizer');
+    // Names built from pieces of the reserved prefix, combining marks and look-alikes, so both branches are met.
+    const piece = fc.constantFrom(
+      '.',
+      '.fileorganizer',
+      'F',
+      'i',
+      'a',
+      '\u0301',
+      '\u0307',
+      '\u0130',
+      '\uff0e',
+      '\u212a',
+      'x',
+    );
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.string(),
+          fc.array(piece, { maxLength: 6 }).map((parts) => parts.join('')),
+        ),
+        (name) => {
+          expect(isReservedName(name)).toBe(full(name));
+        },
+      ),
+      { numRuns: 2000 },
+    );
   });
 
   it('refuses a reserved segment anywhere in a request path, and in a planned destination', () => {

@@ -24,6 +24,11 @@ export const RESERVED_PREFIX = '.fileorganizer';
  * some filesystems; case-insensitive filesystems fold case).
  */
 export function isReservedName(segment: string): boolean {
+  // Most names start with an ASCII character other than '.': neither NFC (an ASCII starter only
+  // composes into a non-ASCII letter) nor lower-casing makes that a '.', so the name cannot be
+  // reserved. Scans ask this once per entry; the two normalizations below are most of its cost.
+  const first = segment.charCodeAt(0);
+  if (first < 0x80 && first !== 0x2e) return false;
   // The raw spelling too: NFC can turn a reserved prefix into another name (".fileorganizer" +
   // U+0301 composes to "...ŕ"), and failing closed costs nothing.
   return (

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { loadDirFd, openTrustedFolder } from './dirfd.js';
+import { entryType, loadDirFd, openTrustedFolder, S_IFDIR, S_IFLNK, S_IFREG } from './dirfd.js';
 import type { DirFd } from './dirfd.js';
 
 const layer = loadDirFd();
@@ -51,6 +51,32 @@ describe('dirfd (openat/statx/renameat2 through koffi)', () => {
       });
     }
     expect(() => dirfd.stat(rootFd, 'missing')).toThrow(expect.objectContaining({ code: 'ENOENT' }));
+  });
+
+  it("statType/lastFile (a walk's statx) answer what fs.lstatSync answers, and -errno without throwing", () => {
+    if (!layer) return;
+    fs.mkdirSync(path.join(root, 'd'));
+    // Above 2^32 bytes and a negative mtime: both halves of the 64-bit fields are read.
+    fs.writeFileSync(path.join(root, 'big'), '');
+    fs.truncateSync(path.join(root, 'big'), 2 ** 32 + 5);
+    fs.utimesSync(path.join(root, 'big'), -1_000.25, -12_345.678901);
+    fs.symlinkSync('big', path.join(root, 'l'));
+    execFileSync('mkfifo', [path.join(root, 'fifo')]);
+    expect(dirfd.statType(rootFd, 'big')).toBe(S_IFREG);
+    const node = fs.lstatSync(path.join(root, 'big'));
+    expect(dirfd.lastFile('x/big')).toEqual({
+      path: 'x/big',
+      size: node.size,
+      mtimeMs: node.mtimeMs,
+      dev: node.dev,
+      ino: node.ino,
+    });
+    expect(dirfd.lastStat()).toEqual(dirfd.stat(rootFd, 'big'));
+    expect(dirfd.statType(rootFd, 'd')).toBe(S_IFDIR);
+    expect(dirfd.lastStat().ino).toBe(fs.lstatSync(path.join(root, 'd')).ino);
+    expect(dirfd.statType(rootFd, 'l')).toBe(S_IFLNK);
+    expect(entryType(dirfd.statType(rootFd, 'fifo'))).toBe('fifo');
+    expect(dirfd.statType(rootFd, 'missing')).toBe(-os.constants.errno.ENOENT);
   });
 
   it('never follows a link when opening a folder or a file; never waits on a FIFO', () => {

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
+import type { StoredFile } from '../storage-provider.js';
 
 /**
  * Directory-descriptor system calls (openat, statx, renameat2, linkat, unlinkat, mkdirat) on
@@ -63,6 +64,18 @@ export interface DirFd {
   makeFolder(dirfd: number, name: string, mode: number): void;
   /** The names in an open folder (not '.' or '..'). */
   names(dirfd: number): string[];
+  /**
+   * A walk's statx of `name` in `dirfd` (a link itself): the file type bits of its mode (S_IFREG,
+   * S_IFDIR, ... ; 0 if the kernel gave none), or -errno where statx failed. It builds no object and
+   * no Error, since a walk makes this call once per entry and meets vanished entries as a matter of
+   * course; `lastFile()` and `lastStat()` read the entry it stat'ed until the next call on this layer.
+   * The layer is one per process: read them right after, with no await or yield in between.
+   */
+  statType(dirfd: number, name: string): number;
+  /** The last statType's entry as a walk reports a regular file, under `path`. */
+  lastFile(path: string): StoredFile;
+  /** The last statType's entry, as stat() would have answered it. */
+  lastStat(): EntryStat;
 }
 
 const AT_FDCWD = -100;
@@ -77,6 +90,10 @@ const O_CLOEXEC = 0o2000000;
 const STATX_SIZE = 256;
 
 const S_IFMT = 0o170000;
+/** The file type bits statType() answers for a regular file, a folder and a symbolic link. */
+export const S_IFREG = 0o100000;
+export const S_IFDIR = 0o040000;
+export const S_IFLNK = 0o120000;
 const TYPES = new Map<number, EntryType>([
   [0o100000, 'file'],
   [0o040000, 'folder'],
@@ -91,9 +108,19 @@ const ERRNO_NAMES = new Map<number, string>(
   Object.entries(os.constants.errno).map(([name, value]) => [value, name] as [number, string]),
 );
 
+/** The type statx's file type bits (mode & S_IFMT) name. */
+export function entryType(typeBits: number): EntryType {
+  return TYPES.get(typeBits) ?? 'unknown';
+}
+
+/** The name of an errno value as Node's errors carry it in `code` ('ENOENT'). */
+export function errnoCode(errno: number): string {
+  return ERRNO_NAMES.get(errno) ?? `E${errno}`;
+}
+
 /** An Error as Node throws for a failed system call: `code` (e.g. 'ENOENT'), `errno`, `syscall`. */
 export function errnoError(errno: number, syscall: string, name?: string): NodeJS.ErrnoException {
-  const code = ERRNO_NAMES.get(errno) ?? `E${errno}`;
+  const code = errnoCode(errno);
   const error: NodeJS.ErrnoException = new Error(`${code}: ${syscall}${name === undefined ? '' : ` '${name}'`}`);
   error.code = code;
   error.errno = -errno;
@@ -107,20 +134,73 @@ function makedev(major: number, minor: number): number {
   return high + (major % 0x1000) * 0x100 + (minor % 0x100);
 }
 
-/** Decodes struct statx (one layout on every architecture: include/uapi/linux/stat.h). */
-export function decodeStatx(buffer: Buffer): EntryStat {
-  const mode = buffer.readUInt16LE(28);
-  // 64-bit fields read as two halves: no BigInt per call (this runs once per file of a walk).
-  const mtimeSec = buffer.readInt32LE(116) * 2 ** 32 + buffer.readUInt32LE(112);
-  return {
-    type: TYPES.get(mode & S_IFMT) ?? 'unknown',
-    mode: mode & 0o7777,
-    nlink: buffer.readUInt32LE(16),
-    ino: buffer.readUInt32LE(36) * 2 ** 32 + buffer.readUInt32LE(32),
-    size: buffer.readUInt32LE(44) * 2 ** 32 + buffer.readUInt32LE(40),
-    mtimeMs: mtimeSec * 1e3 + buffer.readUInt32LE(120) / 1e6,
-    dev: makedev(buffer.readUInt32LE(136), buffer.readUInt32LE(140)),
-  };
+/**
+ * struct statx (one layout on every architecture: include/uapi/linux/stat.h) read through typed-array
+ * views of one buffer: every field sits at a multiple of its width, and Linux on the architectures
+ * Node runs on is little-endian (as the host's typed arrays then are). 64-bit fields are read as two
+ * halves: no BigInt per call (this runs once per file of a walk).
+ */
+class StatxBuffer {
+  readonly bytes = new Uint8Array(STATX_SIZE);
+  private readonly u16 = new Uint16Array(this.bytes.buffer);
+  private readonly u32 = new Uint32Array(this.bytes.buffer);
+  private readonly i32 = new Int32Array(this.bytes.buffer);
+  /** The last device number computed, by its major and minor: a walk meets one device, mostly. */
+  private devMajor = -1;
+  private devMinor = -1;
+  private devNumber = 0;
+
+  /** stx_mode (offset 28). */
+  mode(): number {
+    return this.u16[14];
+  }
+
+  /** stx_size (offset 40). */
+  size(): number {
+    return this.u32[11] * 2 ** 32 + this.u32[10];
+  }
+
+  /** stx_ino (offset 32). */
+  ino(): number {
+    return this.u32[9] * 2 ** 32 + this.u32[8];
+  }
+
+  /** As Node computes Stats.mtimeMs from stx_mtime (offset 112: tv_sec as i64, tv_nsec as u32). */
+  mtimeMs(): number {
+    return (this.i32[29] * 2 ** 32 + this.u32[28]) * 1e3 + this.u32[30] / 1e6;
+  }
+
+  /** makedev(stx_dev_major, stx_dev_minor) (offsets 136 and 140). */
+  dev(): number {
+    const major = this.u32[34];
+    const minor = this.u32[35];
+    if (major !== this.devMajor || minor !== this.devMinor) {
+      this.devMajor = major;
+      this.devMinor = minor;
+      this.devNumber = makedev(major, minor);
+    }
+    return this.devNumber;
+  }
+
+  decode(): EntryStat {
+    const mode = this.mode();
+    return {
+      type: entryType(mode & S_IFMT),
+      mode: mode & 0o7777,
+      nlink: this.u32[4],
+      ino: this.ino(),
+      size: this.size(),
+      mtimeMs: this.mtimeMs(),
+      dev: this.dev(),
+    };
+  }
+}
+
+/** Decodes struct statx from its bytes (one layout on every architecture: include/uapi/linux/stat.h). */
+export function decodeStatx(bytes: Uint8Array): EntryStat {
+  const statx = new StatxBuffer();
+  statx.bytes.set(bytes.subarray(0, STATX_SIZE));
+  return statx.decode();
 }
 
 interface Koffi {
@@ -142,7 +222,7 @@ function bind(koffi: Koffi): DirFd {
   const unlinkat = libc.func('int unlinkat(int dirfd, const char *path, int flags)');
   const mkdirat = libc.func('int mkdirat(int dirfd, const char *path, unsigned int mode)');
   const { O_RDONLY, O_RDWR, O_CREAT, O_EXCL, O_DIRECTORY, O_NOFOLLOW, O_NONBLOCK } = fs.constants;
-  const statBuffer = Buffer.alloc(STATX_SIZE);
+  const statBuffer = new StatxBuffer();
   /** Set when the filesystem of the first rename answered that it has no RENAME_NOREPLACE. */
   let noRenameNoReplace = false;
 
@@ -151,8 +231,8 @@ function bind(koffi: Koffi): DirFd {
     return result;
   };
   const statxOf = (dirfd: number, name: string, flags: number): EntryStat => {
-    check(statx(dirfd, name, flags, STATX_BASIC_STATS, statBuffer), 'statx', name);
-    return decodeStatx(statBuffer);
+    check(statx(dirfd, name, flags, STATX_BASIC_STATS, statBuffer.bytes), 'statx', name);
+    return statBuffer.decode();
   };
   const link = (oldDirfd: number, oldName: string, newDirfd: number, newName: string): void => {
     check(linkat(oldDirfd, oldName, newDirfd, newName, 0), 'linkat', newName);
@@ -190,6 +270,18 @@ function bind(koffi: Koffi): DirFd {
     makeFolder: (dirfd, name, mode) => void check(mkdirat(dirfd, name, mode), 'mkdirat', name),
     // /proc/self/fd/N is the open folder itself (a magic link to the descriptor, not a path to it).
     names: (dirfd) => fs.readdirSync(`/proc/self/fd/${dirfd}`),
+    statType(dirfd, name) {
+      if (statx(dirfd, name, AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS, statBuffer.bytes) < 0) return -koffi.errno();
+      return statBuffer.mode() & S_IFMT;
+    },
+    lastFile: (path) => ({
+      path,
+      size: statBuffer.size(),
+      mtimeMs: statBuffer.mtimeMs(),
+      dev: statBuffer.dev(),
+      ino: statBuffer.ino(),
+    }),
+    lastStat: () => statBuffer.decode(),
   };
 }
 
@@ -210,6 +302,11 @@ export function loadDirFd(): DirFd | null {
   loaded = null;
   if (process.platform !== 'linux') {
     loadError = `not Linux (${process.platform})`;
+    return null;
+  }
+  // struct statx is read as little-endian halves (StatxBuffer).
+  if (os.endianness() !== 'LE') {
+    loadError = 'not a little-endian machine';
     return null;
   }
   try {

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import type { Readable } from 'node:stream';
 import { crashPoint } from '../../../common/faults/crash-point.js';
 import type {
@@ -15,8 +16,9 @@ import { PathEscapes, PathNotFound, PathRejected } from '../storage-errors.js';
 import { normalizeUserPath } from '../user-path.js';
 import { COPY_MTIME_TOLERANCE_MS, errorCode, hashFd, tempName, utimeSeconds, WALK_BATCH } from './common.js';
 import type { DirFd, EntryStat } from './dirfd.js';
-import { openTrustedFolder } from './dirfd.js';
+import { entryType, errnoCode, openTrustedFolder, S_IFDIR, S_IFLNK, S_IFREG } from './dirfd.js';
 
+const { ENOENT } = os.constants.errno;
 /** Folder descriptors a batch may keep open before the untouched ones are closed. */
 const MAX_CACHED_FOLDERS = 256;
 /** Codes that mean "no folder is there we may enter": missing, not a folder, or a link (O_NOFOLLOW). */
@@ -269,33 +271,28 @@ export class PinnedTree {
         }
         names.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
         const subfolders: typeof stack = [];
+        const prefix = folder.path === '' ? '' : `${folder.path}/`;
         for (const name of names) {
           if (!rules.admits(name)) continue;
-          const child = folder.path === '' ? name : `${folder.path}/${name}`;
-          let stat: EntryStat;
-          try {
-            stat = this.dirfd.stat(folder.fd, name);
-          } catch (error) {
-            // Gone since the listing: nothing to report.
-            if (errorCode(error) !== 'ENOENT')
-              batch.passed.push({ path: child, kind: 'unreadable', detail: errorCode(error) ?? 'unreadable' });
-            continue;
-          }
-          if (stat.type === 'folder') {
-            subfolders.push({ parent: folder, name, expected: stat, path: child });
-          } else if (stat.type === 'file') {
-            batch.files.push(toStoredFile(child, stat));
+          const child = prefix + name;
+          // One statx per entry, its fields read straight from the layer's buffer (statType/lastFile).
+          const type = this.dirfd.statType(folder.fd, name);
+          if (type === S_IFREG) {
+            batch.files.push(this.dirfd.lastFile(child));
             if (batch.files.length >= WALK_BATCH) {
               yield batch;
               batch = { files: [], passed: [] };
             }
-          } else {
+          } else if (type === S_IFDIR) {
+            subfolders.push({ parent: folder, name, expected: this.dirfd.lastStat(), path: child });
+          } else if (type < 0) {
+            // ENOENT: gone since the listing, nothing to report.
+            if (type !== -ENOENT) batch.passed.push({ path: child, kind: 'unreadable', detail: errnoCode(-type) });
+          } else if (type === S_IFLNK) {
             // Links are never followed; special files never opened.
-            batch.passed.push(
-              stat.type === 'link'
-                ? { path: child, kind: 'link' }
-                : { path: child, kind: 'special', detail: stat.type },
-            );
+            batch.passed.push({ path: child, kind: 'link' });
+          } else {
+            batch.passed.push({ path: child, kind: 'special', detail: entryType(type) });
           }
         }
         folder.pending += subfolders.length;
