@@ -15,7 +15,7 @@
  *
  * Rows:
  * - `find -printf`: listing only, the floor of any tool that must see every file.
- * - `ours (in process)`: walk (readdirSync + lstatSync) + findDuplicates, timed inside this process,
+ * - `ours (in process)`: the service's walk (LocalUserStorage + scanner, bench/walk.ts walkCandidates) + findDuplicates, timed inside this process,
  *   as the organize worker runs it (no process start-up).
  * - `ours: hashing phase only`: findDuplicates alone on the walked list (the organize job's
  *   `hashing` phase; its scan phase walks anyway).
@@ -55,13 +55,13 @@ import {
   writeResult,
 } from './bench-util.js';
 import { namesByInode, normalizeGroups, parseGroups } from './peer-output.js';
-import { walkFiles } from './walk.js';
+import { walkCandidates } from './walk.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
 /** `--child ROOT`: one walk + find in a fresh process; prints the groups as JSON. */
 async function child(root: string, threads: number): Promise<void> {
-  const result = await findDuplicates(walkFiles(root), { threads });
+  const result = await findDuplicates(await walkCandidates(root), { threads });
   process.stdout.write(JSON.stringify(result.groups.map((g) => g.paths)));
   // Ends the hash threads as a command-line tool would. Without it, a pool thread that got no
   // batch (small trees use fewer threads than the pool starts) keeps the process alive until the
@@ -107,7 +107,7 @@ async function main(): Promise<void> {
 
   // Warm the page cache and the dentry cache.
   timed('find', findArgs);
-  const walk = walkFiles(root);
+  const walk = await walkCandidates(root);
   const names = namesByInode(walk);
   await findDuplicates(walk, { threads });
 
@@ -118,7 +118,7 @@ async function main(): Promise<void> {
     return r;
   };
   const findCommand = `find ${root} -type f -printf '%s %T@ %p\\n'`;
-  const oursCommand = `walkFiles + findDuplicates({ threads: ${threads} })`;
+  const oursCommand = `walkCandidates + findDuplicates({ threads: ${threads} })`;
   const childArgs = [path.join(here, 'duplicates.bench.js'), '--child', root, '--threads', String(threads)];
   const childCommand = `node ${childArgs.join(' ')}`;
   const peers = [
@@ -130,7 +130,7 @@ async function main(): Promise<void> {
   const ours = row('ours (in process)', oursCommand);
   const oursHashing = row('ours: hashing phase only', `findDuplicates({ threads: ${threads} }) on the walked list`);
   const oursProcess = row('ours (new process)', childCommand);
-  const oursCached = row('ours (cached re-run)', 'walkFiles + findDuplicates({ cache }) after one run');
+  const oursCached = row('ours (cached re-run)', 'walkCandidates + findDuplicates({ cache }) after one run');
   const peerRows = peers.map((p) => ({ ...p, row: row(p.tool, `${p.tool} ${p.args.join(' ')}`) }));
 
   let reference: string[][] = [];
@@ -139,7 +139,7 @@ async function main(): Promise<void> {
   let findMs = 0;
   // The cache a previous run wrote, as a later run loads it (loading is outside the timing).
   const learning = PersistentHashCache.empty(HASH_SCHEME);
-  await findDuplicates(walkFiles(root), { threads, cache: learning });
+  await findDuplicates(await walkCandidates(root), { threads, cache: learning });
   const cache = PersistentHashCache.load(HASH_SCHEME, learning.toBytes());
   const outputs = new Map<Row, string[][]>();
 
@@ -165,7 +165,7 @@ async function main(): Promise<void> {
 
     const c0 = process.cpuUsage();
     let t = performance.now();
-    const listed = walkFiles(root);
+    const listed = await walkCandidates(root);
     const t1 = performance.now();
     const c1 = process.cpuUsage();
     oursResult = await findDuplicates(listed, { threads });
@@ -185,7 +185,7 @@ async function main(): Promise<void> {
 
     const c2 = process.cpuUsage();
     t = performance.now();
-    await findDuplicates(walkFiles(root), { threads, cache });
+    await findDuplicates(await walkCandidates(root), { threads, cache });
     oursCached.times.push((performance.now() - t) / 1000);
     oursCached.cpu.push(cpuSince(c2));
 
@@ -208,7 +208,7 @@ async function main(): Promise<void> {
       dropCaches();
       const c0 = process.cpuUsage();
       const t = performance.now();
-      const result = await findDuplicates(walkFiles(root), { threads });
+      const result = await findDuplicates(await walkCandidates(root), { threads });
       coldOurs.times.push((performance.now() - t) / 1000);
       coldOurs.cpu.push(cpuSince(c0));
       outputs.set(

@@ -7,9 +7,9 @@
  *
  * Uses the duplicates scenario's tree (same options, same cached folder). Each round starts a new,
  * empty PersistentHashCache (the one the organize job keeps per user), then times, in this process:
- * - first: walkFiles + findDuplicates({ cache }), which hashes and fills the cache, then the cache
+ * - first: walkCandidates + findDuplicates({ cache }), which hashes and fills the cache, then the cache
  *   written to bytes (what the job stores beside the user's folder);
- * - second: the cache loaded from those bytes (a later job's start), then walkFiles + findDuplicates,
+ * - second: the cache loaded from those bytes (a later job's start), then walkCandidates + findDuplicates,
  *   which finds every hash in it.
  * Both on a warm page cache (a warm-up run precedes the rounds), so the ratio is what the cache
  * saves, not what the disk costs: the conservative figure. The walk alone is timed too, since a
@@ -36,7 +36,7 @@ import {
   table,
   writeResult,
 } from './bench-util.js';
-import { walkFiles } from './walk.js';
+import { walkCandidates } from './walk.js';
 
 const TARGET = 10;
 
@@ -51,7 +51,7 @@ async function main(): Promise<void> {
   console.log(describeTree(tree));
 
   // Warm-up: page cache, dentries, the hash threads.
-  await findDuplicates(walkFiles(root), { threads });
+  await findDuplicates(await walkCandidates(root), { threads });
 
   const first: number[] = [];
   const second: number[] = [];
@@ -60,13 +60,13 @@ async function main(): Promise<void> {
   let sameGroups = true;
   const firstHashing: number[] = [];
   const secondHashing: number[] = [];
-  /** walkFiles + findDuplicates, timed whole and for the find alone. */
+  /** walkCandidates + findDuplicates, timed whole and for the find alone. */
   const cacheBytes: number[] = [];
-  /** (load the cache,) walkFiles + findDuplicates, (save the cache,) timed whole and for the find alone. */
+  /** (load the cache,) walkCandidates + findDuplicates, (save the cache,) timed whole and for the find alone. */
   const detect = async (bytes: Buffer | null, whole: number[], hashing: number[]) => {
     const t = performance.now();
     const cache = bytes ? PersistentHashCache.load(HASH_SCHEME, bytes) : PersistentHashCache.empty(HASH_SCHEME);
-    const listed = walkFiles(root);
+    const listed = await walkCandidates(root);
     const t1 = performance.now();
     const result = await findDuplicates(listed, { threads, cache });
     const t2 = performance.now();
@@ -86,7 +86,7 @@ async function main(): Promise<void> {
     if (paths(a) !== paths(b)) sameGroups = false;
 
     const t = performance.now();
-    walkFiles(root);
+    await walkCandidates(root);
     walkOnly.push((performance.now() - t) / 1000);
   }
   const ratio = median(first) / median(second);
