@@ -181,13 +181,14 @@ describe('live progress over Socket.IO', () => {
     // The fan-out cost of an event with many subscribers: socket.io-adapter frames a broadcast once
     // (ws's Sender.frame) and hands the same buffer to every socket, but only while per-message
     // deflate is off; with it on, each socket compresses and frames the event again.
-    const sender = WebSocket.Sender as unknown as { frame: (data: Buffer, options: object) => Buffer[] };
+    // The ws that socket.io-adapter and engine.io load (one copy); Sender.frame is untyped.
+    const sender = (WebSocket as unknown as { Sender: { frame: (data: Buffer, options: object) => Buffer[] } }).Sender;
     const frame = sender.frame;
     let counting = false;
     let frames = 0;
     sender.frame = (data, options) => {
       if (counting) frames += 1;
-      return frame.call(WebSocket.Sender, data, options);
+      return frame.call(sender, data, options);
     };
     try {
       const held = await createHeld({ rootPath: 'tree' });
