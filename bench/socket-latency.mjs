@@ -54,10 +54,17 @@ async function waitHealthy(port) {
 }
 
 async function api(method, url, token, body) {
-  const response = await fetch(`http://127.0.0.1:${BASE_PORT}${url}`, {
-    method,
-    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
+  const request = () =>
+    fetch(`http://127.0.0.1:${BASE_PORT}${url}`, {
+      method,
+      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+  // Writing the tree takes longer than the server's keep-alive timeout on a busy machine: fetch then
+  // reuses the connection the server just closed ("other side closed", nothing was processed).
+  const response = await request().catch((error) => {
+    if (error?.cause?.code === 'UND_ERR_SOCKET') return request();
+    throw error;
   });
   const text = await response.text();
   if (!response.ok) throw new Error(`${method} ${url}: ${response.status} ${text}`);

@@ -2,6 +2,7 @@ import { getQueueToken } from '@nestjs/bull';
 import type { Queue } from 'bull';
 import { DataSource } from 'typeorm';
 import { Redis } from 'ioredis';
+import WebSocket from 'ws';
 import { OperationJobsWorker } from '../../src/modules/operations/processors/operation-jobs.worker.js';
 import { progressSequenceKey } from '../../src/modules/progress/progress-channels.js';
 import { ProgressGateway } from '../../src/modules/progress/progress.gateway.js';
@@ -174,6 +175,39 @@ describe('live progress over Socket.IO', () => {
     const reference = recorded[0].map((e) => e.payload.seq);
     expect(reference).toEqual(reference.map((_, index) => index + 1));
     for (const events of recorded) expect(events.map((e) => e.payload.seq)).toEqual(reference);
+  });
+
+  it('a room broadcast frames each event once for all its subscribers (no per-socket framing or deflate)', async () => {
+    // The fan-out cost of an event with many subscribers: socket.io-adapter frames a broadcast once
+    // (ws's Sender.frame) and hands the same buffer to every socket, but only while per-message
+    // deflate is off; with it on, each socket compresses and frames the event again.
+    // The ws that socket.io-adapter and engine.io load (one copy); Sender.frame is untyped.
+    const sender = (WebSocket as unknown as { Sender: { frame: (data: Buffer, options: object) => Buffer[] } }).Sender;
+    const frame = sender.frame;
+    let counting = false;
+    let frames = 0;
+    sender.frame = (data, options) => {
+      if (counting) frames += 1;
+      return frame.call(sender, data, options);
+    };
+    try {
+      const held = await createHeld({ rootPath: 'tree' });
+      const clients = await Promise.all(Array.from({ length: 10 }, () => connect()));
+      const recorded = clients.map((client) => recordEvents(client));
+      const acks = await Promise.all(clients.map((client) => subscribe(client, held.id)));
+      expect(acks.every((ack) => ack.ok)).toBe(true);
+      // From here to the end the server sends only the operation's events (the first ping is 25 s away).
+      counting = true;
+      await held.start();
+      await until(() => recorded.every((events) => terminalEvent(events, held.id)), 30_000, 'all 10 to see the end');
+      counting = false;
+      const events = recorded[0].length;
+      expect(events).toBeGreaterThan(3);
+      for (const received of recorded) expect(received).toHaveLength(events);
+      expect(frames).toBe(events);
+    } finally {
+      sender.frame = frame;
+    }
   });
 
   it('cancelling a pending operation sends operation.completed with status cancelled', async () => {
