@@ -48,7 +48,7 @@ const PART_COPY_CONCURRENCY = 4;
  * Walked objects whose HEAD is kept for the move that follows in the same run (a few hundred
  * bytes each); past this, moves HEAD their source again.
  */
-const WALKED_MAX = 200_000;
+const WALKED_MAX = 100_000;
 /**
  * On a server that overwrites despite `If-None-Match: *`, how long one listing of a destination
  * folder stands for its names before moves into it list it again: the window in which an object
@@ -130,6 +130,33 @@ export function objectMtimeMs(head: Pick<HeadObjectCommandOutput, 'Metadata' | '
   if (fromMetadata !== undefined) return fromMetadata;
   return Math.floor((head.LastModified?.getTime() ?? 0) / 1000) * 1000;
 }
+
+/** What a move needs of a source's HEAD (see copyAttributes, isCopyOf, isMd5Etag), and no more, to be kept. */
+function sourceFacts(head: HeadObjectCommandOutput): HeadObjectCommandOutput {
+  const facts: HeadObjectCommandOutput = { $metadata: {} };
+  for (const field of SOURCE_FIELDS) {
+    if (head[field] !== undefined) Object.assign(facts, { [field]: head[field] });
+  }
+  return facts;
+}
+
+const SOURCE_FIELDS = [
+  'ETag',
+  'ContentLength',
+  'LastModified',
+  'Metadata',
+  'ContentType',
+  'ContentEncoding',
+  'ContentDisposition',
+  'ContentLanguage',
+  'CacheControl',
+  'Expires',
+  'WebsiteRedirectLocation',
+  'StorageClass',
+  'ServerSideEncryption',
+  'SSEKMSKeyId',
+  'SSECustomerAlgorithm',
+] as const satisfies readonly (keyof HeadObjectCommandOutput)[];
 
 function sameEtag(a: HeadObjectCommandOutput, b: HeadObjectCommandOutput): boolean {
   return a.ETag !== undefined && normalizeEtag(a.ETag) === normalizeEtag(b.ETag);
@@ -422,7 +449,7 @@ export class S3UserStorage implements UserStorage {
           if (!head) return null;
           // The HEAD is needed here anyway (the mtime and content headers are in no listing); kept,
           // it spares the move of this object its own HEAD of the source.
-          if (this.walked.size < WALKED_MAX) this.walked.set(key, { ...head, $metadata: {} });
+          if (this.walked.size < WALKED_MAX) this.walked.set(key, sourceFacts(head));
           return this.toStoredFile(relative, head);
         } catch (error) {
           unreadable.push({ path: relative, kind: 'unreadable', detail: wrap(error).code });
