@@ -386,6 +386,9 @@ export class S3UserStorage implements UserStorage {
 
   private async deleteKey(key: string): Promise<void> {
     await this.call(() => this.target.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key })));
+    // A name freed by our own delete (a file moved aside, then another moved in): free for the moves that follow.
+    const slash = key.lastIndexOf('/');
+    this.destinationNames.get(key.slice(0, slash + 1))?.names?.delete(key.slice(slash + 1));
   }
 
   private toStoredFile(relativePath: string, head: HeadObjectCommandOutput): StoredFile {
@@ -546,10 +549,12 @@ export class S3UserStorage implements UserStorage {
     const toKey = this.fileKey(toPath);
     if (fromKey === toKey) return { kind: 'destination-exists' };
     const walked = this.walked.get(fromKey);
-    this.walked.delete(fromKey);
     // A walked source that the journal describes otherwise is asked about again (below).
     if (walked && !options.mayBeDone && matchesStamp(walked, options.expected)) {
       const outcome = await this.copyAndDelete(fromKey, toKey, fromPath, walked, false);
+      // A taken destination is followed by a move to a numbered name: the walk's facts still stand.
+      if (typeof outcome !== 'string' && outcome.kind === 'destination-exists') return outcome;
+      this.walked.delete(fromKey);
       if (typeof outcome !== 'string') return outcome;
       const now = await this.head(fromKey);
       if (!now) return { kind: 'source-missing' };
@@ -558,6 +563,7 @@ export class S3UserStorage implements UserStorage {
       // Not the object the walk saw: never moved in its stead.
       return { kind: 'changed' };
     }
+    this.walked.delete(fromKey);
     for (let attempt = 0; attempt < 3; attempt += 1) {
       const source = await this.head(fromKey, true);
       if (!source) return { kind: 'source-missing' };
