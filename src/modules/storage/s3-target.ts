@@ -11,6 +11,13 @@ export interface S3Target {
    * check before each copy still stands).
    */
   conditionalWrites: boolean;
+  /**
+   * Whether the server refuses a CopyObject with `If-None-Match: *` onto a key that exists (real
+   * S3 does; s3rver and some others accept the header and overwrite). Learnt once per process by
+   * a probe (S3UserStorage.conditionalCopies); until then undefined. Only a server known to refuse
+   * lets a move skip its own look at the destination.
+   */
+  conditionalCopies?: Promise<boolean>;
 }
 
 /** Builds the SDK client from configuration only: credentials and endpoint never come from a request. */

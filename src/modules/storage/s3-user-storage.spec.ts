@@ -22,8 +22,9 @@ interface FakeObject {
   lastModified: Date;
 }
 
-function s3Error(name: string, status: number): Error {
-  return Object.assign(new Error(name), { name, $metadata: { httpStatusCode: status } });
+/** As the SDK throws it: `attempts` counts the tries its retry middleware made. */
+function s3Error(name: string, status: number, attempts = 1): Error {
+  return Object.assign(new Error(name), { name, $metadata: { httpStatusCode: status, attempts } });
 }
 
 const md5 = (body: Buffer) => `"${createHash('md5').update(body).digest('hex')}"`;
@@ -85,7 +86,7 @@ class FakeS3 {
         etag: md5(body),
         lastModified: new Date(),
       });
-      if (this.loseCopyAnswer) throw s3Error('PreconditionFailed', 412);
+      if (this.loseCopyAnswer) throw s3Error('PreconditionFailed', 412, 2);
       return { CopyObjectResult: { ETag: md5(body) } };
     }
     if (command instanceof CreateMultipartUploadCommand) {
@@ -205,7 +206,8 @@ describe('S3UserStorage.move', () => {
     expect(await storage.move('big.bin', 'x/big.bin')).toEqual({ kind: 'moved' });
     expect(fake.objects.get(`${base}x/big.bin`)!.body.toString()).toBe('abcdefghijklmnopq');
     expect(fake.log.filter((name) => name === 'UploadPartCopyCommand')).toHaveLength(5);
-    expect(fake.log).not.toContain('CopyObjectCommand');
+    // The one CopyObject is the process's probe of conditional copies (a key copied onto itself).
+    expect(fake.log.filter((name) => name === 'CopyObjectCommand')).toHaveLength(1);
     expect(fake.objects.has(`${base}big.bin`)).toBe(false);
   });
 
@@ -372,5 +374,76 @@ describe('S3UserStorage.walkTree', () => {
     expect(batches.flatMap((batch) => batch.passed)).toEqual([
       { path: 'odd//name.txt', kind: 'unreadable', detail: 'unsupported key name' },
     ]);
+  });
+});
+
+describe('S3UserStorage.move of a walked object (the walk HEAD stands for the source)', () => {
+  async function walk(storage: S3UserStorage): Promise<void> {
+    for await (const batch of storage.walkTree('', { admits: () => true })) void batch;
+  }
+
+  it('sends only CopyObject and DeleteObject per object where conditional copies are refused', async () => {
+    const { fake, storage } = setup();
+    fake.put(`${base}a.txt`, 'alpha', { colour: 'blue' });
+    fake.put(`${base}b.txt`, 'beta');
+    await walk(storage);
+    const before = (await storage.stat('a.txt'))!;
+    await storage.move('a.txt', 'docs/a.txt'); // the first move probes conditional copies once
+    fake.log.length = 0;
+    expect(await storage.move('b.txt', 'docs/b.txt')).toEqual({ kind: 'moved' });
+    expect(fake.log).toEqual(['CopyObjectCommand', 'DeleteObjectCommand']);
+    expect(fake.objects.get(`${base}docs/a.txt`)!.metadata).toMatchObject({ colour: 'blue' });
+    expect(await storage.stat('docs/a.txt')).toEqual({ ...before, path: 'docs/a.txt' });
+  });
+
+  it('leaves a source changed since the walk where it is (412 on x-amz-copy-source-if-match): changed', async () => {
+    const { fake, storage } = setup();
+    fake.put(`${base}a.txt`, 'as walked');
+    await walk(storage);
+    fake.put(`${base}a.txt`, 'rewritten');
+    expect(await storage.move('a.txt', 'docs/a.txt')).toEqual({ kind: 'changed' });
+    expect([...fake.objects.keys()]).toEqual([`${base}a.txt`]);
+    expect(fake.objects.get(`${base}a.txt`)!.body.toString()).toBe('rewritten');
+  });
+
+  it('never overwrites a destination created after the walk: the copy is refused (If-None-Match)', async () => {
+    const { fake, storage } = setup();
+    fake.put(`${base}a.txt`, 'mine');
+    await walk(storage);
+    fake.put(`${base}docs/a.txt`, 'theirs');
+    expect(await storage.move('a.txt', 'docs/a.txt')).toEqual({ kind: 'destination-exists' });
+    expect(fake.objects.get(`${base}docs/a.txt`)!.body.toString()).toBe('theirs');
+    expect(fake.objects.get(`${base}a.txt`)!.body.toString()).toBe('mine');
+  });
+
+  it('where copies overwrite (no If-None-Match), checks a listing of the destination folder, kept current by our own moves', async () => {
+    const { fake, storage } = setup();
+    fake.supportsIfNoneMatch = false;
+    for (const key of ['a.txt', 'b.txt', 'c.txt', 'docs/x.txt']) fake.put(`${base}${key}`, key);
+    await walk(storage);
+    fake.log.length = 0;
+    expect(await storage.move('a.txt', 'docs/a.txt')).toEqual({ kind: 'moved' });
+    // Taken by a name the listing saw, and by one our own move took.
+    expect(await storage.move('b.txt', 'docs/x.txt')).toEqual({ kind: 'destination-exists' });
+    expect(await storage.move('b.txt', 'docs/a.txt')).toEqual({ kind: 'destination-exists' });
+    // Freed by our own move (a file moved aside, as a conflict mode does): free for the next one.
+    expect(await storage.move('docs/x.txt', 'aside/x.txt')).toEqual({ kind: 'moved' });
+    expect(await storage.move('b.txt', 'docs/x.txt')).toEqual({ kind: 'moved' });
+    expect(fake.objects.get(`${base}docs/x.txt`)!.body.toString()).toBe('b.txt');
+    expect(fake.objects.get(`${base}docs/a.txt`)!.body.toString()).toBe('a.txt');
+    expect(fake.objects.get(`${base}aside/x.txt`)!.body.toString()).toBe('docs/x.txt');
+    expect(fake.log.filter((name) => name === 'HeadObjectCommand')).toHaveLength(0);
+  });
+
+  it('knows the plain MD5 ETags of walked objects (duplicate search), not multipart ones', async () => {
+    const { fake, storage } = setup();
+    fake.put(`${base}a.txt`, 'x');
+    fake.put(`${base}m.bin`, 'y');
+    fake.objects.get(`${base}m.bin`)!.etag = '"0123456789abcdef0123456789abcdef-2"';
+    await walk(storage);
+    const digests = storage.capabilities.knownDigests!;
+    expect(digests.md5EtagOf('a.txt')).toBe(md5(Buffer.from('x')).slice(1, -1));
+    expect(digests.md5EtagOf('m.bin')).toBeUndefined();
+    expect(digests.md5EtagOf('never-walked.txt')).toBeUndefined();
   });
 });

@@ -11,12 +11,13 @@ import {
   UploadPartCopyCommand,
 } from '@aws-sdk/client-s3';
 import type { CompletedPart, HeadObjectCommandOutput, ListObjectsV2CommandOutput } from '@aws-sdk/client-s3';
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { crashPoint } from '../../common/faults/crash-point.js';
 import { mapLimited } from '../../common/map-limited.js';
 import type { S3Target } from './s3-target.js';
 import type {
+  ContentStamp,
   FolderEntry,
   FolderPage,
   FolderPageRequest,
@@ -43,6 +44,17 @@ const MIN_COPY_PART_BYTES = 512 * 1024 ** 2;
 const MAX_PARTS = 10_000;
 const EPOCH = new Date(0).toISOString();
 const PART_COPY_CONCURRENCY = 4;
+/**
+ * Walked objects whose HEAD is kept for the move that follows in the same run (a few hundred
+ * bytes each); past this, moves HEAD their source again.
+ */
+const WALKED_MAX = 100_000;
+/**
+ * On a server that overwrites despite `If-None-Match: *`, how long one listing of a destination
+ * folder stands for its names before moves into it list it again: the window in which an object
+ * written there by someone else could be overwritten (a HEAD before each copy only narrows it).
+ */
+const DESTINATION_LISTING_MS = 1000;
 /** ListObjectsV2 requests one listing page may make while skipping hidden keys. */
 const LIST_REQUESTS_PER_PAGE = 10;
 
@@ -117,6 +129,42 @@ export function objectMtimeMs(head: Pick<HeadObjectCommandOutput, 'Metadata' | '
   const fromMetadata = parseMtime(head.Metadata?.[MTIME_METADATA]);
   if (fromMetadata !== undefined) return fromMetadata;
   return Math.floor((head.LastModified?.getTime() ?? 0) / 1000) * 1000;
+}
+
+/** What a move needs of a source's HEAD (see copyAttributes, isCopyOf, isMd5Etag), and no more, to be kept. */
+function sourceFacts(head: HeadObjectCommandOutput): HeadObjectCommandOutput {
+  const facts: HeadObjectCommandOutput = { $metadata: {} };
+  for (const field of SOURCE_FIELDS) {
+    if (head[field] !== undefined) Object.assign(facts, { [field]: head[field] });
+  }
+  return facts;
+}
+
+const SOURCE_FIELDS = [
+  'ETag',
+  'ContentLength',
+  'LastModified',
+  'Metadata',
+  'ContentType',
+  'ContentEncoding',
+  'ContentDisposition',
+  'ContentLanguage',
+  'CacheControl',
+  'Expires',
+  'WebsiteRedirectLocation',
+  'StorageClass',
+  'ServerSideEncryption',
+  'SSEKMSKeyId',
+  'SSECustomerAlgorithm',
+] as const satisfies readonly (keyof HeadObjectCommandOutput)[];
+
+function sameEtag(a: HeadObjectCommandOutput, b: HeadObjectCommandOutput): boolean {
+  return a.ETag !== undefined && normalizeEtag(a.ETag) === normalizeEtag(b.ETag);
+}
+
+/** Whether an object has the journaled size and mtime (always, when nothing is journaled). */
+function matchesStamp(head: HeadObjectCommandOutput, expected: ContentStamp | undefined): boolean {
+  return expected === undefined || (head.ContentLength === expected.size && objectMtimeMs(head) === expected.mtimeMs);
 }
 
 function movedFromToken(relativePath: string): string {
@@ -206,6 +254,13 @@ export class S3UserStorage implements UserStorage {
     localFiles: null,
     stateFiles: null,
     strayTempCleanup: null,
+    // The walk HEADs every object anyway: duplicate search settles plain-MD5 ETags without a GET.
+    knownDigests: {
+      md5EtagOf: (relativePath) => {
+        const head = this.walked.get(`${this.prefix}${relativePath}`);
+        return head && isMd5Etag(head) ? normalizeEtag(head.ETag) : undefined;
+      },
+    },
   };
   /** `users/<userId>/` */
   readonly prefix: string;
@@ -213,6 +268,13 @@ export class S3UserStorage implements UserStorage {
   private readonly createdMarkers = new Set<string>();
   private readonly maxSingleCopyBytes: number;
   private readonly minCopyPartBytes: number;
+  /** Per key, what this storage's walk HEADed: the source facts of the move that follows (see move). */
+  private readonly walked = new Map<string, HeadObjectCommandOutput>();
+  /**
+   * Per destination folder key, the object names one listing found (null: too many for one page)
+   * and when it was asked for; used only where conditional copies are not refused (see destinationTaken).
+   */
+  private readonly destinationNames = new Map<string, { names: Set<string> | null; listedAt: number }>();
 
   constructor(
     private readonly target: S3Target,
@@ -324,6 +386,9 @@ export class S3UserStorage implements UserStorage {
 
   private async deleteKey(key: string): Promise<void> {
     await this.call(() => this.target.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key })));
+    // A name freed by our own delete (a file moved aside, then another moved in): free for the moves that follow.
+    const slash = key.lastIndexOf('/');
+    this.destinationNames.get(key.slice(0, slash + 1))?.names?.delete(key.slice(slash + 1));
   }
 
   private toStoredFile(relativePath: string, head: HeadObjectCommandOutput): StoredFile {
@@ -381,9 +446,14 @@ export class S3UserStorage implements UserStorage {
       const unreadable: PassedEntry[] = [];
       const files = await mapLimited(candidates, HEAD_CONCURRENCY, async (relative) => {
         try {
-          const head = await this.head(`${this.prefix}${relative}`);
+          const key = `${this.prefix}${relative}`;
+          const head = await this.head(key);
           // Gone since the listing: nothing to organize.
-          return head ? this.toStoredFile(relative, head) : null;
+          if (!head) return null;
+          // The HEAD is needed here anyway (the mtime and content headers are in no listing); kept,
+          // it spares the move of this object its own HEAD of the source.
+          if (this.walked.size < WALKED_MAX) this.walked.set(key, sourceFacts(head));
+          return this.toStoredFile(relative, head);
         } catch (error) {
           unreadable.push({ path: relative, kind: 'unreadable', detail: wrap(error).code });
           return null;
@@ -452,17 +522,24 @@ export class S3UserStorage implements UserStorage {
   }
 
   /**
-   * Copy, verify, delete: HeadObject on both keys, CopyObject (multipart UploadPartCopy above
-   * 5 GiB) with `If-None-Match: *` and `x-copy-source-if-match` on the source's ETag, HeadObject on
-   * the copy (size, mtime, checksum or MD5 ETag), then DeleteObject on the source. The copy keeps
-   * the source's metadata and adds its modification time and a digest of the source path, so
-   * stat after the move answers what stat answered before.
+   * Copy, verify, delete: CopyObject (multipart UploadPartCopy above 5 GiB) with `If-None-Match: *`
+   * and `x-amz-copy-source-if-match` on the source's ETag, then DeleteObject on the source. The
+   * copy keeps the source's metadata and adds its modification time and a digest of the source
+   * path, so stat after the move answers what stat answered before.
    *
-   * A destination that exists is a conflict, except when the caller says the move may already
-   * have been made (`mayBeDone`: a run resuming from its journal, the journaled destination) and
-   * the object there has the source's size and ETag (see isCopyOf): then a crash came between
-   * copy and delete, and the delete finishes the move. Object metadata is client-writable, so it
-   * never decides on its own that a move is done.
+   * The source's facts (ETag, size, metadata) come from the HEAD this storage's walk made when it
+   * walked the object (one run: walk, plan, move), else from a HEAD now. A source whose ETag is no
+   * longer the walk's is not moved: `changed` (the copy is refused, or, where a server ignores the
+   * condition, its ETag gives it away and it is removed). The copy is verified by the ETag its
+   * CopyObject answers (equal to a plain MD5 source ETag: the same bytes), else by a HEAD.
+   *
+   * A destination that exists is a conflict: refused by the copy itself where the server honours
+   * `If-None-Match: *` (learnt by a probe, see conditionalCopies), else looked up first (see
+   * destinationTaken). Except when the caller says the move may already have been made
+   * (`mayBeDone`: a run resuming from its journal, the journaled destination) and the object there
+   * has the source's size and ETag (see isCopyOf): then a crash came between copy and delete, and
+   * the delete finishes the move. Object metadata is client-writable, so it never decides on its
+   * own that a move is done.
    */
   async move(from: string, to: string, options: MoveOptions = {}): Promise<MoveOutcome> {
     const fromPath = normalizeUserPath(from, 'path');
@@ -471,30 +548,174 @@ export class S3UserStorage implements UserStorage {
     const fromKey = this.fileKey(fromPath);
     const toKey = this.fileKey(toPath);
     if (fromKey === toKey) return { kind: 'destination-exists' };
+    const walked = this.walked.get(fromKey);
+    // A walked source that the journal describes otherwise is asked about again (below).
+    if (walked && !options.mayBeDone && matchesStamp(walked, options.expected)) {
+      const outcome = await this.copyAndDelete(fromKey, toKey, fromPath, walked, false);
+      // A taken destination is followed by a move to a numbered name: the walk's facts still stand.
+      if (typeof outcome !== 'string' && outcome.kind === 'destination-exists') return outcome;
+      this.walked.delete(fromKey);
+      if (typeof outcome !== 'string') return outcome;
+      const now = await this.head(fromKey);
+      if (!now) return { kind: 'source-missing' };
+      // The source the walk saw, copied wrong: a failure, as on any copy that fails verification.
+      if (outcome === 'copy-differs' && sameEtag(now, walked)) throw new S3StorageError('CopyVerificationFailed');
+      // Not the object the walk saw: never moved in its stead.
+      return { kind: 'changed' };
+    }
+    this.walked.delete(fromKey);
     for (let attempt = 0; attempt < 3; attempt += 1) {
       const source = await this.head(fromKey, true);
       if (!source) return { kind: 'source-missing' };
       // The HEAD this move makes anyway answers MoveOptions.expected (no stat before the move).
-      const { expected } = options;
-      if (expected && (source.ContentLength !== expected.size || objectMtimeMs(source) !== expected.mtimeMs)) {
-        return { kind: 'changed' };
+      if (!matchesStamp(source, options.expected)) return { kind: 'changed' };
+      let destinationChecked = false;
+      if (options.mayBeDone) {
+        const existing = await this.head(toKey, true);
+        if (existing) {
+          if (!this.isCopyOf(fromPath, source, existing)) return { kind: 'destination-exists' };
+          await this.deleteKey(fromKey);
+          return { kind: 'moved' };
+        }
+        destinationChecked = true;
       }
-      const existing = await this.head(toKey, true);
-      if (existing) {
-        if (!options.mayBeDone || !this.isCopyOf(fromPath, source, existing)) return { kind: 'destination-exists' };
-        await this.deleteKey(fromKey);
-        return { kind: 'moved' };
+      const outcome = await this.copyAndDelete(fromKey, toKey, fromPath, source, destinationChecked);
+      if (typeof outcome !== 'string') return outcome;
+      if (outcome === 'copy-differs') {
+        const now = await this.head(fromKey);
+        if (now && sameEtag(now, source)) throw new S3StorageError('CopyVerificationFailed');
       }
-      const result = await this.copy(fromKey, toKey, fromPath, source);
-      if (result.kind === 'destination-exists') return { kind: 'destination-exists' };
-      if (result.kind === 'source-changed') continue;
-      await this.verifyCopy(toKey, fromPath, source, result.etag);
-      crashPoint('copy');
-      await this.deleteKey(fromKey);
-      crashPoint('unlink');
-      return { kind: 'moved' };
     }
     throw new S3StorageError('SourceKeepsChanging');
+  }
+
+  /** The copy of `source` (pinned to its ETag), verified, then the delete of the source. */
+  private async copyAndDelete(
+    fromKey: string,
+    toKey: string,
+    fromPath: string,
+    source: HeadObjectCommandOutput,
+    destinationChecked: boolean,
+  ): Promise<MoveOutcome | 'source-changed' | 'copy-differs'> {
+    if (!destinationChecked && !(await this.conditionalCopies()) && (await this.destinationTaken(toKey))) {
+      return { kind: 'destination-exists' };
+    }
+    const result = await this.copy(fromKey, toKey, fromPath, source);
+    if (result.kind === 'destination-exists') return { kind: 'destination-exists' };
+    if (result.kind === 'source-changed') return 'source-changed';
+    this.noteDestination(toKey);
+    if (!(await this.verifyWritten(toKey, fromPath, source, result.etag))) return 'copy-differs';
+    crashPoint('copy');
+    await this.deleteKey(fromKey);
+    crashPoint('unlink');
+    return { kind: 'moved' };
+  }
+
+  /**
+   * Whether the copy holds the source's bytes. A plain MD5 source ETag and a plain MD5 ETag in the
+   * copy's answer decide it without a request: equal, the same bytes (size included; the mtime and
+   * moved-from metadata are what the copy request itself set); different, the source changed
+   * before the copy on a server that ignored `x-amz-copy-source-if-match`: our copy is removed and
+   * the answer is false (the caller tells a changed source from a bad copy). Anything else (multipart, SSE-KMS, no ETag answered) is checked by a HEAD
+   * (verifyCopy, which throws when the copy is wrong).
+   */
+  private async verifyWritten(
+    toKey: string,
+    fromPath: string,
+    source: HeadObjectCommandOutput,
+    writtenEtag: string | undefined,
+  ): Promise<boolean> {
+    const written = normalizeEtag(writtenEtag);
+    if (written !== undefined && isMd5Etag(source) && /^[0-9a-f]{32}$/i.test(written)) {
+      if (written.toLowerCase() === normalizeEtag(source.ETag)?.toLowerCase()) return true;
+      const copy = await this.head(toKey);
+      if (copy && this.isOurWrite(copy, fromPath, writtenEtag)) await this.deleteKey(toKey);
+      return false;
+    }
+    await this.verifyCopy(toKey, fromPath, source, writtenEtag);
+    return true;
+  }
+
+  /** Whether the object at a destination is the one our copy wrote (its moved-from digest and the ETag answered). */
+  private isOurWrite(copy: HeadObjectCommandOutput, fromPath: string, writtenEtag: string | undefined): boolean {
+    return (
+      copy.Metadata?.[MOVED_FROM_METADATA] === movedFromToken(fromPath) &&
+      (writtenEtag === undefined || normalizeEtag(copy.ETag) === normalizeEtag(writtenEtag))
+    );
+  }
+
+  /**
+   * Whether the server refuses a CopyObject with `If-None-Match: *` onto an existing key, asked
+   * once per process: a zero-byte probe under a reserved name (never listed, never walked) is
+   * written, copied onto itself with the header, and deleted. Refused: real conditional copies,
+   * and moves skip their look at the destination. Accepted (s3rver), or anything unclear: false.
+   */
+  private conditionalCopies(): Promise<boolean> {
+    this.target.conditionalCopies ??= this.probeConditionalCopies();
+    return this.target.conditionalCopies;
+  }
+
+  private async probeConditionalCopies(): Promise<boolean> {
+    if (!this.target.conditionalWrites) return false;
+    const key = `${this.prefix}.fileorganizer-probe-${randomUUID()}`;
+    const send = this.target.client.send.bind(this.target.client);
+    try {
+      await send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: new Uint8Array() }));
+      try {
+        await send(
+          new CopyObjectCommand({
+            Bucket: this.bucket,
+            Key: key,
+            CopySource: copySource(this.bucket, key),
+            MetadataDirective: 'REPLACE',
+            IfNoneMatch: '*',
+          }),
+        );
+        return false;
+      } catch (error) {
+        const failure = wrap(error);
+        return isPreconditionFailed(failure) || isConditionalConflict(failure);
+      }
+    } catch {
+      return false;
+    } finally {
+      await send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key })).catch(() => undefined);
+    }
+  }
+
+  /**
+   * Whether a destination key is taken, on a server that would overwrite it: by a listing of its
+   * folder at most DESTINATION_LISTING_MS old (one ListObjectsV2 serves every move into the
+   * folder meanwhile; names our copies took are added), or a HEAD where the folder holds more
+   * than one page of names. Residual race: an object written there by someone else after that
+   * listing (or HEAD) and before the copy is overwritten; servers that honour conditional copies
+   * have no such window.
+   */
+  private async destinationTaken(toKey: string): Promise<boolean> {
+    const slash = toKey.lastIndexOf('/');
+    const folderKey = toKey.slice(0, slash + 1);
+    let known = this.destinationNames.get(folderKey);
+    if (!known || Date.now() - known.listedAt > DESTINATION_LISTING_MS) {
+      const listedAt = Date.now();
+      const page = await this.call(() =>
+        this.target.client.send(
+          new ListObjectsV2Command({ Bucket: this.bucket, Prefix: folderKey, Delimiter: '/', MaxKeys: 1000 }),
+        ),
+      );
+      const names = page.IsTruncated
+        ? null
+        : new Set((page.Contents ?? []).map((object) => (object.Key ?? '').slice(folderKey.length)));
+      known = { names, listedAt };
+      this.destinationNames.set(folderKey, known);
+    }
+    if (known.names === null) return (await this.head(toKey)) !== null;
+    return known.names.has(toKey.slice(slash + 1));
+  }
+
+  /** A name our copy took: taken for the moves that follow. */
+  private noteDestination(toKey: string): void {
+    const slash = toKey.lastIndexOf('/');
+    this.destinationNames.get(toKey.slice(0, slash + 1))?.names?.add(toKey.slice(slash + 1));
   }
 
   /**
@@ -569,10 +790,12 @@ export class S3UserStorage implements UserStorage {
       if (!isPreconditionFailed(failure)) throw failure;
       // Either the destination appeared (If-None-Match) or the source changed (copy-source-if-match).
       // A destination that is this very copy (the SDK retried a copy whose answer was lost) counts
-      // as copied, on the same size-and-ETag rule as a resumed move.
+      // as copied, on the same size-and-ETag rule as a resumed move; only after a retry, though: a
+      // 412 to the first attempt means the object was there before (no pre-copy HEAD tells it now).
       const existing = await this.head(toKey, true);
       if (!existing) return { kind: 'source-changed' };
-      return this.isCopyOf(fromPath, source, existing)
+      const attempts = (error as { $metadata?: { attempts?: number } } | null)?.$metadata?.attempts;
+      return (attempts ?? 2) > 1 && this.isCopyOf(fromPath, source, existing)
         ? { kind: 'copied', etag: existing.ETag }
         : { kind: 'destination-exists' };
     }
@@ -661,10 +884,7 @@ export class S3UserStorage implements UserStorage {
     writtenEtag: string | undefined,
   ): Promise<void> {
     const copy = await this.head(toKey, true);
-    const ours =
-      copy !== null &&
-      copy.Metadata?.[MOVED_FROM_METADATA] === movedFromToken(fromPath) &&
-      (writtenEtag === undefined || normalizeEtag(copy.ETag) === normalizeEtag(writtenEtag));
+    const ours = copy !== null && this.isOurWrite(copy, fromPath, writtenEtag);
     if (
       copy &&
       ours &&

@@ -162,6 +162,15 @@ export interface StrayTempCleanup {
   removeStrayTemps(temps: StrayTemp[]): Promise<number>;
 }
 
+/** Content digests a backend learnt without reading the files (S3: what its walk's HEADs answered). */
+export interface KnownDigests {
+  /**
+   * The file's ETag when it is the plain MD5 of its bytes (single-part, not SSE-KMS or SSE-C), as
+   * this storage's walk saw it; undefined when unknown. Equal ones mean equal bytes (trustedEtag).
+   */
+  md5EtagOf(relativePath: string): string | undefined;
+}
+
 /**
  * What a backend can do beyond the operations every backend has: each is the object that does it,
  * or null where the backend cannot. Callers check the capability (`storage.capabilities.x`), never
@@ -173,6 +182,8 @@ export interface StorageCapabilities {
   readonly localFiles: LocalFiles | null;
   readonly stateFiles: StateFiles | null;
   readonly strayTempCleanup: StrayTempCleanup | null;
+  /** Absent or null where the backend has none (local disk reads the bytes). */
+  readonly knownDigests?: KnownDigests | null;
 }
 
 /**

@@ -17,7 +17,8 @@ import type { S3rverHandle } from '../../utils/s3.js';
  * what only the fake covers (a MinIO or AWS run would cover it; none is available here):
  *
  *  - `If-None-Match: *` on CopyObject and CompleteMultipartUpload: s3rver ignores the header and
- *    overwrites. A destination that appears between our HeadObject and the copy is therefore only
+ *    overwrites (the storage's probe learns it, and moves then check a listing of the destination
+ *    folder first). A destination that appears between that check and the copy is therefore only
  *    protected on servers that evaluate it; the "appears just before the copy" and the
  *    "412 on the retry of a copy whose answer was lost" cases stay fake-based.
  *  - `x-amz-copy-source-if-match`: ignored, the copy happens whatever the source's ETag.
@@ -35,6 +36,9 @@ describe('S3UserStorage over HTTP against s3rver', () => {
   let sent: { command: string; ifNoneMatch?: string; copySourceIfMatch?: string }[];
   let userId: string;
   let bucket: BucketFolder;
+  /** The commands the moves sent: the one-time probe of conditional copies (a key copied onto itself) left out. */
+  const moveCommands = () =>
+    sent.filter((request) => !(request.command === 'CopyObjectCommand' && request.copySourceIfMatch === undefined));
 
   function clientFor(endpoint: string): S3Client {
     const config = loadConfig({ NODE_ENV: 'test', JWT_SECRET: 'x'.repeat(32), ...s3.env, S3_ENDPOINT: endpoint }).s3;
@@ -83,12 +87,14 @@ describe('S3UserStorage over HTTP against s3rver', () => {
     const before = await storage.stat('a.txt');
     expect(await storage.move('a.txt', 'docs/a.txt')).toEqual({ kind: 'moved' });
 
-    const copies = sent.filter((request) => request.command === 'CopyObjectCommand');
+    const copies = moveCommands().filter((request) => request.command === 'CopyObjectCommand');
     expect(copies).toHaveLength(1);
     expect(copies[0].ifNoneMatch).toBe('*');
     expect(copies[0].copySourceIfMatch).toBe((await bucket.head('docs/a.txt')).ETag);
-    // s3rver took the header (it ignores it; it does not refuse it): the storage keeps sending it.
+    // s3rver took the header (it ignores it; it does not refuse it): the storage keeps sending it,
+    // but its probe learnt that it overwrites anyway, so moves look at the destination first.
     expect(target.conditionalWrites).toBe(true);
+    expect(await target.conditionalCopies).toBe(false);
     expect(await bucket.keys()).toEqual(['docs/a.txt']);
     expect(await bucket.text('docs/a.txt')).toBe('hello over http');
     expect((await bucket.head('docs/a.txt')).Metadata?.[MOVED_FROM_METADATA]).toMatch(/^[0-9a-f]{32}$/);
@@ -99,7 +105,7 @@ describe('S3UserStorage over HTTP against s3rver', () => {
     await bucket.put({ 'a.txt': 'mine', 'b.txt': 'theirs' });
     const { storage } = storageOn(client);
     expect(await storage.move('a.txt', 'b.txt')).toEqual({ kind: 'destination-exists' });
-    expect(sent.map((request) => request.command)).not.toContain('CopyObjectCommand');
+    expect(moveCommands().map((request) => request.command)).not.toContain('CopyObjectCommand');
     expect(await bucket.text('a.txt')).toBe('mine');
     expect(await bucket.text('b.txt')).toBe('theirs');
   });
@@ -109,7 +115,7 @@ describe('S3UserStorage over HTTP against s3rver', () => {
     await bucket.put({ 'big.bin': content });
     const { storage, target } = storageOn(client, { maxSingleCopyBytes: 1024, minCopyPartBytes: 1024 });
     await expect(storage.move('big.bin', 'x/big.bin')).rejects.toMatchObject({ code: 'NotImplemented', status: 501 });
-    const commands = sent.map((request) => request.command);
+    const commands = moveCommands().map((request) => request.command);
     expect(commands).toContain('CreateMultipartUploadCommand');
     expect(commands).toContain('UploadPartCopyCommand');
     expect(commands).toContain('AbortMultipartUploadCommand');
@@ -134,6 +140,7 @@ describe('S3UserStorage over HTTP against s3rver', () => {
     let copies = 0;
     const proxy = await startProxy(s3.env.S3_ENDPOINT, (request) => {
       if (request.method !== 'PUT' || !request.headers['x-amz-copy-source']) return false;
+      if (request.url?.includes('.fileorganizer-probe-')) return false;
       copies += 1;
       return copies === 1;
     });
@@ -149,6 +156,49 @@ describe('S3UserStorage over HTTP against s3rver', () => {
       proxied.destroy();
       await proxy.close();
     }
+  });
+
+  describe('moves of walked objects (no HEAD of the source, none of the copy)', () => {
+    async function walk(storage: S3UserStorage): Promise<void> {
+      for await (const batch of storage.walkTree('', { admits: () => true })) void batch;
+    }
+
+    it('two moves into one folder: one listing of it (s3rver overwrites despite If-None-Match), no HEAD', async () => {
+      await bucket.put({ 'a.txt': 'alpha', 'b.txt': 'beta' }, Date.UTC(2023, 5, 6, 7, 8, 9, 10));
+      const { storage } = storageOn(client);
+      await walk(storage);
+      const before = await storage.stat('a.txt');
+      sent.length = 0;
+      expect(await storage.move('a.txt', 'docs/a.txt')).toEqual({ kind: 'moved' });
+      expect(await storage.move('b.txt', 'docs/b.txt')).toEqual({ kind: 'moved' });
+      const commands = moveCommands().map((request) => request.command);
+      // The probe's PutObject and DeleteObject (once per process), one listing of docs/, then copy and delete twice.
+      expect(commands.filter((command) => command === 'HeadObjectCommand')).toHaveLength(0);
+      expect(commands.filter((command) => command === 'ListObjectsV2Command')).toHaveLength(1);
+      expect(commands.filter((command) => command === 'CopyObjectCommand')).toHaveLength(2);
+      expect(await bucket.keys()).toEqual(['docs/a.txt', 'docs/b.txt']);
+      expect(await storage.stat('docs/a.txt')).toEqual({ ...before, path: 'docs/a.txt' });
+    });
+
+    it('a source rewritten after the walk is not moved: changed, the copy s3rver made anyway is removed', async () => {
+      await bucket.put({ 'a.txt': 'as walked' });
+      const { storage } = storageOn(client);
+      await walk(storage);
+      await bucket.put({ 'a.txt': 'rewritten after the walk' });
+      expect(await storage.move('a.txt', 'docs/a.txt')).toEqual({ kind: 'changed' });
+      expect(await bucket.keys()).toEqual(['a.txt']);
+      expect(await bucket.text('a.txt')).toBe('rewritten after the walk');
+    });
+
+    it('a destination created after the walk is not overwritten (the listing before the copy sees it)', async () => {
+      await bucket.put({ 'a.txt': 'mine' });
+      const { storage } = storageOn(client);
+      await walk(storage);
+      await bucket.put({ 'docs/a.txt': 'theirs' });
+      expect(await storage.move('a.txt', 'docs/a.txt')).toEqual({ kind: 'destination-exists' });
+      expect(await bucket.text('docs/a.txt')).toBe('theirs');
+      expect(await bucket.text('a.txt')).toBe('mine');
+    });
   });
 
   describe('s3rver gaps (the paths that stay covered by the fake in s3-user-storage.spec.ts)', () => {

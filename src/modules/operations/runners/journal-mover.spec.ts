@@ -10,6 +10,7 @@ import { DISPLACED } from '../operation.types.js';
 import { JournalMover } from './journal-mover.js';
 import type { MovePolicy } from './journal-mover.js';
 import type { RunContext } from './run-context.js';
+import type { UserStorage } from '../../storage/storage-provider.js';
 
 const OLD = Date.UTC(2022, 0, 1);
 const NEW = Date.UTC(2024, 0, 1);
@@ -150,5 +151,46 @@ describe('JournalMover: moving the file at a destination aside, never over anyth
     // Both stay: the look-alike at the destination is not moved into (or deleted for) the quarantine.
     expect(read('sorted/x.txt')).toBe('existing');
     expect(read(QUARANTINED)).toBe('existing');
+  });
+});
+
+describe('JournalMover: a source that is not the one scanned', () => {
+  it('is skipped with the reason, never renamed or retried under another name (S3: its ETag changed)', async () => {
+    const moves: string[] = [];
+    const storage = {
+      kind: 's3',
+      capabilities: { syncFileOperations: null },
+      move: async (_from: string, to: string) => {
+        moves.push(to);
+        return { kind: 'changed' as const };
+      },
+    } as unknown as UserStorage;
+    const journal = { setDestination: async () => undefined } as unknown as FileRecordsStore;
+    const mover = new JournalMover(journal, {} as MetricsService);
+    const context = { operation: { id: 'op-1' } as Operation, epoch: 1, storage, tracker: {} as ProgressTracker };
+    const planned: PlannedFile = {
+      seq: 3,
+      sourcePath: 'in/a.txt',
+      destinationPath: 'sorted/a.txt',
+      category: 'Documents',
+      matchedBy: 'extension',
+      size: 1,
+      mtimeMs: OLD,
+      hash: null,
+      status: 'planned',
+      error: null,
+    };
+    const rename: MovePolicy = { movedStatus: 'moved', onConflict: 'rename', missingSource: 'failed' };
+    expect(await mover.moveOne(context, planned, rename)).toEqual({
+      seq: 3,
+      status: 'skipped',
+      error: 'changed since the scan',
+    });
+    expect(await mover.moveOne(context, planned, { ...rename, missingSource: 'stale' })).toEqual({
+      seq: 3,
+      status: 'skipped',
+      error: 'stale',
+    });
+    expect(moves).toEqual(['sorted/a.txt', 'sorted/a.txt']);
   });
 });

@@ -161,6 +161,10 @@ export class JournalMover {
           if (n === 1 && !policy.verify) return sourceMissing(record, policy, await storage.stat(destination));
           return outcome(record, 'failed', 'source vanished');
         }
+        // Not the object the scan saw (S3: its ETag changed since the walk): left where it is.
+        if (moved.kind === 'changed') {
+          return outcome(record, 'skipped', policy.missingSource === 'stale' ? 'stale' : 'changed since the scan');
+        }
         if (policy.onConflict === 'skip') return outcome(record, 'skipped', 'destination exists');
         target = numberedAlternative(destination, n);
         // Journal the new name before the file can land there.

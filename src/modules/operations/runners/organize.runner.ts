@@ -411,7 +411,10 @@ export class OrganizeRunner {
       // One engine; the hash source is the backend's: local disk reads files directly in the hash
       // threads (and knows hard links), other backends stream through the storage.
       const localFiles = storage.capabilities.localFiles;
-      const source = localFiles ? localFileHashes() : streamedHashes(storage);
+      // Digests the backend already knows (S3: plain MD5 ETags from the walk) settle size groups
+      // without reading them; only the ETags it vouches for are passed, so they can be trusted.
+      const digests = storage.capabilities.knownDigests ?? null;
+      const source = localFiles ? localFileHashes() : streamedHashes(storage, { trustEtags: digests !== null });
       const abort = new AbortController();
       let tickError: unknown;
       const ticker = setInterval(() => {
@@ -437,7 +440,15 @@ export class OrganizeRunner {
             const files: CandidateFile[] = current.value.map((record) => {
               const where = localFiles ? localFiles.absolutePath(record.sourcePath) : record.sourcePath;
               seqByPath.set(where, record.seq);
-              return { path: where, size: record.size, mtimeMs: record.mtimeMs, dev: record.dev, ino: record.ino };
+              const etag = digests?.md5EtagOf(record.sourcePath);
+              return {
+                path: where,
+                size: record.size,
+                mtimeMs: record.mtimeMs,
+                dev: record.dev,
+                ino: record.ino,
+                ...(etag === undefined ? {} : { etag }),
+              };
             });
             const result = await findDuplicates(files, { source, signal: abort.signal, cache });
             this.metrics.bytesHashed.inc(result.stats.bytesRead);
