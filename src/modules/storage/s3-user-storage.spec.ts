@@ -416,23 +416,28 @@ describe('S3UserStorage.move of a walked object (the walk HEAD stands for the so
     expect(fake.objects.get(`${base}a.txt`)!.body.toString()).toBe('mine');
   });
 
-  it('where copies overwrite (no If-None-Match), checks a listing of the destination folder, kept current by our own moves', async () => {
+  it('where copies overwrite (no If-None-Match), looks at each destination with a HEAD just before the copy', async () => {
     const { fake, storage } = setup();
     fake.supportsIfNoneMatch = false;
     for (const key of ['a.txt', 'b.txt', 'c.txt', 'docs/x.txt']) fake.put(`${base}${key}`, key);
     await walk(storage);
     fake.log.length = 0;
     expect(await storage.move('a.txt', 'docs/a.txt')).toEqual({ kind: 'moved' });
-    // Taken by a name the listing saw, and by one our own move took.
+    // Taken by a name that was there, by one our own move took, and by one written just now.
     expect(await storage.move('b.txt', 'docs/x.txt')).toEqual({ kind: 'destination-exists' });
     expect(await storage.move('b.txt', 'docs/a.txt')).toEqual({ kind: 'destination-exists' });
+    fake.put(`${base}docs/c.txt`, 'theirs');
+    expect(await storage.move('c.txt', 'docs/c.txt')).toEqual({ kind: 'destination-exists' });
     // Freed by our own move (a file moved aside, as a conflict mode does): free for the next one.
     expect(await storage.move('docs/x.txt', 'aside/x.txt')).toEqual({ kind: 'moved' });
     expect(await storage.move('b.txt', 'docs/x.txt')).toEqual({ kind: 'moved' });
     expect(fake.objects.get(`${base}docs/x.txt`)!.body.toString()).toBe('b.txt');
     expect(fake.objects.get(`${base}docs/a.txt`)!.body.toString()).toBe('a.txt');
+    expect(fake.objects.get(`${base}docs/c.txt`)!.body.toString()).toBe('theirs');
     expect(fake.objects.get(`${base}aside/x.txt`)!.body.toString()).toBe('docs/x.txt');
-    expect(fake.log.filter((name) => name === 'HeadObjectCommand')).toHaveLength(0);
+    expect(fake.log.filter((name) => name === 'ListObjectsV2Command')).toHaveLength(0);
+    // One HEAD per move, of its destination (the walk's HEAD stands for each source).
+    expect(fake.log.filter((name) => name === 'HeadObjectCommand')).toHaveLength(6);
   });
 
   it('knows the plain MD5 ETags of walked objects (duplicate search), not multipart ones', async () => {

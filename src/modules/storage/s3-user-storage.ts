@@ -49,12 +49,6 @@ const PART_COPY_CONCURRENCY = 4;
  * bytes each); past this, moves HEAD their source again.
  */
 const WALKED_MAX = 100_000;
-/**
- * On a server that overwrites despite `If-None-Match: *`, how long one listing of a destination
- * folder stands for its names before moves into it list it again: the window in which an object
- * written there by someone else could be overwritten (a HEAD before each copy only narrows it).
- */
-const DESTINATION_LISTING_MS = 1000;
 /** ListObjectsV2 requests one listing page may make while skipping hidden keys. */
 const LIST_REQUESTS_PER_PAGE = 10;
 
@@ -270,11 +264,6 @@ export class S3UserStorage implements UserStorage {
   private readonly minCopyPartBytes: number;
   /** Per key, what this storage's walk HEADed: the source facts of the move that follows (see move). */
   private readonly walked = new Map<string, HeadObjectCommandOutput>();
-  /**
-   * Per destination folder key, the object names one listing found (null: too many for one page)
-   * and when it was asked for; used only where conditional copies are not refused (see destinationTaken).
-   */
-  private readonly destinationNames = new Map<string, { names: Set<string> | null; listedAt: number }>();
 
   constructor(
     private readonly target: S3Target,
@@ -386,9 +375,6 @@ export class S3UserStorage implements UserStorage {
 
   private async deleteKey(key: string): Promise<void> {
     await this.call(() => this.target.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key })));
-    // A name freed by our own delete (a file moved aside, then another moved in): free for the moves that follow.
-    const slash = key.lastIndexOf('/');
-    this.destinationNames.get(key.slice(0, slash + 1))?.names?.delete(key.slice(slash + 1));
   }
 
   private toStoredFile(relativePath: string, head: HeadObjectCommandOutput): StoredFile {
@@ -603,7 +589,6 @@ export class S3UserStorage implements UserStorage {
     const result = await this.copy(fromKey, toKey, fromPath, source);
     if (result.kind === 'destination-exists') return { kind: 'destination-exists' };
     if (result.kind === 'source-changed') return 'source-changed';
-    this.noteDestination(toKey);
     if (!(await this.verifyWritten(toKey, fromPath, source, result.etag))) return 'copy-differs';
     crashPoint('copy');
     await this.deleteKey(fromKey);
@@ -684,38 +669,15 @@ export class S3UserStorage implements UserStorage {
   }
 
   /**
-   * Whether a destination key is taken, on a server that would overwrite it: by a listing of its
-   * folder at most DESTINATION_LISTING_MS old (one ListObjectsV2 serves every move into the
-   * folder meanwhile; names our copies took are added), or a HEAD where the folder holds more
-   * than one page of names. Residual race: an object written there by someone else after that
-   * listing (or HEAD) and before the copy is overwritten; servers that honour conditional copies
-   * have no such window.
+   * Whether a destination key is taken, on a server that would overwrite it: a HEAD just before
+   * the copy. Residual race: an object written there by someone else between this HEAD and the
+   * copy (the time of one request) is overwritten; servers that honour conditional copies have no
+   * such window. A listing of the folder would serve many moves with one request, but it stands
+   * for the folder's names for as long as it is reused: a window of that length, not of one
+   * request, so it is not used here.
    */
   private async destinationTaken(toKey: string): Promise<boolean> {
-    const slash = toKey.lastIndexOf('/');
-    const folderKey = toKey.slice(0, slash + 1);
-    let known = this.destinationNames.get(folderKey);
-    if (!known || Date.now() - known.listedAt > DESTINATION_LISTING_MS) {
-      const listedAt = Date.now();
-      const page = await this.call(() =>
-        this.target.client.send(
-          new ListObjectsV2Command({ Bucket: this.bucket, Prefix: folderKey, Delimiter: '/', MaxKeys: 1000 }),
-        ),
-      );
-      const names = page.IsTruncated
-        ? null
-        : new Set((page.Contents ?? []).map((object) => (object.Key ?? '').slice(folderKey.length)));
-      known = { names, listedAt };
-      this.destinationNames.set(folderKey, known);
-    }
-    if (known.names === null) return (await this.head(toKey)) !== null;
-    return known.names.has(toKey.slice(slash + 1));
-  }
-
-  /** A name our copy took: taken for the moves that follow. */
-  private noteDestination(toKey: string): void {
-    const slash = toKey.lastIndexOf('/');
-    this.destinationNames.get(toKey.slice(0, slash + 1))?.names?.add(toKey.slice(slash + 1));
+    return (await this.head(toKey)) !== null;
   }
 
   /**

@@ -17,8 +17,8 @@ import type { S3rverHandle } from '../../utils/s3.js';
  * what only the fake covers (a MinIO or AWS run would cover it; none is available here):
  *
  *  - `If-None-Match: *` on CopyObject and CompleteMultipartUpload: s3rver ignores the header and
- *    overwrites (the storage's probe learns it, and moves then check a listing of the destination
- *    folder first). A destination that appears between that check and the copy is therefore only
+ *    overwrites (the storage's probe learns it, and moves then HEAD the destination just before
+ *    the copy). A destination that appears between that HEAD and the copy is therefore only
  *    protected on servers that evaluate it; the "appears just before the copy" and the
  *    "412 on the retry of a copy whose answer was lost" cases stay fake-based.
  *  - `x-amz-copy-source-if-match`: ignored, the copy happens whatever the source's ETag.
@@ -163,7 +163,7 @@ describe('S3UserStorage over HTTP against s3rver', () => {
       for await (const batch of storage.walkTree('', { admits: () => true })) void batch;
     }
 
-    it('two moves into one folder: one listing of it (s3rver overwrites despite If-None-Match), no HEAD', async () => {
+    it('two moves into one folder: a HEAD of each destination (s3rver overwrites despite If-None-Match), none of the sources or copies', async () => {
       await bucket.put({ 'a.txt': 'alpha', 'b.txt': 'beta' }, Date.UTC(2023, 5, 6, 7, 8, 9, 10));
       const { storage } = storageOn(client);
       await walk(storage);
@@ -172,9 +172,9 @@ describe('S3UserStorage over HTTP against s3rver', () => {
       expect(await storage.move('a.txt', 'docs/a.txt')).toEqual({ kind: 'moved' });
       expect(await storage.move('b.txt', 'docs/b.txt')).toEqual({ kind: 'moved' });
       const commands = moveCommands().map((request) => request.command);
-      // The probe's PutObject and DeleteObject (once per process), one listing of docs/, then copy and delete twice.
-      expect(commands.filter((command) => command === 'HeadObjectCommand')).toHaveLength(0);
-      expect(commands.filter((command) => command === 'ListObjectsV2Command')).toHaveLength(1);
+      // The probe's PutObject and DeleteObject (once per process), then HEAD of the destination, copy and delete twice.
+      expect(commands.filter((command) => command === 'HeadObjectCommand')).toHaveLength(2);
+      expect(commands.filter((command) => command === 'ListObjectsV2Command')).toHaveLength(0);
       expect(commands.filter((command) => command === 'CopyObjectCommand')).toHaveLength(2);
       expect(await bucket.keys()).toEqual(['docs/a.txt', 'docs/b.txt']);
       expect(await storage.stat('docs/a.txt')).toEqual({ ...before, path: 'docs/a.txt' });
@@ -190,7 +190,7 @@ describe('S3UserStorage over HTTP against s3rver', () => {
       expect(await bucket.text('a.txt')).toBe('rewritten after the walk');
     });
 
-    it('a destination created after the walk is not overwritten (the listing before the copy sees it)', async () => {
+    it('a destination created after the walk is not overwritten (the HEAD before the copy sees it)', async () => {
       await bucket.put({ 'a.txt': 'mine' });
       const { storage } = storageOn(client);
       await walk(storage);
@@ -198,6 +198,18 @@ describe('S3UserStorage over HTTP against s3rver', () => {
       expect(await storage.move('a.txt', 'docs/a.txt')).toEqual({ kind: 'destination-exists' });
       expect(await bucket.text('docs/a.txt')).toBe('theirs');
       expect(await bucket.text('a.txt')).toBe('mine');
+    });
+    it('a destination another writer creates right after an earlier move into the same folder is not overwritten', async () => {
+      // Regression: a listing of the destination folder reused for a second was a window in which
+      // an object written by someone else was overwritten by the next move into that folder.
+      await bucket.put({ 'a.txt': 'mine a', 'b.txt': 'mine b' });
+      const { storage } = storageOn(client);
+      await walk(storage);
+      expect(await storage.move('a.txt', 'docs/a.txt')).toEqual({ kind: 'moved' });
+      await bucket.put({ 'docs/b.txt': 'theirs' });
+      expect(await storage.move('b.txt', 'docs/b.txt')).toEqual({ kind: 'destination-exists' });
+      expect(await bucket.text('docs/b.txt')).toBe('theirs');
+      expect(await bucket.text('b.txt')).toBe('mine b');
     });
   });
 
