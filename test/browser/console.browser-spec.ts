@@ -46,6 +46,14 @@ describe('web console in headless Chromium', () => {
 
   const text = (page: Page, testId: string) => page.getByTestId(testId).textContent();
 
+  /** Signs `who` in through the form and waits until the console shows who is signed in. */
+  async function signIn(page: Page, who: { email: string; password: string }): Promise<void> {
+    await page.getByTestId('email').fill(who.email);
+    await page.getByTestId('password').fill(who.password);
+    await page.getByTestId('sign-in').click();
+    await page.getByTestId('whoami').filter({ hasText: who.email }).waitFor();
+  }
+
   /** Waits until the operation panel shows an operation other than `previousId` that has ended. */
   async function waitForEnd(page: Page, previousId: string | null): Promise<string> {
     await page.waitForFunction(
@@ -67,10 +75,7 @@ describe('web console in headless Chromium', () => {
     expect(response?.status()).toBe(200);
     expect(response?.headers()['content-security-policy']).toContain("script-src 'self'");
 
-    await page.getByTestId('email').fill(user.email);
-    await page.getByTestId('password').fill(user.password);
-    await page.getByTestId('sign-in').click();
-    await page.getByTestId('whoami').filter({ hasText: user.email }).waitFor();
+    await signIn(page, user);
     expect(await page.getByTestId('open-queues').isHidden()).toBe(true);
     // Where the files go, without the server's host path; the folders in it are offered.
     expect(await text(page, 'your-folder')).toContain(`STORAGE_LOCAL_ROOT/${user.id}`);
@@ -189,10 +194,7 @@ describe('web console in headless Chromium', () => {
     expect(await page.getByTestId('sign-out').isVisible()).toBe(false);
     expect(await page.getByTestId('whoami').isVisible()).toBe(false);
 
-    await page.getByTestId('email').fill(user.email);
-    await page.getByTestId('password').fill(user.password);
-    await page.getByTestId('sign-in').click();
-    await page.getByTestId('whoami').filter({ hasText: user.email }).waitFor();
+    await signIn(page, user);
     expect(await page.getByTestId('sign-out').isVisible()).toBe(true);
 
     await page.getByTestId('sign-out').click();
@@ -260,10 +262,7 @@ describe('web console in headless Chromium', () => {
     const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
     const problems = collectProblems(page);
     await page.goto(t.url);
-    await page.getByTestId('email').fill(owner.email);
-    await page.getByTestId('password').fill(owner.password);
-    await page.getByTestId('sign-in').click();
-    await page.getByTestId('whoami').filter({ hasText: owner.email }).waitFor();
+    await signIn(page, owner);
     const seen: number[] = [];
     await page.exposeFunction('reportBar', (value: string) => seen.push(Number(value)));
     await page.evaluate(() => {
@@ -303,10 +302,7 @@ describe('web console in headless Chromium', () => {
     const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
     const problems = collectProblems(page);
     await page.goto(t.url);
-    await page.getByTestId('email').fill(owner.email);
-    await page.getByTestId('password').fill(owner.password);
-    await page.getByTestId('sign-in').click();
-    await page.getByTestId('whoami').filter({ hasText: owner.email }).waitFor();
+    await signIn(page, owner);
     await page.getByTestId('root-path').fill('photos');
     await page.getByTestId('start').click();
     const dryRunId = await waitForEnd(page, null);
@@ -366,9 +362,7 @@ describe('web console in headless Chromium', () => {
     const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
     const problems = collectProblems(page);
     await page.goto(t.url);
-    await page.getByTestId('email').fill(owner.email);
-    await page.getByTestId('password').fill(owner.password);
-    await page.getByTestId('sign-in').click();
+    await signIn(page, owner);
     await page.locator(`#operations tr[data-operation-id="${found.id}"] button`).click();
     await page.getByTestId('current-id').filter({ hasText: found.id }).waitFor();
     // Nothing was moved, so the totals say what was found rather than "0 moved".
@@ -406,9 +400,7 @@ describe('web console in headless Chromium', () => {
     const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
     const problems = collectProblems(page);
     await page.goto(t.url);
-    await page.getByTestId('email').fill(owner.email);
-    await page.getByTestId('password').fill(owner.password);
-    await page.getByTestId('sign-in').click();
+    await signIn(page, owner);
     const statusOf = (id: string) =>
       page.waitForFunction(
         (id) =>
@@ -453,10 +445,7 @@ describe('web console in headless Chromium', () => {
     const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
     const problems = collectProblems(page);
     await page.goto(t.url);
-    await page.getByTestId('email').fill(owner.email);
-    await page.getByTestId('password').fill(owner.password);
-    await page.getByTestId('sign-in').click();
-    await page.getByTestId('whoami').filter({ hasText: owner.email }).waitFor();
+    await signIn(page, owner);
 
     await page.getByTestId('watch-root-path').fill('drop');
     await page.getByTestId('watch-debounce').fill('500');
@@ -524,10 +513,7 @@ describe('web console in headless Chromium', () => {
     await page.goto(t.url);
     await page.getByTestId('sign-in').waitFor();
     expect(await scrollWidth()).toBeLessThanOrEqual(390);
-    await page.getByTestId('email').fill(owner.email);
-    await page.getByTestId('password').fill(owner.password);
-    await page.getByTestId('sign-in').click();
-    await page.getByTestId('whoami').filter({ hasText: owner.email }).waitFor();
+    await signIn(page, owner);
     expect(await scrollWidth()).toBeLessThanOrEqual(390);
     await page.getByTestId('start').click();
     await waitForEnd(page, null);
