@@ -18,6 +18,8 @@
  *   2-core worker finishes far fewer than 200 dry runs a second and the rest wait as pending.
  * - An operation whose folder overlaps a pending or running one of the same user answers 409: every
  *   POST names its own folder (user u, folder bNNN with `--files-per-folder` small files), used once.
+ * - Signup: 20 per 10 minutes per address by default; the setup signs up every user from one
+ *   address, so SIGNUP_RATE_LIMIT is raised (setup only: no measured request is a signup).
  * - Other routes: 3,000 a minute per user by default, far above what GET sends per user here.
  * Request i goes to user i mod users, folder floor(i / users): every user's POSTs are spread over
  * the whole run.
@@ -185,7 +187,8 @@ async function main(): Promise<void> {
   const userCount = Math.ceil((warmup + measured) / POSTS_PER_USER);
   const folders = Math.ceil((warmup + measured) / userCount);
 
-  const env = { MAX_ACTIVE_OPERATIONS_PER_USER: '1000', JWT_ACCESS_TTL: '2h' };
+  // SIGNUP_RATE_LIMIT: the setup signs up its users from one address, past the default 20 per 10 minutes.
+  const env = { MAX_ACTIVE_OPERATIONS_PER_USER: '1000', JWT_ACCESS_TTL: '2h', SIGNUP_RATE_LIMIT: '10000' };
   console.log(
     `starting the service (api${withWorker ? ' + worker' : ' only'}), env ${JSON.stringify(env)}; ` +
       `${userCount} users x ${folders} folders x ${filesPerFolder} files`,

@@ -3,6 +3,7 @@ import type { NextFunction, Request, Response } from 'express';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import serveStatic from 'serve-static';
 
 /**
  * The console's files: `web/` at the repository root, its own source tree (browser JavaScript,
@@ -36,5 +37,12 @@ export function serveConsole(app: NestExpressApplication): void {
     response.setHeader('Cache-Control', 'public, max-age=3600');
     response.sendFile(clientFile);
   });
-  app.useStaticAssets(CONSOLE_DIR, { index: 'index.html', redirect: false, setHeaders: noCache });
+  // What app.useStaticAssets mounts (express.static is serve-static), but not for /api/: the API's
+  // routes are not files, and each GET there paid a stat() of web/api/... and a 404 error object
+  // (stack trace included) before reaching its handler. web/ has no api folder.
+  const files = serveStatic(CONSOLE_DIR, { index: 'index.html', redirect: false, setHeaders: noCache });
+  app.use((request: Request, response: Response, next: NextFunction) => {
+    if (request.path.startsWith('/api/')) next();
+    else void files(request, response, next);
+  });
 }

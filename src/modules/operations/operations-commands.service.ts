@@ -17,24 +17,17 @@ import { FileRecordsStore } from './file-records.store.js';
 import { jobNameFor } from './operation-job-name.js';
 import { QuarantineService } from './quarantine.service.js';
 import { StorageService } from '../storage/storage.service.js';
-import { MissingPathError, normalizeRequestPath, PathRuleError, pathsOverlap } from '../storage/user-path.js';
+import { MissingPathError, normalizeRequestPath, PathRuleError } from '../storage/user-path.js';
 import type { CreateOperationDto } from './dto/create-operation.dto.js';
 import type { Operation } from './operation.entity.js';
 import { SIMILARITY_THRESHOLD } from './operation.types.js';
 import type { OperationProgress, OperationStatus, OperationTrigger, StoredOptions } from './operation.types.js';
 import { IdempotencyKeyReusedError, OperationsRepository } from './operations.repository.js';
-import type { OperationDraft } from './operations.repository.js';
+import type { CreateOutcome, OperationDraft } from './operations.repository.js';
 import { OperationsQueriesService } from './operations-queries.service.js';
 import { ProgressTracking } from './progress-tracker.js';
 import { toOperationView } from './operation.view.js';
 import type { OperationView } from './operation.view.js';
-
-/** The folders an operation reads or writes: two operations of a user may not share any. */
-export function operationTrees(operation: Pick<Operation, 'rootPath' | 'options'>): string[] {
-  const trees = [operation.rootPath];
-  if (operation.options.destination !== undefined) trees.push(operation.options.destination);
-  return trees;
-}
 
 function allowMissing(error: unknown): void {
   if (error instanceof MissingPathError) return;
@@ -223,25 +216,40 @@ export class OperationsCommandsService {
 
   /**
    * Inserts the operation under a per-user lock (so the active-operation limit and the overlap
-   * check cannot race), then enqueues its job. Answers the earlier operation for a repeated
-   * idempotency key.
+   * check cannot race: OperationsRepository.create checks both as it inserts), then enqueues its
+   * job. Answers the earlier operation for a repeated idempotency key.
    */
   private async insertAndEnqueue(
     user: AuthUser,
     draft: OperationDraft,
     idempotency?: { key: string; hash: string },
   ): Promise<OperationView> {
-    let outcome: { operation: Operation; created: boolean };
+    let outcome: CreateOutcome;
     try {
       outcome = await this.operations.create(user.id, draft, {
         idempotency,
-        admit: (active) => this.assertCanStart(active, draft),
+        maxActive: this.config.maxActiveOperationsPerUser,
       });
     } catch (error) {
       if (error instanceof IdempotencyKeyReusedError) throw new ConflictException(error.message);
       throw error;
     }
-    if (outcome.created) await this.enqueue(outcome.operation);
+    if (outcome.kind === 'limit') {
+      throw RateLimiterService.tooMany(
+        `You already have ${outcome.active} pending or running operations (the limit is ${this.config.maxActiveOperationsPerUser})`,
+        5,
+      );
+    }
+    if (outcome.kind === 'overlap') {
+      const other = outcome.conflicting;
+      throw new ConflictException({
+        statusCode: 409,
+        error: 'Conflict',
+        message: `Operation ${other.id} (${other.status}) is working on an overlapping folder`,
+        conflictingOperationId: other.id,
+      });
+    }
+    if (outcome.kind === 'created') await this.enqueue(outcome.operation);
     return toOperationView(outcome.operation);
   }
 
@@ -252,29 +260,6 @@ export class OperationsCommandsService {
       // The row is the source of truth: without a job it would wait forever, so end it clearly.
       await this.operations.failUnqueued(operation.id, 'The job queue is unavailable');
       throw new ServiceUnavailableException('The job queue (Redis) is unavailable; try again shortly');
-    }
-  }
-
-  /** The active-operation limit and the overlap rule, given the user's pending and running operations. */
-  private assertCanStart(active: Operation[], draft: OperationDraft): void {
-    if (active.length >= this.config.maxActiveOperationsPerUser) {
-      throw RateLimiterService.tooMany(
-        `You already have ${active.length} pending or running operations (the limit is ${this.config.maxActiveOperationsPerUser})`,
-        5,
-      );
-    }
-    const trees = operationTrees(draft);
-    for (const other of active) {
-      if (other.storage !== draft.storage) continue;
-      const otherTrees = operationTrees(other);
-      if (trees.some((tree) => otherTrees.some((otherTree) => pathsOverlap(tree, otherTree)))) {
-        throw new ConflictException({
-          statusCode: 409,
-          error: 'Conflict',
-          message: `Operation ${other.id} (${other.status}) is working on an overlapping folder`,
-          conflictingOperationId: other.id,
-        });
-      }
     }
   }
 

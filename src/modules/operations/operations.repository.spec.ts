@@ -1,9 +1,10 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { cloneTemplateDatabase, dropDatabase } from '../../../test/utils/test-database.js';
 import { buildDataSourceOptions } from '../../database/data-source-options.js';
 import { FileRecordsStore } from './file-records.store.js';
 import type { PlannedFile } from './file-records.store.js';
+import { Operation as OperationEntity } from './operation.entity.js';
 import type { Operation } from './operation.entity.js';
 import { emptyProgress } from './operation.types.js';
 import { FencedError, IdempotencyKeyReusedError, OperationsRepository } from './operations.repository.js';
@@ -37,8 +38,20 @@ describe('OperationsRepository', () => {
     return { type: 'organize', storage: 'local', rootPath: `folder-${folder}`, dryRun: false, options: {} };
   }
 
+  /** Far above what one test creates: the limit is tested with users of its own. */
+  const MAX = 1000;
+
   async function created(): Promise<Operation> {
-    return (await operations.create(userId, draft(), { admit: () => undefined })).operation;
+    const outcome = await operations.create(userId, draft(), { maxActive: MAX });
+    if (outcome.kind !== 'created') throw new Error(`not created: ${outcome.kind}`);
+    return outcome.operation;
+  }
+
+  async function newUser(email: string): Promise<string> {
+    const rows = (await dataSource.query(`INSERT INTO users (email, password_hash) VALUES ($1, 'x') RETURNING id`, [
+      email,
+    ])) as { id: string }[];
+    return rows[0].id;
   }
 
   async function row(id: string): Promise<Operation> {
@@ -152,31 +165,131 @@ describe('OperationsRepository', () => {
     expect(after.progress.phase).toBe('done');
   });
 
-  it('admits creations one at a time per user, so concurrent ones see each other', async () => {
-    const isolated = await dataSource.query(
-      `INSERT INTO users (email, password_hash) VALUES ('limit@example.com', 'x') RETURNING id`,
+  it('admits creations one at a time per user, so concurrent ones see each other (the limit)', async () => {
+    const owner = await newUser('limit@example.com');
+    const results = await Promise.all([0, 1, 2, 3, 4].map(() => operations.create(owner, draft(), { maxActive: 2 })));
+    expect(results.filter((result) => result.kind === 'created')).toHaveLength(2);
+    expect(results.filter((result) => result.kind === 'limit')).toEqual([
+      { kind: 'limit', active: 2 },
+      { kind: 'limit', active: 2 },
+      { kind: 'limit', active: 2 },
+    ]);
+    // An ended operation no longer counts.
+    const [first] = results.flatMap((result) => (result.kind === 'created' ? [result.operation] : []));
+    await operations.cancelPending(first.id, emptyProgress());
+    expect((await operations.create(owner, draft(), { maxActive: 2 })).kind).toBe('created');
+  });
+
+  it('refuses concurrent creations on overlapping folders: exactly one of them is inserted', async () => {
+    const owner = await newUser('overlap-race@example.com');
+    // Each pair overlaps: nested roots, a destination inside them, and '' (the whole user folder).
+    const drafts: OperationDraft[] = [
+      { ...draft(), rootPath: 'tree' },
+      { ...draft(), rootPath: 'tree/a' },
+      { ...draft(), rootPath: 'tree/a/b' },
+      { ...draft(), rootPath: 'x', options: { destination: 'tree/a/b/c' } },
+      { ...draft(), rootPath: '' },
+    ];
+    const results = await Promise.all(drafts.map((d) => operations.create(owner, d, { maxActive: MAX })));
+    const inserted = results.flatMap((result) => (result.kind === 'created' ? [result.operation] : []));
+    expect(inserted).toHaveLength(1);
+    for (const result of results) {
+      if (result.kind === 'overlap') expect(result.conflicting).toEqual({ id: inserted[0].id, status: 'pending' });
+      else expect(result.kind).toBe('created');
+    }
+  });
+
+  it('applies the overlap rule of pathsOverlap: roots and destinations, same storage only', async () => {
+    const owner = await newUser('overlap@example.com');
+    const create = (rootPath: string, extra: Partial<OperationDraft> = {}) =>
+      operations.create(owner, { ...draft(), rootPath, options: {}, ...extra }, { maxActive: MAX });
+    const base = await create('photos/2024', { options: { destination: 'sorted' } });
+    expect(base.kind).toBe('created');
+    const baseId = base.kind === 'created' ? base.operation.id : '';
+    const overlapping = [
+      create('photos'),
+      create('photos/2024'),
+      create('photos/2024/jan'),
+      create('sorted/x'),
+      create('elsewhere', { options: { destination: 'sorted' } }),
+      create('elsewhere', { options: { destination: 'photos' } }),
+      // '' is the user's whole folder: it overlaps everything.
+      create(''),
+    ];
+    for (const result of await Promise.all(overlapping)) {
+      expect(result).toEqual({ kind: 'overlap', conflicting: { id: baseId, status: 'pending' } });
+    }
+    // Prefixes that are not parent folders, another storage, quotes and backslashes in names.
+    for (const result of await Promise.all([
+      create('photos/2024x'),
+      create('photo'),
+      create('sortedness', { options: { destination: "it's\\ here" } }),
+      create('photos/2024', { storage: 's3' }),
+      create("o'brien\\x"),
+    ])) {
+      expect(result.kind).toBe('created');
+    }
+    const names = (await operations.listForUser(owner, {}, 0, 100))[0].map((o) => [o.rootPath, o.options.destination]);
+    expect(names).toEqual(
+      expect.arrayContaining([
+        ["o'brien\\x", undefined],
+        ['sortedness', "it's\\ here"],
+      ]),
     );
-    const owner = (isolated as { id: string }[])[0].id;
-    const admitOne = (active: Operation[]) => {
-      if (active.length >= 1) throw new Error('limit');
-    };
-    const results = await Promise.allSettled(
-      [0, 1, 2].map(() => operations.create(owner, draft(), { admit: admitOne })),
-    );
-    expect(results.filter((result) => result.status === 'fulfilled')).toHaveLength(1);
   });
 
   it('answers the earlier operation for a repeated idempotency key, and refuses it with another body', async () => {
     const idempotency = { key: `key-${folder}`, hash: 'a'.repeat(64) };
-    const first = await operations.create(userId, draft(), { idempotency, admit: () => undefined });
-    const again = await operations.create(userId, draft(), { idempotency, admit: () => undefined });
-    expect(first.created).toBe(true);
-    expect(again).toMatchObject({ created: false, operation: { id: first.operation.id } });
+    const first = await operations.create(userId, draft(), { idempotency, maxActive: MAX });
+    const again = await operations.create(userId, draft(), { idempotency, maxActive: MAX });
+    expect(first.kind).toBe('created');
+    expect(again).toMatchObject({ kind: 'earlier', operation: { id: first.kind === 'created' && first.operation.id } });
     await expect(
-      operations.create(userId, draft(), {
-        idempotency: { ...idempotency, hash: 'b'.repeat(64) },
-        admit: () => undefined,
-      }),
+      operations.create(userId, draft(), { idempotency: { ...idempotency, hash: 'b'.repeat(64) }, maxActive: MAX }),
     ).rejects.toBeInstanceOf(IdempotencyKeyReusedError);
+  });
+
+  it('answers the earlier operation for a repeated key even at the limit; concurrent repeats insert once', async () => {
+    const owner = await newUser('idem-race@example.com');
+    const idempotency = { key: "it's a key", hash: 'c'.repeat(64) };
+    const results = await Promise.all(
+      [0, 1, 2, 3].map(() => operations.create(owner, draft(), { idempotency, maxActive: 1 })),
+    );
+    const ids = new Set(
+      results.map((result) =>
+        result.kind === 'created' || result.kind === 'earlier' ? result.operation.id : result.kind,
+      ),
+    );
+    expect(results.filter((result) => result.kind === 'created')).toHaveLength(1);
+    expect(ids.size).toBe(1);
+  });
+
+  it('frees a key used more than 24 hours ago: a new operation takes it', async () => {
+    const owner = await newUser('idem-old@example.com');
+    const idempotency = { key: 'old-key', hash: 'd'.repeat(64) };
+    const old = await operations.create(owner, draft(), { idempotency, maxActive: MAX });
+    if (old.kind !== 'created') throw new Error('not created');
+    await dataSource.query(`UPDATE operations SET created_at = now() - interval '25 hours' WHERE id = $1`, [
+      old.operation.id,
+    ]);
+    const fresh = await operations.create(owner, draft(), {
+      idempotency: { ...idempotency, hash: 'e'.repeat(64) },
+      maxActive: MAX,
+    });
+    expect(fresh.kind).toBe('created');
+    expect(fresh.kind === 'created' && fresh.operation.id).not.toBe(old.operation.id);
+    expect((await row(old.operation.id)).idempotencyKey).toBeNull();
+    expect(fresh.kind === 'created' && fresh.operation).toMatchObject({
+      idempotencyKey: 'old-key',
+      requestHash: 'e'.repeat(64),
+    });
+  });
+
+  it('reads a created operation back as TypeORM would (every column, types included)', async () => {
+    const operation = await created();
+    const viaTypeorm = await dataSource.getRepository(OperationEntity).findOneBy({ id: operation.id });
+    expect({ ...operation }).toEqual({ ...viaTypeorm });
+    expect({ ...(await operations.findOwned(userId, operation.id)) }).toEqual({ ...viaTypeorm });
+    expect(await operations.findOwned(randomUUID(), operation.id)).toBeNull();
   });
 });

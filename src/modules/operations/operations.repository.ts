@@ -1,9 +1,11 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
+import pg from 'pg';
+import { QueryFailedError } from 'typeorm';
 import type { DataSource, EntityManager, FindOptionsWhere } from 'typeorm';
 import { User } from '../users/user.entity.js';
 import { Operation } from './operation.entity.js';
-import { ACTIVE_STATUSES, emptyProgress } from './operation.types.js';
+import { emptyProgress } from './operation.types.js';
 import type { OperationProgress, OperationStatus, OperationType } from './operation.types.js';
 
 /**
@@ -21,6 +23,91 @@ export class IdempotencyKeyReusedError extends Error {
   constructor() {
     super('Idempotency-Key was already used with a different request body');
   }
+}
+
+/** What `create` answers: inserted, the earlier one of an Idempotency-Key, or why it was refused. */
+export type CreateOutcome =
+  | { kind: 'created' | 'earlier'; operation: Operation }
+  | { kind: 'limit'; active: number }
+  | { kind: 'overlap'; conflicting: { id: string; status: OperationStatus } };
+
+export interface CreateOptions {
+  idempotency?: { key: string; hash: string };
+  /** Refused (`limit`) when the user already has this many pending or running operations. */
+  maxActive: number;
+}
+
+/** A row of `operations` as PostgreSQL answers `SELECT *` (pg parses uuid, jsonb, timestamptz). */
+interface OperationRow {
+  id: string;
+  user_id: string;
+  type: OperationType;
+  status: OperationStatus;
+  storage: Operation['storage'];
+  root_path: string;
+  dry_run: boolean;
+  options: Operation['options'];
+  parent_operation_id: string | null;
+  source_operation_id: string | null;
+  watch_id: string | null;
+  trigger: Operation['trigger'];
+  progress: OperationProgress;
+  error: { message: string } | null;
+  idempotency_key: string | null;
+  request_hash: string | null;
+  lease_epoch: number;
+  resume_count: number;
+  cancel_requested_at: Date | null;
+  purged_at: Date | null;
+  created_at: Date;
+  started_at: Date | null;
+  finished_at: Date | null;
+}
+
+/** The entity TypeORM would build from the row (no relations loaded, as findOneBy). */
+function operationFromRow(row: OperationRow): Operation {
+  return Object.assign(new Operation(), {
+    id: row.id,
+    userId: row.user_id,
+    type: row.type,
+    status: row.status,
+    storage: row.storage,
+    rootPath: row.root_path,
+    dryRun: row.dry_run,
+    options: row.options,
+    parentOperationId: row.parent_operation_id,
+    sourceOperationId: row.source_operation_id,
+    watchId: row.watch_id,
+    trigger: row.trigger,
+    progress: row.progress,
+    error: row.error,
+    idempotencyKey: row.idempotency_key,
+    requestHash: row.request_hash,
+    leaseEpoch: row.lease_epoch,
+    resumeCount: row.resume_count,
+    cancelRequestedAt: row.cancel_requested_at,
+    purgedAt: row.purged_at,
+    createdAt: row.created_at,
+    startedAt: row.started_at,
+    finishedAt: row.finished_at,
+  });
+}
+
+/** A value as an SQL literal (NULL for null): for the simple query of `create`, which takes no parameters. */
+function literal(value: string | null): string {
+  return value === null ? 'NULL' : pg.escapeLiteral(value);
+}
+
+/**
+ * True when one of `trees` (a text[] expression: a draft's root and destination) overlaps a folder
+ * of the operation row `alias` (its root_path, and options.destination when set), the folders an
+ * operation reads or writes: pathsOverlap (user-path.ts) in SQL. starts_with compares bytes,
+ * which for whole UTF-8 characters is what String.startsWith does.
+ */
+function OVERLAP_SQL(trees: string, alias: string): string {
+  return `EXISTS (SELECT 1 FROM unnest(${trees}) AS mine(p),
+                  unnest(array_remove(ARRAY[${alias}.root_path::text, ${alias}.options->>'destination'], NULL)) AS theirs(q)
+                 WHERE p = '' OR q = '' OR p = q OR starts_with(p, q || '/') OR starts_with(q, p || '/'))`;
 }
 
 /** Arbitrary constant naming "operation creation of one user" among advisory locks. */
@@ -74,42 +161,95 @@ export class OperationsRepository {
   // ---- Creating, under the per-user lock ----
 
   /**
-   * Inserts an operation under a per-user advisory lock, so the active-operation limit and the
-   * overlap check (`admit`, given the user's pending and running operations; it throws to refuse)
-   * cannot race. For an Idempotency-Key used within 24 h answers the earlier operation
-   * (`created: false`), or throws IdempotencyKeyReusedError for another body; an older use frees the key.
+   * Inserts an operation, one database round trip: the active-operation limit, the overlap rule
+   * and the Idempotency-Key are checked by the same statement that inserts, under a per-user
+   * advisory lock, so concurrent creations of one user cannot race. For an Idempotency-Key used
+   * within 24 h answers the earlier operation (`earlier`), or throws IdempotencyKeyReusedError for
+   * another body; an older use frees the key. Refusals are answered, not thrown: `limit` (how many
+   * are pending or running) and `overlap` (one pending or running operation whose folders overlap
+   * the draft's, on the same storage: OVERLAP_SQL).
+   *
+   * Why several statements in one simple query rather than one statement: a statement's snapshot
+   * is taken when it starts, before a lock inside it is granted, so a statement that took the lock
+   * itself could miss the row of a creation that committed while it waited. The lock is the first
+   * statement; the next ones (READ COMMITTED: a snapshot each) see every creation before theirs.
+   * The statements of one simple query are one transaction, which holds the lock to its end. A
+   * simple query has no parameters: every value is a literal (`literal`, pg's escapeLiteral).
    */
-  async create(
-    userId: string,
-    draft: OperationDraft,
-    options: { idempotency?: { key: string; hash: string }; admit: (active: Operation[]) => void },
-  ): Promise<{ operation: Operation; created: boolean }> {
-    const { idempotency } = options;
-    return this.dataSource.transaction(async (manager) => {
-      await manager.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [CREATE_LOCK_NAMESPACE, userId]);
-      if (idempotency) {
-        const earlier = await manager.findOneBy(Operation, { userId, idempotencyKey: idempotency.key });
-        if (earlier && Date.now() - earlier.createdAt.getTime() < IDEMPOTENCY_WINDOW_MS) {
-          if (earlier.requestHash !== idempotency.hash) throw new IdempotencyKeyReusedError();
-          return { operation: earlier, created: false };
-        }
-        if (earlier) await manager.update(Operation, { id: earlier.id }, { idempotencyKey: null });
-      }
-      const active = await manager
-        .createQueryBuilder(Operation, 'o')
-        .where('o.userId = :userId AND o.status IN (:...statuses)', { userId, statuses: ACTIVE_STATUSES })
-        .getMany();
-      options.admit(active);
-      const operation = manager.create(Operation, {
-        ...draft,
-        userId,
-        status: 'pending',
-        progress: emptyProgress(),
-        idempotencyKey: idempotency?.key ?? null,
-        requestHash: idempotency?.hash ?? null,
-      });
-      return { operation: await manager.save(operation), created: true };
-    });
+  async create(userId: string, draft: OperationDraft, options: CreateOptions): Promise<CreateOutcome> {
+    const { idempotency, maxActive } = options;
+    if (!Number.isInteger(maxActive)) throw new Error(`maxActive must be an integer, got ${maxActive}`);
+    const user = `${literal(userId)}::uuid`;
+    const key = literal(idempotency?.key ?? null);
+    const trees = [draft.rootPath, ...(draft.options.destination !== undefined ? [draft.options.destination] : [])];
+    const statements = [`SELECT pg_advisory_xact_lock(${CREATE_LOCK_NAMESPACE}, hashtext(${literal(userId)}))`];
+    if (idempotency) {
+      // Same rule as `Date.now() - createdAt < window` on the millisecond Date the row reads as.
+      const cutoff = literal(new Date(Date.now() - IDEMPOTENCY_WINDOW_MS).toISOString());
+      statements.push(
+        `UPDATE operations SET idempotency_key = NULL
+          WHERE user_id = ${user} AND idempotency_key = ${key}
+            AND date_trunc('milliseconds', created_at) <= ${cutoff}::timestamptz`,
+      );
+    }
+    statements.push(`WITH earlier AS (
+        SELECT * FROM operations WHERE ${idempotency ? `user_id = ${user} AND idempotency_key = ${key}` : 'false'}
+      ), active AS (
+        SELECT id, status, storage, root_path, options FROM operations
+         WHERE user_id = ${user} AND status IN ('pending', 'running')
+      ), verdict AS (
+        SELECT (SELECT count(*)::int FROM active) AS active_count,
+               (SELECT a.id FROM active a
+                 WHERE a.storage = ${literal(draft.storage)} AND ${OVERLAP_SQL(`ARRAY[${trees.map(literal).join(', ')}]::text[]`, 'a')}
+                 LIMIT 1) AS conflict_id
+      ), inserted AS (
+        INSERT INTO operations (user_id, type, status, storage, root_path, dry_run, options, parent_operation_id,
+                                source_operation_id, watch_id, trigger, progress, idempotency_key, request_hash)
+        SELECT ${user}, ${literal(draft.type)}, 'pending', ${literal(draft.storage)}, ${literal(draft.rootPath)},
+               ${draft.dryRun ? 'true' : 'false'}, ${literal(JSON.stringify(draft.options))}::jsonb,
+               ${literal(draft.parentOperationId ?? null)}::uuid, ${literal(draft.sourceOperationId ?? null)}::uuid,
+               ${literal(draft.watchId ?? null)}::uuid, ${literal(draft.trigger ?? null)},
+               ${literal(JSON.stringify(emptyProgress()))}::jsonb, ${key}, ${literal(idempotency?.hash ?? null)}
+          FROM verdict v
+         WHERE NOT EXISTS (SELECT 1 FROM earlier) AND v.active_count < ${maxActive} AND v.conflict_id IS NULL
+        RETURNING *
+      )
+      SELECT v.active_count, v.conflict_id, c.status AS conflict_status, o.*
+        FROM verdict v
+        LEFT JOIN active c ON c.id = v.conflict_id
+        LEFT JOIN (SELECT true AS created, * FROM inserted UNION ALL SELECT false, * FROM earlier) o ON true`);
+    const results = await this.simpleQuery(statements.join(';\n'));
+    const [verdict] = results[results.length - 1].rows as (OperationRow & {
+      active_count: number;
+      conflict_id: string | null;
+      conflict_status: OperationStatus | null;
+      created: boolean | null;
+    })[];
+    if (verdict.created === true) return { kind: 'created', operation: operationFromRow(verdict) };
+    if (verdict.created === false) {
+      if (verdict.request_hash !== idempotency?.hash) throw new IdempotencyKeyReusedError();
+      return { kind: 'earlier', operation: operationFromRow(verdict) };
+    }
+    if (verdict.active_count >= maxActive) return { kind: 'limit', active: verdict.active_count };
+    if (verdict.conflict_id !== null && verdict.conflict_status !== null) {
+      return { kind: 'overlap', conflicting: { id: verdict.conflict_id, status: verdict.conflict_status } };
+    }
+    throw new Error('operation creation: nothing inserted, and no reason');
+  }
+
+  /** Runs a simple query (several statements, one transaction, one round trip) on a pooled connection. */
+  private async simpleQuery(sql: string): Promise<pg.QueryResult[]> {
+    const runner = this.dataSource.createQueryRunner();
+    try {
+      const client = (await runner.connect()) as pg.PoolClient;
+      const answer = (await client.query(sql).catch((error: unknown) => {
+        // As TypeORM's own queries fail, so the exception filter tells an unavailable database apart.
+        throw new QueryFailedError(sql, [], error as Error);
+      })) as pg.QueryResult | pg.QueryResult[];
+      return Array.isArray(answer) ? answer : [answer];
+    } finally {
+      await runner.release();
+    }
   }
 
   /** Ends a pending operation whose job could not be enqueued (without a job it would wait forever). */
@@ -253,12 +393,19 @@ export class OperationsRepository {
   // ---- Reads ----
 
   async findById(operationId: string): Promise<Operation | null> {
-    return this.dataSource.getRepository(Operation).findOneBy({ id: operationId });
+    const [row] = (await this.dataSource.query('SELECT * FROM operations WHERE id = $1', [
+      operationId,
+    ])) as OperationRow[];
+    return row ? operationFromRow(row) : null;
   }
 
-  /** The user's operation; null also for another user's. */
+  /** The user's operation; null also for another user's. One query, no query building (GET /operations/:id). */
   async findOwned(userId: string, operationId: string): Promise<Operation | null> {
-    return this.dataSource.getRepository(Operation).findOneBy({ id: operationId, userId });
+    const [row] = (await this.dataSource.query('SELECT * FROM operations WHERE id = $1 AND user_id = $2', [
+      operationId,
+      userId,
+    ])) as OperationRow[];
+    return row ? operationFromRow(row) : null;
   }
 
   async exists(operationId: string): Promise<boolean> {
