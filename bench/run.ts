@@ -46,6 +46,8 @@ const USAGE = `npm run bench -- [options]
   --scan-content full   scan the duplicates-style tree with real data instead of a sparse one
   --dup-files N         duplicates and rerun tree (default 100000, ~2 GB)
   --organize-files a,b  organize runs (default 100000,1000000; the 1M run takes tens of minutes)
+  --path-organize-files a,b  the sizes at which the path-based fallback's organize runs too
+                        (default: the same as --organize-files)
   --layers a,b          local file layers for scan and organize (default dirfd,path: the service's
                         directory-descriptor layer and the path-based fallback, side by side)
   --runs N              runs per tool for scan (default 5), duplicates and rerun (default 3)
@@ -295,6 +297,7 @@ async function main(): Promise<void> {
   const scanContent = arg('scan-content', 'sparse') === 'full' ? 'full' : 'sparse';
   const dupFiles = intArg('dup-files', files ?? 100_000);
   const organizeFiles = list('organize-files', files !== undefined ? String(files) : '100000,1000000').map(Number);
+  const pathOrganizeFiles = new Set(list('path-organize-files', organizeFiles.join(',')).map(Number));
   const layers = list('layers', 'dirfd,path');
   for (const layer of layers) if (layer !== 'dirfd' && layer !== 'path') throw new Error('--layers takes dirfd,path');
   const runsGiven = flag('runs') ? intArg('runs', 3) : undefined;
@@ -354,6 +357,7 @@ async function main(): Promise<void> {
       case 'organize':
         for (const n of organizeFiles) {
           for (const layer of layers) {
+            if (layer === 'path' && !pathOrganizeFiles.has(n)) continue;
             commands.push({
               ...command(
                 scenario,
