@@ -7,6 +7,7 @@ import { AddOperationStatusCounts1764468000000 } from './1764468000000-AddOperat
 import { AddRuleFiltersAndProtectedPaths1764480000000 } from './1764480000000-AddRuleFiltersAndProtectedPaths.js';
 import { CreateWatches1764490000000 } from './1764490000000-CreateWatches.js';
 import { AddSimilarImages1764500000000 } from './1764500000000-AddSimilarImages.js';
+import { SlimFileRecordIndexes1764510000000 } from './1764510000000-SlimFileRecordIndexes.js';
 
 /** Every migration, in order. Listed by class so the app, the CLI and the tests load the same set. */
 export const migrations = [
@@ -19,4 +20,5 @@ export const migrations = [
   AddRuleFiltersAndProtectedPaths1764480000000,
   CreateWatches1764490000000,
   AddSimilarImages1764500000000,
+  SlimFileRecordIndexes1764510000000,
 ];
