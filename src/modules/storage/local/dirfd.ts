@@ -196,13 +196,6 @@ class StatxBuffer {
   }
 }
 
-/** Decodes struct statx from its bytes (one layout on every architecture: include/uapi/linux/stat.h). */
-export function decodeStatx(bytes: Uint8Array): EntryStat {
-  const statx = new StatxBuffer();
-  statx.bytes.set(bytes.subarray(0, STATX_SIZE));
-  return statx.decode();
-}
-
 interface Koffi {
   load(path: string): { func(definition: string): (...args: unknown[]) => number };
   errno(): number;
