@@ -1,4 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import fc from 'fast-check';
 import { DataSource } from 'typeorm';
 import { cloneTemplateDatabase, dropDatabase } from '../../../test/utils/test-database.js';
 import { buildDataSourceOptions } from '../../database/data-source-options.js';
@@ -7,7 +8,7 @@ import type { PlannedFile } from './file-records.store.js';
 import { Operation as OperationEntity } from './operation.entity.js';
 import type { Operation } from './operation.entity.js';
 import { emptyProgress } from './operation.types.js';
-import { FencedError, IdempotencyKeyReusedError, OperationsRepository } from './operations.repository.js';
+import { FencedError, IdempotencyKeyReusedError, OperationsRepository, OVERLAP_SQL } from './operations.repository.js';
 import type { OperationDraft } from './operations.repository.js';
 
 /** The lease and fence rules of the operations table, against the real PostgreSQL (a database of its own). */
@@ -199,7 +200,30 @@ describe('OperationsRepository', () => {
     }
   });
 
-  it('applies the overlap rule of pathsOverlap: roots and destinations, same storage only', async () => {
+  it('decides overlap in SQL as "same folder, one inside the other, or the whole folder" on random paths', async () => {
+    /** The rule, written plainly: the oracle the SQL must agree with. */
+    const overlaps = (a: string, b: string): boolean =>
+      a === '' || b === '' || a === b || a.startsWith(`${b}/`) || b.startsWith(`${a}/`);
+    const segment = fc.constantFrom('a', 'b', 'ab', "o'x", 'é', 'a b', '\\', '%', '_');
+    const folder = fc.array(segment, { maxLength: 3 }).map((segments) => segments.join('/'));
+    const cases = fc.sample(fc.tuple(folder, folder, fc.option(folder, { nil: null })), { numRuns: 400, seed: 16 });
+    const rows = (await dataSource.query(
+      `SELECT ${OVERLAP_SQL('ARRAY[c.mine]', 'o')} AS overlaps
+         FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS c(mine, root, destination, n)
+         CROSS JOIN LATERAL (SELECT c.root AS root_path,
+                                    jsonb_strip_nulls(jsonb_build_object('destination', c.destination)) AS options) o
+        ORDER BY c.n`,
+      [cases.map((c) => c[0]), cases.map((c) => c[1]), cases.map((c) => c[2])],
+    )) as { overlaps: boolean }[];
+    const expected = cases.map(([mine, root, destination]) =>
+      [root, destination].some((theirs) => theirs !== null && overlaps(mine, theirs)),
+    );
+    expect(rows.map((row) => row.overlaps)).toEqual(expected);
+    expect(expected.filter(Boolean).length).toBeGreaterThan(50);
+    expect(expected.filter((x) => !x).length).toBeGreaterThan(50);
+  });
+
+  it('applies the overlap rule to roots and destinations, same storage only', async () => {
     const owner = await newUser('overlap@example.com');
     const create = (rootPath: string, extra: Partial<OperationDraft> = {}) =>
       operations.create(owner, { ...draft(), rootPath, options: {}, ...extra }, { maxActive: MAX });

@@ -3,6 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import pg from 'pg';
 import { QueryFailedError } from 'typeorm';
 import type { DataSource, EntityManager, FindOptionsWhere } from 'typeorm';
+import { entityFromRow, type EntityRow } from '../../database/entity-from-row.js';
 import { User } from '../users/user.entity.js';
 import { Operation } from './operation.entity.js';
 import { emptyProgress } from './operation.types.js';
@@ -37,60 +38,13 @@ export interface CreateOptions {
   maxActive: number;
 }
 
-/** A row of `operations` as PostgreSQL answers `SELECT *` (pg parses uuid, jsonb, timestamptz). */
-interface OperationRow {
-  id: string;
-  user_id: string;
-  type: OperationType;
-  status: OperationStatus;
-  storage: Operation['storage'];
-  root_path: string;
-  dry_run: boolean;
-  options: Operation['options'];
-  parent_operation_id: string | null;
-  source_operation_id: string | null;
-  watch_id: string | null;
-  trigger: Operation['trigger'];
-  progress: OperationProgress;
-  error: { message: string } | null;
-  idempotency_key: string | null;
+/** What `create`'s statement answers besides the operation's columns. */
+interface CreateVerdict extends EntityRow {
+  active_count: number;
+  conflict_id: string | null;
+  conflict_status: OperationStatus | null;
+  created: boolean | null;
   request_hash: string | null;
-  lease_epoch: number;
-  resume_count: number;
-  cancel_requested_at: Date | null;
-  purged_at: Date | null;
-  created_at: Date;
-  started_at: Date | null;
-  finished_at: Date | null;
-}
-
-/** The entity TypeORM would build from the row (no relations loaded, as findOneBy). */
-function operationFromRow(row: OperationRow): Operation {
-  return Object.assign(new Operation(), {
-    id: row.id,
-    userId: row.user_id,
-    type: row.type,
-    status: row.status,
-    storage: row.storage,
-    rootPath: row.root_path,
-    dryRun: row.dry_run,
-    options: row.options,
-    parentOperationId: row.parent_operation_id,
-    sourceOperationId: row.source_operation_id,
-    watchId: row.watch_id,
-    trigger: row.trigger,
-    progress: row.progress,
-    error: row.error,
-    idempotencyKey: row.idempotency_key,
-    requestHash: row.request_hash,
-    leaseEpoch: row.lease_epoch,
-    resumeCount: row.resume_count,
-    cancelRequestedAt: row.cancel_requested_at,
-    purgedAt: row.purged_at,
-    createdAt: row.created_at,
-    startedAt: row.started_at,
-    finishedAt: row.finished_at,
-  });
 }
 
 /** A value as an SQL literal (NULL for null): for the simple query of `create`, which takes no parameters. */
@@ -101,10 +55,12 @@ function literal(value: string | null): string {
 /**
  * True when one of `trees` (a text[] expression: a draft's root and destination) overlaps a folder
  * of the operation row `alias` (its root_path, and options.destination when set), the folders an
- * operation reads or writes: pathsOverlap (user-path.ts) in SQL. starts_with compares bytes,
- * which for whole UTF-8 characters is what String.startsWith does.
+ * operation reads or writes. Two folders overlap when they are the same, one contains the other
+ * (whole segments: "ab" is not inside "a"), or one is '' (the user's whole folder). starts_with
+ * compares bytes, which for whole UTF-8 characters is what String.startsWith does. Exported for
+ * its spec only.
  */
-function OVERLAP_SQL(trees: string, alias: string): string {
+export function OVERLAP_SQL(trees: string, alias: string): string {
   return `EXISTS (SELECT 1 FROM unnest(${trees}) AS mine(p),
                   unnest(array_remove(ARRAY[${alias}.root_path::text, ${alias}.options->>'destination'], NULL)) AS theirs(q)
                  WHERE p = '' OR q = '' OR p = q OR starts_with(p, q || '/') OR starts_with(q, p || '/'))`;
@@ -219,16 +175,11 @@ export class OperationsRepository {
         LEFT JOIN active c ON c.id = v.conflict_id
         LEFT JOIN (SELECT true AS created, * FROM inserted UNION ALL SELECT false, * FROM earlier) o ON true`);
     const results = await this.simpleQuery(statements.join(';\n'));
-    const [verdict] = results[results.length - 1].rows as (OperationRow & {
-      active_count: number;
-      conflict_id: string | null;
-      conflict_status: OperationStatus | null;
-      created: boolean | null;
-    })[];
-    if (verdict.created === true) return { kind: 'created', operation: operationFromRow(verdict) };
+    const [verdict] = results[results.length - 1].rows as CreateVerdict[];
+    if (verdict.created === true) return { kind: 'created', operation: this.operationFromRow(verdict) };
     if (verdict.created === false) {
       if (verdict.request_hash !== idempotency?.hash) throw new IdempotencyKeyReusedError();
-      return { kind: 'earlier', operation: operationFromRow(verdict) };
+      return { kind: 'earlier', operation: this.operationFromRow(verdict) };
     }
     if (verdict.active_count >= maxActive) return { kind: 'limit', active: verdict.active_count };
     if (verdict.conflict_id !== null && verdict.conflict_status !== null) {
@@ -392,11 +343,14 @@ export class OperationsRepository {
 
   // ---- Reads ----
 
+  /** The entity TypeORM would build from a `SELECT *` row of `operations` (its own mapping, see entityFromRow). */
+  private operationFromRow(row: EntityRow): Operation {
+    return entityFromRow(this.dataSource, Operation, row);
+  }
+
   async findById(operationId: string): Promise<Operation | null> {
-    const [row] = (await this.dataSource.query('SELECT * FROM operations WHERE id = $1', [
-      operationId,
-    ])) as OperationRow[];
-    return row ? operationFromRow(row) : null;
+    const [row] = (await this.dataSource.query('SELECT * FROM operations WHERE id = $1', [operationId])) as EntityRow[];
+    return row ? this.operationFromRow(row) : null;
   }
 
   /** The user's operation; null also for another user's. One query, no query building (GET /operations/:id). */
@@ -404,8 +358,8 @@ export class OperationsRepository {
     const [row] = (await this.dataSource.query('SELECT * FROM operations WHERE id = $1 AND user_id = $2', [
       operationId,
       userId,
-    ])) as OperationRow[];
-    return row ? operationFromRow(row) : null;
+    ])) as EntityRow[];
+    return row ? this.operationFromRow(row) : null;
   }
 
   async exists(operationId: string): Promise<boolean> {

@@ -89,12 +89,6 @@ export function normalizeUserPath(raw: string, field = 'rootPath'): string {
   return normalized.replace(/^\.\//, '').replace(/\/+$/, '');
 }
 
-/** True when `a` and `b` are the same folder or one contains the other. */
-export function pathsOverlap(a: string, b: string): boolean {
-  if (a === '' || b === '' || a === b) return true;
-  return a.startsWith(`${b}/`) || b.startsWith(`${a}/`);
-}
-
 /** True when `child` is `parent` or inside it. */
 export function isInside(child: string, parent: string): boolean {
   return parent === '' || child === parent || child.startsWith(`${parent}/`);
