@@ -18,6 +18,8 @@ import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../../src/config/app-config.js';
 import { createS3Client } from '../../src/modules/storage/s3-target.js';
 import { formatMtime } from '../../src/modules/storage/s3-user-storage.js';
+import { createTestApp, signUp } from './test-app.js';
+import type { SignedUpUser, TestApp } from './test-app.js';
 
 const SCRIPT = fileURLToPath(new URL('./s3rver-process.mjs', import.meta.url));
 
@@ -169,4 +171,34 @@ export class BucketFolder {
   async remove(relative: string): Promise<void> {
     await this.client.send(new DeleteObjectCommand({ Bucket: this.s3.bucket, Key: this.prefix + relative }));
   }
+}
+
+/** What useS3App hands a spec before each test: the bucket, the app on it, a fresh user and their folder. */
+export interface S3App {
+  s3: S3rverHandle;
+  t: TestApp;
+  user: SignedUpUser;
+  bucket: BucketFolder;
+}
+
+/**
+ * The set-up of an S3 e2e spec: s3rver and the app on it for the whole describe block (stopped
+ * after it), and before each test a new user with their bucket folder, passed to `use`.
+ */
+export function useS3App(use: (app: S3App) => void): void {
+  let s3: S3rverHandle | undefined;
+  let t: TestApp | undefined;
+  beforeAll(async () => {
+    s3 = await startS3rver();
+    t = await createTestApp(s3.env);
+  });
+  afterAll(async () => {
+    await t?.close();
+    await s3?.stop();
+  });
+  beforeEach(async () => {
+    if (!s3 || !t) throw new Error('useS3App: s3rver or the app did not start');
+    const user = await signUp(t);
+    use({ s3, t, user, bucket: new BucketFolder(s3, user.id) });
+  });
 }

@@ -1,8 +1,6 @@
 import { objectMtimeMs } from '../../../src/modules/storage/s3-user-storage.js';
 import { fileRecords, organize, waitForOperation } from '../../utils/operations.js';
-import { BucketFolder, startS3rver } from '../../utils/s3.js';
-import type { S3rverHandle } from '../../utils/s3.js';
-import { createTestApp, signUp } from '../../utils/test-app.js';
+import { BucketFolder, useS3App } from '../../utils/s3.js';
 import type { SignedUpUser, TestApp } from '../../utils/test-app.js';
 
 const OLD = Date.UTC(2022, 0, 1, 8, 0, 0, 125);
@@ -11,23 +9,11 @@ const NEW = Date.UTC(2024, 5, 1, 8, 0, 0, 250);
 const quarantine = (operationId: string) => `.fileorganizer/quarantine/${operationId}`;
 
 describe('organize conflict modes on S3 (s3rver): displaced objects go to the quarantine, rollback restores both', () => {
-  let s3: S3rverHandle;
   let t: TestApp;
   let user: SignedUpUser;
   let bucket: BucketFolder;
 
-  beforeAll(async () => {
-    s3 = await startS3rver();
-    t = await createTestApp(s3.env);
-  });
-  afterAll(async () => {
-    await t?.close();
-    await s3?.stop();
-  });
-  beforeEach(async () => {
-    user = await signUp(t);
-    bucket = new BucketFolder(s3, user.id);
-  });
+  useS3App((app) => ({ t, user, bucket } = app));
 
   const auth = () => ({ Authorization: `Bearer ${user.accessToken}` });
   const organizeS3 = (onConflict: string, extra: Record<string, unknown> = {}) =>

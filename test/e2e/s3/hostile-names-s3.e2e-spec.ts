@@ -1,27 +1,13 @@
 import { createOperation, fileRecords, organize, waitForOperation } from '../../utils/operations.js';
-import { BucketFolder, startS3rver } from '../../utils/s3.js';
-import type { S3rverHandle } from '../../utils/s3.js';
-import { createTestApp, signUp } from '../../utils/test-app.js';
+import { BucketFolder, useS3App } from '../../utils/s3.js';
 import type { SignedUpUser, TestApp } from '../../utils/test-app.js';
 
 describe('S3 (s3rver, e2e): over-long keys fail one object; purge deletes only journaled copies', () => {
-  let s3: S3rverHandle;
   let t: TestApp;
   let user: SignedUpUser;
   let bucket: BucketFolder;
 
-  beforeAll(async () => {
-    s3 = await startS3rver();
-    t = await createTestApp(s3.env);
-  });
-  afterAll(async () => {
-    await t?.close();
-    await s3?.stop();
-  });
-  beforeEach(async () => {
-    user = await signUp(t);
-    bucket = new BucketFolder(s3, user.id);
-  });
+  useS3App((app) => ({ t, user, bucket } = app));
 
   it('a destination whose key (with the user prefix) passes 1,024 bytes fails that object; the rest move', async () => {
     // 200-byte names: the key of the source fits; {category}/{name}/{name}/.../{filename} does not.

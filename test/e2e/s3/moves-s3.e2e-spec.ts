@@ -2,9 +2,8 @@ import { CompleteMultipartUploadCommand, CreateMultipartUploadCommand, UploadPar
 import { createHash } from 'node:crypto';
 import { formatMtime, MOVED_FROM_METADATA } from '../../../src/modules/storage/s3-user-storage.js';
 import { fileRecords, organize } from '../../utils/operations.js';
-import { BucketFolder, startS3rver } from '../../utils/s3.js';
+import { BucketFolder, useS3App } from '../../utils/s3.js';
 import type { S3rverHandle } from '../../utils/s3.js';
-import { createTestApp, signUp } from '../../utils/test-app.js';
 import type { SignedUpUser, TestApp } from '../../utils/test-app.js';
 
 const MTIME = Date.UTC(2024, 2, 3, 4, 5, 6, 789);
@@ -20,18 +19,7 @@ describe('S3 moves: object metadata never marks a move done (s3rver)', () => {
   let user: SignedUpUser;
   let bucket: BucketFolder;
 
-  beforeAll(async () => {
-    s3 = await startS3rver();
-    t = await createTestApp(s3.env);
-  });
-  afterAll(async () => {
-    await t?.close();
-    await s3?.stop();
-  });
-  beforeEach(async () => {
-    user = await signUp(t);
-    bucket = new BucketFolder(s3, user.id);
-  });
+  useS3App((app) => ({ s3, t, user, bucket } = app));
 
   /** What a user with write access to their prefix can do: a multipart upload with metadata of their choosing. */
   async function plant(relative: string, body: string, metadata: Record<string, string>): Promise<void> {

@@ -6,7 +6,7 @@ import { objectMtimeMs } from '../../../src/modules/storage/s3-user-storage.js';
 import { StorageService } from '../../../src/modules/storage/storage.service.js';
 import { PathRuleError } from '../../../src/modules/storage/user-path.js';
 import { createOperation, fileRecords, organize, waitForOperation } from '../../utils/operations.js';
-import { BucketFolder, startS3rver } from '../../utils/s3.js';
+import { BucketFolder, startS3rver, useS3App } from '../../utils/s3.js';
 import type { S3rverHandle } from '../../utils/s3.js';
 import { createTestApp, signUp } from '../../utils/test-app.js';
 import type { SignedUpUser, TestApp } from '../../utils/test-app.js';
@@ -28,18 +28,7 @@ describe('organize, dry run, apply and rollback on S3 (s3rver)', () => {
   let user: SignedUpUser;
   let bucket: BucketFolder;
 
-  beforeAll(async () => {
-    s3 = await startS3rver();
-    t = await createTestApp(s3.env);
-  });
-  afterAll(async () => {
-    await t?.close();
-    await s3?.stop();
-  });
-  beforeEach(async () => {
-    user = await signUp(t);
-    bucket = new BucketFolder(s3, user.id);
-  });
+  useS3App((app) => ({ s3, t, user, bucket } = app));
 
   const auth = () => ({ Authorization: `Bearer ${user.accessToken}` });
   const organizeS3 = (body: Record<string, unknown>) => organize(t, user, { storage: 's3', ...body });
