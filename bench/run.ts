@@ -59,6 +59,7 @@ const USAGE = `npm run bench -- [options]
   --api-no-worker       run the API alone (operations stay pending) instead of API + worker
   --s3-files N          objects organized on s3rver (default 10000)
   --socket-clients N    (default 1000)  --socket-files N (default 20000)  --socket-apis N (default 1)
+  --socket-client-threads N  (default 2; the socket scenario also runs with 1)
   --no-build            do not run npm run build (dist/ must be current)
   --assess-only         run nothing: judge the result files of an earlier run, write the summary
   --clean               remove the generated trees this run used, at the end
@@ -380,14 +381,19 @@ async function main(): Promise<void> {
       }
       case 'socket': {
         const args = [String(socketClients), String(intArg('socket-files', 20_000)), String(intArg('socket-apis', 1))];
-        commands.push(
-          command(
-            scenario,
-            path.join(repoRoot, 'bench', 'socket-latency.mjs'),
-            args,
-            `socket-latency-${socketClients}.json`,
-          ),
-        );
+        // The subscribers in one client thread (each reads its sockets one after the other, so the
+        // last one waits for the thread: the earlier rows of this bench), and spread over
+        // --socket-client-threads threads, nearer to subscribers that are separate browsers.
+        for (const threads of new Set([1, intArg('socket-client-threads', 2)])) {
+          commands.push(
+            command(
+              scenario,
+              path.join(repoRoot, 'bench', 'socket-latency.mjs'),
+              [...args, String(threads)],
+              `socket-latency-${socketClients}${threads > 1 ? `-threads${threads}` : ''}.json`,
+            ),
+          );
+        }
         break;
       }
       case 's3': {
@@ -471,7 +477,9 @@ async function main(): Promise<void> {
         ? `${c.args[0]} files, ${c.env?.STORAGE_FILE_LAYER ?? 'auto'}`
         : c.scenario === 'dryrun'
           ? (c.args[c.args.indexOf('--layer') + 1] ?? '')
-          : '';
+          : c.scenario === 'socket'
+            ? `clients in ${c.args[3]} thread(s)`
+            : '';
     targets.push(...assess(c.scenario, size, data));
     if (run.status !== 0) {
       targets.push({ scenario: c.scenario, name: 'exit code', value: run.status, target: '0', met: false });

@@ -2,9 +2,10 @@
 // Event latency of live progress with many subscribers: the built service as separate processes
 // (API instances and one worker), N socket.io clients subscribed to one organize operation,
 // latency = receipt in the client - `at` (stamped in the worker just before it publishes).
-// All processes share one clock. The clients run in this one Node process, so the numbers include
-// its own time to read 1,000 sockets.
-// Usage: npm run build && node bench/socket-latency.mjs [clients=1000] [files=20000] [apis=1]
+// All processes share one clock. The clients run in `clientThreads` worker threads of this process
+// (bench/socket-clients.mjs): with one thread, the numbers include that thread's own time to read
+// 1,000 sockets one after the other, which 1,000 real subscribers (1,000 browsers) do not share.
+// Usage: npm run build && node bench/socket-latency.mjs [clients=1000] [files=20000] [apis=1] [clientThreads=1]
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
@@ -12,11 +13,12 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { Redis } from 'ioredis';
-import { io } from 'socket.io-client';
+import { Worker } from 'node:worker_threads';
 
 const CLIENTS = Number(process.argv[2] ?? 1000);
 const FILES = Number(process.argv[3] ?? 20_000);
 const APIS = Number(process.argv[4] ?? 1);
+const CLIENT_THREADS = Number(process.argv[5] ?? 1);
 const BASE_PORT = 4000 + Math.floor(Math.random() * 900);
 const id = randomBytes(4).toString('hex');
 const database = `fileorganizer_bench_${id}`;
@@ -71,24 +73,37 @@ async function api(method, url, token, body) {
   return text ? JSON.parse(text) : undefined;
 }
 
-function connect(port, token) {
-  const socket = io(`http://127.0.0.1:${port}/operations`, {
-    auth: { token },
-    transports: ['websocket'],
-    reconnection: false,
-    forceNew: true,
+/** A worker thread with `count` of the clients; resolves once they are connected. */
+function startClients(token, count, offset) {
+  const ports = Array.from({ length: APIS }, (_, i) => BASE_PORT + i);
+  const worker = new Worker(new URL('./socket-clients.mjs', import.meta.url), {
+    workerData: { ports, token, count, offset },
   });
-  return new Promise((resolve, reject) => {
-    socket.once('connect', () => resolve(socket));
-    socket.once('connect_error', reject);
+  const messages = [];
+  const waiting = [];
+  worker.on('message', (message) => {
+    const index = waiting.findIndex((w) => w.type === message.type);
+    if (index >= 0) waiting.splice(index, 1)[0].resolve(message);
+    else messages.push(message);
   });
+  const failed = new Promise((_, reject) => {
+    worker.once('error', reject);
+    worker.once('exit', (code) => reject(new Error(`a client thread exited with ${code}`)));
+  });
+  failed.catch(() => undefined);
+  const next = (type) => {
+    const index = messages.findIndex((m) => m.type === type);
+    if (index >= 0) return Promise.resolve(messages.splice(index, 1)[0]);
+    return Promise.race([new Promise((resolve) => waiting.push({ type, resolve })), failed]);
+  };
+  return next('connected').then(() => ({ worker, next }));
 }
 
 function percentile(sorted, p) {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 
-const sockets = [];
+const clientThreads = [];
 try {
   // The database is created and migrated by the first instance; start the others after it.
   start('api', BASE_PORT);
@@ -109,47 +124,41 @@ try {
   // No worker yet: the operation waits while the clients subscribe, so they see every event.
   const operation = await api('POST', '/api/v1/operations', accessToken, { type: 'organize', rootPath: 'inbox' });
 
-  const received = [];
   let connectMs = Date.now();
-  for (let batch = 0; batch < CLIENTS; batch += 100) {
-    const size = Math.min(100, CLIENTS - batch);
-    const opened = await Promise.all(
-      Array.from({ length: size }, (_, k) => connect(BASE_PORT + ((batch + k) % APIS), accessToken)),
-    );
-    sockets.push(...opened);
+  const share = Math.ceil(CLIENTS / CLIENT_THREADS);
+  for (let offset = 0; offset < CLIENTS; offset += share) {
+    clientThreads.push(await startClients(accessToken, Math.min(share, CLIENTS - offset), offset));
   }
   connectMs = Date.now() - connectMs;
-  let ended = 0;
-  const seqs = sockets.map(() => []);
-  sockets.forEach((socket, index) => {
-    socket.onAny((event, payload) => {
-      const now = Date.now();
-      received.push(now - Date.parse(payload.at));
-      seqs[index].push(payload.seq);
-      if (event === 'operation.completed' || event === 'operation.failed') ended += 1;
-    });
-  });
+  const ended = clientThreads.map((thread) => thread.next('done'));
   let subscribeMs = Date.now();
-  const acks = await Promise.all(
-    sockets.map((socket) => socket.timeout(30_000).emitWithAck('subscribe', { operationId: operation.id })),
-  );
+  for (const thread of clientThreads) thread.worker.postMessage({ type: 'subscribe', operationId: operation.id });
+  for (const thread of clientThreads) {
+    const { failed } = await thread.next('subscribed');
+    if (failed) throw new Error(`some subscriptions failed: ${JSON.stringify(failed)}`);
+  }
   subscribeMs = Date.now() - subscribeMs;
-  if (!acks.every((ack) => ack.ok))
-    throw new Error(`some subscriptions failed: ${JSON.stringify(acks.find((a) => !a.ok))}`);
 
   const started = Date.now();
   start('worker', BASE_PORT + APIS);
-  for (let waited = 0; ended < CLIENTS; waited += 100) {
-    if (waited > 600_000) throw new Error(`only ${ended} of ${CLIENTS} clients saw the end`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  let timer;
+  const deliveries = await Promise.race([
+    Promise.all(ended),
+    new Promise((_, reject) => {
+      timer = setTimeout(() => reject(new Error('not every client saw the end within 600 s')), 600_000);
+    }),
+  ]);
+  clearTimeout(timer);
   const wallMs = Date.now() - started;
+  const received = deliveries.flatMap((r) => r.received);
+  const seqs = deliveries.flatMap((r) => r.seqs);
   const events = seqs[0].length;
   const complete = seqs.every((list) => list.length === events && list.every((seq, i) => seq === i + 1));
   const sorted = received.sort((a, b) => a - b);
   const results = {
     date: new Date().toISOString(),
     clients: CLIENTS,
+    clientThreads: CLIENT_THREADS,
     apiInstances: APIS,
     files: FILES,
     connectMs,
@@ -167,10 +176,12 @@ try {
   };
   console.log(JSON.stringify(results, null, 2));
   fs.mkdirSync('bench/results', { recursive: true });
-  fs.writeFileSync(`bench/results/socket-latency-${CLIENTS}.json`, `${JSON.stringify(results, null, 2)}\n`);
+  const name = `socket-latency-${CLIENTS}${CLIENT_THREADS > 1 ? `-threads${CLIENT_THREADS}` : ''}.json`;
+  fs.writeFileSync(`bench/results/${name}`, `${JSON.stringify(results, null, 2)}\n`);
   if (!complete) process.exitCode = 1;
 } finally {
-  for (const socket of sockets) socket.close();
+  for (const thread of clientThreads) thread.worker.postMessage({ type: 'close' });
+  await Promise.all(clientThreads.map((thread) => thread.worker.terminate()));
   for (const child of children) child.kill('SIGTERM');
   await Promise.all(
     children.map((child) => new Promise((r) => (child.exitCode !== null ? r() : child.once('exit', r)))),
