@@ -8,6 +8,7 @@ import { AddRuleFiltersAndProtectedPaths1764480000000 } from './1764480000000-Ad
 import { CreateWatches1764490000000 } from './1764490000000-CreateWatches.js';
 import { AddSimilarImages1764500000000 } from './1764500000000-AddSimilarImages.js';
 import { SlimFileRecordIndexes1764510000000 } from './1764510000000-SlimFileRecordIndexes.js';
+import { AddWatchSettledFingerprint1764520000000 } from './1764520000000-AddWatchSettledFingerprint.js';
 
 /** Every migration, in order. Listed by class so the app, the CLI and the tests load the same set. */
 export const migrations = [
@@ -21,4 +22,5 @@ export const migrations = [
   CreateWatches1764490000000,
   AddSimilarImages1764500000000,
   SlimFileRecordIndexes1764510000000,
+  AddWatchSettledFingerprint1764520000000,
 ];

@@ -3,6 +3,8 @@ import type { Queue } from 'bull';
 import fs from 'node:fs';
 import path from 'node:path';
 import { WatchRuns } from '../../src/modules/watches/watch-runs.js';
+import { WatchesStore } from '../../src/modules/watches/watches.store.js';
+import { WatchSupervisor } from '../../src/modules/watches/watch-supervisor.js';
 import { createTestApp, signUp } from '../utils/test-app.js';
 import type { SignedUpUser, TestApp } from '../utils/test-app.js';
 import { ENDED, fileRecords, manifest, userFolder, waitForOperation, writeTree } from '../utils/operations.js';
@@ -317,6 +319,44 @@ describe('watched folders', () => {
       .delete(`/api/v1/watches/${String(watch.id)}`)
       .set(auth())
       .expect(204);
+  });
+
+  it('watched again (another worker, a restart, enabled again), an unchanged folder starts no run; a changed one does', async () => {
+    writeTree(root, { 'inbox/before-the-watch.jpg': 'jpg' });
+    const watch = await createWatch({ rootPath: 'inbox', debounceMs: 500 });
+    const id = String(watch.id);
+    const supervisor = t.app.get(WatchSupervisor);
+    const recorded = () => t.app.get(WatchesStore).settledFingerprint(id);
+    const setEnabled = (enabled: boolean) =>
+      t.http().patch(`/api/v1/watches/${id}`).set(auth()).send({ enabled }).expect(200);
+    const watchedAgain = async () => {
+      await eventually(async () => (supervisor.heldWatchIds().includes(id) ? undefined : true), 'the watch let go');
+      await setEnabled(true);
+      await eventually(async () => (supervisor.heldWatchIds().includes(id) ? true : undefined), 'the watch taken');
+    };
+    // Nothing recorded yet: the first start catches up with one run, and then records the folder.
+    await eventually(
+      async () => (fs.existsSync(path.join(root, 'inbox/Images/before-the-watch.jpg')) ? true : undefined),
+      'the file that was there before the watch to be organized',
+    );
+    await eventually(async () => ((await recorded()) ? true : undefined), 'the settled fingerprint to be recorded');
+    const caughtUp = await settled(id, 1500);
+
+    await setEnabled(false);
+    await watchedAgain();
+    await sleep(4000);
+    expect(await watchOperations(id)).toHaveLength(caughtUp.length);
+
+    await setEnabled(false);
+    await eventually(async () => (supervisor.heldWatchIds().includes(id) ? undefined : true), 'the watch let go');
+    writeTree(root, { 'inbox/while-nobody-watched.jpg': 'jpg' });
+    await watchedAgain();
+    await eventually(
+      async () => (fs.existsSync(path.join(root, 'inbox/Images/while-nobody-watched.jpg')) ? true : undefined),
+      'the file that arrived while nobody watched to be organized',
+    );
+    expect((await settled(id, 1500)).length).toBeGreaterThan(caughtUp.length);
+    await t.http().delete(`/api/v1/watches/${id}`).set(auth()).expect(204);
   });
 
   it('a deleted watch starts nothing, and its operations stay', async () => {

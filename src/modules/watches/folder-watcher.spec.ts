@@ -2,22 +2,39 @@ import { jest } from '@jest/globals';
 import path from 'node:path';
 import { FolderWatcher, OWN_MOVES_TTL_MS } from './folder-watcher.js';
 import type { FolderWatcherDeps } from './folder-watcher.js';
-import type { StartOutcome } from './watch-runs.js';
+import type { RunState, StartOutcome } from './watch-runs.js';
 
 const USER_ROOT = '/data/user';
 const WATCHED = path.join(USER_ROOT, 'inbox');
 const at = (relative: string) => path.join(WATCHED, relative);
 
-/** A FolderWatcher on fake deps: runs end when the test says, moving what the test says. */
+/**
+ * A FolderWatcher on fake deps: runs end when the test says (completed unless told otherwise),
+ * moving what the test says; the folder's fingerprint is what the test says.
+ */
 function harness(debounceMs = 1000, includeHidden = false) {
-  let ended = false;
+  let state: RunState = 'active';
   let moved: string[] = [];
   let next: StartOutcome = { started: true, operationId: 'op', userId: 'user' };
+  /** The settled fingerprint recorded, and the folder's as it is now ("changes" alter it). */
+  const folder = { settled: null as string | null, now: 'fp-1', takes: 0, records: [] as (string | null)[] };
+  /** Runs while a fingerprint is being taken (to put a change in the middle of it). */
+  let duringFingerprint: () => void = () => undefined;
   const start = jest.fn(async (): Promise<StartOutcome> => next);
   const deps: FolderWatcherDeps = {
     start,
-    hasEnded: async () => ended,
+    runState: async () => state,
     movedDestinations: async () => moved,
+    fingerprint: async () => {
+      folder.takes += 1;
+      duringFingerprint();
+      return folder.now;
+    },
+    settledFingerprint: async () => folder.settled,
+    recordSettled: async (fingerprint) => {
+      folder.settled = fingerprint;
+      folder.records.push(fingerprint);
+    },
     onError: (error) => {
       throw error;
     },
@@ -26,13 +43,17 @@ function harness(debounceMs = 1000, includeHidden = false) {
   return {
     watcher,
     start,
-    endRun: (destinations: string[]) => {
+    folder,
+    endRun: (destinations: string[], how: RunState = 'completed') => {
       moved = destinations;
-      ended = true;
+      state = how;
     },
     nextRun: (outcome: StartOutcome) => {
-      ended = false;
+      state = 'active';
       next = outcome;
+    },
+    onFingerprint: (action: () => void) => {
+      duringFingerprint = action;
     },
   };
 }
@@ -110,5 +131,66 @@ describe('FolderWatcher', () => {
     watcher.stop();
     await jest.advanceTimersByTimeAsync(5000);
     expect(start).not.toHaveBeenCalled();
+  });
+  it('without a settled fingerprint, starting to watch catches up with one run; once it completed, one is recorded', async () => {
+    const { watcher, start, folder, endRun } = harness(1000);
+    await watcher.startWatching();
+    await jest.advanceTimersByTimeAsync(1000);
+    expect(start).toHaveBeenCalledTimes(1);
+    expect(folder.records).toEqual([]);
+    endRun([]);
+    await jest.advanceTimersByTimeAsync(1000);
+    expect(folder.settled).toBe('fp-1');
+  });
+
+  it('with the settled fingerprint unchanged, starting to watch starts no run; a change forgets it and runs', async () => {
+    const { watcher, start, folder } = harness(1000);
+    folder.settled = 'fp-1';
+    await watcher.startWatching();
+    await jest.advanceTimersByTimeAsync(10_000);
+    expect(start).not.toHaveBeenCalled();
+    watcher.onChanged([at('new.jpg')]);
+    await jest.advanceTimersByTimeAsync(0);
+    expect(folder.settled).toBeNull();
+    await jest.advanceTimersByTimeAsync(1000);
+    expect(start).toHaveBeenCalledTimes(1);
+  });
+
+  it('with a fingerprint that differs (the folder changed while nobody watched), starting to watch runs', async () => {
+    const { watcher, start, folder } = harness(1000);
+    folder.settled = 'fp-0';
+    await watcher.startWatching();
+    await jest.advanceTimersByTimeAsync(1000);
+    expect(start).toHaveBeenCalledTimes(1);
+  });
+
+  it('records nothing after a run that failed, or with changes still waiting', async () => {
+    const failed = harness(1000);
+    failed.watcher.onChanged([at('a.jpg')]);
+    await jest.advanceTimersByTimeAsync(1000);
+    failed.endRun([], 'ended');
+    await jest.advanceTimersByTimeAsync(1000);
+    expect(failed.folder.records).toEqual([]);
+    const busy = harness(1000);
+    busy.watcher.onChanged([at('a.jpg')]);
+    await jest.advanceTimersByTimeAsync(1000);
+    busy.watcher.onChanged([at('b.jpg')]);
+    busy.endRun([]);
+    await jest.advanceTimersByTimeAsync(600);
+    expect(busy.folder.records).toEqual([]);
+    await jest.advanceTimersByTimeAsync(2000);
+    expect(busy.start).toHaveBeenCalledTimes(2);
+  });
+
+  it('records no fingerprint during whose taking a change arrived (it may hold that change, unorganized)', async () => {
+    const { watcher, start, folder, endRun, onFingerprint } = harness(1000);
+    watcher.onChanged([at('a.jpg')]);
+    await jest.advanceTimersByTimeAsync(1000);
+    onFingerprint(() => watcher.onChanged([at('late.jpg')]));
+    endRun([]);
+    await jest.advanceTimersByTimeAsync(600);
+    expect(folder).toMatchObject({ settled: null, takes: 1, records: [] });
+    await jest.advanceTimersByTimeAsync(1000);
+    expect(start).toHaveBeenCalledTimes(2);
   });
 });

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { isReservedName } from '../storage/user-path.js';
-import type { StartOutcome } from './watch-runs.js';
+import type { RunState, StartOutcome } from './watch-runs.js';
 
 /** How long the paths a run moved files to stay "the watch's own" (late events for them are not changes). */
 export const OWN_MOVES_TTL_MS = 60_000;
@@ -12,8 +12,18 @@ export const BUSY_RETRY_MS = 2_000;
 /** What a FolderWatcher needs from the rest of the service (so it stays testable and small). */
 export interface FolderWatcherDeps {
   start(): Promise<StartOutcome>;
-  hasEnded(userId: string, operationId: string): Promise<boolean>;
+  /** Whether the run is still going, or how it ended ('completed', or anything else: 'ended'). */
+  runState(userId: string, operationId: string): Promise<RunState>;
   movedDestinations(userId: string, operationId: string): Promise<string[]>;
+  /**
+   * What the folder holds now, as organize would see it (each file's path, size, mtime, inode),
+   * boiled down to a string: equal strings, nothing changed.
+   */
+  fingerprint(includeHidden: boolean): Promise<string>;
+  /** The fingerprint recorded when everything in the folder was last organized, or null. */
+  settledFingerprint(): Promise<string | null>;
+  /** Records (or, with null, forgets) the fingerprint of the folder with nothing left to organize. */
+  recordSettled(fingerprint: string | null): Promise<void>;
   onError(error: unknown): void;
 }
 
@@ -40,6 +50,11 @@ export class FolderWatcher {
   private timer: NodeJS.Timeout | undefined;
   private running = false;
   private stopped = false;
+  /** A settled fingerprint is recorded and no change came since (so a change has to forget it). */
+  private settledHeld = false;
+  private fingerprinting = false;
+  /** Changes seen so far: a fingerprint taken while this moved may hold one of them unorganized. */
+  private changesSeen = 0;
 
   constructor(
     private settings: FolderWatcherSettings,
@@ -52,12 +67,27 @@ export class FolderWatcher {
   }
 
   /**
-   * A first run soon after the watcher starts: whatever changed while no worker watched the
-   * folder (before the watch existed, while its worker was down) is organized too.
+   * Whatever changed while no worker watched the folder (before the watch existed, while its
+   * worker was down, while the watch was disabled) is organized too: by a first run soon after
+   * the watcher starts, unless the folder's fingerprint equals the one recorded when everything
+   * in it was last organized. Without one (the watch's first start, a change seen last time) that
+   * first run always happens.
    */
-  startWatching(): void {
-    this.pending.add(this.settings.watchedRoot);
-    this.arm(this.settings.debounceMs);
+  async startWatching(): Promise<void> {
+    let unchanged = false;
+    try {
+      const settled = await this.deps.settledFingerprint();
+      unchanged = settled !== null && settled === (await this.deps.fingerprint(this.settings.includeHidden));
+    } catch (error) {
+      this.deps.onError(error);
+    }
+    if (this.stopped) return;
+    if (!unchanged) this.pending.add(this.settings.watchedRoot);
+    if (this.pending.size > 0) {
+      if (!this.running) this.arm(this.settings.debounceMs);
+    } else {
+      this.settledHeld = true;
+    }
   }
 
   /** Native watcher events: created or updated paths (deletions change nothing to organize). */
@@ -69,8 +99,16 @@ export class FolderWatcher {
       this.pending.add(absolute);
       added = true;
     }
+    if (!added) return;
+    this.changesSeen += 1;
+    // A fingerprint may have been taken after this change happened (events arrive a little late):
+    // it must not tell a worker that starts watching later that nothing changed.
+    if (this.settledHeld) {
+      this.settledHeld = false;
+      this.deps.recordSettled(null).catch((error: unknown) => this.deps.onError(error));
+    }
     // Each change restarts the quiet time; during a run, the next run is armed when it ends.
-    if (added && !this.running) this.arm(this.settings.debounceMs);
+    if (!this.running) this.arm(this.settings.debounceMs);
   }
 
   stop(): void {
@@ -103,10 +141,11 @@ export class FolderWatcher {
     this.pending.clear();
     if (changed.length === 0) return;
     this.running = true;
+    let completed = false;
     try {
       const outcome = await this.deps.start();
       if (outcome.started) {
-        await this.waitForEnd(outcome.userId, outcome.operationId);
+        completed = (await this.waitForEnd(outcome.userId, outcome.operationId)) === 'completed';
         await this.rememberOwnMoves(outcome.userId, outcome.operationId);
       } else if (outcome.reason === 'busy') {
         for (const absolute of changed) this.pending.add(absolute);
@@ -120,10 +159,37 @@ export class FolderWatcher {
     if (this.stopped) return;
     for (const absolute of this.pending) if (this.isOwn(absolute)) this.pending.delete(absolute);
     if (this.pending.size > 0) this.arm(Math.max(this.settings.debounceMs, BUSY_RETRY_MS));
+    else if (completed) await this.recordIfSettled();
   }
 
-  private async waitForEnd(userId: string, operationId: string): Promise<void> {
-    while (!this.stopped && !(await this.deps.hasEnded(userId, operationId))) {
+  /**
+   * Records the folder's fingerprint when a completed run left nothing to do; not when a change
+   * arrived while it was taken (the fingerprint may hold that change, unorganized).
+   */
+  private async recordIfSettled(): Promise<void> {
+    if (this.fingerprinting) return;
+    const changesBefore = this.changesSeen;
+    this.fingerprinting = true;
+    try {
+      const fingerprint = await this.deps.fingerprint(this.settings.includeHidden);
+      if (this.changesSeen === changesBefore && this.pending.size === 0 && !this.running && !this.stopped) {
+        await this.deps.recordSettled(fingerprint);
+        // A change that came while it was written: forgotten again.
+        if (this.changesSeen === changesBefore) this.settledHeld = true;
+        else await this.deps.recordSettled(null);
+      }
+    } catch (error) {
+      this.deps.onError(error);
+    } finally {
+      this.fingerprinting = false;
+    }
+  }
+
+  /** Waits until the run has ended; answers how ('active' only when the watcher stopped first). */
+  private async waitForEnd(userId: string, operationId: string): Promise<RunState> {
+    for (;;) {
+      const state = await this.deps.runState(userId, operationId);
+      if (state !== 'active' || this.stopped) return state;
       await new Promise((resolve) => setTimeout(resolve, RUN_POLL_MS));
     }
   }

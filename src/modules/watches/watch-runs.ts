@@ -21,6 +21,9 @@ export type StartOutcome =
   /** The folder no longer passes the checks (removed, swapped for a link): logged, tried again on the next change. */
   | { started: false; reason: 'refused' };
 
+/** A run of a watch: still going, completed, or ended otherwise (failed, cancelled, rolled back, gone). */
+export type RunState = 'active' | 'completed' | 'ended';
+
 const MOVED_PAGE = 200;
 /**
  * The most destinations of one run remembered as the watch's own moves. A larger run's later
@@ -77,10 +80,12 @@ export class WatchRuns {
     return { id: watch.userId, email: '', role: 'user', via: 'api-key' };
   }
 
-  /** Whether the operation has ended (completed, failed, cancelled or rolled back). */
-  async hasEnded(userId: string, operationId: string): Promise<boolean> {
+  /** Whether the operation is still going, completed, or ended otherwise (failed, cancelled, rolled back, gone). */
+  async runState(userId: string, operationId: string): Promise<RunState> {
     const operation = await this.queries.get(this.ownerOf({ userId }), operationId).catch(() => null);
-    return operation === null || (ENDED_STATUSES as string[]).includes(operation.status);
+    if (operation === null) return 'ended';
+    if (operation.status === 'completed') return 'completed';
+    return (ENDED_STATUSES as string[]).includes(operation.status) ? 'ended' : 'active';
   }
 
   /** Where the operation moved files to (paths relative to the user's folder). */

@@ -9,7 +9,9 @@ import type { AppConfig } from '../../config/app-config.js';
 import { APP_CONFIG } from '../../config/config.module.js';
 import { WatchJobs } from '../../queue/watch-jobs.js';
 import { closeRedisClient, createRedisClient, REDIS_CLIENT } from '../../redis/redis.module.js';
+import { ScanningService } from '../scanning/scanning.service.js';
 import { StorageService } from '../storage/storage.service.js';
+import { folderFingerprint } from './folder-fingerprint.js';
 import { FolderWatcher } from './folder-watcher.js';
 import type { Watch } from './watch.entity.js';
 import { watchesChangedChannel, watchLeaseKey } from './watch-events.js';
@@ -51,6 +53,7 @@ export class WatchSupervisor implements OnApplicationBootstrap, BeforeApplicatio
     private readonly runs: WatchRuns,
     private readonly jobs: WatchJobs,
     private readonly storage: StorageService,
+    private readonly scanning: ScanningService,
     @Inject(REDIS_CLIENT) private readonly redis: Redis,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
@@ -143,8 +146,11 @@ export class WatchSupervisor implements OnApplicationBootstrap, BeforeApplicatio
         { userRoot, watchedRoot, debounceMs: watch.debounceMs, includeHidden: watch.options.includeHidden ?? false },
         {
           start: () => this.runs.start(watch.id, 'change'),
-          hasEnded: (userId, operationId) => this.runs.hasEnded(userId, operationId),
+          runState: (userId, operationId) => this.runs.runState(userId, operationId),
           movedDestinations: (userId, operationId) => this.runs.movedDestinations(userId, operationId),
+          fingerprint: (includeHidden) => this.fingerprint(watch, includeHidden),
+          settledFingerprint: () => this.store.settledFingerprint(watch.id),
+          recordSettled: (fingerprint) => this.store.recordSettled(watch.id, fingerprint),
           onError: (error) => this.logger.warn(`watch ${watch.id}: ${String(error)}`),
         },
       );
@@ -164,7 +170,7 @@ export class WatchSupervisor implements OnApplicationBootstrap, BeforeApplicatio
       });
       held.watcher = watcher;
       this.unwatchable.delete(watch.id);
-      watcher.startWatching();
+      await watcher.startWatching();
     } catch (error) {
       if (!this.unwatchable.has(watch.id)) {
         this.unwatchable.add(watch.id);
@@ -172,6 +178,16 @@ export class WatchSupervisor implements OnApplicationBootstrap, BeforeApplicatio
       }
     } finally {
       storage?.close?.();
+    }
+  }
+
+  /** The watched folder's fingerprint, through the same storage checks and walk as organize. */
+  private async fingerprint(watch: Watch, includeHidden: boolean): Promise<string> {
+    const storage = await this.storage.forUser('local', watch.userId);
+    try {
+      return await folderFingerprint(this.scanning, storage, watch.rootPath, includeHidden);
+    } finally {
+      storage.close?.();
     }
   }
 

@@ -52,6 +52,10 @@ export class Watch {
   @Column({ name: 'last_operation_id', type: 'uuid', nullable: true })
   lastOperationId!: string | null;
 
+  /** The folder's fingerprint when everything in it was last organized (see FolderWatcher); never in the API. */
+  @Column({ name: 'settled_fingerprint', type: 'text', nullable: true })
+  settledFingerprint!: string | null;
+
   @ManyToOne(() => Operation, { onDelete: 'SET NULL' })
   @JoinColumn({ name: 'last_operation_id', foreignKeyConstraintName: 'watches_last_operation_id_fkey' })
   lastOperation?: Relation<Operation> | null;

@@ -44,7 +44,10 @@ export class WatchesStore {
   }
 
   /** Inserts the watch while the user has fewer than `max` (409 beyond). */
-  create(draft: Omit<Watch, 'id' | 'createdAt' | 'lastRunAt' | 'lastOperationId'>, max: number): Promise<Watch> {
+  create(
+    draft: Omit<Watch, 'id' | 'createdAt' | 'lastRunAt' | 'lastOperationId' | 'settledFingerprint'>,
+    max: number,
+  ): Promise<Watch> {
     return createWithinCap(
       this.dataSource.manager,
       {
@@ -100,6 +103,17 @@ export class WatchesStore {
       userId,
     ])) as { email: string; role: string }[];
     return rows[0] ?? null;
+  }
+
+  async settledFingerprint(id: string): Promise<string | null> {
+    const rows = (await this.dataSource.query(`SELECT settled_fingerprint FROM watches WHERE id = $1`, [id])) as {
+      settled_fingerprint: string | null;
+    }[];
+    return rows[0]?.settled_fingerprint ?? null;
+  }
+
+  async recordSettled(id: string, fingerprint: string | null): Promise<void> {
+    await this.dataSource.query(`UPDATE watches SET settled_fingerprint = $2 WHERE id = $1`, [id, fingerprint]);
   }
 
   async recordRun(id: string, operationId: string): Promise<void> {
