@@ -21,7 +21,7 @@ import { ScanningService } from '../../scanning/scanning.service.js';
 import { PROGRESS_INTERVAL_MS } from '../progress-tracker.js';
 import type { StoredFile, UserStorage } from '../../storage/storage-provider.js';
 import { COPY_MTIME_TOLERANCE_MS } from '../../storage/local-user-storage.js';
-import { destinationProblem, joinUserPath } from '../../storage/user-path.js';
+import { destinationProblem, joinUserPath, MAX_PATH_BYTES, NAME_MAX_BYTES } from '../../storage/user-path.js';
 import { FileRecordsStore } from '../file-records.store.js';
 import type { PlannedFile } from '../file-records.store.js';
 import { DISPLACED, isDisplacingMode } from '../operation.types.js';
@@ -557,7 +557,11 @@ class DestinationNames {
    * the filesystem or for an S3 key), or null: that file then fails, and the others go on.
    */
   problem(destination: string): string | null {
-    return destinationProblem(destination) ?? this.storage.lengthProblem(destination) ?? null;
+    return (
+      (cannotHaveDestinationProblem(destination) ? null : destinationProblem(destination)) ??
+      this.storage.lengthProblem(destination) ??
+      null
+    );
   }
 
   /**
@@ -602,6 +606,26 @@ class DestinationNames {
     if (names instanceof Set) names.add(flat(destination.slice(destination.lastIndexOf('/') + 1)));
     else this.claimedElsewhere.add(destination);
   }
+}
+
+/** Characters of a destination short enough that no name in it, nor the whole, can exceed a byte limit. */
+const SURELY_SHORT = Math.floor(Math.min(NAME_MAX_BYTES, MAX_PATH_BYTES) / 3);
+
+/**
+ * True when destinationProblem(destination) is surely null, seen in one pass over its characters
+ * (planning asks once per file): ASCII only, no segment starting with "." (a reserved name starts
+ * with one), and at most SURELY_SHORT characters (3 UTF-8 bytes a UTF-16 unit at most). False
+ * says nothing: destinationProblem decides then.
+ */
+export function cannotHaveDestinationProblem(destination: string): boolean {
+  if (destination.length > SURELY_SHORT) return false;
+  let segmentStart = true;
+  for (let i = 0; i < destination.length; i += 1) {
+    const c = destination.charCodeAt(i);
+    if (c >= 0x80 || (segmentStart && c === 0x2e) /* . */) return false;
+    segmentStart = c === 0x2f /* / */ || c === 0x5c; /* \ */
+  }
+  return true;
 }
 
 /** The record of a file planned to move to `wanted`. */
