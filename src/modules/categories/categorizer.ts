@@ -50,6 +50,20 @@ function ruleCategorization(rule: CategoryRuleMatcher, fileName: string): Catego
   return categorization;
 }
 
+/**
+ * The categorization of each built-in category by extension, made once: planning asks for one per
+ * file. Frozen, since every file of that category shares it.
+ */
+const BY_EXTENSION_CATEGORIZATION = new Map<string, Categorization>();
+function byExtension(category: string): Categorization {
+  let categorization = BY_EXTENSION_CATEGORIZATION.get(category);
+  if (!categorization) {
+    categorization = Object.freeze({ category, matchedBy: 'extension' });
+    BY_EXTENSION_CATEGORIZATION.set(category, categorization);
+  }
+  return categorization;
+}
+
 /** Assigns categories: user rules in priority order, then the extension table, then magic bytes. */
 export class Categorizer {
   constructor(private readonly rules: CategoryRuleMatcher[] = []) {}
@@ -65,10 +79,10 @@ export class Categorizer {
       if (matched === undefined) return undefined;
       if (matched) return ruleCategorization(rule, file.fileName);
     }
-    const byExtension = categoryForExtension(extensionOf(file.fileName));
-    if (byExtension) return { category: byExtension, matchedBy: 'extension' };
+    const category = categoryForExtension(extensionOf(file.fileName));
+    if (category) return byExtension(category);
     if (file.size > 0) return undefined;
-    return { category: OTHER_CATEGORY, matchedBy: 'extension' };
+    return byExtension(OTHER_CATEGORY);
   }
 
   async categorize(file: CategorizableFile): Promise<Categorization> {
@@ -79,12 +93,12 @@ export class Categorizer {
       if (eventLoopSliceDue()) await yieldEventLoop();
       if (await rule.matches(file, mime)) return ruleCategorization(rule, file.fileName);
     }
-    const byExtension = categoryForExtension(extensionOf(file.fileName));
-    if (byExtension) return { category: byExtension, matchedBy: 'extension' };
+    const category = categoryForExtension(extensionOf(file.fileName));
+    if (category) return byExtension(category);
     if (file.size > 0) {
       const byContent = await mime().then((found) => (found ? categoryForMime(found) : undefined));
       if (byContent) return { category: byContent, matchedBy: 'content' };
     }
-    return { category: OTHER_CATEGORY, matchedBy: 'extension' };
+    return byExtension(OTHER_CATEGORY);
   }
 }

@@ -163,38 +163,73 @@ function dateParts(ms: number): { year: string; month: string; day: string } {
   };
 }
 
+/** The value of one placeholder of a valid template for `input` (computed only when the template has it). */
+function placeholderValue(key: string, input: TemplateInput): string {
+  switch (key) {
+    case 'category':
+      return input.category;
+    case 'filename':
+      return input.fileName;
+    case 'name':
+      return splitName(input.fileName).name;
+    case 'ext':
+      return splitName(input.fileName).ext;
+    case 'year':
+      return dateParts(input.mtimeMs).year;
+    case 'month':
+      return dateParts(input.mtimeMs).month;
+    case 'day':
+      return dateParts(input.mtimeMs).day;
+    case 'parent': {
+      const parentPath = input.sourcePath ? path.posix.dirname(input.sourcePath) : '.';
+      return parentPath === '.' ? '' : path.posix.basename(parentPath);
+    }
+    case 'hash8':
+      return (input.hash ?? '').slice(0, 8);
+    case 'created.year':
+      return dateParts(input.createdMs ?? input.mtimeMs).year;
+    case 'created.month':
+      return dateParts(input.createdMs ?? input.mtimeMs).month;
+    case 'created.day':
+      return dateParts(input.createdMs ?? input.mtimeMs).day;
+    case 'exif.year':
+      return dateParts(input.exif?.takenMs ?? input.mtimeMs).year;
+    case 'exif.month':
+      return dateParts(input.exif?.takenMs ?? input.mtimeMs).month;
+    case 'exif.day':
+      return dateParts(input.exif?.takenMs ?? input.mtimeMs).day;
+    case 'exif.make':
+      return input.exif?.make ?? 'unknown';
+    case 'exif.model':
+      return input.exif?.model ?? 'unknown';
+    default:
+      return key.startsWith(MATCH_PREFIX) ? (input.match?.[key.slice(MATCH_PREFIX.length)] ?? '') : '';
+  }
+}
+
+/**
+ * Whether a rendered path is already what the tidying below makes of it: not empty, no empty
+ * segment (no leading, trailing or double "/"), and no segment ending with "." (which covers "."
+ * and ".."). Then path.posix.join leaves it as it is too. Planning renders once per file: most
+ * paths take this test instead of the split and join.
+ */
+function alreadyTidy(rendered: string): boolean {
+  return (
+    rendered.length > 0 &&
+    rendered.charCodeAt(0) !== 47 /* / */ &&
+    rendered.charCodeAt(rendered.length - 1) !== 47 &&
+    rendered.charCodeAt(rendered.length - 1) !== 46 /* . */ &&
+    !rendered.includes('//') &&
+    !rendered.includes('./')
+  );
+}
+
 /** The path (relative, posix) that `template` gives a file; the template must be valid. */
 export function renderTemplate(template: string, input: TemplateInput): string {
-  const { name, ext } = splitName(input.fileName);
-  const modified = dateParts(input.mtimeMs);
-  const created = dateParts(input.createdMs ?? input.mtimeMs);
-  const taken = dateParts(input.exif?.takenMs ?? input.mtimeMs);
-  const parentPath = input.sourcePath ? path.posix.dirname(input.sourcePath) : '.';
-  const values: Record<Placeholder, string> = {
-    category: input.category,
-    filename: input.fileName,
-    name,
-    ext,
-    year: modified.year,
-    month: modified.month,
-    day: modified.day,
-    parent: parentPath === '.' ? '' : path.posix.basename(parentPath),
-    hash8: (input.hash ?? '').slice(0, 8),
-    'created.year': created.year,
-    'created.month': created.month,
-    'created.day': created.day,
-    'exif.year': taken.year,
-    'exif.month': taken.month,
-    'exif.day': taken.day,
-    'exif.make': input.exif?.make ?? 'unknown',
-    'exif.model': input.exif?.model ?? 'unknown',
-  };
-  const rendered = template.replace(PLACEHOLDER_PATTERN, (_whole, key: string) => {
-    const value = key.startsWith(MATCH_PREFIX)
-      ? (input.match?.[key.slice(MATCH_PREFIX.length)] ?? '')
-      : values[key as Placeholder];
-    return safeSegmentValue(value ?? '');
-  });
+  const rendered = template.replace(PLACEHOLDER_PATTERN, (_whole, key: string) =>
+    safeSegmentValue(placeholderValue(key, input)),
+  );
+  if (alreadyTidy(rendered)) return rendered;
   // An empty placeholder ({ext} of "README") leaves "a//b" or a trailing "."; tidy it.
   const segments = rendered
     .split('/')

@@ -38,6 +38,54 @@ export interface FileOutcome {
   error: string | null;
 }
 
+/** An element of a PostgreSQL array literal as pg writes one (utils.arrayString): quoted, `\\` and `"` escaped. */
+function arrayElement(value: string | number | null | undefined): string {
+  if (value === null || value === undefined) return 'NULL';
+  const text = String(value);
+  return text.includes('\\') || text.includes('"')
+    ? `"${text.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`
+    : `"${text}"`;
+}
+
+/**
+ * The planned files as insert()'s twelve array parameters, each already the PostgreSQL array
+ * literal pg would make of it (the same text), in one pass over the rows: without twelve
+ * intermediate JavaScript arrays and pg's generic preparation of each element.
+ */
+export function plannedColumns(files: readonly PlannedFile[]): string[] {
+  let seq = '';
+  let sourcePath = '';
+  let destinationPath = '';
+  let category = '';
+  let matchedBy = '';
+  let size = '';
+  let mtimeMs = '';
+  let hash = '';
+  let status = '';
+  let error = '';
+  let dev = '';
+  let ino = '';
+  for (let row = 0; row < files.length; row += 1) {
+    const f = files[row];
+    const s = row === 0 ? '' : ',';
+    seq += s + arrayElement(f.seq);
+    sourcePath += s + arrayElement(f.sourcePath);
+    destinationPath += s + arrayElement(f.destinationPath);
+    category += s + arrayElement(f.category);
+    matchedBy += s + arrayElement(f.matchedBy);
+    size += s + arrayElement(f.size);
+    mtimeMs += s + arrayElement(f.mtimeMs);
+    hash += s + arrayElement(f.hash);
+    status += s + arrayElement(f.status);
+    error += s + arrayElement(f.error);
+    dev += s + arrayElement(f.dev);
+    ino += s + arrayElement(f.ino);
+  }
+  return [seq, sourcePath, destinationPath, category, matchedBy, size, mtimeMs, hash, status, error, dev, ino].map(
+    (column) => `{${column}}`,
+  );
+}
+
 /**
  * The one owner of the `file_records` table: batched reads and writes of file records, hundreds of
  * rows a statement, never one per file. Every write of a run is fenced on the run's lease epoch (OperationsRepository.leaseHeldSql); `FOR SHARE` makes a write and a new claim of the
@@ -96,22 +144,7 @@ export class FileRecordsStore {
                    dev, ino)
         WHERE ${LEASE_HELD}
        RETURNING 1`,
-      [
-        operationId,
-        epoch,
-        files.map((f) => f.seq),
-        files.map((f) => f.sourcePath),
-        files.map((f) => f.destinationPath),
-        files.map((f) => f.category),
-        files.map((f) => f.matchedBy),
-        files.map((f) => f.size),
-        files.map((f) => f.mtimeMs),
-        files.map((f) => f.hash),
-        files.map((f) => f.status),
-        files.map((f) => f.error),
-        files.map((f) => f.dev ?? null),
-        files.map((f) => f.ino ?? null),
-      ],
+      [operationId, epoch, ...plannedColumns(files)],
     );
     if (inserted.length !== files.length) throw new FencedError(operationId);
     crashPoint('journal');

@@ -21,7 +21,7 @@ import { ScanningService } from '../../scanning/scanning.service.js';
 import { PROGRESS_INTERVAL_MS } from '../progress-tracker.js';
 import type { StoredFile, UserStorage } from '../../storage/storage-provider.js';
 import { COPY_MTIME_TOLERANCE_MS } from '../../storage/local-user-storage.js';
-import { destinationProblem, joinUserPath } from '../../storage/user-path.js';
+import { destinationProblem, joinUserPath, MAX_PATH_BYTES, NAME_MAX_BYTES } from '../../storage/user-path.js';
 import { FileRecordsStore } from '../file-records.store.js';
 import type { PlannedFile } from '../file-records.store.js';
 import { DISPLACED, isDisplacingMode } from '../operation.types.js';
@@ -234,7 +234,7 @@ export class OrganizeRunner {
     file: StoredFile,
     seq: number,
   ): PlannedFile | undefined {
-    const fileName = path.posix.basename(file.path);
+    const fileName = baseNameOf(file.path);
     const categorization = categorizer.categorizeWithoutContent({ fileName, size: file.size, mtimeMs: file.mtimeMs });
     if (!categorization) return undefined;
     if (categorization.exclude) return excludedRecord(file, seq, categorization);
@@ -245,10 +245,14 @@ export class OrganizeRunner {
     const problem = destinations.problem(wanted);
     if (problem) return unusableDestination(file, seq, categorization, problem);
     // A taken name goes the slow way: finding a free one may have to stat.
-    if (!destinations.known(wanted) || (wanted !== file.path && destinations.taken(wanted))) return undefined;
-    const claimed = this.claim(undefined, options, destinations, file, seq, categorization, wanted);
-    if (claimed instanceof Promise) throw new Error('unreachable: a free name is claimed without waiting');
-    return claimed;
+    const inPlace = wanted === file.path;
+    if (!destinations.claimWithoutWaiting(wanted, inPlace)) return undefined;
+    const record = plannedRecord(file, seq, categorization, wanted);
+    if (inPlace) {
+      record.status = 'skipped';
+      record.error = 'already in place';
+    }
+    return record;
   }
 
   /** Where the template puts a file of this category. */
@@ -279,7 +283,7 @@ export class OrganizeRunner {
     seq: number,
   ): Promise<PlannedFile> {
     const { storage } = context;
-    const fileName = path.posix.basename(file.path);
+    const fileName = baseNameOf(file.path);
     const categorization = await categorizer.categorize({
       fileName,
       size: file.size,
@@ -312,20 +316,7 @@ export class OrganizeRunner {
     categorization: Categorization,
     wanted: string,
   ): PlannedFile | Promise<PlannedFile> {
-    const record: PlannedFile = {
-      seq,
-      sourcePath: file.path,
-      destinationPath: wanted,
-      category: categorization.category,
-      matchedBy: categorization.matchedBy,
-      size: file.size,
-      mtimeMs: file.mtimeMs,
-      hash: null,
-      status: 'planned',
-      error: null,
-      dev: file.dev || null,
-      ino: file.ino || null,
-    };
+    const record = plannedRecord(file, seq, categorization, wanted);
     if (wanted === file.path) {
       destinations.claim(wanted);
       return { ...record, status: 'skipped', error: 'already in place' };
@@ -566,12 +557,27 @@ class DestinationNames {
    * the filesystem or for an S3 key), or null: that file then fails, and the others go on.
    */
   problem(destination: string): string | null {
-    return destinationProblem(destination) ?? this.storage.lengthProblem(destination) ?? null;
+    return (
+      (cannotHaveDestinationProblem(destination) ? null : destinationProblem(destination)) ??
+      this.storage.lengthProblem(destination) ??
+      null
+    );
   }
 
-  /** Whether `taken(destination)` can answer without a promise. */
-  known(destination: string): boolean {
-    return this.folders.get(parentOf(destination)) instanceof Set;
+  /**
+   * Claims `destination` when its folder's names are known and it is free (or `inPlace`: the file
+   * is already there), in one look-up of the folder; false when that takes a promise or the name
+   * is taken (then claim() with takenAsync() decides).
+   */
+  claimWithoutWaiting(destination: string, inPlace: boolean): boolean {
+    const slash = destination.lastIndexOf('/');
+    const names = this.folders.get(slash < 0 ? '' : destination.slice(0, slash));
+    if (!(names instanceof Set)) return false;
+    const name = destination.slice(slash + 1);
+    if (!inPlace && names.has(name)) return false;
+    this.givenOut?.add(destination);
+    names.add(flat(name));
+    return true;
   }
 
   async load(destination: string): Promise<void> {
@@ -600,6 +606,49 @@ class DestinationNames {
     if (names instanceof Set) names.add(flat(destination.slice(destination.lastIndexOf('/') + 1)));
     else this.claimedElsewhere.add(destination);
   }
+}
+
+/** Characters of a destination short enough that no name in it, nor the whole, can exceed a byte limit. */
+const SURELY_SHORT = Math.floor(Math.min(NAME_MAX_BYTES, MAX_PATH_BYTES) / 3);
+
+/**
+ * True when destinationProblem(destination) is surely null, seen in one pass over its characters
+ * (planning asks once per file): ASCII only, no segment starting with "." (a reserved name starts
+ * with one), and at most SURELY_SHORT characters (3 UTF-8 bytes a UTF-16 unit at most). False
+ * says nothing: destinationProblem decides then.
+ */
+export function cannotHaveDestinationProblem(destination: string): boolean {
+  if (destination.length > SURELY_SHORT) return false;
+  let segmentStart = true;
+  for (let i = 0; i < destination.length; i += 1) {
+    const c = destination.charCodeAt(i);
+    if (c >= 0x80 || (segmentStart && c === 0x2e) /* . */) return false;
+    segmentStart = c === 0x2f /* / */ || c === 0x5c; /* \ */
+  }
+  return true;
+}
+
+/** The record of a file planned to move to `wanted`. */
+function plannedRecord(file: StoredFile, seq: number, categorization: Categorization, wanted: string): PlannedFile {
+  return {
+    seq,
+    sourcePath: file.path,
+    destinationPath: wanted,
+    category: categorization.category,
+    matchedBy: categorization.matchedBy,
+    size: file.size,
+    mtimeMs: file.mtimeMs,
+    hash: null,
+    status: 'planned',
+    error: null,
+    dev: file.dev || null,
+    ino: file.ino || null,
+  };
+}
+
+/** The last segment of a walked file's path (path.posix.basename without its trailing-slash handling). */
+function baseNameOf(filePath: string): string {
+  return filePath.endsWith('/') ? path.posix.basename(filePath) : filePath.slice(filePath.lastIndexOf('/') + 1);
 }
 
 /** A planned record that may carry the displacement of the file at its destination (planned just before it). */
