@@ -313,19 +313,27 @@ export class PersistentHashCache {
     // Over the limit: learned entries first, then loaded ones, in inode order.
     let learnedCount = 0;
     let loadedCount = 0;
-    merge((id) => (id >= 0 ? learnedCount++ : loadedCount++));
+    let fullCount = 0;
+    const hasFull = (fullRow: number, entry: number): boolean => fullRow >= 0 || (entry >= 0 && l!.fullRef[entry] >= 0);
+    merge((id, partialRow, fullRow, entry) => {
+      if (id >= 0) learnedCount++;
+      else loadedCount++;
+      if (hasFull(fullRow, entry)) fullCount++;
+    });
     const learnedRoom = Math.min(maxEntries, learnedCount);
     const loadedRoom = Math.min(loadedCount, Math.max(0, maxEntries - learnedCount));
     /** Whether the limit keeps the next entry (called once per entry, in merge order). */
     let learnedLeft = 0;
     let loadedLeft = 0;
     const keeps = (id: number): boolean => (id >= 0 ? learnedLeft-- > 0 : loadedLeft-- > 0);
-    let fullCount = 0;
-    learnedLeft = learnedRoom;
-    loadedLeft = loadedRoom;
-    merge((id, partialRow, fullRow, entry) => {
-      if (keeps(id) && (fullRow >= 0 || (entry >= 0 && l!.fullRef[entry] >= 0))) fullCount++;
-    });
+    if (learnedRoom + loadedRoom < learnedCount + loadedCount) {
+      fullCount = 0;
+      learnedLeft = learnedRoom;
+      loadedLeft = loadedRoom;
+      merge((id, partialRow, fullRow, entry) => {
+        if (keeps(id) && hasFull(fullRow, entry)) fullCount++;
+      });
+    }
 
     const head = headerLength(this.scheme);
     const n = learnedRoom + loadedRoom;
@@ -377,18 +385,21 @@ export class PersistentHashCache {
       }
       oFullRef[o] = -1;
       if (fullRow >= 0) {
-        const i = fullRow & SEGMENT_MASK;
-        seg(fullRow).full.copy(buffer, fullStart + refs * 32, i * 32, i * 32 + 32);
+        copy32(seg(fullRow).full, (fullRow & SEGMENT_MASK) * 32, buffer, fullStart + refs * 32);
         oFullRef[o] = refs++;
       } else if (entry >= 0 && l!.fullRef[entry] >= 0) {
-        const ref = l!.fullRef[entry];
-        l!.full.copy(buffer, fullStart + refs * 32, ref * 32, ref * 32 + 32);
+        copy32(l!.full, l!.fullRef[entry] * 32, buffer, fullStart + refs * 32);
         oFullRef[o] = refs++;
       }
       o++;
     });
     return buffer;
   }
+}
+
+/** 32 bytes from `source` at `from` to `target` at `to`: a loop, cheaper than a copy() call per hash. */
+function copy32(source: Uint8Array, from: number, target: Uint8Array, to: number): void {
+  for (let k = 0; k < 32; k++) target[to + k] = source[from + k];
 }
 
 function headerLength(scheme: string): number {
