@@ -6,6 +6,8 @@ import { DataSource } from 'typeorm';
 import { normalizeGroups, parseGroups } from '../../bench/peer-output.js';
 import { HASH_CACHE_FILE } from '../../src/modules/duplicates/hash-cache.store.js';
 import { MetricsService } from '../../src/modules/metrics/metrics.service.js';
+import { OperationJobsWorker } from '../../src/modules/operations/processors/operation-jobs.worker.js';
+import { OrganizeRunner } from '../../src/modules/operations/runners/organize.runner.js';
 import { QuarantineService } from '../../src/modules/operations/quarantine.service.js';
 import { STATE_FOLDER } from '../../src/modules/storage/storage.service.js';
 import { createTestApp, signUp } from '../utils/test-app.js';
@@ -148,6 +150,62 @@ describe('duplicates: detection equal to jdupes, cleanup into quarantine, rollba
     const seven = groups.find((files) => files.some((f) => f.includes('/seven/')));
     expect(seven).toHaveLength(6);
     expect(seven).not.toContain('again/seven/0/s.jpg');
+  });
+
+  it('groups found a chunk at a time keep the order, hashes and totals of one search, also when resumed', async () => {
+    const tree = path.join(root, 'chunks');
+    buildTree(tree);
+    // More sizes (each its own chunk below), and two groups of one size (ordered by first path).
+    const extra: Record<string, Buffer> = {};
+    for (let i = 0; i < 5; i += 1) {
+      const bytes = randomBytes(1_000 + i);
+      extra[`x${i}/a.bin`] = bytes;
+      extra[`x${i}/b.bin`] = bytes;
+    }
+    const [one, other] = [randomBytes(3_000), randomBytes(3_000)];
+    Object.assign(extra, { 'p/z.bin': one, 'p/y.bin': one, 'q/b.bin': other, 'q/a.bin': other });
+    writeTree(tree, extra);
+    const db = t.app.get(DataSource);
+    const runner = t.app.get(OrganizeRunner);
+    const view = async (id: string) => ({
+      groups: (await t.http().get(`/api/v1/operations/${id}/duplicates?limit=200`).set(auth()).expect(200)).body,
+      totals: (await t.http().get(`/api/v1/operations/${id}/report`).set(auth()).expect(200)).body.duplicates,
+      hashes: (await fileRecords(t, user, id)).map((r) => `${String(r.sourcePath)} ${String(r.hash)}`).sort(),
+      provisional: (
+        await db.query('SELECT count(*)::int AS n FROM duplicate_groups WHERE operation_id = $1 AND position < 0', [id])
+      )[0].n,
+    });
+    const whole = await organize(t, user, { rootPath: 'chunks', dryRun: true });
+    const expected = await view(whole.id);
+    expect(expected.groups.total).toBe(11);
+    const chunk = runner.candidateChunk;
+    runner.candidateChunk = 1;
+    try {
+      const chunked = await organize(t, user, { rootPath: 'chunks', dryRun: true });
+      expect(await view(chunked.id)).toEqual(expected);
+
+      // A run stopped in the hashing phase after storing some chunks' groups (and one more that
+      // the next search will not find): the resumed run drops them and finds all again.
+      await db.query('UPDATE duplicate_groups SET position = -1 - position WHERE operation_id = $1', [chunked.id]);
+      await db.query(
+        `INSERT INTO duplicate_groups (operation_id, position, hash, size, file_seqs) VALUES ($1, -100, $2, 1, '{0}')`,
+        [chunked.id, 'f'.repeat(64)],
+      );
+      await db.query('UPDATE file_records SET hash = NULL WHERE operation_id = $1', [chunked.id]);
+      await db.query(
+        `UPDATE operations SET status = 'running', finished_at = NULL,
+                progress = jsonb_set(progress, '{phase}', '"hashing"') WHERE id = $1`,
+        [chunked.id],
+      );
+      // Not visible while provisional.
+      expect((await view(chunked.id)).groups.total).toBe(0);
+      await t.app.get(OperationJobsWorker).run(chunked.id);
+      const resumed = await waitForOperation(t, user, chunked.id);
+      expect(resumed.status).toBe('completed');
+      expect(await view(chunked.id)).toEqual(expected);
+    } finally {
+      runner.candidateChunk = chunk;
+    }
   });
 
   it('groups follow the files after a real organize', async () => {

@@ -25,14 +25,19 @@ export interface GroupTotals {
   reclaimableBytes: number;
 }
 
-/** The duplicate groups an operation found, stored with it. */
+/**
+ * The duplicate groups an operation found, stored with it. Positions from 0 are the groups the
+ * API shows, in that order. A search that finds its groups a part at a time stores each part as
+ * it goes under negative, provisional positions (saveProvisional), seen by nothing else, and
+ * turns them into the final ones in the transaction that ends it (finishProvisional).
+ */
 @Injectable()
 export class DuplicateGroupsStore {
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
 
   async hasGroups(operationId: string): Promise<boolean> {
     const rows: unknown[] = await this.dataSource.query(
-      'SELECT 1 FROM duplicate_groups WHERE operation_id = $1 LIMIT 1',
+      'SELECT 1 FROM duplicate_groups WHERE operation_id = $1 AND position >= 0 LIMIT 1',
       [operationId],
     );
     return rows.length > 0;
@@ -63,11 +68,49 @@ export class DuplicateGroupsStore {
     }
   }
 
+  /**
+   * Stores one part of a search's groups under provisional positions, inside the caller's
+   * (fenced) transaction. Parts come in the reverse of the final order: `groups` (in their final
+   * order) go before every group of the earlier parts, which stored `stored` groups (the organize
+   * search goes from the smallest sizes up; its groups are shown largest first). Group k gets
+   * -(stored + groups.length - k): the first group of the final order ends at -total.
+   */
+  async saveProvisional(
+    manager: EntityManager,
+    operationId: string,
+    stored: number,
+    groups: Omit<StoredGroup, 'position'>[],
+  ): Promise<void> {
+    const count = groups.length;
+    await this.save(
+      manager,
+      operationId,
+      groups.map((group, k) => ({ ...group, position: -(stored + count - k) })),
+    );
+  }
+
+  /**
+   * Makes the provisional groups of a search that stored `total` of them final, inside the
+   * caller's transaction: -total .. -1 become 0 .. total - 1. The two ranges do not overlap, so no
+   * row takes another's position on the way.
+   */
+  async finishProvisional(manager: EntityManager, operationId: string, total: number): Promise<void> {
+    await manager.query(
+      'UPDATE duplicate_groups SET position = position + $2 WHERE operation_id = $1 AND position < 0',
+      [operationId, total],
+    );
+  }
+
+  /** Drops the provisional groups an interrupted search left (the next search finds them again). */
+  async discardProvisional(manager: EntityManager, operationId: string): Promise<void> {
+    await manager.query('DELETE FROM duplicate_groups WHERE operation_id = $1 AND position < 0', [operationId]);
+  }
+
   async page(operationId: string, offset: number, limit: number): Promise<StoredGroup[]> {
     const rows: { position: number; hash: string; size: string; file_seqs: number[]; distances: number[] | null }[] =
       await this.dataSource.query(
-        `SELECT position, hash, size, file_seqs, distances FROM duplicate_groups WHERE operation_id = $1
-          ORDER BY position OFFSET $2 LIMIT $3`,
+        `SELECT position, hash, size, file_seqs, distances FROM duplicate_groups
+          WHERE operation_id = $1 AND position >= 0 ORDER BY position OFFSET $2 LIMIT $3`,
         [operationId, offset, limit],
       );
     return rows.map((row) => ({
@@ -83,7 +126,7 @@ export class DuplicateGroupsStore {
     const [row] = (await this.dataSource.query(
       `SELECT count(*) AS groups, coalesce(sum(cardinality(file_seqs)), 0) AS files,
               coalesce(sum((cardinality(file_seqs) - 1) * size), 0) AS reclaimable
-         FROM duplicate_groups WHERE operation_id = $1`,
+         FROM duplicate_groups WHERE operation_id = $1 AND position >= 0`,
       [operationId],
     )) as { groups: string; files: string; reclaimable: string }[];
     const groups = Number(row.groups);

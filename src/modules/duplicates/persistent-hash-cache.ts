@@ -14,11 +14,12 @@ import type { FileIdentity } from './duplicates.types.js';
  * entries and must cost little more than its walk: the loaded entries stay in typed arrays
  * sorted by inode (binary search, ~45 bytes an entry, no object per entry), a lookup answers an
  * entry number, and hashes are read as two u32 words (partial) or copied as 32 bytes (full): no
- * BigInt, hex string or object is made per file. Hashes learned by a run are appended to growable
- * typed arrays and found by the next load (toBytes() merges both).
+ * BigInt, hex string or object is made per file. Hashes learned by a run are kept one row per
+ * file in typed arrays that grow a segment at a time (no copy of what is there, no doubling) and
+ * found by the next load (toBytes() merges both, writing straight into the bytes it returns).
  *
  * Layout (little-endian): "FOHCACHE", u32 version, u32 scheme byte length, the scheme (UTF-8,
- * padded to 8), u32 entries N, u32 full hashes M, then f64 ino[N], dev[N], size[N], mtimeMs[N],
+ * padded to 8), u32 entries N (ordered by inode, then device), u32 full hashes M, then f64 ino[N], dev[N], size[N], mtimeMs[N],
  * u64 partial[N], i32 fullRef[N] (-1: none), u8 hasPartial[N] (padded to 8), then M x 32 bytes.
  */
 const MAGIC = 'FOHCACHE';
@@ -28,66 +29,104 @@ export const MAX_CACHE_ENTRIES = 2_000_000;
 
 const pad8 = (n: number): number => (n + 7) & ~7;
 
-class Column {
-  ino: Float64Array;
-  dev: Float64Array;
-  size: Float64Array;
-  mtime: Float64Array;
+/** Learned rows per segment: the rows grow a segment at a time, never by copying what is there. */
+const SEGMENT_SHIFT = 15;
+const SEGMENT_ROWS = 1 << SEGMENT_SHIFT;
+const SEGMENT_MASK = SEGMENT_ROWS - 1;
+const HAS_PARTIAL_ROW = 1;
+const HAS_FULL_ROW = 2;
+
+/** SEGMENT_ROWS learned rows: a file's identity, its partial and/or full hash (~73 bytes a row). */
+class Segment {
+  readonly ino = new Float64Array(SEGMENT_ROWS);
+  readonly dev = new Float64Array(SEGMENT_ROWS);
+  readonly size = new Float64Array(SEGMENT_ROWS);
+  readonly mtime = new Float64Array(SEGMENT_ROWS);
+  /** Two u32 words per row: low, high (the u64 of the file format, little-endian). */
+  readonly partial = new Uint32Array(SEGMENT_ROWS * 2);
+  readonly full = Buffer.alloc(SEGMENT_ROWS * 32);
+  /** HAS_PARTIAL_ROW | HAS_FULL_ROW. */
+  readonly has = new Uint8Array(SEGMENT_ROWS);
+}
+
+/**
+ * What a run learned, in rows appended in learning order. A small file's partial and full hash
+ * come together and share a row (the same identity as the last row); a large file's full hash
+ * comes a batch after its partial one and gets a row of its own: toBytes merges the rows of one
+ * file (see mergeOrder).
+ */
+class LearnedRows {
+  readonly segments: Segment[] = [];
   length = 0;
-  constructor(capacity: number) {
-    this.ino = new Float64Array(capacity);
-    this.dev = new Float64Array(capacity);
-    this.size = new Float64Array(capacity);
-    this.mtime = new Float64Array(capacity);
+
+  /** The row to record a hash of `key`'s file in: the last row when it is the same identity, else a new one. */
+  rowFor(key: FileIdentity): number {
+    let r = this.length - 1;
+    if (r >= 0) {
+      const s = this.segments[r >>> SEGMENT_SHIFT];
+      const i = r & SEGMENT_MASK;
+      if (s.ino[i] === key.ino && s.dev[i] === key.dev && s.size[i] === key.size && s.mtime[i] === key.mtimeMs)
+        return r;
+    }
+    r = this.length++;
+    if (r >>> SEGMENT_SHIFT === this.segments.length) this.segments.push(new Segment());
+    const s = this.segments[r >>> SEGMENT_SHIFT];
+    const i = r & SEGMENT_MASK;
+    s.ino[i] = key.ino;
+    s.dev[i] = key.dev;
+    s.size[i] = key.size;
+    s.mtime[i] = key.mtimeMs;
+    return r;
   }
-  protected grow(): void {
-    const grow = (a: Float64Array): Float64Array => {
-      const b = new Float64Array(Math.max(1024, a.length * 2));
-      b.set(a);
-      return b;
-    };
-    this.ino = grow(this.ino);
-    this.dev = grow(this.dev);
-    this.size = grow(this.size);
-    this.mtime = grow(this.mtime);
-  }
-  pushKey(key: FileIdentity): number {
-    if (this.length === this.ino.length) this.grow();
-    const i = this.length++;
-    this.ino[i] = key.ino;
-    this.dev[i] = key.dev;
-    this.size[i] = key.size;
-    this.mtime[i] = key.mtimeMs;
-    return i;
+
+  /**
+   * Rows ordered by inode, then device, then learning order: an LSD radix sort (16-bit digits of
+   * the numbers' order-preserving bit patterns, skipping digits every row shares), so a million
+   * rows sort in a few passes over typed arrays instead of a million comparator calls.
+   */
+  sorted(): Uint32Array {
+    const n = this.length;
+    let order = new Uint32Array(n);
+    for (let r = 0; r < n; r++) order[r] = r;
+    let spare = new Uint32Array(n);
+    const bits = new Uint32Array(n * 2);
+    const counts = new Uint32Array(65537);
+    // Least significant key first: device, then inode (a stable sort keeps the device order within an inode).
+    for (const column of ['dev', 'ino'] as const) {
+      for (let r = 0; r < n; r++)
+        sortableBits(this.segments[r >>> SEGMENT_SHIFT][column][r & SEGMENT_MASK], bits, r * 2);
+      for (let digit = 0; digit < 4; digit++) {
+        const word = digit >> 1;
+        const shift = (digit & 1) * 16;
+        counts.fill(0);
+        for (let r = 0; r < n; r++) counts[((bits[r * 2 + word] >>> shift) & 0xffff) + 1]++;
+        if (n === 0 || counts[((bits[word] >>> shift) & 0xffff) + 1] === n) continue;
+        for (let d = 1; d <= 65536; d++) counts[d] += counts[d - 1];
+        for (let k = 0; k < n; k++) {
+          const r = order[k];
+          spare[counts[(bits[r * 2 + word] >>> shift) & 0xffff]++] = r;
+        }
+        [order, spare] = [spare, order];
+      }
+    }
+    return order;
   }
 }
 
-class PartialColumn extends Column {
-  /** Two u32 words per entry: low, high (the u64 of the file format, little-endian). */
-  partial: Uint32Array;
-  constructor(capacity: number) {
-    super(capacity);
-    this.partial = new Uint32Array(capacity * 2);
-  }
-  protected override grow(): void {
-    super.grow();
-    const b = new Uint32Array(this.ino.length * 2);
-    b.set(this.partial);
-    this.partial = b;
-  }
-}
+const bitsView = new Float64Array(1);
+const bitsWords = new Uint32Array(bitsView.buffer);
 
-class FullColumn extends Column {
-  full: Buffer;
-  constructor(capacity: number) {
-    super(capacity);
-    this.full = Buffer.alloc(capacity * 32);
-  }
-  protected override grow(): void {
-    super.grow();
-    const b = Buffer.alloc(this.ino.length * 32);
-    this.full.copy(b);
-    this.full = b;
+/** Writes `value`'s bits as two u32 words (low, high) whose unsigned order is the numbers' order. */
+function sortableBits(value: number, out: Uint32Array, at: number): void {
+  bitsView[0] = value === 0 ? 0 : value; // -0 sorts as 0
+  const low = bitsWords[0];
+  const high = bitsWords[1];
+  if (high & 0x80000000) {
+    out[at] = ~low >>> 0;
+    out[at + 1] = ~high >>> 0;
+  } else {
+    out[at] = low;
+    out[at + 1] = (high | 0x80000000) >>> 0;
   }
 }
 
@@ -106,8 +145,8 @@ interface Loaded {
 
 export class PersistentHashCache {
   private readonly loaded: Loaded | undefined;
-  private readonly partials = new PartialColumn(1024);
-  private readonly fulls = new FullColumn(256);
+  private readonly rows = new LearnedRows();
+  private learnedHashes = 0;
 
   private constructor(
     private readonly scheme: string,
@@ -138,7 +177,7 @@ export class PersistentHashCache {
 
   /** Hashes learned since loading. */
   get learned(): number {
-    return this.partials.length + this.fulls.length;
+    return this.learnedHashes;
   }
 
   /**
@@ -185,124 +224,119 @@ export class PersistentHashCache {
 
   /** Records the partial hash (two u32 words) of a file as the walk saw it. */
   learnPartial(key: FileIdentity, low: number, high: number): void {
-    const i = this.partials.pushKey(key);
-    this.partials.partial[i * 2] = low;
-    this.partials.partial[i * 2 + 1] = high;
+    const r = this.rows.rowFor(key);
+    const s = this.rows.segments[r >>> SEGMENT_SHIFT];
+    const i = r & SEGMENT_MASK;
+    s.partial[i * 2] = low;
+    s.partial[i * 2 + 1] = high;
+    s.has[i] |= HAS_PARTIAL_ROW;
+    this.learnedHashes++;
   }
 
   /** Records the full hash (32 bytes of `source` from byte `at`) of a file as the walk saw it. */
   learnFull(key: FileIdentity, source: Uint8Array, at: number): void {
-    const i = this.fulls.pushKey(key);
-    const full = this.fulls.full;
+    const r = this.rows.rowFor(key);
+    const s = this.rows.segments[r >>> SEGMENT_SHIFT];
+    const i = r & SEGMENT_MASK;
+    const full = s.full;
     for (let k = 0; k < 32; k++) full[i * 32 + k] = source[at + k];
+    s.has[i] |= HAS_FULL_ROW;
+    this.learnedHashes++;
   }
 
   /**
    * The bytes to store: every hash learned, and the loaded entries they do not replace, up to
    * `maxEntries` (learned ones first). An entry learned for a file replaces a loaded one of the
    * same device and inode (the file changed, or its hashes were completed).
+   *
+   * Written straight into the result: the learned rows sorted (an index per row), then merged
+   * with the loaded entries (already in order) three times over, to count, to choose what the
+   * limit keeps, and to write; no merged copy of the entries is made.
    */
   toBytes(maxEntries = MAX_CACHE_ENTRIES): Buffer {
     const l = this.loaded;
-    const p = this.partials;
-    const f = this.fulls;
-    // Rows: learned partials [0, P), learned fulls [P, P + F), loaded [P + F, P + F + N).
-    const P = p.length;
-    const F = f.length;
+    const segments = this.rows.segments;
+    const order = this.rows.sorted();
+    const L = order.length;
     const N = l?.n ?? 0;
-    const total = P + F + N;
-    const ino = (r: number): number => (r < P ? p.ino[r] : r < P + F ? f.ino[r - P] : l!.ino[r - P - F]);
-    const dev = (r: number): number => (r < P ? p.dev[r] : r < P + F ? f.dev[r - P] : l!.dev[r - P - F]);
-    const order = new Uint32Array(total);
-    for (let r = 0; r < total; r++) order[r] = r;
-    // By inode, device, then learned before loaded (a learned row wins).
-    order.sort((a, b) => ino(a) - ino(b) || dev(a) - dev(b) || (a < P + F ? 0 : 1) - (b < P + F ? 0 : 1) || a - b);
+    const seg = (r: number): Segment => segments[r >>> SEGMENT_SHIFT];
 
-    // One merged entry per file, in typed arrays (no object per entry).
-    const m = {
-      ino: new Float64Array(total),
-      dev: new Float64Array(total),
-      size: new Float64Array(total),
-      mtime: new Float64Array(total),
-      partial: new Uint32Array(total * 2),
-      hasPartial: new Uint8Array(total),
-      /** Where the full hash is: 0 none, 1 learned (index into fulls), 2 loaded (fullRef). */
-      fullFrom: new Uint8Array(total),
-      fullIndex: new Int32Array(total),
-      learned: new Uint8Array(total),
-    };
-    let count = 0;
-    let k = 0;
-    while (k < total) {
-      const first = order[k];
-      const i0 = ino(first);
-      const d0 = dev(first);
-      // The rows of one file; the first row gives the identity the entry is valid for.
-      let size: number;
-      let mtime: number;
-      if (first < P) [size, mtime] = [p.size[first], p.mtime[first]];
-      else if (first < P + F) [size, mtime] = [f.size[first - P], f.mtime[first - P]];
-      else [size, mtime] = [l!.size[first - P - F], l!.mtime[first - P - F]];
-      const e = count;
-      m.fullFrom[e] = 0;
-      m.hasPartial[e] = 0;
-      for (; k < total && ino(order[k]) === i0 && dev(order[k]) === d0; k++) {
-        const r = order[k];
-        if (r < P) {
-          if (p.size[r] === size && p.mtime[r] === mtime) {
-            m.partial[e * 2] = p.partial[r * 2];
-            m.partial[e * 2 + 1] = p.partial[r * 2 + 1];
-            m.hasPartial[e] = 1;
-          }
-        } else if (r < P + F) {
-          const j = r - P;
-          if (f.size[j] === size && f.mtime[j] === mtime) {
-            m.fullFrom[e] = 1;
-            m.fullIndex[e] = j;
-          }
-        } else {
-          const j = r - P - F;
-          if (l!.size[j] !== size || l!.mtime[j] !== mtime) continue;
-          if (!m.hasPartial[e] && l!.hasPartial[j]) {
-            m.partial[e * 2] = l!.partial[j * 2];
-            m.partial[e * 2 + 1] = l!.partial[j * 2 + 1];
-            m.hasPartial[e] = 1;
-          }
-          if (m.fullFrom[e] === 0 && l!.fullRef[j] >= 0) {
-            m.fullFrom[e] = 2;
-            m.fullIndex[e] = l!.fullRef[j];
-          }
+    /**
+     * Calls `visit` for each entry of the merged cache, in (inode, device) order. For a file with
+     * learned rows: `id` its last row (the identity the entry is valid for), `partialRow` and
+     * `fullRow` the last rows of that identity with each hash (or -1), `entry` the loaded entry
+     * of that identity that fills in what was not learned (or -1); a loaded entry of another
+     * identity is dropped (the file changed). For a file with none: id -1 and its loaded entry.
+     */
+    const merge = (visit: (id: number, partialRow: number, fullRow: number, entry: number) => void): void => {
+      let a = 0;
+      let b = 0;
+      while (a < L || b < N) {
+        let ino = 0;
+        let dev = 0;
+        if (a < L) {
+          const r = order[a];
+          ino = seg(r).ino[r & SEGMENT_MASK];
+          dev = seg(r).dev[r & SEGMENT_MASK];
         }
+        if (a >= L || (b < N && (l!.ino[b] < ino || (l!.ino[b] === ino && l!.dev[b] < dev)))) {
+          const entry = b++;
+          if (l!.hasPartial[entry] || l!.fullRef[entry] >= 0) visit(-1, -1, -1, entry);
+          continue;
+        }
+        let end = a + 1;
+        while (end < L && seg(order[end]).ino[order[end] & SEGMENT_MASK] === ino) {
+          if (seg(order[end]).dev[order[end] & SEGMENT_MASK] !== dev) break;
+          end++;
+        }
+        const id = order[end - 1];
+        const size = seg(id).size[id & SEGMENT_MASK];
+        const mtime = seg(id).mtime[id & SEGMENT_MASK];
+        let partialRow = -1;
+        let fullRow = -1;
+        for (let k = end - 1; k >= a; k--) {
+          const s = seg(order[k]);
+          const i = order[k] & SEGMENT_MASK;
+          if (s.size[i] !== size || s.mtime[i] !== mtime) continue;
+          if (partialRow < 0 && s.has[i] & HAS_PARTIAL_ROW) partialRow = order[k];
+          if (fullRow < 0 && s.has[i] & HAS_FULL_ROW) fullRow = order[k];
+        }
+        a = end;
+        let entry = -1;
+        for (; b < N && l!.ino[b] === ino && l!.dev[b] === dev; b++) {
+          if (entry < 0 && l!.size[b] === size && l!.mtime[b] === mtime) entry = b;
+        }
+        visit(id, partialRow, fullRow, entry);
       }
-      if (!m.hasPartial[e] && m.fullFrom[e] === 0) continue;
-      m.ino[e] = i0;
-      m.dev[e] = d0;
-      m.size[e] = size;
-      m.mtime[e] = mtime;
-      m.learned[e] = first < P + F ? 1 : 0;
-      count++;
-    }
+    };
 
     // Over the limit: learned entries first, then loaded ones, in inode order.
-    const keep = new Uint8Array(count).fill(1);
-    let kept = count;
-    if (count > maxEntries) {
-      let learnedCount = 0;
-      for (let e = 0; e < count; e++) learnedCount += m.learned[e];
-      let loadedRoom = Math.max(0, maxEntries - learnedCount);
-      let learnedRoom = Math.min(maxEntries, learnedCount);
-      kept = 0;
-      for (let e = 0; e < count; e++) {
-        const room = m.learned[e] ? learnedRoom-- : loadedRoom--;
-        keep[e] = room > 0 ? 1 : 0;
-        kept += keep[e];
-      }
-    }
+    let learnedCount = 0;
+    let loadedCount = 0;
     let fullCount = 0;
-    for (let e = 0; e < count; e++) if (keep[e] && m.fullFrom[e] !== 0) fullCount++;
+    const hasFull = (fullRow: number, entry: number): boolean => fullRow >= 0 || (entry >= 0 && l!.fullRef[entry] >= 0);
+    merge((id, partialRow, fullRow, entry) => {
+      if (id >= 0) learnedCount++;
+      else loadedCount++;
+      if (hasFull(fullRow, entry)) fullCount++;
+    });
+    const learnedRoom = Math.min(maxEntries, learnedCount);
+    const loadedRoom = Math.min(loadedCount, Math.max(0, maxEntries - learnedCount));
+    /** Whether the limit keeps the next entry (called once per entry, in merge order). */
+    let learnedLeft = 0;
+    let loadedLeft = 0;
+    const keeps = (id: number): boolean => (id >= 0 ? learnedLeft-- > 0 : loadedLeft-- > 0);
+    if (learnedRoom + loadedRoom < learnedCount + loadedCount) {
+      fullCount = 0;
+      learnedLeft = learnedRoom;
+      loadedLeft = loadedRoom;
+      merge((id, partialRow, fullRow, entry) => {
+        if (keeps(id) && hasFull(fullRow, entry)) fullCount++;
+      });
+    }
 
     const head = headerLength(this.scheme);
-    const n = kept;
+    const n = learnedRoom + loadedRoom;
     const body = n * 8 * 5 + n * 4 + pad8(n);
     const buffer = Buffer.alloc(head + body + fullCount * 32);
     buffer.write(MAGIC, 0, 'latin1');
@@ -322,25 +356,50 @@ export class PersistentHashCache {
     const fullStart = head + body;
     let o = 0;
     let refs = 0;
-    for (let e = 0; e < count; e++) {
-      if (!keep[e]) continue;
-      oIno[o] = m.ino[e];
-      oDev[o] = m.dev[e];
-      oSize[o] = m.size[e];
-      oMtime[o] = m.mtime[e];
-      oPartial[o * 2] = m.partial[e * 2];
-      oPartial[o * 2 + 1] = m.partial[e * 2 + 1];
-      oHasPartial[o] = m.hasPartial[e];
-      if (m.fullFrom[e] === 0) oFullRef[o] = -1;
-      else {
-        const source = m.fullFrom[e] === 1 ? f.full : l!.full;
-        source.copy(buffer, fullStart + refs * 32, m.fullIndex[e] * 32, m.fullIndex[e] * 32 + 32);
+    learnedLeft = learnedRoom;
+    loadedLeft = loadedRoom;
+    merge((id, partialRow, fullRow, entry) => {
+      if (!keeps(id)) return;
+      if (id >= 0) {
+        const s = seg(id);
+        const i = id & SEGMENT_MASK;
+        oIno[o] = s.ino[i];
+        oDev[o] = s.dev[i];
+        oSize[o] = s.size[i];
+        oMtime[o] = s.mtime[i];
+      } else {
+        oIno[o] = l!.ino[entry];
+        oDev[o] = l!.dev[entry];
+        oSize[o] = l!.size[entry];
+        oMtime[o] = l!.mtime[entry];
+      }
+      if (partialRow >= 0) {
+        const i = partialRow & SEGMENT_MASK;
+        oPartial[o * 2] = seg(partialRow).partial[i * 2];
+        oPartial[o * 2 + 1] = seg(partialRow).partial[i * 2 + 1];
+        oHasPartial[o] = 1;
+      } else if (entry >= 0 && l!.hasPartial[entry]) {
+        oPartial[o * 2] = l!.partial[entry * 2];
+        oPartial[o * 2 + 1] = l!.partial[entry * 2 + 1];
+        oHasPartial[o] = 1;
+      }
+      oFullRef[o] = -1;
+      if (fullRow >= 0) {
+        copy32(seg(fullRow).full, (fullRow & SEGMENT_MASK) * 32, buffer, fullStart + refs * 32);
+        oFullRef[o] = refs++;
+      } else if (entry >= 0 && l!.fullRef[entry] >= 0) {
+        copy32(l!.full, l!.fullRef[entry] * 32, buffer, fullStart + refs * 32);
         oFullRef[o] = refs++;
       }
       o++;
-    }
+    });
     return buffer;
   }
+}
+
+/** 32 bytes from `source` at `from` to `target` at `to`: a loop, cheaper than a copy() call per hash. */
+function copy32(source: Uint8Array, from: number, target: Uint8Array, to: number): void {
+  for (let k = 0; k < 32; k++) target[to + k] = source[from + k];
 }
 
 function headerLength(scheme: string): number {
@@ -373,7 +432,11 @@ function decode(scheme: string, data: Uint8Array): Loaded {
     hasPartial: new Uint8Array(buf, at + head + n * 44, n),
     full: aligned.subarray(head + body),
   };
-  for (let i = 1; i < n; i++) if (loaded.ino[i] < loaded.ino[i - 1]) throw new Error('not sorted');
+  for (let i = 1; i < n; i++) {
+    const ino = loaded.ino[i];
+    const before = loaded.ino[i - 1];
+    if (ino < before || (ino === before && loaded.dev[i] <= loaded.dev[i - 1])) throw new Error('not sorted');
+  }
   for (let i = 0; i < n; i++) if (loaded.fullRef[i] >= m) throw new Error('bad reference');
   return loaded;
 }

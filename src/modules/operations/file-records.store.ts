@@ -466,20 +466,17 @@ export class FileRecordsStore {
     crashPoint('journal');
   }
 
-  /** Stores the content hash of duplicate group members, inside the caller's fenced transaction. */
-  async setHashes(
-    manager: EntityManager,
-    operationId: string,
-    members: { seq: number; hash: string }[],
-  ): Promise<void> {
-    for (let start = 0; start < members.length; start += 5000) {
-      const chunk = members.slice(start, start + 5000);
-      await manager.query(
-        `UPDATE file_records f SET hash = u.hash FROM unnest($2::int[], $3::text[]) AS u(seq, hash)
-          WHERE f.operation_id = $1 AND f.seq = u.seq`,
-        [operationId, chunk.map((member) => member.seq), chunk.map((member) => member.hash)],
-      );
-    }
+  /**
+   * Stores the content hash of every member of the operation's duplicate groups (as stored so
+   * far, provisional ones too), inside the caller's fenced transaction.
+   */
+  async setGroupMemberHashes(manager: EntityManager, operationId: string): Promise<void> {
+    await manager.query(
+      `UPDATE file_records f SET hash = g.hash
+         FROM (SELECT hash, unnest(file_seqs) AS seq FROM duplicate_groups WHERE operation_id = $1) g
+        WHERE f.operation_id = $1 AND f.seq = g.seq`,
+      [operationId],
+    );
   }
 
   /**

@@ -13,7 +13,6 @@ import {
 import { gatherTemplateFacts } from '../../categories/template-facts.js';
 import type { TemplateFacts } from '../../categories/template-facts.js';
 import { DuplicateGroupsStore } from '../../duplicates/duplicate-groups.store.js';
-import type { StoredGroup } from '../../duplicates/duplicate-groups.store.js';
 import { HashCacheStore } from '../../duplicates/hash-cache.store.js';
 import { findDuplicates, localFileHashes, streamedHashes } from '../../duplicates/index.js';
 import type { CandidateFile } from '../../duplicates/index.js';
@@ -43,7 +42,7 @@ const INSERTS_IN_FLIGHT = 2;
 /** A plan at least this large refreshes the planner's statistics of file_records. */
 const ANALYZE_AFTER_ROWS = 5000;
 /** Candidates per call of findDuplicates (whole size groups; a chunk may exceed it by one group). */
-const CANDIDATE_CHUNK = 50_000;
+const CANDIDATE_CHUNK = 20_000;
 
 /**
  * Runs an organize operation: plan every file (scan, categorize, destination) into the journal,
@@ -52,6 +51,9 @@ const CANDIDATE_CHUNK = 50_000;
  */
 @Injectable()
 export class OrganizeRunner {
+  /** Candidates per call of findDuplicates (CANDIDATE_CHUNK; tests make it small to cross chunk boundaries). */
+  candidateChunk = CANDIDATE_CHUNK;
+
   constructor(
     private readonly records: FileRecordsStore,
     private readonly categories: CategoriesService,
@@ -417,10 +419,18 @@ export class OrganizeRunner {
       }, PROGRESS_INTERVAL_MS);
       const cache = await this.hashCaches.open(storage);
       try {
-        const groups: (StoredGroup & { first: string })[] = [];
+        // Groups an interrupted run stored for its first chunks: found again with the rest.
+        await this.operations.fenced(operation.id, context.epoch, (manager) =>
+          this.groups.discardProvisional(manager, operation.id),
+        );
+        /** Groups stored so far (provisionally: see DuplicateGroupsStore.saveProvisional). */
+        let stored = 0;
         // Whole size groups at a time, so that memory holds one chunk of candidates, not all; the
-        // next chunk is read while this one is hashed.
-        const chunks = this.records.duplicateCandidateChunks(operation.id, CANDIDATE_CHUNK);
+        // next chunk is read while this one is hashed. Each chunk's groups are stored as they are
+        // found (nothing of them is held for the whole run): chunks come smallest sizes first and
+        // hold whole sizes, so the order one search over every candidate gives (largest first,
+        // then by first path) is the chunks' own orders, last chunk first.
+        const chunks = this.records.duplicateCandidateChunks(operation.id, this.candidateChunk);
         let next = chunks.next();
         try {
           for (let current = await next; !current.done; current = await next) {
@@ -443,33 +453,26 @@ export class OrganizeRunner {
             });
             const result = await findDuplicates(files, { source, signal: abort.signal, cache });
             this.metrics.bytesHashed.inc(result.stats.bytesRead);
-            const found = result.groups;
-            for (const group of found) {
-              groups.push({
-                first: group.paths[0],
-                position: 0,
-                hash: group.hash,
-                size: group.size,
-                seqs: group.paths.map((absolute) => seqByPath.get(absolute) as number),
-              });
-            }
+            const found = result.groups.map((group) => ({
+              hash: group.hash,
+              size: group.size,
+              seqs: group.paths.map((absolute) => seqByPath.get(absolute) as number),
+            }));
+            if (found.length === 0) continue;
+            await this.operations.fenced(operation.id, context.epoch, (manager) =>
+              this.groups.saveProvisional(manager, operation.id, stored, found),
+            );
+            stored += found.length;
           }
         } finally {
           // Ends the cursor's transaction when the loop stopped early (an abort, an error).
           await next.catch(() => undefined);
           await chunks.return(undefined);
         }
-        // The order one search over every candidate gives: largest first, then by first path.
-        groups.sort((a, b) => b.size - a.size || (a.first < b.first ? -1 : a.first > b.first ? 1 : 0));
-        groups.forEach((group, position) => (group.position = position));
-        // The groups and their members' hashes in one transaction that holds the run's lease.
+        // The groups final, and their members' hashes, in one transaction that holds the run's lease.
         await this.operations.fenced(operation.id, context.epoch, async (manager) => {
-          await this.groups.save(manager, operation.id, groups);
-          await this.records.setHashes(
-            manager,
-            operation.id,
-            groups.flatMap((group) => group.seqs.map((seq) => ({ seq, hash: group.hash }))),
-          );
+          await this.groups.finishProvisional(manager, operation.id, stored);
+          await this.records.setGroupMemberHashes(manager, operation.id);
         });
         await this.hashCaches.save(storage, cache);
       } catch (error) {
