@@ -10,9 +10,12 @@ import type { OperationBody, StackUser } from './support/stack.js';
 import { buildTree, exactView, snapshot, tempFiles } from './support/tree.js';
 import type { Entry } from './support/tree.js';
 
-/** Extra files, so an operation spans four move batches and a stop in the second leaves two. */
+/**
+ * Extra files, so that a stop after MOVE_BATCH + 500 moves leaves about two thousand planned (a
+ * stop is noticed before each file, whatever the batch: local disk moves LOCAL_MOVE_BATCH a batch).
+ */
 const BULK_FILES = 3 * MOVE_BATCH + 400;
-/** The move frozen at: in the second batch. */
+/** The move frozen at. */
 const FREEZE_AT = `link:${MOVE_BATCH + 500}`;
 /** A stopping worker ends its batch and exits well within this (a container runtime's default grace is 30 s). */
 const EXIT_WITHIN_MS = 30_000;
@@ -20,9 +23,9 @@ const EXIT_WITHIN_MS = 30_000;
 /**
  * Graceful shutdown: SIGTERM reaches a worker in the middle of a move (frozen with SIGSTOP right
  * after link() put the file at its destination, before unlink() removed its source, then sent
- * SIGTERM and SIGCONT). The worker must finish the batch it is in, hand the rest back to the
- * queue and exit by itself; a second worker resumes the operation from the journal and completes
- * it with nothing lost. Before this was handled, a stopping worker waited for the whole operation.
+ * SIGTERM and SIGCONT). The worker must finish the move it is in, record its batch so far, hand
+ * the rest back to the queue and exit by itself; a second worker resumes the operation from the
+ * journal and completes it with nothing lost. Before this was handled, a stopping worker waited for the whole operation.
  */
 describe('SIGTERM mid-move: the worker releases the operation and exits, another completes it', () => {
   let stack: Stack;

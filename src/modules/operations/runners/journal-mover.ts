@@ -7,7 +7,14 @@ import { FileRecordsStore } from '../file-records.store.js';
 import type { FileOutcome, PlannedFile } from '../file-records.store.js';
 import { DISPLACED } from '../operation.types.js';
 import type { FileStatus } from '../operation.types.js';
-import { describeFileError, moveBatchOf, pending, releaseIfStopping, sameContentStamp, tempKeyOf } from './run-context.js';
+import {
+  describeFileError,
+  moveBatchOf,
+  pending,
+  releaseIfStopping,
+  sameContentStamp,
+  tempKeyOf,
+} from './run-context.js';
 import type { Pending, RunContext } from './run-context.js';
 
 /** How many numbered names ("a (1).jpg" ...) a conflict may try before the file is skipped. */

@@ -164,10 +164,9 @@ describe('RollbackRunner: a plan streamed in chunks, resumed after a crash', () 
       expect(fs.readFileSync(path.join(root, `inbox/f${seq}.txt`), 'utf8')).toBe(content(seq));
       expect(fs.existsSync(path.join(root, `sorted/f${seq}.txt`))).toBe(false);
     }
-    const rows = (await dataSource.query(
-      'SELECT seq, status FROM file_records WHERE operation_id = $1 ORDER BY seq',
-      [rollbackId],
-    )) as { seq: number; status: string }[];
+    const rows = (await dataSource.query('SELECT seq, status FROM file_records WHERE operation_id = $1 ORDER BY seq', [
+      rollbackId,
+    ])) as { seq: number; status: string }[];
     const expected = [...Array(SEQS).keys()].filter((seq) => seq % 10 !== 0);
     expect(rows.map((row) => row.seq)).toEqual(expected);
     expect(rows.filter((row) => row.status !== 'restored')).toEqual([]);

@@ -229,7 +229,9 @@ class InvertedPlan {
     const { operation, epoch } = this.context;
     const low = Math.max(this.floor, this.frontier - this.chunkSeqs);
     const seqs = { low, high: this.frontier };
-    return pending(this.records.copyPlan(this.parentId, operation.id, epoch, 'invert', undefined, seqs).then(() => low));
+    return pending(
+      this.records.copyPlan(this.parentId, operation.id, epoch, 'invert', undefined, seqs).then(() => low),
+    );
   }
 
   /**
