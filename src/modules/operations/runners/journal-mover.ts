@@ -75,7 +75,7 @@ export class JournalMover {
         const outcomes: FileOutcome[] = [];
         for (const record of batch) {
           if (tracker.leaseCheckDue()) await tracker.assertLease();
-          // A stopping worker hands over within a file of the signal, however big the batch.
+          // A stop seen mid-batch (where moves await: S3, copies) hands over before the next file.
           if (tracker.isCancelRequested || context.stopRequested?.()) break;
           const handled = handle(record);
           const result = handled instanceof Promise ? await handled : handled;
