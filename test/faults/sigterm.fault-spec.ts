@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
 import fs from 'node:fs';
 import path from 'node:path';
-import { MOVE_BATCH } from '../../src/modules/operations/runners/run-context.js';
+import { LOCAL_MOVE_BATCH } from '../../src/modules/operations/runners/run-context.js';
 import { BucketFolder, startS3rver } from '../utils/s3.js';
 import type { S3rverHandle } from '../utils/s3.js';
 import { expectRollbackRestores, expectSettled, waitStopped } from './support/invariants.js';
@@ -10,10 +10,13 @@ import type { OperationBody, StackUser } from './support/stack.js';
 import { buildTree, exactView, snapshot, tempFiles } from './support/tree.js';
 import type { Entry } from './support/tree.js';
 
-/** Extra files, so an operation spans four move batches and a stop in the second leaves two. */
-const BULK_FILES = 3 * MOVE_BATCH + 400;
+/**
+ * Extra files, so an operation spans four local move batches and a stop in the second leaves two
+ * (synchronous local moves notice the signal at the end of their batch).
+ */
+const BULK_FILES = 3 * LOCAL_MOVE_BATCH + 400;
 /** The move frozen at: in the second batch. */
-const FREEZE_AT = `link:${MOVE_BATCH + 500}`;
+const FREEZE_AT = `link:${LOCAL_MOVE_BATCH + 500}`;
 /** A stopping worker ends its batch and exits well within this (a container runtime's default grace is 30 s). */
 const EXIT_WITHIN_MS = 30_000;
 
@@ -21,8 +24,8 @@ const EXIT_WITHIN_MS = 30_000;
  * Graceful shutdown: SIGTERM reaches a worker in the middle of a move (frozen with SIGSTOP right
  * after link() put the file at its destination, before unlink() removed its source, then sent
  * SIGTERM and SIGCONT). The worker must finish the batch it is in, hand the rest back to the
- * queue and exit by itself; a second worker resumes the operation from the journal and completes
- * it with nothing lost. Before this was handled, a stopping worker waited for the whole operation.
+ * queue and exit by itself; a second worker resumes the operation from the
+ * journal and completes it with nothing lost. Before this was handled, a stopping worker waited for the whole operation.
  */
 describe('SIGTERM mid-move: the worker releases the operation and exits, another completes it', () => {
   let stack: Stack;
@@ -82,7 +85,7 @@ describe('SIGTERM mid-move: the worker releases the operation and exits, another
     const records = await stack.records(user, created.id);
     const planned = records.filter((record) => record.status === 'planned').length;
     expect(planned).toBeGreaterThan(0);
-    expect(planned).toBeLessThan(records.length - MOVE_BATCH);
+    expect(planned).toBeLessThan(records.length - LOCAL_MOVE_BATCH);
     // Put back in the queue by the stopping worker itself (job id = operation id), waiting for the
     // next worker: not left for the recovery pass, which would spend one of its automatic resumes.
     expect(await waitingJobs()).toContain(created.id);

@@ -230,15 +230,25 @@ export class FileRecordsStore {
     crashPoint('journal');
   }
 
-  /** The next planned records after `afterSeq` (ascending) or before it (descending). */
-  async nextPlanned(operationId: string, afterSeq: number, limit: number, descending = false): Promise<PlannedFile[]> {
+  /**
+   * The next planned records after `afterSeq` (ascending) or before it (descending); descending,
+   * none below `floorSeq` (a plan still being copied in: see copyPlan's `seqs`).
+   */
+  async nextPlanned(
+    operationId: string,
+    afterSeq: number,
+    limit: number,
+    descending = false,
+    floorSeq = -(2 ** 31),
+  ): Promise<PlannedFile[]> {
     const rows: (Omit<PlannedFile, 'size'> & { size: string })[] = await this.dataSource.query(
       `SELECT seq, source_path AS "sourcePath", destination_path AS "destinationPath", category,
               matched_by AS "matchedBy", size, mtime_ms AS "mtimeMs", hash, status, error
          FROM file_records
         WHERE operation_id = $1 AND status = 'planned' AND seq ${descending ? '<' : '>'} $2
+          ${descending ? 'AND seq >= $4' : ''}
         ORDER BY seq ${descending ? 'DESC' : 'ASC'} LIMIT $3`,
-      [operationId, afterSeq, limit],
+      descending ? [operationId, afterSeq, limit, floorSeq] : [operationId, afterSeq, limit],
     );
     return rows.map((row) => ({ ...row, size: Number(row.size), mtimeMs: Number(row.mtimeMs) }));
   }
@@ -432,10 +442,23 @@ export class FileRecordsStore {
     return rows.map((row) => row.path);
   }
 
+  /** The lowest and highest seq of an operation's records (null without records): two index probes. */
+  async seqBounds(operationId: string): Promise<{ low: number; high: number } | null> {
+    const [row] = (await this.dataSource.query(
+      `SELECT (SELECT seq FROM file_records WHERE operation_id = $1 ORDER BY seq ASC LIMIT 1) AS low,
+              (SELECT seq FROM file_records WHERE operation_id = $1 ORDER BY seq DESC LIMIT 1) AS high`,
+      [operationId],
+    )) as { low: number | null; high: number | null }[];
+    return row.low === null || row.high === null ? null : { low: Number(row.low), high: Number(row.high) };
+  }
+
   /**
    * Copies a finished plan (a dry run's, or a rollback's inverse) into another operation's records.
    * Applying a plan, destinations below `quarantine.from` (the dry run's quarantine, where its
    * displacements would go) move below `quarantine.to` (the applying operation's own).
+   * With `seqs`, only the records with `low <= seq < high` (a rollback copies its plan a chunk at
+   * a time while it moves); each call is one statement, so a chunk is copied whole or not at all.
+   * A record already copied is left as it is (never copied twice).
    */
   async copyPlan(
     fromOperationId: string,
@@ -443,6 +466,7 @@ export class FileRecordsStore {
     epoch: number,
     mode: 'apply' | 'invert',
     quarantine: { from: string; to: string } = { from: '', to: '' },
+    seqs: { low: number; high: number } | null = null,
   ): Promise<void> {
     const select =
       mode === 'apply'
@@ -455,13 +479,18 @@ export class FileRecordsStore {
                   'planned', CASE WHEN status = 'failed' THEN error END
              FROM file_records WHERE operation_id = $1
               AND (status IN ('moved', 'quarantined') OR (status = 'failed' AND error = '${INTERRUPTED}'))`;
+    const params: unknown[] =
+      mode === 'apply'
+        ? [fromOperationId, toOperationId, epoch, quarantine.from, quarantine.to]
+        : [fromOperationId, toOperationId, epoch];
+    const range = seqs ? ` AND seq >= $${params.length + 1} AND seq < $${params.length + 2}` : '';
+    if (seqs) params.push(seqs.low, seqs.high);
     await this.dataSource.query(
       `INSERT INTO file_records
          (operation_id, seq, source_path, destination_path, category, matched_by, size, mtime_ms, hash, status, error)
-       ${select} AND ${OperationsRepository.leaseHeldSql('$2', '$3')}`,
-      mode === 'apply'
-        ? [fromOperationId, toOperationId, epoch, quarantine.from, quarantine.to]
-        : [fromOperationId, toOperationId, epoch],
+       ${select}${range} AND ${OperationsRepository.leaseHeldSql('$2', '$3')}
+       ON CONFLICT (operation_id, seq) DO NOTHING`,
+      params,
     );
     crashPoint('journal');
   }
@@ -493,14 +522,13 @@ export class FileRecordsStore {
 
   /** Records a rollback would undo: moved or quarantined, or interrupted (their file may have moved). */
   async countUndoable(operationId: string): Promise<number> {
-    return this.dataSource
-      .getRepository(FileRecord)
-      .createQueryBuilder('f')
-      .where(
-        "f.operationId = :id AND (f.status IN ('moved', 'quarantined') OR (f.status = 'failed' AND f.error = :interrupted))",
-        { id: operationId, interrupted: INTERRUPTED },
-      )
-      .getCount();
+    // A plain count (a query builder's getCount counts DISTINCT ids: a sort of a million uuids).
+    const [row] = (await this.dataSource.query(
+      `SELECT count(*) AS count FROM file_records WHERE operation_id = $1
+          AND (status IN ('moved', 'quarantined') OR (status = 'failed' AND error = '${INTERRUPTED}'))`,
+      [operationId],
+    )) as { count: string }[];
+    return Number(row.count);
   }
 
   /** One page of an operation's records in plan order, with the total. */

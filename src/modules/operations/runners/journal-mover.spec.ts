@@ -9,6 +9,7 @@ import type { Operation } from '../operation.entity.js';
 import { DISPLACED } from '../operation.types.js';
 import { JournalMover } from './journal-mover.js';
 import type { MovePolicy } from './journal-mover.js';
+import { LOCAL_MOVE_BATCH, MOVE_BATCH, StopRequestedError } from './run-context.js';
 import type { RunContext } from './run-context.js';
 import type { UserStorage } from '../../storage/storage-provider.js';
 
@@ -192,5 +193,79 @@ describe('JournalMover: a source that is not the one scanned', () => {
       error: 'stale',
     });
     expect(moves).toEqual(['sorted/a.txt', 'sorted/a.txt']);
+  });
+});
+
+/** processPlanned's batching: its size by backend, and a stop noticed before each file. */
+describe('JournalMover.processPlanned: batches', () => {
+  const file = (seq: number): PlannedFile => ({
+    seq,
+    sourcePath: `in/f${seq}.txt`,
+    destinationPath: `sorted/f${seq}.txt`,
+    category: null,
+    matchedBy: null,
+    size: 1,
+    mtimeMs: OLD,
+    hash: null,
+    status: 'planned',
+    error: null,
+  });
+
+  function run(sync: boolean, files: number, stopAfter = Infinity) {
+    const limits: number[] = [];
+    const recorded: number[][] = [];
+    const journal = {
+      nextPlanned: async (_id: string, after: number, limit: number) => {
+        limits.push(limit);
+        const seqs = [...Array(files).keys()].filter((seq) => seq > after).slice(0, limit);
+        return seqs.map(file);
+      },
+      recordOutcomes: async (_id: string, _epoch: number, outcomes: { seq: number }[]) => {
+        recorded.push(outcomes.map((outcome) => outcome.seq));
+      },
+    } as unknown as FileRecordsStore;
+    const metrics = { filesMoved: { inc: () => undefined } } as unknown as MetricsService;
+    const storage = {
+      capabilities: { syncFileOperations: sync ? {} : null },
+      flush: async () => undefined,
+    } as unknown as UserStorage;
+    const tracker = {
+      progress: { filesProcessed: 0, errors: 0 },
+      isCancelRequested: false,
+      leaseCheckDue: () => false,
+      tick: async () => undefined,
+    } as unknown as ProgressTracker;
+    let handled = 0;
+    const context: RunContext = {
+      operation: { id: 'op-1', type: 'organize' } as Operation,
+      epoch: 1,
+      storage,
+      tracker,
+      stopRequested: () => handled >= stopAfter,
+    };
+    const done = new JournalMover(journal, metrics).processPlanned(context, (record) => {
+      handled += 1;
+      return { seq: record.seq, status: 'moved', error: null };
+    });
+    return { done, limits, recorded, handled: () => handled };
+  }
+
+  it('moves local files in batches of LOCAL_MOVE_BATCH, and S3 objects in batches of MOVE_BATCH', async () => {
+    expect(LOCAL_MOVE_BATCH).toBeGreaterThan(MOVE_BATCH);
+    const local = run(true, LOCAL_MOVE_BATCH + 10);
+    await local.done;
+    expect(local.limits[0]).toBe(LOCAL_MOVE_BATCH);
+    expect(local.recorded.map((seqs) => seqs.length)).toEqual([LOCAL_MOVE_BATCH, 10]);
+    const s3 = run(false, MOVE_BATCH + 10);
+    await s3.done;
+    expect(s3.limits[0]).toBe(MOVE_BATCH);
+    expect(s3.recorded.map((seqs) => seqs.length)).toEqual([MOVE_BATCH, 10]);
+  });
+
+  it('a stopping worker hands over within a file, mid-batch, with what it moved recorded', async () => {
+    const stopped = run(true, 3000, 37);
+    await expect(stopped.done).rejects.toBeInstanceOf(StopRequestedError);
+    expect(stopped.handled()).toBe(37);
+    expect(stopped.recorded).toEqual([[...Array(37).keys()]]);
   });
 });

@@ -7,8 +7,15 @@ import { FileRecordsStore } from '../file-records.store.js';
 import type { FileOutcome, PlannedFile } from '../file-records.store.js';
 import { DISPLACED } from '../operation.types.js';
 import type { FileStatus } from '../operation.types.js';
-import { describeFileError, MOVE_BATCH, releaseIfStopping, sameContentStamp, tempKeyOf } from './run-context.js';
-import type { RunContext } from './run-context.js';
+import {
+  describeFileError,
+  moveBatchOf,
+  pending,
+  releaseIfStopping,
+  sameContentStamp,
+  tempKeyOf,
+} from './run-context.js';
+import type { Pending, RunContext } from './run-context.js';
 
 /** How many numbered names ("a (1).jpg" ...) a conflict may try before the file is skipped. */
 export const MAX_RENAME_ATTEMPTS = 10_000;
@@ -43,16 +50,21 @@ export class JournalMover {
     private readonly metrics: MetricsService,
   ) {}
 
+  /**
+   * `fetch` reads the next batch instead of the journal's nextPlanned (a plan still being copied
+   * in): up to `limit` planned records after `after` in the same order, fewer only at the end.
+   */
   async processPlanned(
     context: RunContext,
     handle: (record: PlannedFile) => FileOutcome | Promise<FileOutcome>,
-    options: { descending?: boolean } = {},
+    options: { descending?: boolean; fetch?: (after: number, limit: number) => Promise<PlannedFile[]> } = {},
   ): Promise<void> {
     const { operation, tracker, storage } = context;
     const descending = options.descending ?? false;
     const overlap = storage.capabilities.syncFileOperations !== null;
-    const fetch = (after: number): Pending<PlannedFile[]> =>
-      pending(this.records.nextPlanned(operation.id, after, MOVE_BATCH, descending));
+    const size = moveBatchOf(storage);
+    const read = options.fetch ?? ((after, limit) => this.records.nextPlanned(operation.id, after, limit, descending));
+    const fetch = (after: number): Pending<PlannedFile[]> => pending(read(after, size));
     let batch = await fetch(descending ? 2 ** 31 - 1 : -1).settled();
     // The outcomes of the previous batch, being written while this batch moves.
     let writing: Pending<void> | undefined;
@@ -63,7 +75,8 @@ export class JournalMover {
         const outcomes: FileOutcome[] = [];
         for (const record of batch) {
           if (tracker.leaseCheckDue()) await tracker.assertLease();
-          if (tracker.isCancelRequested) break;
+          // A stop seen mid-batch (where moves await: S3, copies) hands over before the next file.
+          if (tracker.isCancelRequested || context.stopRequested?.()) break;
           const handled = handle(record);
           const result = handled instanceof Promise ? await handled : handled;
           outcomes.push(result);
@@ -258,23 +271,4 @@ function sourceMissing(record: PlannedFile, policy: MovePolicy, atDestination: S
   return policy.missingSource === 'stale'
     ? outcome(record, 'skipped', 'stale')
     : outcome(record, 'failed', 'source vanished');
-}
-
-/** A promise started now and awaited later, whose rejection is held until then (never unhandled). */
-interface Pending<T> {
-  settled(): Promise<T>;
-}
-
-function pending<T>(promise: Promise<T>): Pending<T> {
-  const outcome = promise.then(
-    (value) => ({ ok: true as const, value }),
-    (error: unknown) => ({ ok: false as const, error }),
-  );
-  return {
-    async settled(): Promise<T> {
-      const result = await outcome;
-      if (!result.ok) throw result.error;
-      return result.value;
-    },
-  };
 }

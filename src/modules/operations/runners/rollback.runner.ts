@@ -7,7 +7,8 @@ import type { MoveOutcome, StoredFile } from '../../storage/storage-provider.js'
 import { removeEmptiedFolders } from './empty-folders.js';
 import { quarantineFolder } from './cleanup.runner.js';
 import { JournalMover } from './journal-mover.js';
-import { describeFileError, parentOf, sameContentStamp, tempKeyOf } from './run-context.js';
+import { describeFileError, parentOf, pending, sameContentStamp, tempKeyOf } from './run-context.js';
+import type { Pending } from './run-context.js';
 import type { RunContext } from './run-context.js';
 
 /**
@@ -23,36 +24,46 @@ export class RollbackRunner {
     private readonly operations: OperationsRepository,
   ) {}
 
+  /** Parent seqs copied into the rollback's journal per statement (see InvertedPlan). */
+  planChunkSeqs = PLAN_CHUNK_SEQS;
+
   async run(context: RunContext): Promise<void> {
     const { operation, tracker, storage } = context;
     const parentId = operation.parentOperationId as string;
-    if (!(await this.records.hasRecords(operation.id))) {
-      await this.records.copyPlan(parentId, operation.id, context.epoch, 'invert');
-      await this.records.analyze();
-    }
-    const counts = await this.records.countByStatus(operation.id);
-    const total = Object.values(counts).reduce((sum, n) => sum + n, 0);
-    tracker.set({ filesTotal: total, filesScanned: total, filesProcessed: total - (counts.planned ?? 0) });
-    await tracker.enterPhase('moving');
     const removedByParent = await this.records.removedFolders(parentId);
-    for (const folder of removedByParent.sort((a, b) => a.split('/').length - b.split('/').length)) {
-      await storage.makeFolder(folder).catch(() => undefined);
-    }
     const vacated = new Set<string>();
-    const noteVacated = (record: PlannedFile, result: FileOutcome): FileOutcome => {
-      if (result.status === 'restored') vacated.add(parentOf(record.sourcePath));
-      return result;
-    };
-    await this.mover.processPlanned(
-      context,
-      (record) => {
-        const restored = this.restoreOne(context, record);
-        return restored instanceof Promise
-          ? restored.then((result) => noteVacated(record, result))
-          : noteVacated(record, restored);
-      },
-      { descending: true },
-    );
+    const plan = new InvertedPlan(this.records, parentId, context, this.planChunkSeqs);
+    try {
+      // The total is every record the rollback will have (the parent's undoable ones), right from
+      // the start although the plan is still being copied in; done: what earlier runs restored.
+      const [total, done] = await Promise.all([
+        this.records.countUndoable(parentId),
+        plan.start().then(() => this.records.countByStatus(operation.id)),
+      ]);
+      const processed = Object.entries(done).reduce((sum, [status, n]) => (status === 'planned' ? sum : sum + n), 0);
+      tracker.set({ filesTotal: total, filesScanned: total, filesProcessed: processed });
+      await tracker.enterPhase('moving');
+      for (const folder of removedByParent.sort((a, b) => a.split('/').length - b.split('/').length)) {
+        await storage.makeFolder(folder).catch(() => undefined);
+      }
+      const noteVacated = (record: PlannedFile, result: FileOutcome): FileOutcome => {
+        if (result.status === 'restored') vacated.add(parentOf(record.sourcePath));
+        return result;
+      };
+      await this.mover.processPlanned(
+        context,
+        (record) => {
+          const restored = this.restoreOne(context, record);
+          return restored instanceof Promise
+            ? restored.then((result) => noteVacated(record, result))
+            : noteVacated(record, restored);
+        },
+        { descending: true, fetch: (after, limit) => plan.next(after, limit) },
+      );
+    } finally {
+      // Never leave a copy running behind the run (it failed, or its worker is stopping).
+      await plan.settle();
+    }
     if (tracker.isCancelRequested) return;
     await tracker.enterPhase('finalizing');
     // Folders the parent created for its destinations and that are empty again go too.
@@ -137,4 +148,103 @@ function restoreMoved(record: PlannedFile, outcome: MoveOutcome): FileOutcome {
   if (outcome.kind === 'destination-exists') return restored(record, 'conflict', 'original place is taken');
   if (outcome.kind === 'changed') return restored(record, 'conflict', 'changed since it was moved');
   return restored(record, 'conflict', 'missing: the file is no longer where the operation put it');
+}
+
+/**
+ * Parent seqs per chunk of the inverted plan: the first moves start once the first chunk is
+ * copied (a fraction of a second), and each next chunk is copied while the one before moves.
+ */
+export const PLAN_CHUNK_SEQS = 25_000;
+
+/**
+ * A rollback's plan (the parent's undoable records, inverted), copied into its journal a chunk of
+ * seqs at a time from the top down while the files move, one chunk ahead of the moves.
+ *
+ * The copied part is always a top range of the parent's seqs: chunks are copied one after the
+ * other, descending, and each is one statement (whole or not at all). So every undoable parent
+ * record at or above the lowest seq the rollback has is copied, and none below it: a resumed run
+ * (a worker killed mid-copy or mid-move) goes on from there, never copying or skipping a record
+ * (a record copied already would be left as it is anyway). Reads stop at the copied part
+ * (`frontier`) and wait for the chunk below when they reach it.
+ */
+class InvertedPlan {
+  /** Every undoable parent record with seq >= frontier is copied, none below it. */
+  private frontier = 0;
+  /** The parent's lowest seq: copied to the end once the frontier is at or below it. */
+  private floor = 0;
+  /** The chunk being copied: resolves to the frontier once it is in. */
+  private copying: Pending<number> | null = null;
+
+  constructor(
+    private readonly records: FileRecordsStore,
+    private readonly parentId: string,
+    private readonly context: RunContext,
+    private readonly chunkSeqs: number,
+  ) {}
+
+  /** Finds where an earlier run's copy ended and copies the next chunk (awaited: the first moves need it). */
+  async start(): Promise<void> {
+    const { operation } = this.context;
+    const [parent, own] = await Promise.all([
+      this.records.seqBounds(this.parentId),
+      this.records.seqBounds(operation.id),
+    ]);
+    if (!parent) return;
+    this.floor = parent.low;
+    this.frontier = own ? Math.min(own.low, parent.high + 1) : parent.high + 1;
+    this.copying = this.copyNext();
+    if (await this.advance()) {
+      // Statistics of the new rows, for the planner's choices on this operation's reads and
+      // updates; not in the way of the first moves.
+      this.analyzing = pending(this.records.analyze());
+    }
+  }
+
+  private analyzing: Pending<void> | null = null;
+  private closed = false;
+
+  /** Up to `limit` planned records below `after`, descending; fewer only at the end of the plan. */
+  async next(after: number, limit: number): Promise<PlannedFile[]> {
+    const { operation } = this.context;
+    const rows = await this.records.nextPlanned(operation.id, after, limit, true, this.frontier);
+    while (rows.length < limit && (await this.advance())) {
+      const below = rows.length > 0 ? rows[rows.length - 1].seq : after;
+      rows.push(...(await this.records.nextPlanned(operation.id, below, limit - rows.length, true, this.frontier)));
+    }
+    return rows;
+  }
+
+  /** Waits for the chunk being copied and starts the next one; false when everything is copied. */
+  private async advance(): Promise<boolean> {
+    if (!this.copying) return false;
+    const copying = this.copying;
+    this.copying = null;
+    this.frontier = await copying.settled();
+    this.copying = this.copyNext();
+    return true;
+  }
+
+  private copyNext(): Pending<number> | null {
+    if (this.closed || this.frontier <= this.floor) return null;
+    const { operation, epoch } = this.context;
+    const low = Math.max(this.floor, this.frontier - this.chunkSeqs);
+    const seqs = { low, high: this.frontier };
+    return pending(
+      this.records.copyPlan(this.parentId, operation.id, epoch, 'invert', undefined, seqs).then(() => low),
+    );
+  }
+
+  /**
+   * Ends the copying: waits for the chunk being copied, and no other starts (a read the mover left
+   * running after a cancel or a stop may still ask for one). A failure no longer matters here.
+   */
+  async settle(): Promise<void> {
+    this.closed = true;
+    while (this.copying) {
+      const copying = this.copying;
+      this.copying = null;
+      await copying.settled().catch(() => undefined);
+    }
+    await this.analyzing?.settled().catch(() => undefined);
+  }
 }
