@@ -35,7 +35,15 @@ import { RefreshToken } from './refresh-token.entity.js';
     }),
   ],
   controllers: [AuthController],
-  providers: [AuthService, ApiKeysService, LoginAttemptsService, JwtStrategy, AuthenticationGuard, PrincipalCache, VerifiedTokens],
+  providers: [
+    AuthService,
+    ApiKeysService,
+    LoginAttemptsService,
+    JwtStrategy,
+    AuthenticationGuard,
+    PrincipalCache,
+    VerifiedTokens,
+  ],
   exports: [AuthService, ApiKeysService, AuthenticationGuard, PrincipalCache],
 })
 export class AuthModule {}
