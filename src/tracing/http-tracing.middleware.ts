@@ -1,13 +1,18 @@
 import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { NextFunction, Request, Response } from 'express';
 import { routeLabel } from '../modules/metrics/http-metrics.middleware.js';
-import { contextFromHeaders, TRACER_NAME } from './tracing.js';
+import { contextFromHeaders, TRACER_NAME, tracingActive } from './tracing.js';
 
 /**
  * One SERVER span per HTTP request, continuing the caller's trace (`traceparent`), named after the
- * route pattern once it is known. A no-op (non-recording spans) while tracing is off.
+ * route pattern once it is known. Skipped while tracing is off.
  */
 export function httpTracingMiddleware(request: Request, response: Response, next: NextFunction): void {
+  // Tracing off (the default): nothing to record, so no span, no header parsing, no listener.
+  if (!tracingActive()) {
+    next();
+    return;
+  }
   const parent = contextFromHeaders(request.headers);
   const span = trace
     .getTracer(TRACER_NAME)

@@ -23,6 +23,11 @@ export interface TracingHandle {
 
 let active: TracingHandle | undefined;
 
+/** Whether startTracing ran (and shutdownTracing has not): without it every span is a no-op. */
+export function tracingActive(): boolean {
+  return active !== undefined;
+}
+
 /** Flushes and stops tracing, if it runs (the app calls this when it shuts down). */
 export async function shutdownTracing(): Promise<void> {
   const handle = active;

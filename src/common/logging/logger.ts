@@ -61,14 +61,14 @@ export function createRootLogger(options: RootLoggerOptions): Logger {
       formatters: { level: (label) => ({ level: label }) },
       redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
       messageKey: 'msg',
-      mixin(_merge, _level, logger) {
+      mixin(merge, _level, logger) {
         const context = currentLogContext();
         if (!context) return {};
-        // A child logger that already carries a field (pino-http's requestId) keeps its own.
+        // A field the line or its logger already carries (the access log's requestId) keeps its own.
         const bound = (logger as Logger).bindings();
         const fields: Record<string, string> = {};
         for (const [name, value] of Object.entries(context)) {
-          if (value !== undefined && !(name in bound)) fields[name] = value;
+          if (value !== undefined && !(name in bound) && !(name in merge)) fields[name] = value;
         }
         return fields;
       },

@@ -16,6 +16,7 @@ import { JwtStrategy } from './jwt.strategy.js';
 import { jwtKey } from './jwt-key.js';
 import { LoginAttemptsService } from './login-attempts.service.js';
 import { PrincipalCache } from './principal-cache.js';
+import { VerifiedTokens } from './verified-tokens.js';
 import { RefreshToken } from './refresh-token.entity.js';
 
 @Module({
@@ -34,7 +35,15 @@ import { RefreshToken } from './refresh-token.entity.js';
     }),
   ],
   controllers: [AuthController],
-  providers: [AuthService, ApiKeysService, LoginAttemptsService, JwtStrategy, AuthenticationGuard, PrincipalCache],
+  providers: [
+    AuthService,
+    ApiKeysService,
+    LoginAttemptsService,
+    JwtStrategy,
+    AuthenticationGuard,
+    PrincipalCache,
+    VerifiedTokens,
+  ],
   exports: [AuthService, ApiKeysService, AuthenticationGuard, PrincipalCache],
 })
 export class AuthModule {}

@@ -7,6 +7,9 @@ import { IS_PUBLIC } from '../../common/decorators/public.decorator.js';
 import { REQUIRED_SCOPE, Scope, scopesOf } from '../../common/decorators/requires-scope.decorator.js';
 import { isDependencyUnavailable } from '../../common/filters/http-exception.filter.js';
 import { ApiKeysService } from './api-keys.service.js';
+import { AuthService } from './auth.service.js';
+import { bearerToken } from './jwt.strategy.js';
+import { VerifiedTokens } from './verified-tokens.js';
 
 /**
  * The one global guard: `X-API-Key` when present, else the bearer access token (passport-jwt).
@@ -18,6 +21,8 @@ export class AuthenticationGuard extends AuthGuard('jwt') {
   constructor(
     private readonly reflector: Reflector,
     private readonly apiKeys: ApiKeysService,
+    private readonly auth: AuthService,
+    private readonly verified: VerifiedTokens,
   ) {
     super();
   }
@@ -32,8 +37,22 @@ export class AuthenticationGuard extends AuthGuard('jwt') {
       const user = await this.apiKeys.authenticate(apiKey, request.ip ?? 'unknown');
       if (!user) throw new UnauthorizedException('Invalid, expired or revoked API key');
       request.user = user;
-    } else if (!((await super.canActivate(context)) as boolean)) {
-      return false;
+    } else {
+      const token = bearerToken(request);
+      const claims = token === null ? undefined : this.verified.claimsOf(token);
+      if (claims !== undefined) {
+        // Verified here before and not expired: only the login check (as passport's path does next).
+        let user: AuthUser | null = null;
+        let failure: unknown = null;
+        try {
+          user = await this.auth.principalFromClaims(claims);
+        } catch (error) {
+          failure = error;
+        }
+        request.user = this.handleRequest(failure, user ?? false);
+      } else if (!((await super.canActivate(context)) as boolean)) {
+        return false;
+      }
     }
     const scope = this.reflector.getAllAndOverride<Scope | undefined>(REQUIRED_SCOPE, [
       context.getHandler(),

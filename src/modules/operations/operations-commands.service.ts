@@ -192,7 +192,9 @@ export class OperationsCommandsService {
     rootPath: string,
     destination: string,
   ): Promise<void> {
-    const storage = await this.storage.forUser(storageKind, user.id);
+    // Opened on every request (a recent check's real path of the user's folder reused); the
+    // folders themselves are always checked.
+    const storage = await this.storage.forUser(storageKind, user.id, { reuseRecent: true });
     try {
       await storage.assertFolder(rootPath, 'rootPath');
       // A missing destination is fine (moves create it); a file or a link in its place is not.

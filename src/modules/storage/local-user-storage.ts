@@ -46,6 +46,8 @@ export function availableFileLayer(): FileLayer {
 }
 
 /** A descriptor-held storage that was never closed (a caller's bug) still gives its root back. */
+/** reopen: the folder is gone, or something else (a file, a link: O_NOFOLLOW) is in its place. */
+const NOT_THERE = new Set(['ENOENT', 'ENOTDIR', 'ELOOP']);
 const unclosed = new FinalizationRegistry<PinnedTree>((tree) => tree.close());
 
 function toStoredFile(relativePath: string, stat: fs.Stats): StoredFile {
@@ -134,6 +136,31 @@ export class LocalUserStorage
     if (layer === 'dirfd' && !dirfd)
       throw new Error('STORAGE_FILE_LAYER=dirfd but the descriptor layer does not load here');
     return new LocalUserStorage(base, stateFolder, dirfd ? PinnedTree.open(dirfd, base) : undefined);
+  }
+
+  /**
+   * Pins `base`, a user's folder that `open` resolved a moment ago (its real path), on the
+   * descriptor layer, without open's `mkdir -p` and realpath: StorageService's short reuse for
+   * the check POST /operations makes. Null where that cannot be done (the path layer, or the
+   * folder is no longer there): the caller then opens it in full.
+   */
+  static reopen(base: string, stateFolder: string | undefined, layer: FileLayer): LocalUserStorage | null {
+    if (layer !== 'dirfd') return null;
+    const dirfd = loadDirFd();
+    if (!dirfd) return null;
+    let pinned: PinnedTree;
+    try {
+      pinned = PinnedTree.open(dirfd, base);
+    } catch (error) {
+      if (NOT_THERE.has(errorCode(error) ?? '')) return null;
+      throw error;
+    }
+    return new LocalUserStorage(base, stateFolder, pinned);
+  }
+
+  /** The real path of the user's folder this storage works in. */
+  get baseFolder(): string {
+    return this.base;
   }
 
   /** Which layer this storage works through. */

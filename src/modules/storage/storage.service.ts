@@ -19,6 +19,14 @@ export const STATE_FOLDER = '.fileorganizer-state';
 /** A user id as the database makes it (a UUID): one path segment, never `.`, `..` or a separator. */
 const USER_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
+/**
+ * How long the real path of a user's local folder, resolved by one POST /operations check, is
+ * reused by the next checks of that user (StorageService.forUser's `reuseRecent`).
+ */
+export const RECENT_USER_FOLDER_MS = 10_000;
+/** Users whose folder is remembered at most (the oldest is forgotten first). */
+const RECENT_USER_FOLDERS_MAX = 10_000;
+
 /** Opens a user's folder on a backend. */
 @Injectable()
 export class StorageService implements OnApplicationShutdown {
@@ -26,6 +34,8 @@ export class StorageService implements OnApplicationShutdown {
   private readonly s3?: S3Backend;
   /** How local storage reaches files (STORAGE_FILE_LAYER, `auto` resolved here once). */
   readonly fileLayer: FileLayer;
+  /** forUser's `reuseRecent`: each user's folder as a recent check resolved it, and until when. */
+  private readonly recentUserFolders = new Map<string, { base: string; until: number }>();
 
   constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {
     const { bucket } = config.s3;
@@ -43,14 +53,34 @@ export class StorageService implements OnApplicationShutdown {
     return this.s3 !== undefined;
   }
 
-  /** The caller close()s what it gets (it pins the user's folder on local disk). */
-  async forUser(kind: StorageKind, userId: string): Promise<UserStorage> {
+  /**
+   * The caller close()s what it gets (it pins the user's folder on local disk).
+   *
+   * `reuseRecent` (the folder checks of POST /operations, which open a user's storage on every
+   * request): on local disk, a user folder resolved by such a check less than
+   * RECENT_USER_FOLDER_MS ago is pinned again by its real path, without `mkdir -p` and realpath
+   * (the larger part of that check's cost). What is then checked inside it is checked in full
+   * every time. A folder that is gone, or has a link in its place, is opened in full instead.
+   */
+  async forUser(kind: StorageKind, userId: string, options?: { reuseRecent?: boolean }): Promise<UserStorage> {
     if (kind === 'local') {
-      return LocalUserStorage.open(
-        this.localFolder(userId),
-        path.join(this.config.storageLocalRoot, STATE_FOLDER, userId),
-        this.fileLayer,
-      );
+      const stateFolder = path.join(this.config.storageLocalRoot, STATE_FOLDER, userId);
+      if (!options?.reuseRecent) return LocalUserStorage.open(this.localFolder(userId), stateFolder, this.fileLayer);
+      const now = Date.now();
+      const known = this.recentUserFolders.get(userId);
+      if (known !== undefined && known.until > now) {
+        const reopened = LocalUserStorage.reopen(known.base, stateFolder, this.fileLayer);
+        if (reopened) return reopened;
+      }
+      this.recentUserFolders.delete(userId);
+      const storage = await LocalUserStorage.open(this.localFolder(userId), stateFolder, this.fileLayer);
+      if (storage.fileLayer === 'dirfd') {
+        if (this.recentUserFolders.size >= RECENT_USER_FOLDERS_MAX) {
+          this.recentUserFolders.delete(this.recentUserFolders.keys().next().value as string);
+        }
+        this.recentUserFolders.set(userId, { base: storage.baseFolder, until: now + RECENT_USER_FOLDER_MS });
+      }
+      return storage;
     }
     // 400: the request names a backend this server does not have (see storage-errors.ts).
     if (!this.s3) throw new StorageNotConfigured();
