@@ -23,7 +23,7 @@ import { findDuplicates } from './duplicate-finder.js';
 import type { CandidateFile, DuplicateProgress } from './duplicates.types.js';
 import { HASH_SCHEME } from './file-hasher.js';
 import { PersistentHashCache } from './persistent-hash-cache.js';
-import { closeHashWorkers } from './hash-pool.js';
+import { closeHashWorkers, hashWorkerThreads, releaseIdleHashWorkers } from './hash-pool.js';
 
 const groupPaths = (groups: { paths: string[] }[]): string[][] =>
   groups.map((g) => g.paths).sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
@@ -205,6 +205,18 @@ describe('findDuplicates on a generated tree', () => {
         onProgress: () => controller.abort(),
       });
       await expect(aborted).rejects.toMatchObject({ name: 'AbortError' });
+
+      // Released while a search may be running: it finishes all the same; once idle, the threads end.
+      expect(hashWorkerThreads()).toBe(2);
+      const running = findDuplicates(files, { threads: 2, workerUrl, batchFiles: 8 });
+      await releaseIdleHashWorkers();
+      expect(hashWorkerThreads()).toBe(2);
+      expect((await running).groups).toEqual(inThread.groups);
+      await releaseIdleHashWorkers();
+      expect(hashWorkerThreads()).toBe(0);
+      const afterwards = await findDuplicates(files, { threads: 2, workerUrl, batchFiles: 8 });
+      expect(afterwards.stats.threads).toBe(2);
+      expect(afterwards.groups).toEqual(inThread.groups);
     } finally {
       rmSync(out, { recursive: true, force: true });
     }

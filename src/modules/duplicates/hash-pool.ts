@@ -67,6 +67,25 @@ export async function runHashBatches(batches: readonly HashBatch[], options: Has
   return threadsUsed;
 }
 
+/**
+ * Ends now the threads of every pool without work, as IDLE_MS would later: for a caller done with a
+ * phase of hashing that wants the threads' memory back at once (organize, before it saves the
+ * hash cache: ~30 MiB a thread). A pool with queued or running batches keeps its threads; the next
+ * search starts new ones.
+ */
+export async function releaseIdleHashWorkers(): Promise<void> {
+  const idle = [...pools].filter(([, pool]) => pool.isIdle());
+  for (const [key] of idle) pools.delete(key);
+  await Promise.all(idle.map(([, pool]) => pool.close()));
+}
+
+/** Live hash threads of every pool (for tests and metrics). */
+export function hashWorkerThreads(): number {
+  let threads = 0;
+  for (const pool of pools.values()) threads += pool.threads;
+  return threads;
+}
+
 /** Ends every pool's threads (for tests and graceful shutdown; idle pools also end by themselves). */
 export async function closeHashWorkers(): Promise<void> {
   const all = [...pools.values()];
@@ -165,6 +184,15 @@ class HashWorkerPool {
     });
   }
 
+  /** No batch queued or running. */
+  isIdle(): boolean {
+    return this.queue.length === 0 && this.workers.every((w) => w.inFlight.size === 0);
+  }
+
+  get threads(): number {
+    return this.workers.length;
+  }
+
   async close(): Promise<void> {
     if (this.idleTimer) clearTimeout(this.idleTimer);
     const workers = this.workers.splice(0);
@@ -250,7 +278,7 @@ class HashWorkerPool {
     if (this.broken) return;
     this.idleTimer = setTimeout(() => {
       this.idleTimer = undefined;
-      if (this.queue.length === 0 && this.workers.every((w) => w.inFlight.size === 0)) {
+      if (this.isIdle()) {
         if (pools.get(`${this.size}:${this.url.href}`) === this) pools.delete(`${this.size}:${this.url.href}`);
         void this.close();
       }

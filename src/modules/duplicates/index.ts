@@ -10,7 +10,7 @@ export {
   type HashSource,
   type StreamedHashOptions,
 } from './hash-sources.js';
-export { closeHashWorkers } from './hash-pool.js';
+export { closeHashWorkers, releaseIdleHashWorkers } from './hash-pool.js';
 export {
   DEFAULT_KEEP_POLICY,
   KEEP_POLICIES,

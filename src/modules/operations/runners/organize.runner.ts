@@ -14,7 +14,7 @@ import { gatherTemplateFacts } from '../../categories/template-facts.js';
 import type { TemplateFacts } from '../../categories/template-facts.js';
 import { DuplicateGroupsStore } from '../../duplicates/duplicate-groups.store.js';
 import { HashCacheStore } from '../../duplicates/hash-cache.store.js';
-import { findDuplicates, localFileHashes, streamedHashes } from '../../duplicates/index.js';
+import { findDuplicates, localFileHashes, releaseIdleHashWorkers, streamedHashes } from '../../duplicates/index.js';
 import type { CandidateFile } from '../../duplicates/index.js';
 import { ScanningService } from '../../scanning/scanning.service.js';
 import { PROGRESS_INTERVAL_MS } from '../progress-tracker.js';
@@ -468,6 +468,8 @@ export class OrganizeRunner {
           // Ends the cursor's transaction when the loop stopped early (an abort, an error).
           await next.catch(() => undefined);
           await chunks.return(undefined);
+          // The hash threads' memory back before the cache is saved (the worker's peak otherwise).
+          await releaseIdleHashWorkers();
         }
         // The groups final, and their members' hashes, in one transaction that holds the run's lease.
         await this.operations.fenced(operation.id, context.epoch, async (manager) => {
