@@ -23,6 +23,9 @@ const env = {
   REDIS_PREFIX: `fobench:${id}`,
   STORAGE_LOCAL_ROOT: storageRoot,
   JWT_SECRET: randomBytes(32).toString('hex'),
+  // One token serves the whole run: on a loaded machine a 1M organize and its rollback outlast the
+  // default 15 minutes, and an expired token would end the bench, not the operation.
+  JWT_ACCESS_TTL: '4h',
   PORT: String(PORT),
   LOG_LEVEL: 'warn',
 };
