@@ -425,6 +425,7 @@ export class OrganizeRunner {
         );
         /** Groups stored so far (provisionally: see DuplicateGroupsStore.saveProvisional). */
         let stored = 0;
+        let candidates = 0;
         // Whole size groups at a time, so that memory holds one chunk of candidates, not all; the
         // next chunk is read while this one is hashed. Each chunk's groups are stored as they are
         // found (nothing of them is held for the whole run): chunks come smallest sizes first and
@@ -451,6 +452,7 @@ export class OrganizeRunner {
                 ...(etag === undefined ? {} : { etag }),
               };
             });
+            candidates += files.length;
             const result = await findDuplicates(files, { source, signal: abort.signal, cache });
             this.metrics.bytesHashed.inc(result.stats.bytesRead);
             const found = result.groups.map((group) => ({
@@ -468,8 +470,10 @@ export class OrganizeRunner {
           // Ends the cursor's transaction when the loop stopped early (an abort, an error).
           await next.catch(() => undefined);
           await chunks.return(undefined);
-          // The hash threads' memory back before the cache is saved (the worker's peak otherwise).
-          await releaseIdleHashWorkers();
+          // After a large search, the hash threads' memory back before the cache is saved (the
+          // worker's peak otherwise). Not after small ones: the next search would pay for new
+          // threads (60-200 ms of CPU), which a worker running many small operations cannot afford.
+          if (candidates >= this.candidateChunk) await releaseIdleHashWorkers();
         }
         // The groups final, and their members' hashes, in one transaction that holds the run's lease.
         await this.operations.fenced(operation.id, context.epoch, async (manager) => {
