@@ -33,6 +33,14 @@ export interface HashPoolOptions {
 const IN_FLIGHT_PER_WORKER = 2;
 const IDLE_MS = 30_000;
 const MAX_FAILURES = 3;
+/**
+ * A hash thread's young generation, in MiB. The default (16 MiB semi-spaces, as on the main
+ * thread) is room a hash thread never needs: it keeps no objects beyond a batch's paths and
+ * typed arrays. 4 MiB cut the peak RSS of a two-thread search of the 100,000-file bench tree by
+ * ~14 MiB (84 -> 70 MiB above the walk's) at the same speed. Only a GC setting: a thread that
+ * allocates more collects more often; it is never stopped for it (no old-generation limit).
+ */
+const HASH_THREAD_YOUNG_GENERATION_MB = 4;
 
 export function defaultWorkerUrl(): URL {
   return new URL('./hash.worker.js', import.meta.url);
@@ -202,7 +210,13 @@ class HashWorkerPool {
 
   private spawnMissing(): void {
     while (!this.broken && this.workers.length < this.size) {
-      const member: PoolWorker = { worker: new Worker(this.url), inFlight: new Map(), dead: false };
+      const member: PoolWorker = {
+        worker: new Worker(this.url, {
+          resourceLimits: { maxYoungGenerationSizeMb: HASH_THREAD_YOUNG_GENERATION_MB },
+        }),
+        inFlight: new Map(),
+        dead: false,
+      };
       this.workers.push(member);
       // Referenced only while it has work (see dispatch/onMessage).
       member.worker.unref();
