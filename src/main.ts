@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import type { AddressInfo } from 'node:net';
 import type { NestExpressApplication } from '@nestjs/platform-express';
+import { lowerThreadPriorities } from './common/process-priority.js';
 import { ConfigError, loadConfig } from './config/app-config.js';
 import { startTracing } from './tracing/tracing.js';
 
@@ -14,6 +15,15 @@ async function bootstrap(): Promise<void> {
       process.exit(1);
     }
     throw error;
+  }
+  // A worker yields the CPU to an API on the same host (docker-compose runs both on one): set
+  // before any pool or hash thread starts, so that they inherit it.
+  if (config.appRole === 'worker' && config.workerNice > 0) {
+    try {
+      lowerThreadPriorities(config.workerNice);
+    } catch (error) {
+      process.stderr.write(`WORKER_NICE=${config.workerNice} could not be applied: ${String(error)}\n`);
+    }
   }
   // Tracing is off unless an OTLP endpoint is configured. It starts before the app is imported, so
   // the PostgreSQL and Redis instrumentations are in place before those clients load.

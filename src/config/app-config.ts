@@ -38,6 +38,12 @@ export interface AppConfig {
   appRole: AppRole;
   workerConcurrency: number;
   /**
+   * WORKER_NICE: the scheduling niceness (0-19) a process with APP_ROLE=worker gives all its
+   * threads at start-up, so that an API on the same host answers before the file work goes on.
+   * 0 leaves it as started. Not applied with APP_ROLE=all (one process serves both).
+   */
+  workerNice: number;
+  /**
    * How long a worker's lock on a running job lasts without renewal, and how often workers look
    * for jobs whose lock lapsed (their worker died) to run them again. Bull's default is 30 s.
    */
@@ -365,6 +371,7 @@ export function loadConfig(env: Env = process.env, stdoutIsTty = Boolean(process
     },
     appRole,
     workerConcurrency: int(env, 'WORKER_CONCURRENCY', 2, 1, 64),
+    workerNice: int(env, 'WORKER_NICE', 10, 0, 19),
     jobLockMs: int(env, 'JOB_LOCK_MS', 30_000, 1000, 3_600_000),
     corsOrigins,
     logLevel: logLevel as AppConfig['logLevel'],

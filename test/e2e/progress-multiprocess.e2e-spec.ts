@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ensureBuilt, startBuiltApp, stopApp } from '../utils/processes.js';
+import { ensureBuilt, startBuiltApp, stopApp, threadNiceness } from '../utils/processes.js';
 import type { AppProcess } from '../utils/processes.js';
 import { connectSocket, recordEvents, subscribe, terminalEvent, until } from '../utils/sockets.js';
 import type { ProgressClient, ReceivedEvent } from '../utils/sockets.js';
@@ -121,6 +121,11 @@ describe('API and worker processes (built app)', () => {
     await expect(connectSocket(worker.url, { token })).rejects.toThrow();
 
     const end = await until(() => terminalEvent(events, created.id), 30_000, `the end (logs:\n${logs()})`);
+    // WORKER_NICE (10 by default): every thread of the worker, those started for the job included,
+    // yields to the API instances, whose threads keep the niceness they were started with.
+    const started = os.getPriority();
+    expect(new Set(threadNiceness(worker.child.pid!))).toEqual(new Set([Math.max(started, 10)]));
+    expect(new Set(threadNiceness(api1.child.pid!))).toEqual(new Set([started]));
     expectNoGaps(events, 0);
     expect(events[0]).toMatchObject({ event: 'operation.status', payload: { status: 'running' } });
     const fetched = await json<{ status: string; progress: unknown }>(

@@ -88,3 +88,19 @@ export async function stopApp(app: AppProcess, graceMs = 10_000): Promise<void> 
   await app.exited;
   clearTimeout(timer);
 }
+
+/** The niceness of every thread of a process (Linux: field 19 of /proc/<pid>/task/<tid>/stat). */
+export function threadNiceness(pid: number): number[] {
+  const niceness: number[] = [];
+  for (const thread of fs.readdirSync(`/proc/${pid}/task`)) {
+    let stat: string;
+    try {
+      stat = fs.readFileSync(`/proc/${pid}/task/${thread}/stat`, 'utf8');
+    } catch {
+      continue; // ended between the listing and the read
+    }
+    // After the command name in parentheses (which may hold spaces) come fields 3, 4, ...
+    niceness.push(Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19 - 3]));
+  }
+  return niceness;
+}
