@@ -35,9 +35,10 @@ const IDLE_MS = 30_000;
 const MAX_FAILURES = 3;
 /**
  * A hash thread's young generation, in MiB. V8's default is sized for a main thread's heap: room
- * a hash thread never needs, as it keeps no objects beyond a batch's paths and typed arrays. 4 MiB cut the peak RSS of a two-thread search of the 100,000-file bench tree by
- * ~14 MiB (84 -> 70 MiB above the walk's) at the same speed. Only a GC setting: a thread that
- * allocates more collects more often; it is never stopped for it (no old-generation limit).
+ * a hash thread never needs, as it keeps no objects beyond a batch's paths and typed arrays.
+ * 4 MiB cut the peak RSS of a two-thread search of the 100,000-file bench tree by ~14 MiB
+ * (84 -> 70 MiB above the walk's) at the same speed. Only a GC setting: a thread that allocates
+ * more collects more often; it is never stopped for it (no old-generation limit).
  */
 const HASH_THREAD_YOUNG_GENERATION_MB = 4;
 
