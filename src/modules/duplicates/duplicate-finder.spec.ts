@@ -313,6 +313,54 @@ describe('findDuplicates on hand-made files', () => {
     expect(cache.learned).toBe(0);
   });
 
+  it('splits one size group into its sets of equal content, small groups and large ones alike', async () => {
+    // A 25-file group of 8-byte files (matched through buckets) and a 6-file group of 3-byte files
+    // (matched pairwise; three copies of one content catch a file put in a set twice), the large
+    // one written in an interleaved order so that members of one set are not next to each other.
+    const expected: string[][] = [];
+    const large: string[] = [];
+    for (const [letter, copies] of [
+      ['A', 7],
+      ['B', 6],
+      ['C', 2],
+      ['D', 1],
+      ['E', 1],
+      ['F', 1],
+      ['G', 1],
+    ] as const) {
+      for (let i = 0; i < copies; i++) large.push(letter);
+    }
+    const sets = new Map<string, string[]>();
+    large.forEach((letter, i) => {
+      const name = `big-${String((i * 7) % large.length).padStart(2, '0')}`;
+      const file = write(name, letter.repeat(7) + '\n');
+      sets.set(letter, [...(sets.get(letter) ?? []), file]);
+    });
+    for (const [letter, copies] of [
+      ['a', 3],
+      ['b', 2],
+      ['c', 1],
+    ] as const) {
+      for (let i = 0; i < copies; i++)
+        sets.set(letter, [...(sets.get(letter) ?? []), write(`s-${letter}${i}`, letter.repeat(3))]);
+    }
+    for (const files of sets.values()) if (files.length > 1) expected.push([...files].sort());
+    const result = await findDuplicates(walkFiles(dir), { threads: 0 });
+    expect(groupPaths(result.groups)).toEqual(expected.sort((x, y) => (x[0] < y[0] ? -1 : 1)));
+    expect(result.groups.map((g) => g.paths.length).sort()).toEqual([2, 2, 3, 6, 7]);
+  });
+
+  it('keeps two files that share an inode number on two devices apart', async () => {
+    const a = write('a', 'same bytes');
+    const b = write('b', 'same bytes');
+    const [fa, fb] = [a, b].map((p) => walkFiles(dir).find((f) => f.path === p)!);
+    // b claims a's inode on another device: not a second name of a (and not the file it is, so it fails).
+    const result = await findDuplicates([fa, { ...fb, ino: fa.ino, dev: fa.dev + 1 }], { threads: 0 });
+    expect(result.hardLinks).toEqual([]);
+    expect(result.stats.candidates).toBe(2);
+    expect(result.errors.map((e) => [e.path, e.code])).toEqual([[b, 'CHANGED']]);
+  });
+
   it('compares big files by content: same head and tail, different middle', async () => {
     const base = Buffer.alloc(300 * 1024, 7);
     const p1 = write('one.bin', base);

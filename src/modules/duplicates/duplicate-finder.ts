@@ -48,6 +48,11 @@ const byPath = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
  * a file without a full hash whose partial hash another file shares. `seen` is scratch space.
  */
 function needsReading(table: HashTable, group: WorkGroup, seen: Map<number, boolean>): boolean {
+  // A group whose every file has its full hash (an unchanged tree, from the cache) needs no Map.
+  const end = group.start + group.count;
+  let settled = group.start;
+  while (settled < end && table.state[settled] & HAS_FULL) settled++;
+  if (settled === end) return false;
   seen.clear();
   for (let c = group.start; c < group.start + group.count; c++) {
     const state = table.state[c];
@@ -71,7 +76,7 @@ function needsReading(table: HashTable, group: WorkGroup, seen: Map<number, bool
  *    no group.
  * 2. Files are grouped by size; a size that only one file has needs no reading.
  * 3. Hashes of unchanged files come from `options.cache` (numeric lookups: an unchanged tree costs
- *    one binary search per candidate and nothing else). Within each size group the cache does
+ *    one hash-table lookup per candidate and nothing else). Within each size group the cache does
  *    not settle, the source computes a partial hash (xxh64 of the first 4 KiB, plus the last
  *    4 KiB for files of 64 KiB or more) for every file; only files that share their partial hash
  *    with another are read in full (sha256). Files of up to 4 KiB are read once.
@@ -93,7 +98,7 @@ export async function findDuplicates(
     : await collect(input as AsyncIterable<readonly CandidateFile[]>);
 
   // 1-2. Empty files out, size groups of two or more, one file per inode within them.
-  const { candidates, groups, hardLinks, emptyFiles } = sizeGroups(files);
+  const { candidates, candidateFile, numbers, groups, hardLinks, emptyFiles } = sizeGroups(files);
   const table = new HashTable(candidates);
 
   // 3. What the cache knows (numbers only: no string, BigInt or object per file), then hash the
@@ -104,10 +109,15 @@ export async function findDuplicates(
   const cacheIno = cache ? new Float64Array(candidates.length) : undefined;
   const cacheMtime = cache ? new Float64Array(candidates.length) : undefined;
   if (cache && cacheDev && cacheIno && cacheMtime) {
-    for (let c = 0; c < candidates.length; c++) {
-      const file = candidates[c];
-      if (!cacheIdentity(file, cacheDev, cacheIno, cacheMtime, c)) continue;
-      const entry = cache.find(cacheDev[c], cacheIno[c], file.size, cacheMtime[c]);
+    // In input order (the walk's, which follows inode order closely on local disks, as the cache's
+    // arrays do): the lookups then read the cache nearly in sequence instead of at random.
+    const fileCandidate = new Int32Array(files.length).fill(-1);
+    for (let c = 0; c < candidates.length; c++) fileCandidate[candidateFile[c]] = c;
+    for (let i = 0; i < files.length; i++) {
+      const c = fileCandidate[i];
+      if (c < 0) continue;
+      if (!cacheIdentity(files, numbers, i, cacheDev, cacheIno, cacheMtime, c)) continue;
+      const entry = cache.find(cacheDev[c], cacheIno[c], numbers.size[i], cacheMtime[c]);
       if (entry < 0) continue;
       if (cache.copyPartial(entry, table.partial, c * 2)) {
         table.state[c] |= HAS_PARTIAL;
@@ -153,41 +163,27 @@ export async function findDuplicates(
   // Aborted while the last piece was reported: the caller no longer wants the result.
   signal?.throwIfAborted();
 
-  // 4. Groups of equal size and full hash: bucketed by 48 bits of the hash (a number), then
-  //    compared byte for byte, so that no hex string is made per file.
+  // 4. Groups of equal size and full hash, compared as numbers: no hex string is made per file,
+  //    and no Map per size group unless it is large.
   const result: DuplicateGroup[] = [];
   const errors: HashFailure[] = [];
   for (const [c, code] of table.errors) errors.push({ path: candidates[c].path, code, message: describeFailure(code) });
   const full = table.full;
+  const words = fullHashWords(full);
+  const hashed = new Int32Array(groups.reduce((most, g) => Math.max(most, g.count), 0));
   for (const group of groups) {
-    const byFull = new Map<number, number[]>();
+    let k = 0;
     for (let c = group.start; c < group.start + group.count; c++) {
       const state = table.state[c];
-      if (state & FAILED || !(state & HAS_FULL)) continue;
-      const key = full.readUIntLE(c * FULL_BYTES, 6);
-      const same = byFull.get(key);
-      if (same) same.push(c);
-      else byFull.set(key, [c]);
+      if (!(state & FAILED) && state & HAS_FULL) hashed[k++] = c;
     }
-    for (let bucket of byFull.values()) {
-      while (bucket.length > 1) {
-        const first = bucket[0];
-        const at = first * FULL_BYTES;
-        const same: number[] = [];
-        const rest: number[] = [];
-        for (const c of bucket) {
-          if (full.compare(full, c * FULL_BYTES, (c + 1) * FULL_BYTES, at, at + FULL_BYTES) === 0) same.push(c);
-          else rest.push(c);
-        }
-        if (same.length > 1) {
-          result.push({
-            hash: full.toString('hex', at, at + FULL_BYTES),
-            size: group.size,
-            paths: same.map((c) => candidates[c].path).sort(byPath),
-          });
-        }
-        bucket = rest;
-      }
+    for (const same of sameFullHash(full, words, hashed, k)) {
+      const at = same[0] * FULL_BYTES;
+      result.push({
+        hash: full.toString('hex', at, at + FULL_BYTES),
+        size: group.size,
+        paths: same.map((c) => candidates[c].path).sort(byPath),
+      });
     }
   }
   result.sort((a, b) => b.size - a.size || byPath(a.paths[0], b.paths[0]));
@@ -213,6 +209,66 @@ export async function findDuplicates(
   };
 }
 
+const FULL_WORDS = FULL_BYTES / 4;
+
+/** The full hashes as u32 words (compared a word at a time, not by a native call per pair). */
+function fullHashWords(full: Buffer): Uint32Array {
+  // Buffer.alloc does not take its memory from the shared pool, but a copy costs little if it ever did.
+  const aligned = full.byteOffset % 4 === 0 ? full : Buffer.from(full);
+  return new Uint32Array(aligned.buffer, aligned.byteOffset, aligned.length / 4);
+}
+
+/** Size groups of up to this many hashed files are matched pairwise; larger ones through a Map. */
+const PAIRWISE_LIMIT = 16;
+
+/**
+ * The sets of two or more of `hashed[0 .. k - 1]` (candidates) whose full hashes are equal, each
+ * in the order given. Small groups, nearly all of them, are compared pairwise (a Map per size
+ * group was most of the garbage a cached re-run made); larger ones are bucketed by 48 bits of the
+ * hash first, then compared.
+ */
+function sameFullHash(full: Buffer, words: Uint32Array, hashed: Int32Array, k: number): number[][] {
+  if (k < 2) return [];
+  const equal = (a: number, b: number): boolean => {
+    for (let w = 0; w < FULL_WORDS; w++) if (words[a * FULL_WORDS + w] !== words[b * FULL_WORDS + w]) return false;
+    return true;
+  };
+  const sets: number[][] = [];
+  if (k <= PAIRWISE_LIMIT) {
+    let placed = 0; // bit i: hashed[i] belongs to a set already
+    for (let i = 0; i < k - 1; i++) {
+      if (placed & (1 << i)) continue;
+      let same: number[] | undefined;
+      for (let j = i + 1; j < k; j++) {
+        if (placed & (1 << j) || !equal(hashed[i], hashed[j])) continue;
+        placed |= 1 << j;
+        (same ??= [hashed[i]]).push(hashed[j]);
+      }
+      if (same) sets.push(same);
+    }
+    return sets;
+  }
+  const byKey = new Map<number, number[]>();
+  for (let i = 0; i < k; i++) {
+    const c = hashed[i];
+    const key = full.readUIntLE(c * FULL_BYTES, 6);
+    const bucket = byKey.get(key);
+    if (bucket) bucket.push(c);
+    else byKey.set(key, [c]);
+  }
+  for (let bucket of byKey.values()) {
+    while (bucket.length > 1) {
+      const head = bucket[0];
+      const same: number[] = [];
+      const rest: number[] = [];
+      for (const c of bucket) (equal(c, head) ? same : rest).push(c);
+      if (same.length > 1) sets.push(same);
+      bucket = rest;
+    }
+  }
+  return sets;
+}
+
 /**
  * Steps 1 and 2 without a Map or an array per file or per size: sizes are grouped in an
  * open-addressing table of typed arrays, and hard links (which share their size) are looked for
@@ -222,6 +278,9 @@ export async function findDuplicates(
  */
 function sizeGroups(files: readonly CandidateFile[]): {
   candidates: CandidateFile[];
+  /** Per candidate: its index in `files`. */
+  candidateFile: Int32Array;
+  numbers: FileNumbers;
   groups: WorkGroup[];
   hardLinks: HardLinkAlias[];
   emptyFiles: number;
@@ -238,8 +297,22 @@ function sizeGroups(files: readonly CandidateFile[]): {
   const groupSize = new Float64Array(n);
   let groupTotal = 0;
   let emptyFiles = 0;
+  // The one pass that reads the file objects in input order (the order they were made in, so
+  // mostly adjacent in memory); every later step reads these arrays instead. Reading the objects
+  // again in size-group order cost a cache miss per file (a quarter of a cached re-run's detection).
+  const numbers: FileNumbers = {
+    size: new Float64Array(n),
+    ino: new Float64Array(n),
+    dev: new Float64Array(n),
+    mtime: new Float64Array(n),
+  };
   for (let i = 0; i < n; i++) {
-    const size = files[i].size;
+    const file = files[i];
+    const size = file.size;
+    numbers.size[i] = size;
+    numbers.ino[i] = file.ino;
+    numbers.dev[i] = file.dev;
+    numbers.mtime[i] = file.mtimeMs;
     if (size === 0) {
       emptyFiles++;
       continue;
@@ -273,20 +346,79 @@ function sizeGroups(files: readonly CandidateFile[]): {
   for (let g = 0; g < groupTotal; g++) if (groupCount[g] > largest) largest = groupCount[g];
   /** Per member of the current group: 1 when it is another name of a file already kept. */
   const dropped = new Uint8Array(largest);
+  const linked = groupsSharingAnInode(numbers, members, first, groupTotal);
+  const candidateFile = new Int32Array(members.length);
   for (let g = 0; g < groupTotal; g++) {
     const count = groupCount[g];
     if (count < 2) continue;
     const from = first[g];
     dropped.fill(0, 0, count);
-    mergeInodes(files, members, from, count, dropped, hardLinks);
+    if (linked[g]) mergeInodes(files, members, from, count, dropped, hardLinks);
     let kept = 0;
     for (let k = 0; k < count; k++) if (!dropped[k]) kept++;
     if (kept < 2) continue;
     groups.push({ start: candidates.length, count: kept, size: groupSize[g] });
-    for (let k = 0; k < count; k++) if (!dropped[k]) candidates.push(files[members[from + k]]);
+    for (let k = 0; k < count; k++) {
+      if (dropped[k]) continue;
+      candidateFile[candidates.length] = members[from + k];
+      candidates.push(files[members[from + k]]);
+    }
   }
   hardLinks.sort((a, b) => byPath(a.path, b.path));
-  return { candidates, groups, hardLinks, emptyFiles };
+  return { candidates, candidateFile, numbers, groups, hardLinks, emptyFiles };
+}
+
+/** The numbers of every input file, by its index in the input: read once, in input order. */
+interface FileNumbers {
+  size: Float64Array;
+  ino: Float64Array;
+  dev: Float64Array;
+  mtime: Float64Array;
+}
+
+/**
+ * Per size group (`members[first[g] .. first[g + 1] - 1]`): 1 where two of its members share a
+ * device and inode (hard links, or a path given twice), the only groups mergeInodes has to sort.
+ * One open-addressing table over all members, keyed by (ino, dev): hard links share their size,
+ * so a repeat is always within one group. Files without an inode (0) never match.
+ */
+function groupsSharingAnInode(
+  numbers: FileNumbers,
+  members: Int32Array,
+  first: Int32Array,
+  groupTotal: number,
+): Uint8Array {
+  const linked = new Uint8Array(groupTotal);
+  const total = members.length;
+  let bits = 4;
+  while (1 << bits < total * 2) bits++;
+  const mask = (1 << bits) - 1;
+  /** Slot -> 1 + file index (0: free). */
+  const slots = new Int32Array(1 << bits);
+  for (let g = 0; g < groupTotal; g++) {
+    for (let m = first[g]; m < first[g + 1]; m++) {
+      const i = members[m];
+      const ino = numbers.ino[i];
+      const dev = numbers.dev[i];
+      if (ino === 0) continue;
+      // Fibonacci hashing: the high bits of the product are the well-mixed ones.
+      let slot =
+        Math.imul((ino | 0) ^ ((ino / 4294967296) | 0) ^ Math.imul(dev | 0, 0x85ebca6b), 0x9e3779b1) >>> (32 - bits);
+      for (;;) {
+        const held = slots[slot];
+        if (held === 0) {
+          slots[slot] = i + 1;
+          break;
+        }
+        if (numbers.ino[held - 1] === ino && numbers.dev[held - 1] === dev) {
+          linked[g] = 1;
+          break;
+        }
+        slot = (slot + 1) & mask;
+      }
+    }
+  }
+  return linked;
 }
 
 /**
@@ -332,7 +464,7 @@ function mergeInodes(
 }
 
 /**
- * Writes what `file` is cached under (with its size) to `dev[at]`, `ino[at]` and `mtime[at]`:
+ * Writes what file `i` is cached under (with its size) to `dev[at]`, `ino[at]` and `mtime[at]`:
  * its device, inode and mtime where it has an inode; else, where it has an ETag (object stores),
  * 96 bits of the ETag as two numbers, with a negative "device" that no disk has, and mtime 0. An
  * ETag with the size names one content (an MD5, or the MD5 of the parts' MD5s; an encrypted
@@ -341,19 +473,22 @@ function mergeInodes(
  * characters in place: no string or object per file.
  */
 function cacheIdentity(
-  file: CandidateFile,
+  files: readonly CandidateFile[],
+  numbers: FileNumbers,
+  i: number,
   dev: Float64Array,
   ino: Float64Array,
   mtime: Float64Array,
   at: number,
 ): boolean {
-  if (file.ino !== 0) {
-    dev[at] = file.dev;
-    ino[at] = file.ino;
-    mtime[at] = file.mtimeMs;
+  if (numbers.ino[i] !== 0) {
+    dev[at] = numbers.dev[i];
+    ino[at] = numbers.ino[i];
+    mtime[at] = numbers.mtime[i];
     return true;
   }
-  const etag = file.etag;
+  // Only a file without an inode (an object store's) is read as an object here.
+  const etag = files[i].etag;
   if (etag === undefined) return false;
   const from = etag.charCodeAt(0) === 34 /* " */ ? 1 : 0;
   if (etag.length < from + 32) return false;
