@@ -4,6 +4,10 @@
  * bench/results/dryrun-<files>[-<layer>].json.
  *
  *   npm run build && npm run bench:dryrun -- [--files 100000] [--seed 1] [--runs 3] [--layer dirfd|path]
+ *                                             [--profile DIR]
+ *
+ * `--profile DIR`: the worker runs with `node --cpu-prof --cpu-prof-dir=DIR` (a .cpuprofile written
+ * when the bench stops it; bench/profile-summary.mjs summarizes it).
  *
  * The built service runs as two processes (APP_ROLE=api and APP_ROLE=worker, bench/service.ts) on
  * a fresh database. The user's folder gets the generated tree as hard links (`cp -al`): the same
@@ -62,9 +66,11 @@ async function main(): Promise<void> {
   const tree = prepareTree({ files, seed });
   console.log(describeTree(tree));
 
+  const profileDir = flag('profile') ? path.resolve(arg('profile', 'bench/results/profiles')) : undefined;
   const service = await startService({
     roles: ['api', 'worker'],
     env: { STORAGE_FILE_LAYER: layer, MAX_ACTIVE_OPERATIONS_PER_USER: '10' },
+    nodeFlags: profileDir ? { worker: ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] } : undefined,
   });
   try {
     const signup = await api<{ accessToken: string; user: { id: string } }>(

@@ -98,26 +98,23 @@ export async function findDuplicates(
     : await collect(input as AsyncIterable<readonly CandidateFile[]>);
 
   // 1-2. Empty files out, size groups of two or more, one file per inode within them.
-  const { candidates, candidateFile, numbers, groups, hardLinks, emptyFiles } = sizeGroups(files);
+  const sized = sizeGroups(files);
+  const { candidates, candidateFile, identity, groups, hardLinks, emptyFiles } = sized;
   const table = new HashTable(candidates);
 
   // 3. What the cache knows (numbers only: no string, BigInt or object per file), then hash the
   //    rest, largest files first (better balance between threads).
   let cacheHits = 0;
-  /** Per candidate, what it is cached under (see cacheIdentity); NaN: not cached. */
-  const cacheDev = cache ? new Float64Array(candidates.length).fill(NaN) : undefined;
-  const cacheIno = cache ? new Float64Array(candidates.length) : undefined;
-  const cacheMtime = cache ? new Float64Array(candidates.length) : undefined;
-  if (cache && cacheDev && cacheIno && cacheMtime) {
+  if (cache && cache.loadedEntries > 0) {
     // In input order (the walk's, which follows inode order closely on local disks, as the cache's
     // arrays do): the lookups then read the cache nearly in sequence instead of at random.
     const fileCandidate = new Int32Array(files.length).fill(-1);
     for (let c = 0; c < candidates.length; c++) fileCandidate[candidateFile[c]] = c;
+    const { groupOf, groupSize } = sized;
     for (let i = 0; i < files.length; i++) {
       const c = fileCandidate[i];
-      if (c < 0) continue;
-      if (!cacheIdentity(files, numbers, i, cacheDev, cacheIno, cacheMtime, c)) continue;
-      const entry = cache.find(cacheDev[c], cacheIno[c], numbers.size[i], cacheMtime[c]);
+      if (c < 0 || Number.isNaN(identity.dev[i])) continue;
+      const entry = cache.find(identity.dev[i], identity.ino[i], groupSize[groupOf[i]], identity.mtime[i]);
       if (entry < 0) continue;
       if (cache.copyPartial(entry, table.partial, c * 2)) {
         table.state[c] |= HAS_PARTIAL;
@@ -153,8 +150,9 @@ export async function findDuplicates(
       onProgress?.({ ...progress });
     },
     learned: (c, bits) => {
-      if (!cache || !cacheDev || !cacheIno || !cacheMtime || Number.isNaN(cacheDev[c])) return;
-      const key = { dev: cacheDev[c], ino: cacheIno[c], size: candidates[c].size, mtimeMs: cacheMtime[c] };
+      const i = candidateFile[c];
+      if (!cache || Number.isNaN(identity.dev[i])) return;
+      const key = { dev: identity.dev[i], ino: identity.ino[i], size: candidates[c].size, mtimeMs: identity.mtime[i] };
       if (bits & HAS_PARTIAL) cache.learnPartial(key, table.partial[c * 2], table.partial[c * 2 + 1]);
       if (bits & HAS_FULL) cache.learnFull(key, table.full, c * FULL_BYTES);
     },
@@ -218,6 +216,14 @@ function fullHashWords(full: Buffer): Uint32Array {
   return new Uint32Array(aligned.buffer, aligned.byteOffset, aligned.length / 4);
 }
 
+/** Whether candidates `a` and `b` have the same full hash (`words`: fullHashWords of the table). */
+function equalFullHashes(words: Uint32Array, a: number, b: number): boolean {
+  for (let w = 0; w < FULL_WORDS; w++) if (words[a * FULL_WORDS + w] !== words[b * FULL_WORDS + w]) return false;
+  return true;
+}
+
+const NO_SETS: readonly number[][] = Object.freeze([]);
+
 /** Size groups of up to this many hashed files are matched pairwise; larger ones through a Map. */
 const PAIRWISE_LIMIT = 16;
 
@@ -227,26 +233,22 @@ const PAIRWISE_LIMIT = 16;
  * group was most of the garbage a cached re-run made); larger ones are bucketed by 48 bits of the
  * hash first, then compared.
  */
-function sameFullHash(full: Buffer, words: Uint32Array, hashed: Int32Array, k: number): number[][] {
-  if (k < 2) return [];
-  const equal = (a: number, b: number): boolean => {
-    for (let w = 0; w < FULL_WORDS; w++) if (words[a * FULL_WORDS + w] !== words[b * FULL_WORDS + w]) return false;
-    return true;
-  };
-  const sets: number[][] = [];
+function sameFullHash(full: Buffer, words: Uint32Array, hashed: Int32Array, k: number): readonly number[][] {
+  if (k < 2) return NO_SETS;
+  let sets: number[][] | undefined;
   if (k <= PAIRWISE_LIMIT) {
     let placed = 0; // bit i: hashed[i] belongs to a set already
     for (let i = 0; i < k - 1; i++) {
       if (placed & (1 << i)) continue;
       let same: number[] | undefined;
       for (let j = i + 1; j < k; j++) {
-        if (placed & (1 << j) || !equal(hashed[i], hashed[j])) continue;
+        if (placed & (1 << j) || !equalFullHashes(words, hashed[i], hashed[j])) continue;
         placed |= 1 << j;
         (same ??= [hashed[i]]).push(hashed[j]);
       }
-      if (same) sets.push(same);
+      if (same) (sets ??= []).push(same);
     }
-    return sets;
+    return sets ?? NO_SETS;
   }
   const byKey = new Map<number, number[]>();
   for (let i = 0; i < k; i++) {
@@ -261,12 +263,12 @@ function sameFullHash(full: Buffer, words: Uint32Array, hashed: Int32Array, k: n
       const head = bucket[0];
       const same: number[] = [];
       const rest: number[] = [];
-      for (const c of bucket) (equal(c, head) ? same : rest).push(c);
-      if (same.length > 1) sets.push(same);
+      for (const c of bucket) (equalFullHashes(words, c, head) ? same : rest).push(c);
+      if (same.length > 1) (sets ??= []).push(same);
       bucket = rest;
     }
   }
-  return sets;
+  return sets ?? NO_SETS;
 }
 
 /**
@@ -280,7 +282,10 @@ function sizeGroups(files: readonly CandidateFile[]): {
   candidates: CandidateFile[];
   /** Per candidate: its index in `files`. */
   candidateFile: Int32Array;
-  numbers: FileNumbers;
+  identity: FileIdentities;
+  /** Per file: its size group (-1: an empty file), whose size is `groupSize[group]`. */
+  groupOf: Int32Array;
+  groupSize: Float64Array;
   groups: WorkGroup[];
   hardLinks: HardLinkAlias[];
   emptyFiles: number;
@@ -300,19 +305,11 @@ function sizeGroups(files: readonly CandidateFile[]): {
   // The one pass that reads the file objects in input order (the order they were made in, so
   // mostly adjacent in memory); every later step reads these arrays instead. Reading the objects
   // again in size-group order cost a cache miss per file (a quarter of a cached re-run's detection).
-  const numbers: FileNumbers = {
-    size: new Float64Array(n),
-    ino: new Float64Array(n),
-    dev: new Float64Array(n),
-    mtime: new Float64Array(n),
-  };
+  const identity: FileIdentities = { dev: new Float64Array(n), ino: new Float64Array(n), mtime: new Float64Array(n) };
   for (let i = 0; i < n; i++) {
     const file = files[i];
     const size = file.size;
-    numbers.size[i] = size;
-    numbers.ino[i] = file.ino;
-    numbers.dev[i] = file.dev;
-    numbers.mtime[i] = file.mtimeMs;
+    identify(file, identity, i);
     if (size === 0) {
       emptyFiles++;
       continue;
@@ -346,7 +343,7 @@ function sizeGroups(files: readonly CandidateFile[]): {
   for (let g = 0; g < groupTotal; g++) if (groupCount[g] > largest) largest = groupCount[g];
   /** Per member of the current group: 1 when it is another name of a file already kept. */
   const dropped = new Uint8Array(largest);
-  const linked = groupsSharingAnInode(numbers, members, first, groupTotal);
+  const linked = groupsSharingAnInode(identity, members, first, groupTotal);
   const candidateFile = new Int32Array(members.length);
   for (let g = 0; g < groupTotal; g++) {
     const count = groupCount[g];
@@ -365,14 +362,17 @@ function sizeGroups(files: readonly CandidateFile[]): {
     }
   }
   hardLinks.sort((a, b) => byPath(a.path, b.path));
-  return { candidates, candidateFile, numbers, groups, hardLinks, emptyFiles };
+  return { candidates, candidateFile, identity, groupOf, groupSize, groups, hardLinks, emptyFiles };
 }
 
-/** The numbers of every input file, by its index in the input: read once, in input order. */
-interface FileNumbers {
-  size: Float64Array;
-  ino: Float64Array;
+/**
+ * What each input file is cached under (see identify), by its index in the input. `dev` tells the
+ * kinds apart: a disk's device number (>= 0) for a file with an inode, a negative number for an
+ * ETag's identity, NaN for a file that has neither (not cached).
+ */
+interface FileIdentities {
   dev: Float64Array;
+  ino: Float64Array;
   mtime: Float64Array;
 }
 
@@ -383,7 +383,7 @@ interface FileNumbers {
  * so a repeat is always within one group. Files without an inode (0) never match.
  */
 function groupsSharingAnInode(
-  numbers: FileNumbers,
+  identity: FileIdentities,
   members: Int32Array,
   first: Int32Array,
   groupTotal: number,
@@ -398,9 +398,10 @@ function groupsSharingAnInode(
   for (let g = 0; g < groupTotal; g++) {
     for (let m = first[g]; m < first[g + 1]; m++) {
       const i = members[m];
-      const ino = numbers.ino[i];
-      const dev = numbers.dev[i];
-      if (ino === 0) continue;
+      const ino = identity.ino[i];
+      const dev = identity.dev[i];
+      // Only files with an inode (an ETag's identity is not one; NaN >= 0 is false too).
+      if (!(dev >= 0)) continue;
       // Fibonacci hashing: the high bits of the product are the well-mixed ones.
       let slot =
         Math.imul((ino | 0) ^ ((ino / 4294967296) | 0) ^ Math.imul(dev | 0, 0x85ebca6b), 0x9e3779b1) >>> (32 - bits);
@@ -410,7 +411,7 @@ function groupsSharingAnInode(
           slots[slot] = i + 1;
           break;
         }
-        if (numbers.ino[held - 1] === ino && numbers.dev[held - 1] === dev) {
+        if (identity.ino[held - 1] === ino && identity.dev[held - 1] === dev) {
           linked[g] = 1;
           break;
         }
@@ -464,47 +465,38 @@ function mergeInodes(
 }
 
 /**
- * Writes what file `i` is cached under (with its size) to `dev[at]`, `ino[at]` and `mtime[at]`:
- * its device, inode and mtime where it has an inode; else, where it has an ETag (object stores),
- * 96 bits of the ETag as two numbers, with a negative "device" that no disk has, and mtime 0. An
- * ETag with the size names one content (an MD5, or the MD5 of the parts' MD5s; an encrypted
- * object's ETag names its one version), so it keys the cache without the mtime, and copies of
- * one object share their entry. False (not cached) for a file with neither. Reads the ETag's
- * characters in place: no string or object per file.
+ * Writes what file `i` is cached under (with its size) to `identity` at `i`: its device, inode and
+ * mtime where it has an inode; else, where it has an ETag (object stores), 96 bits of the ETag as
+ * two numbers, with a negative "device" that no disk has, and mtime 0. An ETag with the size names
+ * one content (an MD5, or the MD5 of the parts' MD5s; an encrypted object's ETag names its one
+ * version), so it keys the cache without the mtime, and copies of one object share their entry.
+ * A file with neither gets the device NaN (not cached). Reads the ETag's characters in place: no
+ * string or object per file.
  */
-function cacheIdentity(
-  files: readonly CandidateFile[],
-  numbers: FileNumbers,
-  i: number,
-  dev: Float64Array,
-  ino: Float64Array,
-  mtime: Float64Array,
-  at: number,
-): boolean {
-  if (numbers.ino[i] !== 0) {
-    dev[at] = numbers.dev[i];
-    ino[at] = numbers.ino[i];
-    mtime[at] = numbers.mtime[i];
-    return true;
+function identify(file: CandidateFile, identity: FileIdentities, i: number): void {
+  if (file.ino !== 0) {
+    identity.dev[i] = file.dev;
+    identity.ino[i] = file.ino;
+    identity.mtime[i] = file.mtimeMs;
+    return;
   }
-  // Only a file without an inode (an object store's) is read as an object here.
-  const etag = files[i].etag;
-  if (etag === undefined) return false;
+  identity.dev[i] = NaN;
+  const etag = file.etag;
+  if (etag === undefined) return;
   const from = etag.charCodeAt(0) === 34 /* " */ ? 1 : 0;
-  if (etag.length < from + 32) return false;
+  if (etag.length < from + 32) return;
   let high = 0;
   let low = 0;
-  for (let i = 0; i < 24; i++) {
-    const code = etag.charCodeAt(from + i) | 0x20;
+  for (let k = 0; k < 24; k++) {
+    const code = etag.charCodeAt(from + k) | 0x20;
     const digit = code >= 48 && code <= 57 ? code - 48 : code >= 97 && code <= 102 ? code - 87 : -1;
-    if (digit < 0) return false;
-    if (i < 12) high = high * 16 + digit;
+    if (digit < 0) return;
+    if (k < 12) high = high * 16 + digit;
     else low = low * 16 + digit;
   }
-  dev[at] = -1 - low;
-  ino[at] = high;
-  mtime[at] = 0;
-  return true;
+  identity.dev[i] = -1 - low;
+  identity.ino[i] = high;
+  identity.mtime[i] = 0;
 }
 
 async function collect(batches: AsyncIterable<readonly CandidateFile[]>): Promise<CandidateFile[]> {
