@@ -47,9 +47,21 @@ interface Operation {
   summary?: Record<string, unknown>;
 }
 
-async function waitEnded(base: string, token: string, id: string): Promise<Operation> {
+/**
+ * Polls the operation every 20 ms until it ends; `phases` gets the seconds since `since` at which
+ * each phase was first seen (to the poll's 20 ms), for where a dry run's time goes.
+ */
+async function waitEnded(
+  base: string,
+  token: string,
+  id: string,
+  since: number,
+  phases: Record<string, number>,
+): Promise<Operation> {
   for (;;) {
     const operation = await api<Operation>(base, 'GET', `/api/v1/operations/${id}`, token);
+    const phase = operation.progress?.phase;
+    if (phase !== undefined && !(phase in phases)) phases[phase] = (performance.now() - since) / 1000;
     if (['completed', 'failed', 'cancelled', 'rolled_back'].includes(operation.status)) return operation;
     await new Promise((r) => setTimeout(r, 20));
   }
@@ -88,6 +100,8 @@ async function main(): Promise<void> {
 
     const jdupes: number[] = [];
     const ours: number[] = [];
+    /** Per counted run: when each phase was first seen, in seconds from the POST. */
+    const phaseSeconds: Record<string, number>[] = [];
     let last: Operation | undefined;
     for (let round = 0; round <= runs; round++) {
       const j = timed('jdupes', ['-r', '-q', copy], 'null');
@@ -102,12 +116,14 @@ async function main(): Promise<void> {
         rootPath: 'tree',
         dryRun: true,
       });
-      last = await waitEnded(service.base, signup.accessToken, created.id);
+      const seen: Record<string, number> = {};
+      last = await waitEnded(service.base, signup.accessToken, created.id, t, seen);
       const seconds = (performance.now() - t) / 1000;
       if (last.status !== 'completed') throw new Error(`the dry run ended ${last.status}`);
       if (round === 0) continue;
       jdupes.push(j.seconds);
       ours.push(seconds);
+      phaseSeconds.push(seen);
     }
     const jd = median(jdupes);
     const our = median(ours);
@@ -124,6 +140,16 @@ async function main(): Promise<void> {
         ],
       ),
     );
+    console.log(
+      `phases first seen (s from the POST, polled every 20 ms): ` +
+        phaseSeconds
+          .map((seen) =>
+            Object.entries(seen)
+              .map(([phase, at]) => `${phase} ${at.toFixed(2)}`)
+              .join(', '),
+          )
+          .join(' | '),
+    );
     const out = writeResult(`dryrun-${files}-${layer}`, {
       ...resultHeader('dryrun', startMachine, tree),
       layer,
@@ -134,6 +160,7 @@ async function main(): Promise<void> {
       jdupesMedian: jd,
       oursMedian: our,
       ratio: our / jd,
+      phaseFirstSeenSeconds: phaseSeconds,
       lastOperation: last,
     });
     console.log(`\nwrote ${out}`);

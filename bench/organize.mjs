@@ -10,10 +10,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
+import { freePort } from './free-port.mjs';
 
 const FILES = Number(process.argv[2] ?? 100_000);
 const LAYER = process.env.STORAGE_FILE_LAYER ?? '';
-const PORT = 3900 + Math.floor(Math.random() * 90);
+const PORT = await freePort();
+const WORKER_PORT = await freePort();
 const id = randomBytes(4).toString('hex');
 const database = `fileorganizer_bench_${id}`;
 const storageRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'fo-bench-'));
@@ -140,8 +142,8 @@ let worker;
 try {
   apiProcess = start('api', PORT);
   await waitHealthy(PORT);
-  worker = start('worker', PORT + 1);
-  await waitHealthy(PORT + 1);
+  worker = start('worker', WORKER_PORT);
+  await waitHealthy(WORKER_PORT);
   const { accessToken, user } = await api('POST', '/api/v1/auth/signup', null, {
     email: `bench-${id}@example.com`,
     password: 'bench password 1',
@@ -167,8 +169,8 @@ try {
   // A fresh worker, so its peak RSS is the rollback's alone.
   worker.kill('SIGTERM');
   await new Promise((r) => worker.once('exit', r));
-  worker = start('worker', PORT + 1);
-  await waitHealthy(PORT + 1);
+  worker = start('worker', WORKER_PORT);
+  await waitHealthy(WORKER_PORT);
   started = Date.now();
   const rollback = await api('POST', `/api/v1/operations/${created.id}/rollback`, accessToken);
   const rolledBack = await waitEnded(accessToken, rollback.id, worker.pid);

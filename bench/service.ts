@@ -5,7 +5,19 @@ import os from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import pg from 'pg';
+import { pathToFileURL } from 'node:url';
 import { repoRoot } from './bench-util.js';
+
+/**
+ * bench/free-port.mjs, shared with the plain-JS scenario scripts. Loaded from the repository's
+ * bench/ folder at run time: tsc compiles this file to dist-bench/ and copies no .mjs there.
+ */
+async function freePort(): Promise<number> {
+  const shared = (await import(
+    pathToFileURL(path.join(repoRoot, 'bench', 'free-port.mjs')).href
+  )) as typeof import('./free-port.mjs');
+  return shared.freePort();
+}
 
 /**
  * The built service (dist/src/main.js, `npm run build` first) as separate processes for a
@@ -57,7 +69,6 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   const database = `fileorganizer_bench_${id}`;
   const redisPrefix = `fobench:${id}`;
   const storageRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'fo-bench-'));
-  const basePort = 4900 + Math.floor(Math.random() * 900);
   const env: Record<string, string> = {
     DATABASE_URL: `${POSTGRES}/${database}`,
     REDIS_PREFIX: redisPrefix,
@@ -103,8 +114,8 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     }
   };
   try {
-    for (const [i, role] of options.roles.entries()) {
-      const port = basePort + i;
+    for (const role of options.roles) {
+      const port = await freePort();
       const child = spawn(process.execPath, [...(options.nodeFlags?.[role] ?? []), 'dist/src/main.js'], {
         cwd: repoRoot,
         env: { ...process.env, ...env, APP_ROLE: role, PORT: String(port) },
@@ -119,7 +130,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   }
   return {
     id,
-    base: `http://127.0.0.1:${basePort}`,
+    base: `http://127.0.0.1:${processes[0].port}`,
     database,
     redisPrefix,
     storageRoot,

@@ -12,6 +12,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
+import { freePort } from './free-port.mjs';
 import { Redis } from 'ioredis';
 import { Worker } from 'node:worker_threads';
 
@@ -19,7 +20,10 @@ const CLIENTS = Number(process.argv[2] ?? 1000);
 const FILES = Number(process.argv[3] ?? 20_000);
 const APIS = Number(process.argv[4] ?? 1);
 const CLIENT_THREADS = Number(process.argv[5] ?? 1);
-const BASE_PORT = 4000 + Math.floor(Math.random() * 900);
+/** The API instances' ports, then the worker's. */
+const PORTS = [];
+for (let i = 0; i <= APIS; i += 1) PORTS.push(await freePort());
+const BASE_PORT = PORTS[0];
 const id = randomBytes(4).toString('hex');
 const database = `fileorganizer_bench_${id}`;
 const redisPrefix = `fobench:${id}`;
@@ -75,7 +79,7 @@ async function api(method, url, token, body) {
 
 /** A worker thread with `count` of the clients; resolves once they are connected. */
 function startClients(token, count, offset) {
-  const ports = Array.from({ length: APIS }, (_, i) => BASE_PORT + i);
+  const ports = PORTS.slice(0, APIS);
   const worker = new Worker(new URL('./socket-clients.mjs', import.meta.url), {
     workerData: { ports, token, count, offset },
   });
@@ -108,8 +112,8 @@ try {
   // The database is created and migrated by the first instance; start the others after it.
   start('api', BASE_PORT);
   await waitHealthy(BASE_PORT);
-  for (let i = 1; i < APIS; i += 1) start('api', BASE_PORT + i);
-  for (let i = 1; i < APIS; i += 1) await waitHealthy(BASE_PORT + i);
+  for (let i = 1; i < APIS; i += 1) start('api', PORTS[i]);
+  for (let i = 1; i < APIS; i += 1) await waitHealthy(PORTS[i]);
 
   const { accessToken, user } = await api('POST', '/api/v1/auth/signup', null, {
     email: `bench-${id}@example.com`,
@@ -140,7 +144,7 @@ try {
   subscribeMs = Date.now() - subscribeMs;
 
   const started = Date.now();
-  start('worker', BASE_PORT + APIS);
+  start('worker', PORTS[APIS]);
   let timer;
   const deliveries = await Promise.race([
     Promise.all(ended),
