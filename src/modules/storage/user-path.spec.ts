@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import path from 'node:path';
 import {
   destinationProblem,
   isInside,
@@ -8,7 +9,57 @@ import {
   PathRuleError,
 } from './user-path.js';
 
+/** normalizeUserPath as it was before its fast path: the oracle the fast path must agree with. */
+function normalizeUserPathOracle(raw: string, field = 'rootPath'): string {
+  if (raw.includes('\0')) throw new PathRuleError(`${field} must not contain a NUL byte`);
+  if (Buffer.byteLength(raw) > 1024) throw new PathRuleError(`${field} must be at most 1024 bytes`);
+  if (raw.startsWith('/') || raw.startsWith('\\') || /^[A-Za-z]:/.test(raw)) {
+    throw new PathRuleError(`${field} must be relative to your folder, not absolute`);
+  }
+  const segments = raw.split(/[/\\]/);
+  if (segments.some((segment) => segment === '..')) throw new PathRuleError(`${field} must not contain a ".." segment`);
+  const normalized = path.posix.normalize(segments.join('/'));
+  if (normalized === '.' || normalized === './') return '';
+  return normalized.replace(/^\.\//, '').replace(/\/+$/, '');
+}
+
+const outcome = (normalize: (raw: string) => string, raw: string): string => {
+  try {
+    return `ok:${normalize(raw)}`;
+  } catch (error) {
+    return `${(error as Error).constructor.name}:${(error as Error).message}`;
+  }
+};
+
 describe('user paths', () => {
+  it('answers exactly as the full checks do, for any string (fast path for normal paths)', () => {
+    // Characters that matter to the rules, and some that do not; lengths around the byte limit too.
+    const pathChar = fc.constantFrom('a', 'B', '.', '/', '\\', '\0', ':', 'é', '😀', '\ud800', ' ', '-');
+    const near = (n: number) => fc.string({ unit: pathChar, minLength: 0, maxLength: n });
+    const long = fc
+      .tuple(fc.integer({ min: 330, max: 1030 }), fc.constantFrom('a', 'é', '😀'))
+      .map(([n, c]) => c.repeat(n));
+    fc.assert(
+      fc.property(fc.oneof(near(12), near(40), long, fc.string(), fc.string({ unit: 'grapheme' })), (raw) => {
+        expect(outcome(normalizeUserPath, raw)).toBe(outcome(normalizeUserPathOracle, raw));
+      }),
+      { numRuns: 20_000 },
+    );
+    for (const raw of [
+      'a',
+      'a/b',
+      '.hidden/x',
+      'a/..b',
+      'a/b..',
+      '...',
+      'a/.../b',
+      'x'.repeat(1024),
+      'é'.repeat(341),
+    ]) {
+      expect(normalizeUserPath(raw)).toBe(raw);
+    }
+  });
+
   it('normalizes relative paths', () => {
     expect(normalizeUserPath('')).toBe('');
     expect(normalizeUserPath('.')).toBe('');
