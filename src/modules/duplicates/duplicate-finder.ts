@@ -9,6 +9,7 @@ import type {
 } from './duplicates.types.js';
 import { FAILED, FULL_BYTES, HAS_FULL, HAS_PARTIAL, describeFailure, partialKey } from './file-hasher.js';
 import { HashTable, localFileHashes, type HashRun, type HashSource, type WorkGroup } from './hash-sources.js';
+import { identitySlot, slotBits } from './identity-slots.js';
 import type { PersistentHashCache } from './persistent-hash-cache.js';
 
 const DEFAULT_THREADS = 2;
@@ -98,8 +99,7 @@ export async function findDuplicates(
     : await collect(input as AsyncIterable<readonly CandidateFile[]>);
 
   // 1-2. Empty files out, size groups of two or more, one file per inode within them.
-  const sized = sizeGroups(files);
-  const { candidates, candidateFile, identity, groups, hardLinks, emptyFiles } = sized;
+  const { candidates, candidateFile, identity, groupOf, groupSize, groups, hardLinks, emptyFiles } = sizeGroups(files);
   const table = new HashTable(candidates);
 
   // 3. What the cache knows (numbers only: no string, BigInt or object per file), then hash the
@@ -110,7 +110,6 @@ export async function findDuplicates(
     // arrays do): the lookups then read the cache nearly in sequence instead of at random.
     const fileCandidate = new Int32Array(files.length).fill(-1);
     for (let c = 0; c < candidates.length; c++) fileCandidate[candidateFile[c]] = c;
-    const { groupOf, groupSize } = sized;
     for (let i = 0; i < files.length; i++) {
       const c = fileCandidate[i];
       if (c < 0 || Number.isNaN(identity.dev[i])) continue;
@@ -175,7 +174,7 @@ export async function findDuplicates(
       const state = table.state[c];
       if (!(state & FAILED) && state & HAS_FULL) hashed[k++] = c;
     }
-    for (const same of sameFullHash(full, words, hashed, k)) {
+    for (const same of sameFullHash(words, hashed, k)) {
       const at = same[0] * FULL_BYTES;
       result.push({
         hash: full.toString('hex', at, at + FULL_BYTES),
@@ -233,7 +232,7 @@ const PAIRWISE_LIMIT = 16;
  * group was most of the garbage a cached re-run made); larger ones are bucketed by 48 bits of the
  * hash first, then compared.
  */
-function sameFullHash(full: Buffer, words: Uint32Array, hashed: Int32Array, k: number): readonly number[][] {
+function sameFullHash(words: Uint32Array, hashed: Int32Array, k: number): readonly number[][] {
   if (k < 2) return NO_SETS;
   let sets: number[][] | undefined;
   if (k <= PAIRWISE_LIMIT) {
@@ -253,7 +252,8 @@ function sameFullHash(full: Buffer, words: Uint32Array, hashed: Int32Array, k: n
   const byKey = new Map<number, number[]>();
   for (let i = 0; i < k; i++) {
     const c = hashed[i];
-    const key = full.readUIntLE(c * FULL_BYTES, 6);
+    // 48 bits of the hash: the first word and half of the second.
+    const key = words[c * FULL_WORDS] + (words[c * FULL_WORDS + 1] & 0xffff) * 0x100000000;
     const bucket = byKey.get(key);
     if (bucket) bucket.push(c);
     else byKey.set(key, [c]);
@@ -389,9 +389,7 @@ function groupsSharingAnInode(
   groupTotal: number,
 ): Uint8Array {
   const linked = new Uint8Array(groupTotal);
-  const total = members.length;
-  let bits = 4;
-  while (1 << bits < total * 2) bits++;
+  const bits = slotBits(members.length);
   const mask = (1 << bits) - 1;
   /** Slot -> 1 + file index (0: free). */
   const slots = new Int32Array(1 << bits);
@@ -402,9 +400,7 @@ function groupsSharingAnInode(
       const dev = identity.dev[i];
       // Only files with an inode (an ETag's identity is not one; NaN >= 0 is false too).
       if (!(dev >= 0)) continue;
-      // Fibonacci hashing: the high bits of the product are the well-mixed ones.
-      let slot =
-        Math.imul((ino | 0) ^ ((ino / 4294967296) | 0) ^ Math.imul(dev | 0, 0x85ebca6b), 0x9e3779b1) >>> (32 - bits);
+      let slot = identitySlot(ino, dev, bits);
       for (;;) {
         const held = slots[slot];
         if (held === 0) {

@@ -1,4 +1,5 @@
 import type { FileIdentity } from './duplicates.types.js';
+import { identitySlot, slotBits } from './identity-slots.js';
 
 /**
  * The one hash cache of duplicate detection: loaded from bytes (a file the service keeps beside
@@ -12,7 +13,7 @@ import type { FileIdentity } from './duplicates.types.js';
  *
  * Compact and numeric on purpose, since a re-run over a million files looks up a million
  * entries and must cost little more than its walk: the loaded entries stay in typed arrays
- * sorted by inode (~45 bytes an entry and ~8 of hash index, no object per entry), a lookup answers an
+ * sorted by inode (~45 bytes an entry and 8–16 of hash index, no object per entry), a lookup answers an
  * entry number, and hashes are read as two u32 words (partial) or copied as 32 bytes (full): no
  * BigInt, hex string or object is made per file. Hashes learned by a run are kept one row per
  * file in typed arrays that grow a segment at a time (no copy of what is there, no doubling) and
@@ -190,9 +191,8 @@ export class PersistentHashCache {
     const l = this.loaded;
     if (!l) return -1;
     const index = this.index ?? (this.index = buildIndex(l));
-    const shift = 32 - index.bits;
     const mask = index.slots.length - 1;
-    for (let slot = identitySlot(ino, dev, shift); ; slot = (slot + 1) & mask) {
+    for (let slot = identitySlot(ino, dev, index.bits); ; slot = (slot + 1) & mask) {
       const held = index.slots[slot];
       if (held === 0) return -1;
       const i = held - 1;
@@ -399,7 +399,7 @@ export class PersistentHashCache {
 /**
  * An open-addressing table of the loaded entries by (ino, dev): a lookup reads one or two slots
  * where a binary search over the sorted inodes read ~17 entries (the 100,000-file re-run spent a
- * fifth of its detection there). Built once per load, at ~8 bytes an entry.
+ * fifth of its detection there). Built once per load, at 8–16 bytes an entry.
  */
 interface EntryIndex {
   bits: number;
@@ -407,19 +407,13 @@ interface EntryIndex {
   slots: Int32Array;
 }
 
-/** Fibonacci hashing of (ino, dev): the high `32 - shift` bits of the product. */
-function identitySlot(ino: number, dev: number, shift: number): number {
-  return Math.imul((ino | 0) ^ ((ino / 4294967296) | 0) ^ Math.imul(dev | 0, 0x85ebca6b), 0x9e3779b1) >>> shift;
-}
-
 function buildIndex(l: Loaded): EntryIndex {
-  let bits = 4;
-  while (1 << bits < l.n * 2) bits++;
+  const bits = slotBits(l.n);
   const slots = new Int32Array(1 << bits);
   const mask = slots.length - 1;
   for (let i = 0; i < l.n; i++) {
     // Entries are unique by (ino, dev) (decode checks the order), so a free slot is all we look for.
-    let slot = identitySlot(l.ino[i], l.dev[i], 32 - bits);
+    let slot = identitySlot(l.ino[i], l.dev[i], bits);
     while (slots[slot] !== 0) slot = (slot + 1) & mask;
     slots[slot] = i + 1;
   }
