@@ -9,6 +9,7 @@ import { CreateWatches1764490000000 } from './1764490000000-CreateWatches.js';
 import { AddSimilarImages1764500000000 } from './1764500000000-AddSimilarImages.js';
 import { SlimFileRecordIndexes1764510000000 } from './1764510000000-SlimFileRecordIndexes.js';
 import { AddWatchSettledFingerprint1764520000000 } from './1764520000000-AddWatchSettledFingerprint.js';
+import { AddOperationFenceKey1764530000000 } from './1764530000000-AddOperationFenceKey.js';
 
 /** Every migration, in order. Listed by class so the app, the CLI and the tests load the same set. */
 export const migrations = [
@@ -23,4 +24,5 @@ export const migrations = [
   AddSimilarImages1764500000000,
   SlimFileRecordIndexes1764510000000,
   AddWatchSettledFingerprint1764520000000,
+  AddOperationFenceKey1764530000000,
 ];

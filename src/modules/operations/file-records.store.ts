@@ -88,8 +88,9 @@ export function plannedColumns(files: readonly PlannedFile[]): string[] {
 
 /**
  * The one owner of the `file_records` table: batched reads and writes of file records, hundreds of
- * rows a statement, never one per file. Every write of a run is fenced on the run's lease epoch (OperationsRepository.leaseHeldSql); `FOR SHARE` makes a write and a new claim of the
- * operation (an UPDATE of its row) wait for each other, so no write of an older run lands after it.
+ * rows a statement, never one per file. Every write of a run is fenced on the run's lease epoch
+ * (OperationsRepository.leaseHeldSql): a write and a new claim of the operation wait for each other,
+ * so no write of an older run lands after it.
  */
 @Injectable()
 export class FileRecordsStore {

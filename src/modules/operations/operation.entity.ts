@@ -26,6 +26,8 @@ import type {
 @Index('operations_user_created_idx', ['userId', 'createdAt'])
 @Check('operations_trigger_check', `"trigger" IN ('change', 'schedule')`)
 @Index('operations_watch_idx', ['watchId', 'createdAt'], { where: '"watch_id" IS NOT NULL' })
+// Makes lease_epoch and status key columns for PostgreSQL's row locks (see OperationsRepository.leaseHeldSql).
+@Index('operations_fence_key', ['id', 'leaseEpoch', 'status'], { unique: true })
 export class Operation {
   @PrimaryGeneratedColumn('uuid')
   id!: string;

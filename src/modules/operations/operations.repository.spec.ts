@@ -1,6 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import fc from 'fast-check';
 import { DataSource } from 'typeorm';
+import type { EntityManager } from 'typeorm';
 import { cloneTemplateDatabase, dropDatabase } from '../../../test/utils/test-database.js';
 import { buildDataSourceOptions } from '../../database/data-source-options.js';
 import { FileRecordsStore } from './file-records.store.js';
@@ -108,6 +109,81 @@ describe('OperationsRepository', () => {
     // The holder still writes.
     await records.insert(operation.id, 2, [planned(0)]);
     expect(await records.hasRecords(operation.id)).toBe(true);
+  });
+
+  /** Runs `work` in a fenced transaction that stays open until the returned `release` is called. */
+  async function heldFence(
+    operationId: string,
+    epoch: number,
+    work: (manager: EntityManager) => Promise<void>,
+  ): Promise<{ release: () => void; done: Promise<void> }> {
+    let release = (): void => undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let entered = (): void => undefined;
+    const inside = new Promise<void>((resolve) => (entered = resolve));
+    const done = operations.fenced(operationId, epoch, async (manager) => {
+      await work(manager);
+      entered();
+      await gate;
+    });
+    await Promise.race([inside, done]);
+    return { release, done };
+  }
+
+  /** 'resolved' when `promise` settles within `ms`, else 'pending' (it keeps running). */
+  async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<'resolved' | 'pending'> {
+    let timer: NodeJS.Timeout | undefined;
+    const outcome = await Promise.race([
+      promise.then(() => 'resolved' as const),
+      new Promise<'pending'>((resolve) => (timer = setTimeout(() => resolve('pending'), ms))),
+    ]);
+    clearTimeout(timer);
+    return outcome;
+  }
+
+  it('makes a new claim wait for a fenced write in flight, then fences the old run out', async () => {
+    const operation = await created();
+    await operations.claim(operation.id);
+    const held = await heldFence(operation.id, 1, async () => undefined);
+    const claim = operations.claim(operation.id);
+    // Blocked for as long as the old run's write is open (a claim that did not wait would resolve at once).
+    expect(await settlesWithin(claim, 500)).toBe('pending');
+    held.release();
+    await held.done;
+    expect((await claim)?.leaseEpoch).toBe(2);
+    await expect(records.insert(operation.id, 1, [planned(0)])).rejects.toBeInstanceOf(FencedError);
+    // A finish and a cancel change the status, a key column: they wait for a fenced write too.
+    const second = await heldFence(operation.id, 2, async () => undefined);
+    const finish = operations.finish(operation.id, 2, 'completed', emptyProgress(), null);
+    expect(await settlesWithin(finish, 500)).toBe('pending');
+    second.release();
+    await second.done;
+    await finish;
+    expect((await row(operation.id)).status).toBe('completed');
+  });
+
+  it("writes a run's progress without waiting for that run's fenced writes in flight", async () => {
+    const operation = await created();
+    const claimed = (await operations.claim(operation.id)) as Operation;
+    // A journal insert holds its fence until it commits; the run's progress tick must not queue behind it.
+    const held = await heldFence(operation.id, claimed.leaseEpoch, async (manager) => {
+      await manager.query(`SELECT 1`);
+    });
+    const progress = { ...emptyProgress(), phase: 'scanning' as const, filesScanned: 5000 };
+    const saved = operations.saveProgress(operation.id, claimed.leaseEpoch, progress);
+    const outcome = await settlesWithin(saved, 5000);
+    held.release();
+    await held.done;
+    expect(outcome).toBe('resolved');
+    expect((await row(operation.id)).progress).toEqual(progress);
+    // A cancel request is no key change either: the API's request does not wait for a journal write.
+    const again = await heldFence(operation.id, claimed.leaseEpoch, async () => undefined);
+    const cancel = operations.requestCancel(operation.id);
+    const cancelOutcome = await settlesWithin(cancel, 5000);
+    again.release();
+    await again.done;
+    expect(cancelOutcome).toBe('resolved');
+    expect(await cancel).toBe(true);
   });
 
   it('does not resurrect a cancelled operation: neither a finish nor a claim after the cancel', async () => {

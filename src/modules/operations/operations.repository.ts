@@ -93,13 +93,16 @@ export class OperationsRepository {
 
   /**
    * The fence as an SQL condition, for statements on other tables (file records, duplicate groups)
-   * written by a run: true while the run holding `epoch` still runs the operation. `FOR SHARE`
-   * makes such a write and a new claim (an UPDATE of the row) wait for each other, so no write of
-   * an older run lands after a newer claim. `idParam`/`epochParam` are the statement's placeholders.
+   * written by a run: true while the run holding `epoch` still runs the operation. `FOR KEY SHARE`
+   * makes such a write and any UPDATE that changes the row's lease_epoch or status (a new claim, a
+   * finish, a cancel: key columns through the `operations_fence_key` unique index) wait for each
+   * other, and a write that waited re-reads the row, so no write of an older run lands after a
+   * newer claim. An UPDATE of the run's progress changes no key column: it neither waits for the
+   * run's journal writes in flight nor holds them up. `idParam`/`epochParam` are the placeholders.
    */
   static leaseHeldSql(idParam: string, epochParam: string): string {
     return `EXISTS (SELECT 1 FROM operations WHERE id = ${idParam} AND lease_epoch = ${epochParam}
-                     AND status = 'running' FOR SHARE)`;
+                     AND status = 'running' FOR KEY SHARE)`;
   }
 
   /** Runs `work` in one transaction that holds the run's lease (FencedError when it is lost). */
