@@ -10,6 +10,7 @@ import { AddSimilarImages1764500000000 } from './1764500000000-AddSimilarImages.
 import { SlimFileRecordIndexes1764510000000 } from './1764510000000-SlimFileRecordIndexes.js';
 import { AddWatchSettledFingerprint1764520000000 } from './1764520000000-AddWatchSettledFingerprint.js';
 import { AddOperationFenceKey1764530000000 } from './1764530000000-AddOperationFenceKey.js';
+import { KeyFileRecordsBySeq1764540000000 } from './1764540000000-KeyFileRecordsBySeq.js';
 
 /** Every migration, in order. Listed by class so the app, the CLI and the tests load the same set. */
 export const migrations = [
@@ -25,4 +26,5 @@ export const migrations = [
   SlimFileRecordIndexes1764510000000,
   AddWatchSettledFingerprint1764520000000,
   AddOperationFenceKey1764530000000,
+  KeyFileRecordsBySeq1764540000000,
 ];

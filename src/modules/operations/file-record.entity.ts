@@ -1,4 +1,4 @@
-import { Check, Column, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn } from 'typeorm';
+import { Check, Column, Entity, Generated, Index, JoinColumn, ManyToOne, PrimaryColumn } from 'typeorm';
 import type { Relation } from 'typeorm';
 import { bigintAsNumber } from '../../database/bigint-transformer.js';
 import { Operation } from './operation.entity.js';
@@ -10,15 +10,16 @@ import type { FileStatus } from './operation.types.js';
   'file_records_status_check',
   `"status" IN ('planned', 'moved', 'skipped', 'failed', 'quarantined', 'restored', 'conflict')`,
 )
-@Index('file_records_operation_seq_key', ['operationId', 'seq'], { unique: true })
 // No index on status or category: each would cost every journal insert and outcome update one
 // more index entry (see SlimFileRecordIndexes); only the rare quarantined rows are indexed.
 @Index('file_records_quarantined_idx', ['operationId', 'seq'], { where: `"status" = 'quarantined'` })
 export class FileRecord {
-  @PrimaryGeneratedColumn('uuid')
+  /** Shown by the API as the record's id; not indexed (see KeyFileRecordsBySeq): the key is (operationId, seq). */
+  @Column({ type: 'uuid' })
+  @Generated('uuid')
   id!: string;
 
-  @Column({ name: 'operation_id', type: 'uuid' })
+  @PrimaryColumn({ name: 'operation_id', type: 'uuid' })
   operationId!: string;
 
   @ManyToOne(() => Operation, { onDelete: 'CASCADE' })
@@ -26,7 +27,7 @@ export class FileRecord {
   operation?: Relation<Operation>;
 
   /** Order of planning; moves run in this order and rollbacks in reverse. */
-  @Column({ type: 'integer' })
+  @PrimaryColumn({ type: 'integer' })
   seq!: number;
 
   @Column({ name: 'source_path', type: 'text' })
