@@ -87,6 +87,22 @@ export function plannedColumns(files: readonly PlannedFile[]): string[] {
 }
 
 /**
+ * An operation's duplicate candidates (see duplicateCandidateChunks), `$1` the operation. The size
+ * groups come from a window count, not a join of the records with their sizes: a join planned with
+ * the statistics of before the plan (a new operation: "one row") became a nested loop over every
+ * record per record (174 s for 100,000 records). This plan is one sort whatever the statistics, and
+ * also cheaper with fresh ones (113 vs 257 ms for 100,000 records, 81,000 of them candidates).
+ */
+export const DUPLICATE_CANDIDATES_SQL = `
+  SELECT p.seq, p.source_path, p.size, p.mtime_ms, p.dev, p.ino FROM (
+    SELECT seq, source_path, size, mtime_ms, dev, ino, count(*) OVER (PARTITION BY size) AS same_size
+      FROM file_records
+     WHERE operation_id = $1 AND status IN ('planned', 'skipped') AND size > 0
+       AND matched_by IS DISTINCT FROM '${DISPLACED}') p
+   WHERE p.same_size > 1
+   ORDER BY p.size, p.seq`;
+
+/**
  * The one owner of the `file_records` table: batched reads and writes of file records, hundreds of
  * rows a statement, never one per file. Every write of a run is fenced on the run's lease epoch
  * (OperationsRepository.leaseHeldSql): a write and a new claim of the operation wait for each other,
@@ -356,17 +372,7 @@ export class FileRecordsStore {
     try {
       await runner.startTransaction('REPEATABLE READ');
       await runner.query(`SET LOCAL work_mem = '64MB'`);
-      await runner.query(
-        `DECLARE candidates NO SCROLL CURSOR FOR
-         WITH present AS (
-           SELECT seq, source_path, size, mtime_ms, dev, ino FROM file_records
-            WHERE operation_id = $1 AND status IN ('planned', 'skipped') AND size > 0
-              AND matched_by IS DISTINCT FROM '${DISPLACED}')
-         SELECT p.seq, p.source_path, p.size, p.mtime_ms, p.dev, p.ino FROM present p
-          WHERE p.size IN (SELECT size FROM present GROUP BY size HAVING count(*) > 1)
-          ORDER BY p.size, p.seq`,
-        [operationId],
-      );
+      await runner.query(`DECLARE candidates NO SCROLL CURSOR FOR ${DUPLICATE_CANDIDATES_SQL}`, [operationId]);
       let chunk: (PlannedFile & { dev: number; ino: number })[] = [];
       for (;;) {
         const rows: Record<string, string | number | null>[] = await runner.query(

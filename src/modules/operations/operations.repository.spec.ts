@@ -4,7 +4,7 @@ import { DataSource } from 'typeorm';
 import type { EntityManager } from 'typeorm';
 import { cloneTemplateDatabase, dropDatabase } from '../../../test/utils/test-database.js';
 import { buildDataSourceOptions } from '../../database/data-source-options.js';
-import { FileRecordsStore } from './file-records.store.js';
+import { DUPLICATE_CANDIDATES_SQL, FileRecordsStore } from './file-records.store.js';
 import type { PlannedFile } from './file-records.store.js';
 import { Operation as OperationEntity } from './operation.entity.js';
 import type { Operation } from './operation.entity.js';
@@ -383,6 +383,34 @@ describe('OperationsRepository', () => {
       idempotencyKey: 'old-key',
       requestHash: 'e'.repeat(64),
     });
+  });
+
+  it('reads duplicate candidates of a new operation without a nested loop while the statistics predate it', async () => {
+    /** Records with sizes 1..n/2 twice each and a few of their own size (not candidates). */
+    const plan = (n: number): PlannedFile[] =>
+      Array.from({ length: n }, (_, seq) => ({
+        ...planned(seq),
+        size: seq < n - 10 ? 1 + (seq >> 1) : 10_000_000 + seq,
+      }));
+    const earlier = await created();
+    await records.insert(earlier.id, (await operations.claim(earlier.id))?.leaseEpoch ?? 0, plan(3000));
+    await dataSource.query('ANALYZE file_records');
+    // The statistics now know only `earlier`: the planner expects about one row of the next operation.
+    const operation = await created();
+    const epoch = (await operations.claim(operation.id))?.leaseEpoch ?? 0;
+    await records.insert(operation.id, epoch, plan(3000));
+    const [{ 'QUERY PLAN': explained }] = (await dataSource.query(`EXPLAIN (FORMAT JSON) ${DUPLICATE_CANDIDATES_SQL}`, [
+      operation.id,
+    ])) as { 'QUERY PLAN': unknown }[];
+    expect(JSON.stringify(explained)).not.toContain('Nested Loop');
+    const chunks: number[][] = [];
+    for await (const chunk of records.duplicateCandidateChunks(operation.id, 1000))
+      chunks.push(chunk.map((f) => f.size));
+    const sizes = chunks.flat();
+    expect(sizes).toHaveLength(2990);
+    expect(sizes).toEqual([...sizes].sort((a, b) => a - b));
+    // Whole size groups per chunk: no size spans two chunks.
+    for (let k = 1; k < chunks.length; k += 1) expect(chunks[k][0]).not.toBe(chunks[k - 1][chunks[k - 1].length - 1]);
   });
 
   it('reads a created operation back as TypeORM would (every column, types included)', async () => {

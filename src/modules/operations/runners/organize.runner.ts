@@ -70,34 +70,42 @@ export class OrganizeRunner {
     const { operation, tracker } = context;
     // Planning is complete once a run left the scanning phase; a partial plan is made again.
     const planComplete = !['queued', 'scanning'].includes(tracker.progress.phase);
-    if (!planComplete || !(await this.records.hasRecords(operation.id))) {
-      await this.records.deleteAll(operation.id, context.epoch);
-      tracker.set({ filesScanned: 0, bytesScanned: 0, errors: 0 });
-      await tracker.enterPhase('scanning');
-      if (operation.sourceOperationId) {
-        await this.records.copyPlan(operation.sourceOperationId, operation.id, context.epoch, 'apply', {
-          from: quarantineFolder(operation.sourceOperationId),
-          to: quarantineFolder(operation.id),
-        });
-      } else {
-        await this.plan(context);
+    /** The planner's statistics being refreshed after a large plan (see plan()); awaited before the moves. */
+    let statistics: Promise<void> | undefined;
+    try {
+      if (!planComplete || !(await this.records.hasRecords(operation.id))) {
+        await this.records.deleteAll(operation.id, context.epoch);
+        tracker.set({ filesScanned: 0, bytesScanned: 0, errors: 0 });
+        await tracker.enterPhase('scanning');
+        if (operation.sourceOperationId) {
+          await this.records.copyPlan(operation.sourceOperationId, operation.id, context.epoch, 'apply', {
+            from: quarantineFolder(operation.sourceOperationId),
+            to: quarantineFolder(operation.id),
+          });
+        } else {
+          ({ statistics } = await this.plan(context));
+        }
       }
+      const counts = await this.records.countByStatus(operation.id);
+      const total = Object.values(counts).reduce((sum, n) => sum + n, 0);
+      tracker.set({ filesTotal: total, filesScanned: Math.max(tracker.progress.filesScanned, total) });
+      if (tracker.progress.phase === 'scanning' || tracker.progress.phase === 'hashing') {
+        if (tracker.progress.phase === 'scanning') await tracker.enterPhase('hashing');
+        await this.findDuplicates(context);
+        if (tracker.isCancelRequested || operation.dryRun) return;
+        await tracker.enterPhase('moving');
+      }
+      if (operation.dryRun) return;
+      await statistics;
+      tracker.set({ filesProcessed: total - (counts.planned ?? 0) });
+      await this.moveAll(context);
+      if (tracker.isCancelRequested) return;
+      await tracker.enterPhase('finalizing');
+      await this.removeEmptiedSourceFolders(context);
+    } finally {
+      // Never left running past the run (its failure matters only to the moves, which awaited it).
+      await statistics?.catch(() => undefined);
     }
-    const counts = await this.records.countByStatus(operation.id);
-    const total = Object.values(counts).reduce((sum, n) => sum + n, 0);
-    tracker.set({ filesTotal: total, filesScanned: Math.max(tracker.progress.filesScanned, total) });
-    if (tracker.progress.phase === 'scanning' || tracker.progress.phase === 'hashing') {
-      if (tracker.progress.phase === 'scanning') await tracker.enterPhase('hashing');
-      await this.findDuplicates(context);
-      if (tracker.isCancelRequested || operation.dryRun) return;
-      await tracker.enterPhase('moving');
-    }
-    if (operation.dryRun) return;
-    tracker.set({ filesProcessed: total - (counts.planned ?? 0) });
-    await this.moveAll(context);
-    if (tracker.isCancelRequested) return;
-    await tracker.enterPhase('finalizing');
-    await this.removeEmptiedSourceFolders(context);
   }
 
   private options(context: RunContext): OrganizeOptions {
@@ -113,8 +121,9 @@ export class OrganizeRunner {
   /**
    * Scan and plan: every regular file becomes a journal record before anything moves. The walk
    * and the planning of a batch go on while the previous batch is inserted (one insert in flight).
+   * Answers the refresh of the planner's statistics it started after a large plan, still running.
    */
-  private async plan(context: RunContext): Promise<void> {
+  private async plan(context: RunContext): Promise<{ statistics?: Promise<void> }> {
     const { operation, storage, tracker } = context;
     const options = this.options(context);
     const categorizer = await this.categories.categorizerFor(operation.userId);
@@ -203,11 +212,19 @@ export class OrganizeRunner {
     if (planned.length > 0) await insert(planned);
     await Promise.all(inserting);
     if (insertError) throw insertError.error;
+    // The planner's statistics of a table that just grew by a whole plan (see analyze()): the moves'
+    // per-batch queries and the join below need them; the duplicate search does not (its one query
+    // is planned as one sort whatever the statistics), so they are refreshed while it runs.
+    const statistics = seq >= ANALYZE_AFTER_ROWS ? this.records.analyze() : undefined;
+    // Held until awaited (a failure is reported there, never as an unhandled rejection).
+    statistics?.catch(() => undefined);
     // A file this plan moves elsewhere is not moved aside as well (its own move would then find the
     // incoming file at its source): the incoming file meets a taken or a freed name instead.
-    if (displacements > 0) await this.records.skipDisplacingPlannedFiles(operation.id, context.epoch);
-    // The planner's statistics of a table that just grew by a whole plan (see analyze()).
-    if (seq >= ANALYZE_AFTER_ROWS) await this.records.analyze();
+    if (displacements > 0) {
+      await statistics;
+      await this.records.skipDisplacingPlannedFiles(operation.id, context.epoch);
+    }
+    return { statistics };
   }
 
   private failedRecord(sourcePath: string, reason: string, seq: number): PlannedFile {
