@@ -49,40 +49,43 @@ function arrayElement(value: string | number | null | undefined): string {
 
 /**
  * The planned files as insert()'s twelve array parameters, each already the PostgreSQL array
- * literal pg would make of it (the same text), in one pass over the rows: without twelve
- * intermediate JavaScript arrays and pg's generic preparation of each element.
+ * literal pg would make of it (the same text), in one pass over the rows: without pg's generic
+ * preparation of each element. Each column's elements go into an array joined once at the end:
+ * appending to twelve strings instead (`column += ',' + element`) kept a tree of concatenations
+ * alive per column until the batch ended, which the young generation copied and promoted (100,000
+ * rows in 5,000-row batches: 420 ms, 330 of them garbage collection, against 165 ms joined).
  */
 export function plannedColumns(files: readonly PlannedFile[]): string[] {
-  let seq = '';
-  let sourcePath = '';
-  let destinationPath = '';
-  let category = '';
-  let matchedBy = '';
-  let size = '';
-  let mtimeMs = '';
-  let hash = '';
-  let status = '';
-  let error = '';
-  let dev = '';
-  let ino = '';
-  for (let row = 0; row < files.length; row += 1) {
+  const n = files.length;
+  const seq = new Array<string>(n);
+  const sourcePath = new Array<string>(n);
+  const destinationPath = new Array<string>(n);
+  const category = new Array<string>(n);
+  const matchedBy = new Array<string>(n);
+  const size = new Array<string>(n);
+  const mtimeMs = new Array<string>(n);
+  const hash = new Array<string>(n);
+  const status = new Array<string>(n);
+  const error = new Array<string>(n);
+  const dev = new Array<string>(n);
+  const ino = new Array<string>(n);
+  for (let row = 0; row < n; row += 1) {
     const f = files[row];
-    const s = row === 0 ? '' : ',';
-    seq += s + arrayElement(f.seq);
-    sourcePath += s + arrayElement(f.sourcePath);
-    destinationPath += s + arrayElement(f.destinationPath);
-    category += s + arrayElement(f.category);
-    matchedBy += s + arrayElement(f.matchedBy);
-    size += s + arrayElement(f.size);
-    mtimeMs += s + arrayElement(f.mtimeMs);
-    hash += s + arrayElement(f.hash);
-    status += s + arrayElement(f.status);
-    error += s + arrayElement(f.error);
-    dev += s + arrayElement(f.dev);
-    ino += s + arrayElement(f.ino);
+    seq[row] = arrayElement(f.seq);
+    sourcePath[row] = arrayElement(f.sourcePath);
+    destinationPath[row] = arrayElement(f.destinationPath);
+    category[row] = arrayElement(f.category);
+    matchedBy[row] = arrayElement(f.matchedBy);
+    size[row] = arrayElement(f.size);
+    mtimeMs[row] = arrayElement(f.mtimeMs);
+    hash[row] = arrayElement(f.hash);
+    status[row] = arrayElement(f.status);
+    error[row] = arrayElement(f.error);
+    dev[row] = arrayElement(f.dev);
+    ino[row] = arrayElement(f.ino);
   }
   return [seq, sourcePath, destinationPath, category, matchedBy, size, mtimeMs, hash, status, error, dev, ino].map(
-    (column) => `{${column}}`,
+    (column) => `{${column.join(',')}}`,
   );
 }
 
