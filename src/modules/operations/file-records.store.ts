@@ -56,38 +56,29 @@ function arrayElement(value: string | number | null | undefined): string {
  * rows in 5,000-row batches: 420 ms, 330 of them garbage collection, against 165 ms joined).
  */
 export function plannedColumns(files: readonly PlannedFile[]): string[] {
-  const n = files.length;
-  const seq = new Array<string>(n);
-  const sourcePath = new Array<string>(n);
-  const destinationPath = new Array<string>(n);
-  const category = new Array<string>(n);
-  const matchedBy = new Array<string>(n);
-  const size = new Array<string>(n);
-  const mtimeMs = new Array<string>(n);
-  const hash = new Array<string>(n);
-  const status = new Array<string>(n);
-  const error = new Array<string>(n);
-  const dev = new Array<string>(n);
-  const ino = new Array<string>(n);
-  for (let row = 0; row < n; row += 1) {
-    const f = files[row];
-    seq[row] = arrayElement(f.seq);
-    sourcePath[row] = arrayElement(f.sourcePath);
-    destinationPath[row] = arrayElement(f.destinationPath);
-    category[row] = arrayElement(f.category);
-    matchedBy[row] = arrayElement(f.matchedBy);
-    size[row] = arrayElement(f.size);
-    mtimeMs[row] = arrayElement(f.mtimeMs);
-    hash[row] = arrayElement(f.hash);
-    status[row] = arrayElement(f.status);
-    error[row] = arrayElement(f.error);
-    dev[row] = arrayElement(f.dev);
-    ino[row] = arrayElement(f.ino);
+  const columns = PLANNED_COLUMNS.map(() => new Array<string>(files.length));
+  for (let row = 0; row < files.length; row += 1) {
+    const file = files[row];
+    for (let c = 0; c < PLANNED_COLUMNS.length; c += 1) columns[c][row] = arrayElement(PLANNED_COLUMNS[c](file));
   }
-  return [seq, sourcePath, destinationPath, category, matchedBy, size, mtimeMs, hash, status, error, dev, ino].map(
-    (column) => `{${column.join(',')}}`,
-  );
+  return columns.map((column) => `{${column.join(',')}}`);
 }
+
+/** insert()'s array parameters in its order: what each takes of a planned file. */
+const PLANNED_COLUMNS: readonly ((file: PlannedFile) => string | number | null | undefined)[] = [
+  (f) => f.seq,
+  (f) => f.sourcePath,
+  (f) => f.destinationPath,
+  (f) => f.category,
+  (f) => f.matchedBy,
+  (f) => f.size,
+  (f) => f.mtimeMs,
+  (f) => f.hash,
+  (f) => f.status,
+  (f) => f.error,
+  (f) => f.dev,
+  (f) => f.ino,
+];
 
 /**
  * An operation's duplicate candidates (see duplicateCandidateChunks), `$1` the operation. The size
