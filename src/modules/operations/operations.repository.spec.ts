@@ -1,7 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import fc from 'fast-check';
 import { DataSource } from 'typeorm';
-import type { EntityManager } from 'typeorm';
 import { cloneTemplateDatabase, dropDatabase } from '../../../test/utils/test-database.js';
 import { buildDataSourceOptions } from '../../database/data-source-options.js';
 import { DUPLICATE_CANDIDATES_SQL, FileRecordsStore } from './file-records.store.js';
@@ -111,18 +110,13 @@ describe('OperationsRepository', () => {
     expect(await records.hasRecords(operation.id)).toBe(true);
   });
 
-  /** Runs `work` in a fenced transaction that stays open until the returned `release` is called. */
-  async function heldFence(
-    operationId: string,
-    epoch: number,
-    work: (manager: EntityManager) => Promise<void>,
-  ): Promise<{ release: () => void; done: Promise<void> }> {
+  /** Opens a fenced transaction (as a journal write holds one) that stays open until `release` is called. */
+  async function heldFence(operationId: string, epoch: number): Promise<{ release: () => void; done: Promise<void> }> {
     let release = (): void => undefined;
     const gate = new Promise<void>((resolve) => (release = resolve));
     let entered = (): void => undefined;
     const inside = new Promise<void>((resolve) => (entered = resolve));
-    const done = operations.fenced(operationId, epoch, async (manager) => {
-      await work(manager);
+    const done = operations.fenced(operationId, epoch, async () => {
       entered();
       await gate;
     });
@@ -144,7 +138,7 @@ describe('OperationsRepository', () => {
   it('makes a new claim wait for a fenced write in flight, then fences the old run out', async () => {
     const operation = await created();
     await operations.claim(operation.id);
-    const held = await heldFence(operation.id, 1, async () => undefined);
+    const held = await heldFence(operation.id, 1);
     const claim = operations.claim(operation.id);
     // Blocked for as long as the old run's write is open (a claim that did not wait would resolve at once).
     expect(await settlesWithin(claim, 500)).toBe('pending');
@@ -153,7 +147,7 @@ describe('OperationsRepository', () => {
     expect((await claim)?.leaseEpoch).toBe(2);
     await expect(records.insert(operation.id, 1, [planned(0)])).rejects.toBeInstanceOf(FencedError);
     // A finish and a cancel change the status, a key column: they wait for a fenced write too.
-    const second = await heldFence(operation.id, 2, async () => undefined);
+    const second = await heldFence(operation.id, 2);
     const finish = operations.finish(operation.id, 2, 'completed', emptyProgress(), null);
     expect(await settlesWithin(finish, 500)).toBe('pending');
     second.release();
@@ -166,9 +160,7 @@ describe('OperationsRepository', () => {
     const operation = await created();
     const claimed = (await operations.claim(operation.id)) as Operation;
     // A journal insert holds its fence until it commits; the run's progress tick must not queue behind it.
-    const held = await heldFence(operation.id, claimed.leaseEpoch, async (manager) => {
-      await manager.query(`SELECT 1`);
-    });
+    const held = await heldFence(operation.id, claimed.leaseEpoch);
     const progress = { ...emptyProgress(), phase: 'scanning' as const, filesScanned: 5000 };
     const saved = operations.saveProgress(operation.id, claimed.leaseEpoch, progress);
     const outcome = await settlesWithin(saved, 5000);
@@ -177,7 +169,7 @@ describe('OperationsRepository', () => {
     expect(outcome).toBe('resolved');
     expect((await row(operation.id)).progress).toEqual(progress);
     // A cancel request is no key change either: the API's request does not wait for a journal write.
-    const again = await heldFence(operation.id, claimed.leaseEpoch, async () => undefined);
+    const again = await heldFence(operation.id, claimed.leaseEpoch);
     const cancel = operations.requestCancel(operation.id);
     const cancelOutcome = await settlesWithin(cancel, 5000);
     again.release();

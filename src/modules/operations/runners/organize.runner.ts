@@ -30,8 +30,8 @@ import { OperationsRepository } from '../operations.repository.js';
 import { removeEmptiedFolders } from './empty-folders.js';
 import { JournalMover, MAX_RENAME_ATTEMPTS } from './journal-mover.js';
 import type { MovePolicy } from './journal-mover.js';
-import { parentOf, releaseIfStopping, sameContentStamp } from './run-context.js';
-import type { RunContext } from './run-context.js';
+import { parentOf, pending, releaseIfStopping, sameContentStamp } from './run-context.js';
+import type { Pending, RunContext } from './run-context.js';
 import { MetricsService } from '../../metrics/metrics.service.js';
 import { ProtectedPathsService } from '../../protected-paths/protected-paths.service.js';
 import { guardPlanned, protectedOutcome } from './protected-guard.js';
@@ -71,7 +71,7 @@ export class OrganizeRunner {
     // Planning is complete once a run left the scanning phase; a partial plan is made again.
     const planComplete = !['queued', 'scanning'].includes(tracker.progress.phase);
     /** The planner's statistics being refreshed after a large plan (see plan()); awaited before the moves. */
-    let statistics: Promise<void> | undefined;
+    let statistics: Pending<void> | undefined;
     try {
       if (!planComplete || !(await this.records.hasRecords(operation.id))) {
         await this.records.deleteAll(operation.id, context.epoch);
@@ -96,7 +96,7 @@ export class OrganizeRunner {
         await tracker.enterPhase('moving');
       }
       if (operation.dryRun) return;
-      await statistics;
+      await statistics?.settled();
       tracker.set({ filesProcessed: total - (counts.planned ?? 0) });
       await this.moveAll(context);
       if (tracker.isCancelRequested) return;
@@ -104,7 +104,7 @@ export class OrganizeRunner {
       await this.removeEmptiedSourceFolders(context);
     } finally {
       // Never left running past the run (its failure matters only to the moves, which awaited it).
-      await statistics?.catch(() => undefined);
+      await statistics?.settled().catch(() => undefined);
     }
   }
 
@@ -123,7 +123,7 @@ export class OrganizeRunner {
    * and the planning of a batch go on while the previous batch is inserted (one insert in flight).
    * Answers the refresh of the planner's statistics it started after a large plan, still running.
    */
-  private async plan(context: RunContext): Promise<{ statistics?: Promise<void> }> {
+  private async plan(context: RunContext): Promise<{ statistics?: Pending<void> }> {
     const { operation, storage, tracker } = context;
     const options = this.options(context);
     const categorizer = await this.categories.categorizerFor(operation.userId);
@@ -215,13 +215,11 @@ export class OrganizeRunner {
     // The planner's statistics of a table that just grew by a whole plan (see analyze()): the moves'
     // per-batch queries and the join below need them; the duplicate search does not (its one query
     // is planned as one sort whatever the statistics), so they are refreshed while it runs.
-    const statistics = seq >= ANALYZE_AFTER_ROWS ? this.records.analyze() : undefined;
-    // Held until awaited (a failure is reported there, never as an unhandled rejection).
-    statistics?.catch(() => undefined);
+    const statistics = seq >= ANALYZE_AFTER_ROWS ? pending(this.records.analyze()) : undefined;
     // A file this plan moves elsewhere is not moved aside as well (its own move would then find the
     // incoming file at its source): the incoming file meets a taken or a freed name instead.
     if (displacements > 0) {
-      await statistics;
+      await statistics?.settled();
       await this.records.skipDisplacingPlannedFiles(operation.id, context.epoch);
     }
     return { statistics };
@@ -495,13 +493,11 @@ export class OrganizeRunner {
         // The groups final, and their members' hashes, in one transaction that holds the run's lease.
         await this.operations.fenced(operation.id, context.epoch, async (manager) => {
           await this.groups.finishProvisional(manager, operation.id, stored);
-          const hashesSet = this.records.setGroupMemberHashes(manager, operation.id);
-          // Held until awaited below (a failure is thrown there, never as an unhandled rejection).
-          hashesSet.catch(() => undefined);
+          const hashesSet = pending(this.records.setGroupMemberHashes(manager, operation.id));
           // The cache is serialized (main-thread work, ~90 ms for 100,000 files) and written while
           // PostgreSQL runs that update; save() reports its own failures and never rejects.
           await this.hashCaches.save(storage, cache);
-          await hashesSet;
+          await hashesSet.settled();
         });
       } catch (error) {
         if (tickError) throw tickError;
