@@ -178,6 +178,15 @@ describe('duplicates: detection equal to jdupes, cleanup into quarantine, rollba
     const whole = await organize(t, user, { rootPath: 'chunks', dryRun: true });
     const expected = await view(whole.id);
     expect(expected.groups.total).toBe(11);
+    // The run counts its totals as it stores groups; the report sums the stored rows.
+    const counted = (progress: Record<string, string | number>) => ({
+      redundant: progress.duplicatesFound,
+      reclaimableBytes: progress.reclaimableBytes,
+    });
+    expect(counted(whole.progress)).toEqual({
+      redundant: expected.totals.files - expected.totals.groups,
+      reclaimableBytes: expected.totals.reclaimableBytes,
+    });
     const chunk = runner.candidateChunk;
     runner.candidateChunk = 1;
     try {
@@ -203,9 +212,37 @@ describe('duplicates: detection equal to jdupes, cleanup into quarantine, rollba
       const resumed = await waitForOperation(t, user, chunked.id);
       expect(resumed.status).toBe('completed');
       expect(await view(chunked.id)).toEqual(expected);
+      expect(counted(resumed.progress)).toEqual(counted(whole.progress));
     } finally {
       runner.candidateChunk = chunk;
     }
+  });
+
+  it('a resumed search that finds no group drops the groups an interrupted run left', async () => {
+    writeTree(root, { 'none/a.txt': 'one', 'none/b.txt': 'two', 'none/c.txt': 'six' });
+    const db = t.app.get(DataSource);
+    const operation = await organize(t, user, { rootPath: 'none', dryRun: true });
+    expect(operation.progress.duplicatesFound).toBe(0);
+    // Stopped in the hashing phase after storing a chunk's group that the search will not find again.
+    await db.query(
+      `INSERT INTO duplicate_groups (operation_id, position, hash, size, file_seqs) VALUES ($1, -1, $2, 3, '{0,1}')`,
+      [operation.id, 'e'.repeat(64)],
+    );
+    await db.query(
+      `UPDATE operations SET status = 'running', finished_at = NULL,
+              progress = jsonb_set(progress, '{phase}', '"hashing"') WHERE id = $1`,
+      [operation.id],
+    );
+    await t.app.get(OperationJobsWorker).run(operation.id);
+    const resumed = await waitForOperation(t, user, operation.id);
+    expect(resumed.status).toBe('completed');
+    expect(resumed.progress).toMatchObject({ duplicatesFound: 0, reclaimableBytes: 0 });
+    const [{ n }] = await db.query('SELECT count(*)::int AS n FROM duplicate_groups WHERE operation_id = $1', [
+      operation.id,
+    ]);
+    expect(n).toBe(0);
+    const report = await t.http().get(`/api/v1/operations/${operation.id}/report`).set(auth()).expect(200);
+    expect(report.body.duplicates).toEqual({ groups: 0, files: 0, reclaimableBytes: 0 });
   });
 
   it('groups follow the files after a real organize', async () => {

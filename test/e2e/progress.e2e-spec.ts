@@ -101,9 +101,16 @@ describe('live progress over Socket.IO', () => {
         );
       }
     }
-    // A progress event at the end of each phase: the last one before a phase change carries the old phase.
+    // A progress event at the end of each phase: the last one before a phase change carries the old
+    // phase with the counters it ended with (those the next phase's first event starts from).
     const phases = withProgress.map((e) => e.payload.progress.phase);
     expect(phases).toEqual(expect.arrayContaining(['scanning', 'moving', 'finalizing', 'done']));
+    for (let i = 1; i < withProgress.length; i += 1) {
+      if (phases[i] === phases[i - 1]) continue;
+      const { phase: _ended, ...endedWith } = withProgress[i - 1].payload.progress;
+      const { phase: _next, ...nextStartsWith } = withProgress[i].payload.progress;
+      expect(endedWith).toEqual(nextStartsWith);
+    }
 
     const done = await t.http().get(`/api/v1/operations/${held.id}`).set(auth()).expect(200);
     expect(end.event).toBe('operation.completed');

@@ -96,6 +96,24 @@ export const DUPLICATE_CANDIDATES_SQL = `
    WHERE p.same_size > 1
    ORDER BY p.size, p.seq`;
 
+/** A row of DUPLICATE_CANDIDATES_SQL as the duplicate search takes it. */
+function candidateFromRow(row: Record<string, string | number | null>): PlannedFile & { dev: number; ino: number } {
+  return {
+    seq: Number(row.seq),
+    sourcePath: String(row.source_path),
+    destinationPath: null,
+    category: null,
+    matchedBy: null,
+    size: Number(row.size),
+    mtimeMs: Number(row.mtime_ms),
+    hash: null,
+    status: 'planned',
+    error: null,
+    dev: Number(row.dev ?? 0),
+    ino: Number(row.ino ?? 0),
+  };
+}
+
 /**
  * The one owner of the `file_records` table: batched reads and writes of file records, hundreds of
  * rows a statement, never one per file. Every write of a run is fenced on the run's lease epoch
@@ -355,12 +373,23 @@ export class FileRecordsStore {
    * and of a size another such file shares; ordered by size, then seq, and handed out in chunks
    * of whole size groups (at least `chunkFiles` files each, unless it is the last), so that memory
    * holds one chunk rather than every candidate. Read through a cursor in one transaction: one
-   * consistent snapshot, one sort.
+   * consistent snapshot, one sort. An operation of at most `chunkFiles` files (`journaledFiles`,
+   * when the caller knows it) is read by the one statement instead: one round trip where the
+   * cursor's transaction takes six, which is most of what a small operation's search costs.
    */
   async *duplicateCandidateChunks(
     operationId: string,
     chunkFiles = 20_000,
+    journaledFiles = Infinity,
   ): AsyncGenerator<(PlannedFile & { dev: number; ino: number })[]> {
+    const fetchRows = Math.max(1000, chunkFiles);
+    if (journaledFiles <= fetchRows) {
+      const rows: Record<string, string | number | null>[] = await this.dataSource.query(DUPLICATE_CANDIDATES_SQL, [
+        operationId,
+      ]);
+      if (rows.length > 0) yield rows.map(candidateFromRow);
+      return;
+    }
     const runner = this.dataSource.createQueryRunner();
     await runner.connect();
     try {
@@ -370,33 +399,20 @@ export class FileRecordsStore {
       let chunk: (PlannedFile & { dev: number; ino: number })[] = [];
       for (;;) {
         const rows: Record<string, string | number | null>[] = await runner.query(
-          `FETCH FORWARD ${Math.max(1000, chunkFiles)} FROM candidates`,
+          `FETCH FORWARD ${fetchRows} FROM candidates`,
         );
         for (const row of rows) {
-          const size = Number(row.size);
-          if (chunk.length >= chunkFiles && chunk[chunk.length - 1].size !== size) {
+          const candidate = candidateFromRow(row);
+          if (chunk.length >= chunkFiles && chunk[chunk.length - 1].size !== candidate.size) {
             yield chunk;
             chunk = [];
           }
-          chunk.push({
-            seq: Number(row.seq),
-            sourcePath: String(row.source_path),
-            destinationPath: null,
-            category: null,
-            matchedBy: null,
-            size,
-            mtimeMs: Number(row.mtime_ms),
-            hash: null,
-            status: 'planned',
-            error: null,
-            dev: Number(row.dev ?? 0),
-            ino: Number(row.ino ?? 0),
-          });
+          chunk.push(candidate);
         }
-        if (rows.length === 0) break;
+        // A short page is the cursor's last (COMMIT closes it).
+        if (rows.length < fetchRows) break;
       }
       if (chunk.length > 0) yield chunk;
-      await runner.query('CLOSE candidates');
       await runner.commitTransaction();
     } finally {
       if (runner.isTransactionActive) await runner.rollbackTransaction().catch(() => undefined);

@@ -1,4 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import { jest } from '@jest/globals';
 import fc from 'fast-check';
 import { DataSource } from 'typeorm';
 import { cloneTemplateDatabase, dropDatabase } from '../../../test/utils/test-database.js';
@@ -403,6 +404,39 @@ describe('OperationsRepository', () => {
     expect(sizes).toEqual([...sizes].sort((a, b) => a - b));
     // Whole size groups per chunk: no size spans two chunks.
     for (let k = 1; k < chunks.length; k += 1) expect(chunks[k][0]).not.toBe(chunks[k - 1][chunks[k - 1].length - 1]);
+  });
+
+  it('reads the candidates of a small operation in one statement, the same as through the cursor', async () => {
+    // 1,000 candidates (sizes 1..500 twice) and 10 of their own size: a cursor page of exactly
+    // 1,000 rows, then an empty one; read whole, nothing is left out or repeated.
+    const operation = await created();
+    const epoch = (await operations.claim(operation.id))?.leaseEpoch ?? 0;
+    await records.insert(
+      operation.id,
+      epoch,
+      Array.from({ length: 1010 }, (_, seq) => ({ ...planned(seq), size: seq < 1000 ? 1 + (seq >> 1) : 9_000 + seq })),
+    );
+    const read = async (chunkFiles: number, journaled?: number) => {
+      const chunks: unknown[][] = [];
+      for await (const chunk of records.duplicateCandidateChunks(operation.id, chunkFiles, journaled))
+        chunks.push(chunk);
+      return chunks;
+    };
+    const cursor = await read(1000);
+    expect(cursor).toHaveLength(1);
+    expect(cursor[0]).toHaveLength(1000);
+    expect(await read(2000)).toEqual(cursor);
+    // One statement on the data source's pool, or none there (the cursor has a connection of its own).
+    const statements = jest.spyOn(dataSource, 'query');
+    try {
+      expect(await read(2000, 1010)).toEqual(cursor);
+      expect(statements.mock.calls).toEqual([[DUPLICATE_CANDIDATES_SQL, [operation.id]]]);
+      statements.mockClear();
+      expect(await read(1000, 1010)).toEqual(cursor);
+      expect(statements).not.toHaveBeenCalled();
+    } finally {
+      statements.mockRestore();
+    }
   });
 
   it('reads a created operation back as TypeORM would (every column, types included)', async () => {

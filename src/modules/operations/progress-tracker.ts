@@ -16,6 +16,8 @@ export const LEASE_CHECK_MS = 1000;
 export class ProgressTracker {
   private lastFlush = 0;
   private cancelRequested = false;
+  /** The counters as last written (the row's and the last event's); some runners count in place. */
+  private written: OperationProgress;
 
   constructor(
     readonly operationId: string,
@@ -23,7 +25,9 @@ export class ProgressTracker {
     readonly progress: OperationProgress,
     private readonly operations: OperationsRepository,
     private readonly publisher: ProgressPublisher,
-  ) {}
+  ) {
+    this.written = { ...progress };
+  }
 
   get isCancelRequested(): boolean {
     return this.cancelRequested;
@@ -37,6 +41,15 @@ export class ProgressTracker {
 
   set(counters: Partial<Omit<OperationProgress, 'phase'>>): void {
     Object.assign(this.progress, counters);
+  }
+
+  /** Whether a counter changed since the last write (flush() after a phase's work writes them only then). */
+  get hasUnsavedCounters(): boolean {
+    const written = this.written;
+    for (const key of Object.keys(this.progress) as (keyof OperationProgress)[]) {
+      if (key !== 'phase' && this.progress[key] !== written[key]) return true;
+    }
+    return false;
   }
 
   /**
@@ -58,15 +71,20 @@ export class ProgressTracker {
     if (Date.now() - this.lastFlush >= PROGRESS_INTERVAL_MS) await this.flush();
   }
 
-  /** Ends the current phase: always persisted and published. */
+  /**
+   * Ends the current phase: its final counters are persisted and published under its name, then
+   * the new phase. When the last write already holds those counters (most phase changes of a small
+   * operation), it stands for the first: one row update and one event fewer.
+   */
   async enterPhase(phase: Phase): Promise<void> {
-    await this.flush();
+    if (this.hasUnsavedCounters) await this.flush();
     this.progress.phase = phase;
     await this.flush();
   }
 
   async flush(): Promise<void> {
     this.lastFlush = Date.now();
+    this.written = { ...this.progress };
     const { cancelRequested } = await this.operations.saveProgress(this.operationId, this.epoch, this.progress);
     this.cancelRequested = cancelRequested;
     await this.publisher.progress(this.operationId, { ...this.progress });

@@ -13,6 +13,7 @@ import {
 import { gatherTemplateFacts } from '../../categories/template-facts.js';
 import type { TemplateFacts } from '../../categories/template-facts.js';
 import { DuplicateGroupsStore } from '../../duplicates/duplicate-groups.store.js';
+import type { GroupTotals } from '../../duplicates/duplicate-groups.store.js';
 import { HashCacheStore } from '../../duplicates/hash-cache.store.js';
 import { findDuplicates, localFileHashes, releaseIdleHashWorkers, streamedHashes } from '../../duplicates/index.js';
 import type { CandidateFile } from '../../duplicates/index.js';
@@ -91,7 +92,7 @@ export class OrganizeRunner {
       tracker.set({ filesTotal: total, filesScanned: Math.max(tracker.progress.filesScanned, total) });
       if (tracker.progress.phase === 'scanning' || tracker.progress.phase === 'hashing') {
         if (tracker.progress.phase === 'scanning') await tracker.enterPhase('hashing');
-        await this.findDuplicates(context);
+        await this.findDuplicates(context, total);
         if (tracker.isCancelRequested || operation.dryRun) return;
         await tracker.enterPhase('moving');
       }
@@ -411,10 +412,13 @@ export class OrganizeRunner {
   /**
    * The hashing phase: exact duplicate groups among the planned files (size, then partial hash,
    * then full hash), stored with the operation before anything moves. Runs again only when an
-   * earlier run stopped before storing its groups.
+   * earlier run stopped before storing its groups. `journaled`: how many records the plan has (a
+   * small plan's candidates are read in one statement).
    */
-  private async findDuplicates(context: RunContext): Promise<void> {
+  private async findDuplicates(context: RunContext, journaled: number): Promise<void> {
     const { operation, storage, tracker } = context;
+    /** The groups' totals when this run found them (no query needed), else read below. */
+    let totals: GroupTotals | undefined;
     if (!(await this.groups.hasGroups(operation.id))) {
       // One engine; the hash source is the backend's: local disk reads files directly in the hash
       // threads (and knows hard links), other backends stream through the storage.
@@ -434,19 +438,22 @@ export class OrganizeRunner {
       }, PROGRESS_INTERVAL_MS);
       const cache = await this.hashCaches.open(storage);
       try {
-        // Groups an interrupted run stored for its first chunks: found again with the rest.
-        await this.operations.fenced(operation.id, context.epoch, (manager) =>
-          this.groups.discardProvisional(manager, operation.id),
-        );
+        /**
+         * Whether the groups an interrupted run stored for its first chunks are gone (they are
+         * found again with the rest): dropped by this run's first fenced write rather than by a
+         * transaction of their own.
+         */
+        let discarded = false;
         /** Groups stored so far (provisionally: see DuplicateGroupsStore.saveProvisional). */
         let stored = 0;
         let candidates = 0;
+        const found: GroupTotals = { groups: 0, files: 0, redundant: 0, reclaimableBytes: 0 };
         // Whole size groups at a time, so that memory holds one chunk of candidates, not all; the
         // next chunk is read while this one is hashed. Each chunk's groups are stored as they are
         // found (nothing of them is held for the whole run): chunks come smallest sizes first and
         // hold whole sizes, so the order one search over every candidate gives (largest first,
         // then by first path) is the chunks' own orders, last chunk first.
-        const chunks = this.records.duplicateCandidateChunks(operation.id, this.candidateChunk);
+        const chunks = this.records.duplicateCandidateChunks(operation.id, this.candidateChunk, journaled);
         let next = chunks.next();
         try {
           for (let current = await next; !current.done; current = await next) {
@@ -470,16 +477,24 @@ export class OrganizeRunner {
             candidates += files.length;
             const result = await findDuplicates(files, { source, signal: abort.signal, cache });
             this.metrics.bytesHashed.inc(result.stats.bytesRead);
-            const found = result.groups.map((group) => ({
+            const groups = result.groups.map((group) => ({
               hash: group.hash,
               size: group.size,
               seqs: group.paths.map((absolute) => seqByPath.get(absolute) as number),
             }));
-            if (found.length === 0) continue;
-            await this.operations.fenced(operation.id, context.epoch, (manager) =>
-              this.groups.saveProvisional(manager, operation.id, stored, found),
-            );
-            stored += found.length;
+            if (groups.length === 0) continue;
+            await this.operations.fenced(operation.id, context.epoch, async (manager) => {
+              if (!discarded) await this.groups.discardProvisional(manager, operation.id);
+              await this.groups.saveProvisional(manager, operation.id, stored, groups);
+            });
+            discarded = true;
+            stored += groups.length;
+            for (const group of groups) {
+              found.groups += 1;
+              found.files += group.seqs.length;
+              found.redundant += group.seqs.length - 1;
+              found.reclaimableBytes += (group.seqs.length - 1) * group.size;
+            }
           }
         } finally {
           // Ends the cursor's transaction when the loop stopped early (an abort, an error).
@@ -490,15 +505,24 @@ export class OrganizeRunner {
           // threads (60-200 ms of CPU), which a worker running many small operations cannot afford.
           if (candidates >= this.candidateChunk) await releaseIdleHashWorkers();
         }
-        // The groups final, and their members' hashes, in one transaction that holds the run's lease.
-        await this.operations.fenced(operation.id, context.epoch, async (manager) => {
-          await this.groups.finishProvisional(manager, operation.id, stored);
-          const hashesSet = pending(this.records.setGroupMemberHashes(manager, operation.id));
-          // The cache is serialized (main-thread work, ~90 ms for 100,000 files) and written while
-          // PostgreSQL runs that update; save() reports its own failures and never rejects.
+        if (stored > 0) {
+          // The groups final, and their members' hashes, in one transaction that holds the run's lease.
+          await this.operations.fenced(operation.id, context.epoch, async (manager) => {
+            await this.groups.finishProvisional(manager, operation.id, stored);
+            const hashesSet = pending(this.records.setGroupMemberHashes(manager, operation.id));
+            // The cache is serialized (main-thread work, ~90 ms for 100,000 files) and written while
+            // PostgreSQL runs that update; save() reports its own failures and never rejects.
+            await this.hashCaches.save(storage, cache);
+            await hashesSet.settled();
+          });
+        } else {
+          // No group: nothing to make final, no member hash to set; only what an interrupted run left goes.
+          await this.operations.fenced(operation.id, context.epoch, (manager) =>
+            this.groups.discardProvisional(manager, operation.id),
+          );
           await this.hashCaches.save(storage, cache);
-          await hashesSet.settled();
-        });
+        }
+        totals = found;
       } catch (error) {
         if (tickError) throw tickError;
         if (abort.signal.aborted && tracker.isCancelRequested) return;
@@ -507,9 +531,9 @@ export class OrganizeRunner {
         clearInterval(ticker);
       }
     }
-    const totals = await this.groups.totals(operation.id);
+    totals ??= await this.groups.totals(operation.id);
     tracker.set({ duplicatesFound: totals.redundant, reclaimableBytes: totals.reclaimableBytes });
-    await tracker.flush();
+    if (tracker.hasUnsavedCounters) await tracker.flush();
   }
 
   private async moveAll(context: RunContext): Promise<void> {
