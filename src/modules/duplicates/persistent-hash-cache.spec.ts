@@ -5,7 +5,7 @@ import path from 'node:path';
 import { findDuplicates } from './duplicate-finder.js';
 import type { CandidateFile } from './duplicates.types.js';
 import { HASH_SCHEME } from './file-hasher.js';
-import { PersistentHashCache } from './persistent-hash-cache.js';
+import { COMPARISON_SORT_ROWS, PersistentHashCache } from './persistent-hash-cache.js';
 
 const sha = (text: string): string => createHash('sha256').update(text).digest('hex');
 const key = (ino: number, size = 10, mtimeMs = 1_700_000_000_123.456, dev = 2049) => ({ dev, ino, size, mtimeMs });
@@ -120,33 +120,47 @@ describe('PersistentHashCache', () => {
     expect(get(loaded, key(4), 'partial')).toBe('d4');
   });
 
-  it('orders what it writes by inode, then device, whatever order it learned in', () => {
-    // Inodes past 2^32, devices of several disks and the negative "devices" of ETag entries.
-    let seed = 7;
-    const random = (): number => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
-    const keys: Key[] = [];
-    for (let i = 0; i < 2_000; i += 1) {
-      const ino = random() < 0.3 ? 2 ** 40 + Math.floor(random() * 2 ** 45) : Math.floor(random() * 3_000);
-      const dev = [2049, 2050, 66_305, -1 - Math.floor(random() * 2 ** 40)][Math.floor(random() * 4)];
-      keys.push(key(ino, 10 + (i % 3), 1_700_000_000_000 + i, dev));
-    }
-    const unique = [...new Map(keys.map((k) => [`${k.ino}:${k.dev}`, k])).values()];
+  // Both sorts: a comparison sort for a few rows, the radix sort beyond.
+  it.each([COMPARISON_SORT_ROWS - 50, COMPARISON_SORT_ROWS + 1, 2_000])(
+    'orders what it writes by inode, then device, whatever order it learned in (%i rows learned)',
+    (rows) => {
+      // Inodes past 2^32, devices of several disks and the negative "devices" of ETag entries.
+      let seed = 7;
+      const random = (): number => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
+      const keys: Key[] = [];
+      for (let i = 0; i < rows; i += 1) {
+        const ino = random() < 0.3 ? 2 ** 40 + Math.floor(random() * 2 ** 45) : Math.floor(random() * 3_000);
+        const dev = [2049, 2050, 66_305, -1 - Math.floor(random() * 2 ** 40)][Math.floor(random() * 4)];
+        keys.push(key(ino, 10 + (i % 3), 1_700_000_000_000 + i, dev));
+      }
+      const unique = [...new Map(keys.map((k) => [`${k.ino}:${k.dev}`, k])).values()];
+      const cache = PersistentHashCache.empty(HASH_SCHEME);
+      unique.forEach((k, i) => set(cache, k, 'partial', (i + 1).toString(16)));
+      const bytes = cache.toBytes();
+      // Loading checks the order: bytes out of order would load as an empty cache.
+      const loaded = PersistentHashCache.load(HASH_SCHEME, bytes);
+      expect(loaded.loadedEntries).toBe(unique.length);
+      unique.forEach((k, i) => expect(get(loaded, k, 'partial')).toBe((i + 1).toString(16)));
+      // Loaded entries written again as they are, and merged with newly learned ones in order.
+      expect(loaded.toBytes().equals(bytes)).toBe(true);
+      set(loaded, key(1_500, 99, 5, 2049), 'full', sha('new'));
+      const merged = PersistentHashCache.load(HASH_SCHEME, loaded.toBytes());
+      expect(merged.loadedEntries).toBe(
+        unique.length + (unique.some((k) => k.ino === 1_500 && k.dev === 2049) ? 0 : 1),
+      );
+      expect(get(merged, key(1_500, 99, 5, 2049), 'full')).toBe(sha('new'));
+    },
+  );
+
+  it('holds a few learned files in a few kilobytes (a small operation allocates no full segment)', () => {
+    const before = process.memoryUsage().arrayBuffers;
     const cache = PersistentHashCache.empty(HASH_SCHEME);
-    unique.forEach((k, i) => set(cache, k, 'partial', (i + 1).toString(16)));
-    const bytes = cache.toBytes();
-    // Loading checks the order: bytes out of order would load as an empty cache.
-    const loaded = PersistentHashCache.load(HASH_SCHEME, bytes);
-    expect(loaded.loadedEntries).toBe(unique.length);
-    unique.forEach((k, i) => expect(get(loaded, k, 'partial')).toBe((i + 1).toString(16)));
-    // Loaded entries written again as they are, and merged with newly learned ones in order.
-    expect(loaded.toBytes().equals(bytes)).toBe(true);
-    set(loaded, key(1_500, 99, 5, 2049), 'full', sha('new'));
-    const merged = PersistentHashCache.load(HASH_SCHEME, loaded.toBytes());
-    expect(merged.loadedEntries).toBe(unique.length + (unique.some((k) => k.ino === 1_500 && k.dev === 2049) ? 0 : 1));
-    expect(get(merged, key(1_500, 99, 5, 2049), 'full')).toBe(sha('new'));
+    for (let i = 0; i < 10; i += 1) cache.learnPartial(key(i + 1, 100, i), i, 0);
+    expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(64 * 1024);
+    expect(PersistentHashCache.load(HASH_SCHEME, cache.toBytes()).loadedEntries).toBe(10);
   });
 
-  it('holds a learned file in about 73 bytes, growing without copies', () => {
+  it('holds a learned file in about 73 bytes, copying only its first segment as it grows', () => {
     const files = 100_000;
     const full = Buffer.alloc(32, 7);
     const before = process.memoryUsage().arrayBuffers;

@@ -37,17 +37,49 @@ const SEGMENT_MASK = SEGMENT_ROWS - 1;
 const HAS_PARTIAL_ROW = 1;
 const HAS_FULL_ROW = 2;
 
-/** SEGMENT_ROWS learned rows: a file's identity, its partial and/or full hash (~73 bytes a row). */
+/**
+ * The first segment's rows at first: it grows (x8, by copying) up to SEGMENT_ROWS. A small
+ * operation learns a few hashes, and a full segment (2.3 MB of typed arrays) per operation was
+ * the largest allocation of a worker running many of them, and what most of its collections were for.
+ */
+const FIRST_SEGMENT_ROWS = 64;
+/** Learned rows up to this many are ordered by a comparison sort, more by the radix sort. */
+export const COMPARISON_SORT_ROWS = 256;
+
+/** Up to SEGMENT_ROWS learned rows (`capacity`): a file's identity, its partial and/or full hash (~73 bytes a row). */
 class Segment {
-  readonly ino = new Float64Array(SEGMENT_ROWS);
-  readonly dev = new Float64Array(SEGMENT_ROWS);
-  readonly size = new Float64Array(SEGMENT_ROWS);
-  readonly mtime = new Float64Array(SEGMENT_ROWS);
+  readonly ino: Float64Array;
+  readonly dev: Float64Array;
+  readonly size: Float64Array;
+  readonly mtime: Float64Array;
   /** Two u32 words per row: low, high (the u64 of the file format, little-endian). */
-  readonly partial = new Uint32Array(SEGMENT_ROWS * 2);
-  readonly full = Buffer.alloc(SEGMENT_ROWS * 32);
+  readonly partial: Uint32Array;
+  readonly full: Buffer;
   /** HAS_PARTIAL_ROW | HAS_FULL_ROW. */
-  readonly has = new Uint8Array(SEGMENT_ROWS);
+  readonly has: Uint8Array;
+
+  constructor(readonly capacity: number) {
+    this.ino = new Float64Array(capacity);
+    this.dev = new Float64Array(capacity);
+    this.size = new Float64Array(capacity);
+    this.mtime = new Float64Array(capacity);
+    this.partial = new Uint32Array(capacity * 2);
+    this.full = Buffer.alloc(capacity * 32);
+    this.has = new Uint8Array(capacity);
+  }
+
+  /** A segment of `capacity` rows holding this one's. */
+  grownTo(capacity: number): Segment {
+    const grown = new Segment(capacity);
+    grown.ino.set(this.ino);
+    grown.dev.set(this.dev);
+    grown.size.set(this.size);
+    grown.mtime.set(this.mtime);
+    grown.partial.set(this.partial);
+    grown.full.set(this.full);
+    grown.has.set(this.has);
+    return grown;
+  }
 }
 
 /**
@@ -70,7 +102,13 @@ class LearnedRows {
         return r;
     }
     r = this.length++;
-    if (r >>> SEGMENT_SHIFT === this.segments.length) this.segments.push(new Segment());
+    const segment = r >>> SEGMENT_SHIFT;
+    if (segment === this.segments.length)
+      this.segments.push(new Segment(segment === 0 ? FIRST_SEGMENT_ROWS : SEGMENT_ROWS));
+    else if ((r & SEGMENT_MASK) === this.segments[segment].capacity)
+      this.segments[segment] = this.segments[segment].grownTo(
+        Math.min(SEGMENT_ROWS, this.segments[segment].capacity * 8),
+      );
     const s = this.segments[r >>> SEGMENT_SHIFT];
     const i = r & SEGMENT_MASK;
     s.ino[i] = key.ino;
@@ -87,6 +125,14 @@ class LearnedRows {
    */
   sorted(): Uint32Array {
     const n = this.length;
+    if (n <= COMPARISON_SORT_ROWS) {
+      // A few rows (a small operation's): comparisons, without the radix sort's 256 KiB of counts.
+      const at = (r: number, column: 'ino' | 'dev'): number =>
+        this.segments[r >>> SEGMENT_SHIFT][column][r & SEGMENT_MASK];
+      const rows = Array.from({ length: n }, (_, r) => r);
+      rows.sort((a, b) => at(a, 'ino') - at(b, 'ino') || at(a, 'dev') - at(b, 'dev') || a - b);
+      return Uint32Array.from(rows);
+    }
     let order = new Uint32Array(n);
     for (let r = 0; r < n; r++) order[r] = r;
     let spare = new Uint32Array(n);
