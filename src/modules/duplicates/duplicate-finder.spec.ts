@@ -19,7 +19,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { namesByInode, normalizeGroups, parseGroups } from '../../../bench/peer-output.js';
 import { generateTree, type GeneratedTree } from '../../../bench/tree-generator.js';
 import { walkFiles } from '../../../bench/walk.js';
-import { findDuplicates } from './duplicate-finder.js';
+import { findDuplicates, hashThreadsFor } from './duplicate-finder.js';
 import type { CandidateFile, DuplicateProgress } from './duplicates.types.js';
 import { HASH_SCHEME } from './file-hasher.js';
 import { PersistentHashCache } from './persistent-hash-cache.js';
@@ -409,5 +409,19 @@ describe('findDuplicates on hand-made files', () => {
     expect(groupPaths(result.groups)).toEqual([[p1, p2]]);
     expect(result.stats.partialHashed).toBe(1);
     expect(result.stats.fullHashed).toBe(1);
+  });
+});
+
+describe('hashThreadsFor', () => {
+  const files = (count: number, size: number): CandidateFile[] =>
+    Array.from({ length: count }, (_, i) => ({ path: `/f${i}`, size, mtimeMs: 0, dev: 1, ino: i + 1 }));
+
+  it('keeps a few small files on the calling thread, and hands anything larger to the hash threads', () => {
+    expect(hashThreadsFor(files(5, 100))).toBe(0);
+    expect(hashThreadsFor(files(64, 16 * 1024))).toBe(0);
+    // One file more, or one byte more than 1 MiB in all: the default threads.
+    expect(hashThreadsFor(files(65, 10))).toBeUndefined();
+    expect(hashThreadsFor([...files(63, 16 * 1024), ...files(1, 16 * 1024 + 1)])).toBeUndefined();
+    expect(hashThreadsFor(files(2, 4 * 1024 ** 3))).toBeUndefined();
   });
 });

@@ -14,6 +14,22 @@ import type { PersistentHashCache } from './persistent-hash-cache.js';
 
 const DEFAULT_THREADS = 2;
 const DEFAULT_BATCH_FILES = 512;
+/** A search of at most this many candidates and bytes in all is hashed on the calling thread (see hashThreadsFor). */
+const IN_THREAD_FILES = 64;
+const IN_THREAD_BYTES = 1024 * 1024;
+
+/**
+ * The `threads` option for a search of these local files: 0 (the calling thread) when reading
+ * every byte of them takes less than handing them to a hash thread and its answer back (a few
+ * files of a small operation: a thread's wake-up and two messages), else the default. Bounded by
+ * bytes, so the event loop never waits for more than ~1 ms of reading.
+ */
+export function hashThreadsFor(files: readonly CandidateFile[]): number | undefined {
+  if (files.length > IN_THREAD_FILES) return undefined;
+  let bytes = 0;
+  for (const file of files) bytes += file.size;
+  return bytes <= IN_THREAD_BYTES ? 0 : undefined;
+}
 
 export interface FindDuplicatesOptions {
   /** How bytes are read and hashed: `localFileHashes()` (the default) or `streamedHashes(storage)`. */

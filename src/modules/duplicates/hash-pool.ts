@@ -101,9 +101,16 @@ export async function closeHashWorkers(): Promise<void> {
   await Promise.all(all.map((p) => p.close()));
 }
 
+/**
+ * The calling thread's hasher, made once: its 1 MiB read buffer per search was, for a worker
+ * running many small searches here (see hashThreadsFor), most of what its collector had to do.
+ * Shared by concurrent searches safely: a batch is hashed synchronously, start to end.
+ */
+let callingThreadHasher: FileHasher | undefined;
+
 async function runInThread(batches: HashBatch[], options: HashPoolOptions): Promise<void> {
   const { signal } = options;
-  const hasher = new FileHasher();
+  const hasher = (callingThreadHasher ??= new FileHasher());
   const stop = (): boolean => signal?.aborted ?? false;
   for (const batch of batches) {
     if (signal?.aborted) throw abortReason(signal);

@@ -1,4 +1,4 @@
-export { findDuplicates, type CandidateInput, type FindDuplicatesOptions } from './duplicate-finder.js';
+export { findDuplicates, hashThreadsFor, type CandidateInput, type FindDuplicatesOptions } from './duplicate-finder.js';
 export type * from './duplicates.types.js';
 export { HASH_SCHEME } from './file-hasher.js';
 export { PersistentHashCache } from './persistent-hash-cache.js';

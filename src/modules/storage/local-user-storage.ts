@@ -627,14 +627,23 @@ export class LocalUserStorage
 
   async writeState(name: string, data: Uint8Array): Promise<void> {
     if (!this.stateFolder) return;
-    fs.mkdirSync(this.stateFolder, { recursive: true, mode: 0o700 });
     const target = path.join(this.stateFolder, path.basename(name));
     const temp = `${target}.${randomBytes(6).toString('hex')}.tmp`;
-    const fd = fs.openSync(
-      temp,
-      fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW,
-      0o600,
-    );
+    const create = (): number =>
+      fs.openSync(
+        temp,
+        fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW,
+        0o600,
+      );
+    let fd: number;
+    try {
+      fd = create();
+    } catch (error) {
+      // The state folder is made on the first write only (not a mkdir per write of every operation).
+      if (errorCode(error) !== 'ENOENT') throw error;
+      fs.mkdirSync(this.stateFolder, { recursive: true, mode: 0o700 });
+      fd = create();
+    }
     try {
       fs.writeSync(fd, data);
     } catch (error) {

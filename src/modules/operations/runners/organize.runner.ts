@@ -15,7 +15,13 @@ import type { TemplateFacts } from '../../categories/template-facts.js';
 import { DuplicateGroupsStore } from '../../duplicates/duplicate-groups.store.js';
 import type { GroupTotals } from '../../duplicates/duplicate-groups.store.js';
 import { HashCacheStore } from '../../duplicates/hash-cache.store.js';
-import { findDuplicates, localFileHashes, releaseIdleHashWorkers, streamedHashes } from '../../duplicates/index.js';
+import {
+  findDuplicates,
+  hashThreadsFor,
+  localFileHashes,
+  releaseIdleHashWorkers,
+  streamedHashes,
+} from '../../duplicates/index.js';
 import type { CandidateFile } from '../../duplicates/index.js';
 import { ScanningService } from '../../scanning/scanning.service.js';
 import { PROGRESS_INTERVAL_MS } from '../progress-tracker.js';
@@ -475,7 +481,8 @@ export class OrganizeRunner {
               };
             });
             candidates += files.length;
-            const result = await findDuplicates(files, { source, signal: abort.signal, cache });
+            const threads = localFiles ? hashThreadsFor(files) : undefined;
+            const result = await findDuplicates(files, { source, signal: abort.signal, cache, threads });
             this.metrics.bytesHashed.inc(result.stats.bytesRead);
             const groups = result.groups.map((group) => ({
               hash: group.hash,
