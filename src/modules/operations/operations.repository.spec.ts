@@ -439,6 +439,15 @@ describe('OperationsRepository', () => {
     }
   });
 
+  it('answers a claim with the row as the claim left it, as TypeORM would read it (one round trip)', async () => {
+    const operation = await created();
+    const claimed = await operations.claim(operation.id);
+    const viaTypeorm = await dataSource.getRepository(OperationEntity).findOneBy({ id: operation.id });
+    expect(claimed).toBeInstanceOf(OperationEntity);
+    expect({ ...claimed }).toEqual({ ...viaTypeorm });
+    expect(claimed).toMatchObject({ status: 'running', leaseEpoch: 1, startedAt: expect.any(Date) });
+  });
+
   it('reads a created operation back as TypeORM would (every column, types included)', async () => {
     const operation = await created();
     const viaTypeorm = await dataSource.getRepository(OperationEntity).findOneBy({ id: operation.id });

@@ -235,17 +235,15 @@ export class OperationsRepository {
 
   /** Claims the operation: only pending or running ones, each claim fencing out the previous. */
   async claim(operationId: string): Promise<Operation | null> {
+    // The row as this claim left it (the epoch it won, not whatever a later claim may have
+    // written since), in the same round trip.
     const [rows] = (await this.dataSource.query(
       `UPDATE operations SET status = 'running', started_at = coalesce(started_at, now()),
               lease_epoch = lease_epoch + 1
-        WHERE id = $1 AND status IN ('pending', 'running') RETURNING lease_epoch`,
+        WHERE id = $1 AND status IN ('pending', 'running') RETURNING *`,
       [operationId],
-    )) as [{ lease_epoch: number }[], number];
-    if (rows.length === 0) return null;
-    const operation = await this.dataSource.getRepository(Operation).findOneBy({ id: operationId });
-    // The epoch this claim won, not whatever a later claim may have written since.
-    if (operation) operation.leaseEpoch = rows[0].lease_epoch;
-    return operation;
+    )) as [EntityRow[], number];
+    return rows.length === 0 ? null : this.operationFromRow(rows[0]);
   }
 
   /** Stores a run's counters; answers whether a cancel was requested. FencedError without the lease. */
