@@ -373,9 +373,9 @@ export class FileRecordsStore {
    * and of a size another such file shares; ordered by size, then seq, and handed out in chunks
    * of whole size groups (at least `chunkFiles` files each, unless it is the last), so that memory
    * holds one chunk rather than every candidate. Read through a cursor in one transaction: one
-   * consistent snapshot, one sort. An operation of at most `chunkFiles` files (`journaledFiles`,
+   * consistent snapshot, one sort. An operation whose records fit in one fetch (`journaledFiles`,
    * when the caller knows it) is read by the one statement instead: one round trip where the
-   * cursor's transaction takes six, which is most of what a small operation's search costs.
+   * cursor's transaction takes six, which was most of what a small operation's search cost.
    */
   async *duplicateCandidateChunks(
     operationId: string,
