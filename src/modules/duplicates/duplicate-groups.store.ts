@@ -26,6 +26,23 @@ export interface GroupTotals {
 }
 
 /**
+ * `totals` with `groups` added, counted as totals() counts the stored rows: for a search that
+ * stores its groups a part at a time and wants their totals without reading them back.
+ */
+export function withGroupTotals(
+  totals: GroupTotals,
+  groups: readonly Pick<StoredGroup, 'size' | 'seqs'>[],
+): GroupTotals {
+  let { groups: count, files, reclaimableBytes } = totals;
+  for (const group of groups) {
+    count += 1;
+    files += group.seqs.length;
+    reclaimableBytes += (group.seqs.length - 1) * group.size;
+  }
+  return { groups: count, files, redundant: files - count, reclaimableBytes };
+}
+
+/**
  * The duplicate groups an operation found, stored with it. Positions from 0 are the groups the
  * API shows, in that order. A search that finds its groups a part at a time stores each part as
  * it goes under negative, provisional positions (saveProvisional), seen by nothing else, and

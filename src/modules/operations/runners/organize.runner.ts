@@ -12,7 +12,7 @@ import {
 } from '../../categories/destination-template.js';
 import { gatherTemplateFacts } from '../../categories/template-facts.js';
 import type { TemplateFacts } from '../../categories/template-facts.js';
-import { DuplicateGroupsStore } from '../../duplicates/duplicate-groups.store.js';
+import { DuplicateGroupsStore, withGroupTotals } from '../../duplicates/duplicate-groups.store.js';
 import type { GroupTotals } from '../../duplicates/duplicate-groups.store.js';
 import { HashCacheStore } from '../../duplicates/hash-cache.store.js';
 import {
@@ -444,16 +444,9 @@ export class OrganizeRunner {
       }, PROGRESS_INTERVAL_MS);
       const cache = await this.hashCaches.open(storage);
       try {
-        /**
-         * Whether the groups an interrupted run stored for its first chunks are gone (they are
-         * found again with the rest): dropped by this run's first fenced write rather than by a
-         * transaction of their own.
-         */
-        let discarded = false;
-        /** Groups stored so far (provisionally: see DuplicateGroupsStore.saveProvisional). */
-        let stored = 0;
+        /** Groups stored so far (provisionally: see DuplicateGroupsStore.saveProvisional), counted. */
+        let stored: GroupTotals = { groups: 0, files: 0, redundant: 0, reclaimableBytes: 0 };
         let candidates = 0;
-        const found: GroupTotals = { groups: 0, files: 0, redundant: 0, reclaimableBytes: 0 };
         // Whole size groups at a time, so that memory holds one chunk of candidates, not all; the
         // next chunk is read while this one is hashed. Each chunk's groups are stored as they are
         // found (nothing of them is held for the whole run): chunks come smallest sizes first and
@@ -491,17 +484,12 @@ export class OrganizeRunner {
             }));
             if (groups.length === 0) continue;
             await this.operations.fenced(operation.id, context.epoch, async (manager) => {
-              if (!discarded) await this.groups.discardProvisional(manager, operation.id);
-              await this.groups.saveProvisional(manager, operation.id, stored, groups);
+              // The groups an interrupted run stored for its first chunks (found again with the
+              // rest) go with this run's first fenced write, not in a transaction of their own.
+              if (stored.groups === 0) await this.groups.discardProvisional(manager, operation.id);
+              await this.groups.saveProvisional(manager, operation.id, stored.groups, groups);
             });
-            discarded = true;
-            stored += groups.length;
-            for (const group of groups) {
-              found.groups += 1;
-              found.files += group.seqs.length;
-              found.redundant += group.seqs.length - 1;
-              found.reclaimableBytes += (group.seqs.length - 1) * group.size;
-            }
+            stored = withGroupTotals(stored, groups);
           }
         } finally {
           // Ends the cursor's transaction when the loop stopped early (an abort, an error).
@@ -512,10 +500,10 @@ export class OrganizeRunner {
           // threads (60-200 ms of CPU), which a worker running many small operations cannot afford.
           if (candidates >= this.candidateChunk) await releaseIdleHashWorkers();
         }
-        if (stored > 0) {
+        if (stored.groups > 0) {
           // The groups final, and their members' hashes, in one transaction that holds the run's lease.
           await this.operations.fenced(operation.id, context.epoch, async (manager) => {
-            await this.groups.finishProvisional(manager, operation.id, stored);
+            await this.groups.finishProvisional(manager, operation.id, stored.groups);
             const hashesSet = pending(this.records.setGroupMemberHashes(manager, operation.id));
             // The cache is serialized (main-thread work, ~90 ms for 100,000 files) and written while
             // PostgreSQL runs that update; save() reports its own failures and never rejects.
@@ -529,7 +517,7 @@ export class OrganizeRunner {
           );
           await this.hashCaches.save(storage, cache);
         }
-        totals = found;
+        totals = stored;
       } catch (error) {
         if (tickError) throw tickError;
         if (abort.signal.aborted && tracker.isCancelRequested) return;
