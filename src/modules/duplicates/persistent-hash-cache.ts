@@ -38,9 +38,11 @@ const HAS_PARTIAL_ROW = 1;
 const HAS_FULL_ROW = 2;
 
 /**
- * The first segment's rows at first: it grows (x8, by copying) up to SEGMENT_ROWS. A small
+ * The first segment's rows at first; past them it is copied once into a full segment. A small
  * operation learns a few hashes, and a full segment (2.3 MB of typed arrays) per operation was
- * the largest allocation of a worker running many of them, and what most of its collections were for.
+ * the largest allocation of a worker running many of them, and what most of its collections were
+ * for. One step, not a doubling: the smaller copies a doubling leaves behind would be garbage a
+ * large search holds on top of its segments until the next collection.
  */
 const FIRST_SEGMENT_ROWS = 64;
 /** Learned rows up to this many are ordered by a comparison sort, more by the radix sort. */
@@ -106,9 +108,7 @@ class LearnedRows {
     if (segment === this.segments.length)
       this.segments.push(new Segment(segment === 0 ? FIRST_SEGMENT_ROWS : SEGMENT_ROWS));
     else if ((r & SEGMENT_MASK) === this.segments[segment].capacity)
-      this.segments[segment] = this.segments[segment].grownTo(
-        Math.min(SEGMENT_ROWS, this.segments[segment].capacity * 8),
-      );
+      this.segments[segment] = this.segments[segment].grownTo(SEGMENT_ROWS);
     const s = this.segments[r >>> SEGMENT_SHIFT];
     const i = r & SEGMENT_MASK;
     s.ino[i] = key.ino;
