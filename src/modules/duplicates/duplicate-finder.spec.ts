@@ -174,14 +174,22 @@ describe('findDuplicates on a generated tree', () => {
     const out = path.join(process.cwd(), 'test-artifacts', `hash-worker-${process.pid}`);
     mkdirSync(out, { recursive: true });
     try {
-      for (const name of ['hash.worker', 'file-hasher']) {
-        const { code } = swc.transformFileSync(path.join(path.dirname(fileURLToPath(import.meta.url)), `${name}.ts`), {
+      // The worker's imports, at their places under src/ (so that their relative imports resolve).
+      const src = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+      for (const name of [
+        'modules/duplicates/hash.worker',
+        'modules/duplicates/file-hasher',
+        'modules/duplicates/read-ahead',
+        'common/libc',
+      ]) {
+        const { code } = swc.transformFileSync(path.join(src, `${name}.ts`), {
           jsc: { parser: { syntax: 'typescript' }, target: 'es2022' },
           module: { type: 'es6' },
         });
+        mkdirSync(path.dirname(path.join(out, name)), { recursive: true });
         writeFileSync(path.join(out, `${name}.js`), code);
       }
-      const workerUrl = pathToFileURL(path.join(out, 'hash.worker.js'));
+      const workerUrl = pathToFileURL(path.join(out, 'modules/duplicates/hash.worker.js'));
       const threaded = await findDuplicates(files, { threads: 2, workerUrl, batchFiles: 8 });
       const inThread = await findDuplicates(files, { threads: 0 });
       expect(threaded.stats.threads).toBe(2);

@@ -1,6 +1,7 @@
 import xxhash from '@node-rs/xxhash';
 import { createHash } from 'node:crypto';
 import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
+import { loadReadAhead, type ReadAhead } from './read-ahead.js';
 
 /**
  * The synchronous core of duplicate detection: reads and hashes the files of whole size groups.
@@ -40,6 +41,14 @@ export const READ_CHUNK = 1024 * 1024;
 export const HASH_SCHEME = 'partial:xxh64(head4k+tail4k@64k);full:sha256';
 /** At most this much of small files' content is kept per size group, so that their full hash needs no second read. */
 const RETAIN_LIMIT = 16 * 1024 * 1024;
+/**
+ * Files a thread opens and advises (read-ahead.ts) ahead of the one it hashes, for partial hashes
+ * and, separately, for full hashes: the disk's queue depth on a cold cache is about this times the
+ * threads. Measured on the cold 100,000-file bench tree with 2 threads: see docs/BENCHMARKS.md.
+ */
+export const READ_AHEAD_FILES = 32;
+/** Bytes advised at the start of a file ahead of its full hash; the kernel's own read-ahead follows a sequential read past them. */
+const FULL_READ_AHEAD_BYTES = READ_CHUNK;
 
 // O_NONBLOCK: a FIFO put where a listed file was (a swapped folder) must not block a hash thread.
 const OPEN_FLAGS = constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0);
@@ -112,6 +121,8 @@ export function partialKey(words: Uint32Array, at: number): number {
 }
 
 interface FileRef {
+  /** Its index in the batch. */
+  index: number;
   path: string;
   dev: number;
   ino: number;
@@ -150,6 +161,18 @@ export class FileHasher {
   private bytesRead = 0;
   private partialHashed = 0;
   private fullHashed = 0;
+  /** Files opened and advised ahead of their hashing: batch index -> descriptor. All closed when a batch ends. */
+  private readonly ahead = new Map<number, number>();
+  /** The next batch index the partial hashes' read-ahead considers. */
+  private partialAheadNext = 0;
+  /** Per batch index: its size group's file size (set per batch, for the read-ahead across groups). */
+  private sizes = new Float64Array(0);
+
+  /**
+   * @param readAhead the kernel read-ahead to advise files with before they are read; null reads one
+   *   file at a time (where libc is out of reach, or to compare).
+   */
+  constructor(private readonly readAhead: ReadAhead | null = loadReadAhead()) {}
 
   /** Hashes a batch of size groups. `shouldStop` is checked between files. */
   hashBatch(batch: HashBatch, shouldStop?: () => boolean): HashBatchResult {
@@ -170,14 +193,27 @@ export class FileHasher {
       stopped: false,
     };
     const paths = batch.paths.split('\0');
-    let start = 0;
-    for (let g = 0; g < batch.groupCount.length; g++) {
-      const count = batch.groupCount[g];
-      if (!this.hashGroup(batch, paths, start, count, batch.groupSize[g], result, shouldStop)) {
-        result.stopped = true;
-        break;
+    if (this.readAhead) {
+      this.sizes = new Float64Array(n);
+      for (let g = 0, k = 0; g < batch.groupCount.length; k += batch.groupCount[g++]) {
+        this.sizes.fill(batch.groupSize[g], k, k + batch.groupCount[g]);
       }
-      start += count;
+      this.partialAheadNext = 0;
+    }
+    try {
+      let start = 0;
+      for (let g = 0; g < batch.groupCount.length; g++) {
+        const count = batch.groupCount[g];
+        if (!this.hashGroup(batch, paths, start, count, batch.groupSize[g], result, shouldStop)) {
+          result.stopped = true;
+          break;
+        }
+        start += count;
+      }
+    } finally {
+      // A stopped batch, or one a file failed in, leaves advised files unread.
+      for (const fd of this.ahead.values()) closeSync(fd);
+      this.ahead.clear();
     }
     result.partialHashed = this.partialHashed;
     result.fullHashed = this.fullHashed;
@@ -217,7 +253,13 @@ export class FileHasher {
     if (allFull) return true;
     const file = (i: number): FileRef => {
       const m = (start + i) * 3;
-      return { path: paths[start + i], dev: batch.meta[m], ino: batch.meta[m + 1], mtimeMs: batch.meta[m + 2] };
+      return {
+        index: start + i,
+        path: paths[start + i],
+        dev: batch.meta[m],
+        ino: batch.meta[m + 1],
+        mtimeMs: batch.meta[m + 2],
+      };
     };
     const fail = (i: number, err: unknown): void => {
       has[i] = FAILED;
@@ -233,6 +275,7 @@ export class FileHasher {
     for (let i = 0; i < count; i++) {
       if (has[i] & HAS_PARTIAL) continue;
       if (shouldStop?.()) return false;
+      if (this.readAhead) this.adviseNextPartials(batch, paths, start + i);
       try {
         this.partialHash(file(i), size, out.partial, (start + i) * 2);
         has[i] |= HAS_PARTIAL;
@@ -256,9 +299,20 @@ export class FileHasher {
     }
     for (const members of byPartial.values()) {
       if (members.length < 2) continue;
+      // The members that will be opened for their full hash, for the read-ahead.
+      const toRead = this.readAhead ? members.filter((i) => !(has[i] & HAS_FULL) && !(slab && retained[i])) : [];
+      let readIndex = 0;
+      let advisedUpTo = 1;
       for (const i of members) {
         if (has[i] & HAS_FULL) continue;
         if (shouldStop?.()) return false;
+        if (toRead[readIndex] === i) {
+          readIndex++;
+          for (; advisedUpTo < Math.min(toRead.length, readIndex + READ_AHEAD_FILES); advisedUpTo++) {
+            const k = start + toRead[advisedUpTo];
+            this.advise(k, paths[k], 0, Math.min(size, FULL_READ_AHEAD_BYTES));
+          }
+        }
         try {
           const at = (start + i) * FULL_BYTES;
           if (slab && retained[i]) {
@@ -283,12 +337,54 @@ export class FileHasher {
   }
 
   /**
+   * Advises the partial-hash reads of the files after batch index `current`, up to
+   * READ_AHEAD_FILES ahead (across size groups), that have no partial hash yet.
+   */
+  private adviseNextPartials(batch: HashBatch, paths: string[], current: number): void {
+    const n = this.sizes.length;
+    let k = Math.max(this.partialAheadNext, current + 1);
+    const upTo = Math.min(n, current + 1 + READ_AHEAD_FILES);
+    for (; k < upTo; k++) {
+      if (batch.known && batch.known[k] & HAS_PARTIAL) continue;
+      const size = this.sizes[k];
+      if (size >= TAIL_MIN_SIZE) {
+        const fd = this.advise(k, paths[k], 0, PARTIAL_BLOCK);
+        if (fd !== undefined) this.readAhead!(fd, size - PARTIAL_BLOCK, PARTIAL_BLOCK);
+      } else if (size > 0) {
+        this.advise(k, paths[k], 0, Math.min(size, PARTIAL_BLOCK));
+      }
+    }
+    this.partialAheadNext = k;
+  }
+
+  /**
+   * Opens the file at batch index `index` (unless it is open already) and advises `length` bytes at
+   * `offset`. The descriptor waits in `ahead` for open(), which checks the file as for any other
+   * open. A failure here is left for that open to meet and report.
+   */
+  private advise(index: number, path: string, offset: number, length: number): number | undefined {
+    let fd = this.ahead.get(index);
+    if (fd === undefined) {
+      try {
+        fd = openSync(path, OPEN_FLAGS);
+      } catch {
+        return undefined;
+      }
+      this.ahead.set(index, fd);
+    }
+    this.readAhead!(fd, offset, length);
+    return fd;
+  }
+
+  /**
    * Opens without following a symbolic link and checks that the file is still the one the walk
    * listed (size, mtime, device and inode): a cached hash is stored under that identity, so it must
    * describe that file. The fstat costs ~0.5 µs a file (the open + read + close floor is ~7 µs).
    */
   private open(file: FileRef, size: number): number {
-    const fd = openSync(file.path, OPEN_FLAGS);
+    const advised = this.ahead.get(file.index);
+    if (advised !== undefined) this.ahead.delete(file.index);
+    const fd = advised ?? openSync(file.path, OPEN_FLAGS);
     try {
       const st = fstatSync(fd);
       const replaced = file.ino !== 0 && (st.ino !== file.ino || st.dev !== file.dev);

@@ -1,14 +1,13 @@
 import fs from 'node:fs';
-import { createRequire } from 'node:module';
 import os from 'node:os';
+import { libcUnavailableReason, loadLibc, type Libc } from '../../../common/libc.js';
 import type { StoredFile } from '../storage-provider.js';
 
 /**
  * Directory-descriptor system calls (openat, statx, renameat2, linkat, unlinkat, mkdirat) on
- * libc.so.6 through koffi, which ships its prebuilt binary in the npm package (no compiler, no
- * install script). Node has none of these: its fs API takes whole paths, which the kernel resolves
- * again at every call, so a folder swapped for a symbolic link between a check and a use is
- * followed. Here a folder is opened once without following links (O_NOFOLLOW|O_DIRECTORY) and
+ * libc.so.6 through koffi (src/common/libc.ts). Node has none of these: its fs API takes whole
+ * paths, which the kernel resolves again at every call, so a folder swapped for a symbolic link
+ * between a check and a use is followed. Here a folder is opened once without following links (O_NOFOLLOW|O_DIRECTORY) and
  * every later call names one component relative to that pinned descriptor.
  *
  * Descriptors are plain numbers that Node's fs functions accept too (fs.readSync, fs.fsync,
@@ -196,13 +195,7 @@ class StatxBuffer {
   }
 }
 
-interface Koffi {
-  load(path: string): { func(definition: string): (...args: unknown[]) => number };
-  errno(): number;
-}
-
-function bind(koffi: Koffi): DirFd {
-  const libc = koffi.load('libc.so.6');
+function bind(libc: Libc): DirFd {
   // openat is variadic (the mode follows only with O_CREAT): declared so, called with a typed mode.
   const openat = libc.func('int openat(int dirfd, const char *path, int flags, ...)');
   const statx = libc.func('int statx(int dirfd, const char *path, int flags, unsigned int mask, _Out_ uint8_t *buf)');
@@ -220,7 +213,7 @@ function bind(koffi: Koffi): DirFd {
   let noRenameNoReplace = false;
 
   const check = (result: number, syscall: string, name?: string): number => {
-    if (result < 0) throw errnoError(koffi.errno(), syscall, name);
+    if (result < 0) throw errnoError(libc.errno(), syscall, name);
     return result;
   };
   const statxOf = (dirfd: number, name: string, flags: number): EntryStat => {
@@ -247,7 +240,7 @@ function bind(koffi: Koffi): DirFd {
     renameNoReplace(oldDirfd, oldName, newDirfd, newName) {
       if (!noRenameNoReplace) {
         if (renameat2(oldDirfd, oldName, newDirfd, newName, RENAME_NOREPLACE) === 0) return;
-        const errno = koffi.errno();
+        const errno = libc.errno();
         if (errno !== os.constants.errno.EINVAL && errno !== os.constants.errno.ENOSYS) {
           throw errnoError(errno, 'renameat2', newName);
         }
@@ -264,7 +257,7 @@ function bind(koffi: Koffi): DirFd {
     // /proc/self/fd/N is the open folder itself (a magic link to the descriptor, not a path to it).
     names: (dirfd) => fs.readdirSync(`/proc/self/fd/${dirfd}`),
     statType(dirfd, name) {
-      if (statx(dirfd, name, AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS, statBuffer.bytes) < 0) return -koffi.errno();
+      if (statx(dirfd, name, AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS, statBuffer.bytes) < 0) return -libc.errno();
       return statBuffer.mode() & S_IFMT;
     },
     lastFile: (path) => ({
@@ -293,18 +286,18 @@ let loadError: string | undefined;
 export function loadDirFd(): DirFd | null {
   if (loaded !== undefined) return loaded;
   loaded = null;
-  if (process.platform !== 'linux') {
-    loadError = `not Linux (${process.platform})`;
-    return null;
-  }
   // struct statx is read as little-endian halves (StatxBuffer).
   if (os.endianness() !== 'LE') {
     loadError = 'not a little-endian machine';
     return null;
   }
+  const libc = loadLibc();
+  if (!libc) {
+    loadError = libcUnavailableReason();
+    return null;
+  }
   try {
-    const require = createRequire(import.meta.url);
-    const layer = bind(require('koffi') as Koffi);
+    const layer = bind(libc);
     const fd = openTrustedFolder(layer, '/');
     try {
       if (layer.fstat(fd).type !== 'folder') throw new Error('statx answered nonsense for /');
