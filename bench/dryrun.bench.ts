@@ -4,7 +4,7 @@
  * bench/results/dryrun-<files>[-<layer>].json.
  *
  *   npm run build && npm run bench:dryrun -- [--files 100000] [--seed 1] [--runs 3] [--layer dirfd|path]
- *                                             [--profile DIR]
+ *                                             [--cold] [--profile DIR]
  *
  * `--profile DIR`: the worker runs with `node --cpu-prof --cpu-prof-dir=DIR` (a .cpuprofile written
  * when the bench stops it; bench/profile-summary.mjs summarizes it).
@@ -18,6 +18,10 @@
  * every round sees the same tree; the first round of each is a warm-up and not counted. The
  * persistent hash cache is removed before each of our runs, so every run hashes as the first
  * run of a new user does (the cached re-run is the rerun scenario's).
+ *
+ * `--cold` (root only; reported, no target): `sync; echo 3 > /proc/sys/vm/drop_caches` before each
+ * tool's run, as a folder nobody read lately is (PostgreSQL's pages are dropped too); the result
+ * file gets a `-cold` suffix.
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -27,6 +31,7 @@ import { performance } from 'node:perf_hooks';
 import {
   arg,
   describeTree,
+  dropCaches,
   ensureTools,
   flag,
   intArg,
@@ -73,6 +78,11 @@ async function main(): Promise<void> {
   const runs = Math.max(1, intArg('runs', 3));
   const layer = arg('layer', 'dirfd');
   if (layer !== 'dirfd' && layer !== 'path') throw new Error('--layer takes dirfd or path');
+  const cold = flag('cold');
+  if (cold) {
+    const cannot = dropCaches();
+    if (cannot) throw new Error(`--cold: ${cannot}`);
+  }
   if (!ensureTools(['jdupes']).jdupes) throw new Error('jdupes is not installed and could not be');
   const startMachine = machine();
   const tree = prepareTree({ files, seed });
@@ -104,12 +114,14 @@ async function main(): Promise<void> {
     const phaseSeconds: Record<string, number>[] = [];
     let last: Operation | undefined;
     for (let round = 0; round <= runs; round++) {
+      if (cold) dropCaches();
       const j = timed('jdupes', ['-r', '-q', copy], 'null');
       // The service's state (the hash cache) lives outside the user's folder: remove it so each
       // run hashes from scratch.
       for (const entry of fs.readdirSync(service.storageRoot)) {
         if (entry.startsWith('.')) fs.rmSync(path.join(service.storageRoot, entry), { recursive: true, force: true });
       }
+      if (cold) dropCaches();
       const t = performance.now();
       const created = await api<Operation>(service.base, 'POST', '/api/v1/operations', signup.accessToken, {
         type: 'organize',
@@ -128,7 +140,8 @@ async function main(): Promise<void> {
     const jd = median(jdupes);
     const our = median(ours);
     console.log(
-      `\ndry run of ${files} files through the API (${layer}) vs jdupes, median of ${runs} after a warm-up, ` +
+      `\ndry run of ${files} files through the API (${layer}) vs jdupes, ${cold ? 'cold' : 'warm'} page cache, ` +
+        `median of ${runs} after a warm-up, ` +
         `${os.cpus().length} CPUs, load average ${os.loadavg()[0].toFixed(1)}`,
     );
     console.log(
@@ -150,11 +163,13 @@ async function main(): Promise<void> {
           )
           .join(' | '),
     );
-    const out = writeResult(`dryrun-${files}-${layer}`, {
+    const out = writeResult(`dryrun-${files}-${layer}${cold ? '-cold' : ''}`, {
       ...resultHeader('dryrun', startMachine, tree),
       layer,
       runs,
-      pageCache: 'warm (a warm-up round of each tool first)',
+      pageCache: cold
+        ? 'cold (caches dropped before each run of each tool)'
+        : 'warm (a warm-up round of each tool first)',
       jdupesSeconds: jdupes,
       oursSeconds: ours,
       jdupesMedian: jd,

@@ -179,7 +179,7 @@ describe('findDuplicates on a generated tree', () => {
       for (const name of [
         'modules/duplicates/hash.worker',
         'modules/duplicates/file-hasher',
-        'modules/duplicates/read-ahead',
+        'common/read-ahead',
         'common/libc',
       ]) {
         const { code } = swc.transformFileSync(path.join(src, `${name}.ts`), {

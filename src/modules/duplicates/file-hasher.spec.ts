@@ -12,7 +12,7 @@ import {
   TAIL_MIN_SIZE,
   type HashBatch,
 } from './file-hasher.js';
-import { loadReadAhead, type ReadAhead } from './read-ahead.js';
+import { loadReadAhead, type ReadAhead } from '../../common/read-ahead.js';
 
 /**
  * The hasher's read-ahead (read-ahead.ts): files are opened and advised ahead of their reads, the

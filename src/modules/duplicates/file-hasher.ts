@@ -1,7 +1,7 @@
 import xxhash from '@node-rs/xxhash';
 import { createHash } from 'node:crypto';
 import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
-import { loadReadAhead, type ReadAhead } from './read-ahead.js';
+import { loadReadAhead, type ReadAhead } from '../../common/read-ahead.js';
 
 /**
  * The synchronous core of duplicate detection: reads and hashes the files of whole size groups.

@@ -111,6 +111,46 @@ describe.each(['dirfd', 'path'] as const)('LocalUserStorage on the %s layer', (l
     await expect(storage.readHead('in/sub/pipe', 10)).rejects.toMatchObject({ code: 'EINVAL' });
   });
 
+  it('advises regular files only: never through a link, never a FIFO, a folder, a missing file or a path outside', () => {
+    fs.writeFileSync(path.join(root, 'in/a.txt'), 'a');
+    fs.writeFileSync(path.join(root, 'in/sub/b.bin'), 'b');
+    fs.symlinkSync(path.join(base, 'other/secret.txt'), path.join(root, 'in/link.txt'));
+    fs.symlinkSync(path.join(base, 'other'), path.join(root, 'in/folder-link'));
+    execFileSync('mkfifo', [path.join(root, 'in/pipe')]);
+    // Descriptors open on files (the descriptor layer keeps the folders it opened, by design).
+    const openFiles = (): string[] =>
+      fs
+        .readdirSync('/proc/self/fd')
+        .map((fd) => {
+          try {
+            return fs.readlinkSync(`/proc/self/fd/${fd}`);
+          } catch {
+            return '';
+          }
+        })
+        .filter((target) => /(a\.txt|b\.bin|pipe|secret\.txt)$/.test(target));
+    const advised = storage.adviseHeads(
+      [
+        'in/a.txt',
+        'in/sub/b.bin',
+        'in/link.txt',
+        'in/folder-link/secret.txt',
+        'in/pipe',
+        'in/sub',
+        'in/missing.txt',
+        '../other/secret.txt',
+        '/etc/passwd',
+      ],
+      4100,
+    );
+    // The path layer follows a link to a folder on the way (readHead checks the folders, this
+    // hint does not; it reads nothing either way); the descriptor layer never does.
+    expect(advised).toBe(layer === 'dirfd' ? 2 : 3);
+    expect(openFiles()).toEqual([]);
+    // A hint changes nothing: the files read as before.
+    expect(fs.readFileSync(path.join(root, 'in/a.txt'), 'utf8')).toBe('a');
+  });
+
   it('removes only the exact journal-named temps, no larger than the file copied', async () => {
     fs.writeFileSync(path.join(root, 'in/.fileorganizer-tmp-op-1'), '12');
     fs.writeFileSync(path.join(root, 'in/.fileorganizer-tmp-op-2'), 'far too large');

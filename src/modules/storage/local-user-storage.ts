@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { crashPoint } from '../../common/faults/crash-point.js';
+import { loadReadAhead } from '../../common/read-ahead.js';
 import { listLocalFolder } from './local-folder-listing.js';
 import { COPY_MTIME_TOLERANCE_MS, errorCode, tempName, utimeSeconds, WALK_BATCH } from './local/common.js';
 import { loadDirFd } from './local/dirfd.js';
@@ -345,6 +346,36 @@ export class LocalUserStorage
       if (errorCode(error) === 'ENOENT' || errorCode(error) === 'ENOTDIR') return null;
       throw error;
     }
+  }
+
+  /**
+   * See UserStorage.adviseHeads. Answers how many files were advised (0 where the read-ahead does
+   * not load). The path layer opens by whole path without readHead's check of the folders on the
+   * way: nothing is read here, only a hint given, and readHead checks as always.
+   */
+  adviseHeads(relativePaths: readonly string[], bytes: number): number {
+    const readAhead = loadReadAhead();
+    if (!readAhead) return 0;
+    if (this.pinned) return this.pinned.adviseHeads(relativePaths, bytes, readAhead);
+    let advised = 0;
+    for (const relativePath of relativePaths) {
+      let fd: number;
+      try {
+        fd = fs.openSync(this.absolute(relativePath), READ_FLAGS);
+      } catch {
+        continue;
+      }
+      try {
+        if (!fs.fstatSync(fd).isFile()) continue;
+        readAhead(fd, 0, bytes);
+        advised += 1;
+      } catch {
+        // Only advice.
+      } finally {
+        fs.closeSync(fd);
+      }
+    }
+    return advised;
   }
 
   async readHead(relativePath: string, bytes: number): Promise<Uint8Array> {

@@ -207,6 +207,13 @@ export interface UserStorage {
   stat(relativePath: string): Promise<StoredFile | null>;
   readHead(relativePath: string, bytes: number): Promise<Uint8Array>;
   /**
+   * The first `bytes` of these files will be read soon (readHead): start reading them now, all at
+   * once, so that the reads that follow one by one find them in memory instead of each waiting for
+   * the disk. Only advice: never throws, and a file it cannot open is left for the read to report.
+   * Absent where it would not help (S3: each read is its own request anyway).
+   */
+  adviseHeads?(relativePaths: readonly string[], bytes: number): void;
+  /**
    * A read stream of the regular file at `relativePath` (all of it, or `range`), for hashing.
    * Rejects when it is missing or not a regular file. The caller consumes or destroys the stream.
    */

@@ -167,13 +167,15 @@ export class OrganizeRunner {
     for await (const batch of walk) {
       let bytes = 0;
       let failed = 0;
-      for (const file of batch) {
+      const { fileNames, byName } = await categorizeByName(categorizer, storage, batch, changedAfter);
+      for (let i = 0; i < batch.length; i += 1) {
+        const file = batch[i];
         if (file.mtimeMs > changedAfter) continue;
         // Matching names against the user's rules is CPU work: other requests and jobs get turns.
         if (eventLoopSliceDue()) await yieldEventLoop();
         const record = guardPlanned(
           protectedPaths,
-          this.planFileWithoutWaiting(categorizer, options, destinations, file, seq) ??
+          this.planFileWithoutWaiting(options, destinations, file, fileNames[i], byName[i], seq) ??
             (await this.planFile(context, categorizer, options, destinations, file, seq)),
         );
         // A record a protected path keeps in place displaces nothing either.
@@ -248,18 +250,18 @@ export class OrganizeRunner {
   }
 
   /**
-   * Plans a file without a promise when its name and size decide its category and its
-   * destination folder's names are known; undefined otherwise (then planFile does it).
+   * Plans a file without a promise when its name and size decide its category (`categorization`,
+   * from categorizeByName) and its destination folder's names are known; undefined otherwise (then
+   * planFile does it).
    */
   private planFileWithoutWaiting(
-    categorizer: Categorizer,
     options: OrganizeOptions,
     destinations: DestinationNames,
     file: StoredFile,
+    fileName: string,
+    categorization: Categorization | undefined,
     seq: number,
   ): PlannedFile | undefined {
-    const fileName = baseNameOf(file.path);
-    const categorization = categorizer.categorizeWithoutContent({ fileName, size: file.size, mtimeMs: file.mtimeMs });
     if (!categorization) return undefined;
     if (categorization.exclude) return excludedRecord(file, seq, categorization);
     // A template that reads the file ({exif.*}, {hash8}, {created.*}) goes the slow way.
@@ -656,6 +658,34 @@ class DestinationNames {
 
 /** Characters of a destination short enough that no name in it, nor the whole, can exceed a byte limit. */
 const SURELY_SHORT = Math.floor(Math.min(NAME_MAX_BYTES, MAX_PATH_BYTES) / 3);
+
+/**
+ * The name of each file of a walk's batch and its categorization where the name and size decide
+ * it (undefined where the content must be read). The files whose content will be read are
+ * advised to the storage all at once first (UserStorage.adviseHeads): one by one, each read of a
+ * cold file waited for the disk (16,749 of the 100,000 files of the bench tree are sniffed).
+ */
+export async function categorizeByName(
+  categorizer: Categorizer,
+  storage: Pick<UserStorage, 'adviseHeads'>,
+  batch: readonly StoredFile[],
+  changedAfter: number,
+): Promise<{ fileNames: string[]; byName: (Categorization | undefined)[] }> {
+  const fileNames: string[] = new Array<string>(batch.length);
+  const byName: (Categorization | undefined)[] = new Array<Categorization | undefined>(batch.length);
+  const sniffed: string[] = [];
+  for (let i = 0; i < batch.length; i += 1) {
+    const file = batch[i];
+    if (file.mtimeMs > changedAfter) continue;
+    if (eventLoopSliceDue()) await yieldEventLoop();
+    const fileName = baseNameOf(file.path);
+    fileNames[i] = fileName;
+    byName[i] = categorizer.categorizeWithoutContent({ fileName, size: file.size, mtimeMs: file.mtimeMs });
+    if (byName[i] === undefined && file.size > 0) sniffed.push(file.path);
+  }
+  if (sniffed.length > 0) storage.adviseHeads?.(sniffed, SNIFF_BYTES);
+  return { fileNames, byName };
+}
 
 /**
  * True when destinationProblem(destination) is surely null, seen in one pass over its characters

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import type { Readable } from 'node:stream';
 import { crashPoint } from '../../../common/faults/crash-point.js';
+import type { ReadAhead } from '../../../common/read-ahead.js';
 import type {
   MoveOptions,
   MoveOutcome,
@@ -351,6 +352,28 @@ export class PinnedTree {
     const normalized = normalizeUserPath(relativePath);
     const found = this.statAt(normalized);
     return found && found.stat.type === 'file' ? toStoredFile(normalized, found.stat) : null;
+  }
+
+  /**
+   * Opens each file as readHead does (no link followed, a regular file only), advises its first
+   * `bytes` (read-ahead.ts) and closes it; answers how many were advised. The kernel goes on
+   * reading after the close: the pages belong to the file, not to the descriptor.
+   */
+  adviseHeads(relativePaths: readonly string[], bytes: number, readAhead: ReadAhead): number {
+    this.trim();
+    let advised = 0;
+    for (const relativePath of relativePaths) {
+      let fd: number;
+      try {
+        fd = this.openRegular(normalizeUserPath(relativePath, 'path')).fd;
+      } catch {
+        continue;
+      }
+      readAhead(fd, 0, bytes);
+      closeQuietly(fd);
+      advised += 1;
+    }
+    return advised;
   }
 
   readHead(relativePath: string, bytes: number): Uint8Array {

@@ -1,4 +1,4 @@
-import { loadLibc } from '../../common/libc.js';
+import { loadLibc } from './libc.js';
 
 /**
  * Asks the kernel to start reading `length` bytes at `offset` of the open file `fd` into the page
@@ -12,15 +12,15 @@ const POSIX_FADV_WILLNEED = 3;
 let loaded: ReadAhead | null | undefined;
 
 /**
- * The read-ahead of this thread, or null where libc cannot be reached (src/common/libc.ts): the
- * hasher then reads one file at a time, as it did before.
+ * The read-ahead of this thread, or null where libc cannot be reached (src/common/libc.ts): callers
+ * then read one file at a time, as they did before.
  *
- * Why: a hash thread reads with synchronous calls, so on a cold page cache each thread waits for
- * one small read at a time and the disk sees a queue of two. Measured on this machine (virtio
- * disk, 100,000-file bench tree, caches dropped): the first 4 KiB of every file read by 2 parallel
- * readers took 6.7 s, by 8 took 3.2 s, by 32 took 2.3 s. Advising the next files while reading
- * this one gives that queue depth without more threads (each costs ~35 MiB of RSS); on a warm cache
- * the advice costs ~0.4 µs a file.
+ * Why: the hash threads and the planning's content sniffing read with synchronous calls, so on a
+ * cold page cache each waits for one small read at a time and the disk sees a queue of one or two.
+ * Measured on this machine (virtio disk, 100,000-file bench tree, caches dropped): the first 4 KiB
+ * of every file read by 2 parallel readers took 6.7 s, by 8 took 3.2 s, by 32 took 2.3 s. Advising
+ * the next files while reading this one gives that queue depth without more threads (a hash thread
+ * costs ~35 MiB of RSS); on a warm cache the advice costs ~0.4 µs a file.
  */
 export function loadReadAhead(): ReadAhead | null {
   if (loaded !== undefined) return loaded;
