@@ -58,12 +58,23 @@ function toStoredFile(relativePath: string, stat: fs.Stats): StoredFile {
 /** Every file is opened so: never through a final link, never waiting on a FIFO or a device. */
 const READ_FLAGS = fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK;
 
-function hashFileSync(absolutePath: string): string {
-  const hash = createHash('sha256');
-  const buffer = Buffer.allocUnsafe(1 << 20);
+/** Opens `absolutePath` for reading with READ_FLAGS; anything but a regular file is closed and refused (EINVAL). */
+function openRegularSync(absolutePath: string): number {
   const fd = fs.openSync(absolutePath, READ_FLAGS);
   try {
     if (!fs.fstatSync(fd).isFile()) throw Object.assign(new Error('not a regular file'), { code: 'EINVAL' });
+  } catch (error) {
+    fs.closeSync(fd);
+    throw error;
+  }
+  return fd;
+}
+
+function hashFileSync(absolutePath: string): string {
+  const hash = createHash('sha256');
+  const buffer = Buffer.allocUnsafe(1 << 20);
+  const fd = openRegularSync(absolutePath);
+  try {
     let read: number;
     while ((read = fs.readSync(fd, buffer, 0, buffer.length, null)) > 0) hash.update(buffer.subarray(0, read));
   } finally {
@@ -349,31 +360,30 @@ export class LocalUserStorage
   }
 
   /**
-   * See UserStorage.adviseHeads. Answers how many files were advised (0 where the read-ahead does
-   * not load). The path layer opens by whole path without readHead's check of the folders on the
-   * way: nothing is read here, only a hint given, and readHead checks as always.
+   * See UserStorage.adviseHeads. Each file is opened as readHead opens it (a regular file only, no
+   * final link followed), advised (read-ahead.ts) and closed: the kernel goes on reading after the
+   * close, since the pages belong to the file. Answers how many files were advised (0 where the
+   * read-ahead does not load). The path layer opens by whole path without readHead's check of the
+   * folders on the way: nothing is read here, only a hint given, and readHead checks as always.
    */
   adviseHeads(relativePaths: readonly string[], bytes: number): number {
     const readAhead = loadReadAhead();
     if (!readAhead) return 0;
-    if (this.pinned) return this.pinned.adviseHeads(relativePaths, bytes, readAhead);
+    const pinned = this.pinned;
+    const open = pinned
+      ? (relativePath: string) => pinned.openFile(relativePath)
+      : (relativePath: string) => openRegularSync(this.absolute(relativePath));
     let advised = 0;
     for (const relativePath of relativePaths) {
       let fd: number;
       try {
-        fd = fs.openSync(this.absolute(relativePath), READ_FLAGS);
+        fd = open(relativePath);
       } catch {
         continue;
       }
-      try {
-        if (!fs.fstatSync(fd).isFile()) continue;
-        readAhead(fd, 0, bytes);
-        advised += 1;
-      } catch {
-        // Only advice.
-      } finally {
-        fs.closeSync(fd);
-      }
+      readAhead(fd, 0, bytes);
+      fs.closeSync(fd);
+      advised += 1;
     }
     return advised;
   }
@@ -382,9 +392,8 @@ export class LocalUserStorage
     if (this.pinned) return this.pinned.readHead(relativePath, bytes);
     const absolutePath = this.absolute(relativePath);
     this.assertRealFolder(path.dirname(absolutePath));
-    const fd = fs.openSync(absolutePath, READ_FLAGS);
+    const fd = openRegularSync(absolutePath);
     try {
-      if (!fs.fstatSync(fd).isFile()) throw Object.assign(new Error('not a regular file'), { code: 'EINVAL' });
       const buffer = Buffer.alloc(bytes);
       const read = fs.readSync(fd, buffer, 0, bytes, 0);
       return buffer.subarray(0, read);

@@ -7,8 +7,9 @@ import type { StoredFile } from '../storage-provider.js';
  * Directory-descriptor system calls (openat, statx, renameat2, linkat, unlinkat, mkdirat) on
  * libc.so.6 through koffi (src/common/libc.ts). Node has none of these: its fs API takes whole
  * paths, which the kernel resolves again at every call, so a folder swapped for a symbolic link
- * between a check and a use is followed. Here a folder is opened once without following links (O_NOFOLLOW|O_DIRECTORY) and
- * every later call names one component relative to that pinned descriptor.
+ * between a check and a use is followed. Here a folder is opened once without following links
+ * (O_NOFOLLOW|O_DIRECTORY) and every later call names one component relative to that pinned
+ * descriptor.
  *
  * Descriptors are plain numbers that Node's fs functions accept too (fs.readSync, fs.fsync,
  * fs.closeSync, fs.createReadStream({ fd })). Failed calls throw an Error whose `code` is the

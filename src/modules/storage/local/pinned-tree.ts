@@ -3,7 +3,6 @@ import fs from 'node:fs';
 import os from 'node:os';
 import type { Readable } from 'node:stream';
 import { crashPoint } from '../../../common/faults/crash-point.js';
-import type { ReadAhead } from '../../../common/read-ahead.js';
 import type {
   MoveOptions,
   MoveOutcome,
@@ -355,30 +354,16 @@ export class PinnedTree {
   }
 
   /**
-   * Opens each file as readHead does (no link followed, a regular file only), advises its first
-   * `bytes` (read-ahead.ts) and closes it; answers how many were advised. The kernel goes on
-   * reading after the close: the pages belong to the file, not to the descriptor.
+   * Opens a file of the tree for reading: reached without links, a regular file only (anything
+   * else is refused unread). The caller closes the descriptor.
    */
-  adviseHeads(relativePaths: readonly string[], bytes: number, readAhead: ReadAhead): number {
+  openFile(relativePath: string): number {
     this.trim();
-    let advised = 0;
-    for (const relativePath of relativePaths) {
-      let fd: number;
-      try {
-        fd = this.openRegular(normalizeUserPath(relativePath, 'path')).fd;
-      } catch {
-        continue;
-      }
-      readAhead(fd, 0, bytes);
-      closeQuietly(fd);
-      advised += 1;
-    }
-    return advised;
+    return this.openRegular(normalizeUserPath(relativePath, 'path')).fd;
   }
 
   readHead(relativePath: string, bytes: number): Uint8Array {
-    this.trim();
-    const { fd } = this.openRegular(normalizeUserPath(relativePath, 'path'));
+    const fd = this.openFile(relativePath);
     try {
       const buffer = Buffer.alloc(bytes);
       const read = fs.readSync(fd, buffer, 0, bytes, 0);
@@ -389,15 +374,13 @@ export class PinnedTree {
   }
 
   openRead(relativePath: string, range?: ReadRange): Readable {
-    this.trim();
-    const { fd } = this.openRegular(normalizeUserPath(relativePath, 'path'));
+    const fd = this.openFile(relativePath);
     // The stream closes the descriptor when it ends or is destroyed.
     return fs.createReadStream('', { fd, autoClose: true, ...(range ? { start: range.start, end: range.end } : {}) });
   }
 
   contentHash(relativePath: string): string {
-    this.trim();
-    const { fd } = this.openRegular(normalizeUserPath(relativePath, 'path'));
+    const fd = this.openFile(relativePath);
     try {
       return hashFd(fd);
     } finally {
